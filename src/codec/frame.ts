@@ -1,0 +1,97 @@
+/**
+ * The typed frame model shared by both codecs. Everything above `codec/` speaks only `Frame`,
+ * so the session, peer table and discovery code is identical in compat and secure mode.
+ */
+
+/** Why a handshake was refused. `unauthorized` and `version` exist only in the native protocol. */
+export type RejectReason = 'duplicate' | 'max-peers' | 'unauthorized' | 'version';
+
+/** A peer address as shared in a PEERS frame; `id` is known only in the native protocol. */
+export interface PeerAddress {
+  /** `host:port`, IPv6 hosts in brackets (`[fe80::1]:8001`). */
+  address: string;
+  /** The peer's ID when the sender knows it (native protocol only). */
+  id?: string;
+}
+
+export interface HelloFrame {
+  type: 'hello';
+  /** The sender's peer ID. */
+  id: string;
+  /** Display name; defaults to the ID when empty. */
+  name: string;
+  /** Addresses the sender accepts connections on (native: in the hello; compat: from the LISTEN line). */
+  listen: string[];
+  /** Protocol version (native only; compat frames report 0). */
+  version: number;
+  /** Optional feature flags (native only). */
+  features: string[];
+}
+
+/** Compat only: the `LISTEN:<host>:<port>` line that follows the dialer's hello. */
+export interface ListenFrame {
+  type: 'listen';
+  address: string;
+}
+
+export interface RejectFrame {
+  type: 'reject';
+  reason: RejectReason;
+}
+
+export interface PingFrame {
+  type: 'ping';
+  /** Echoed in the pong so RTT can be measured (native only; compat uses 0n). */
+  nonce: bigint;
+}
+
+export interface PongFrame {
+  type: 'pong';
+  nonce: bigint;
+}
+
+export interface RequestPeersFrame {
+  type: 'request-peers';
+}
+
+export interface PeersFrame {
+  type: 'peers';
+  peers: PeerAddress[];
+}
+
+export interface ChatFrame {
+  type: 'chat';
+  text: string;
+}
+
+export interface BytesFrame {
+  type: 'bytes';
+  data: Uint8Array;
+}
+
+/** Native only: network-key proof, an HMAC bound to the TLS session. */
+export interface AuthFrame {
+  type: 'auth';
+  proof: Uint8Array;
+}
+
+/** Native only: a polite close with a reason, so the other side can report why. */
+export interface GoodbyeFrame {
+  type: 'goodbye';
+  reason: string;
+}
+
+export type Frame =
+  | HelloFrame
+  | ListenFrame
+  | RejectFrame
+  | PingFrame
+  | PongFrame
+  | RequestPeersFrame
+  | PeersFrame
+  | ChatFrame
+  | BytesFrame
+  | AuthFrame
+  | GoodbyeFrame;
+
+export type FrameType = Frame['type'];

@@ -1,0 +1,66 @@
+/**
+ * Every error meshwire raises or reports is a {@link MeshwireError} with a stable string `code`,
+ * so applications can branch on `err.code` instead of parsing messages.
+ */
+export type ErrorCode =
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_INVALID_ARGUMENT'
+  | 'ERR_FRAME_TOO_LARGE'
+  | 'ERR_LINE_TOO_LONG'
+  | 'ERR_MALFORMED_FRAME'
+  | 'ERR_UNEXPECTED_FRAME'
+  | 'ERR_TOO_MANY_ENTRIES'
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  | 'ERR_CONNECT_TIMEOUT'
+  | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_DUPLICATE_PEER'
+  | 'ERR_MAX_PEERS'
+  | 'ERR_SELF_CONNECTION'
+  | 'ERR_UNAUTHORIZED'
+  | 'ERR_VERSION_MISMATCH'
+  | 'ERR_PEER_ID_MISMATCH'
+  | 'ERR_PLAINTEXT_REJECTED'
+  | 'ERR_TLS'
+  | 'ERR_PEER_TIMEOUT'
+  | 'ERR_WRITE_TIMEOUT'
+  | 'ERR_SEND_QUEUE_FULL'
+  | 'ERR_UNKNOWN_PEER'
+  | 'ERR_NOT_STARTED'
+  | 'ERR_CLOSED'
+  | 'ERR_ABORTED'
+  | 'ERR_CHAT_NOT_ENCODABLE'
+  | 'ERR_BOOTSTRAP_FAILED'
+  | 'ERR_TOO_MANY_PENDING'
+  | 'ERR_FILE_NAME'
+  | 'ERR_FILE_TOO_LARGE'
+  | 'ERR_FILE_PROTOCOL'
+  | 'ERR_FILE_INTEGRITY'
+  | 'ERR_FILE_IO'
+  | 'ERR_KEY_FILE';
+
+/** Base class of all meshwire errors. `code` is stable across versions; `message` is for humans. */
+export class MeshwireError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'MeshwireError';
+    this.code = code;
+  }
+}
+
+/** Thrown by the pure codecs for any input that violates the protocol or a limit. */
+export class CodecError extends MeshwireError {
+  constructor(code: ErrorCode, message: string) {
+    super(code, message);
+    this.name = 'CodecError';
+  }
+}
+
+/** Wraps anything thrown into a MeshwireError, keeping the original as `cause`. */
+export function toMeshwireError(err: unknown, fallback: ErrorCode = 'ERR_CONNECTION_CLOSED'): MeshwireError {
+  if (err instanceof MeshwireError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.name === 'AbortError') return new MeshwireError('ERR_ABORTED', message, { cause: err });
+  return new MeshwireError(fallback, message, { cause: err });
+}
