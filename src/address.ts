@@ -7,7 +7,8 @@ export interface HostPort {
   port: number;
 }
 
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /**
  * Parses `host:port`, `[v6]:port` or `v4:port`. Returns `undefined` for anything else, so
@@ -41,7 +42,10 @@ export function tryParseAddress(text: string): HostPort | undefined {
 export function parseAddress(text: string): HostPort {
   const parsed = tryParseAddress(text);
   if (!parsed) {
-    throw new MeshwireError('ERR_INVALID_ARGUMENT', `invalid address ${JSON.stringify(text)}: expected host:port`);
+    throw new MeshwireError(
+      'ERR_INVALID_ARGUMENT',
+      `invalid address ${JSON.stringify(text)}: expected host:port`,
+    );
   }
   return parsed;
 }

@@ -61,6 +61,7 @@ export class CodecError extends MeshwireError {
 export function toMeshwireError(err: unknown, fallback: ErrorCode = 'ERR_CONNECTION_CLOSED'): MeshwireError {
   if (err instanceof MeshwireError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.name === 'AbortError') return new MeshwireError('ERR_ABORTED', message, { cause: err });
+  if (err instanceof Error && err.name === 'AbortError')
+    return new MeshwireError('ERR_ABORTED', message, { cause: err });
   return new MeshwireError(fallback, message, { cause: err });
 }

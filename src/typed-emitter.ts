@@ -5,7 +5,10 @@
  */
 export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
   readonly #listeners = new Map<keyof Events, Set<(payload: never) => void>>();
-  #onListenerError: (err: unknown) => void = (err) => queueMicrotask(() => { throw err; });
+  #onListenerError: (err: unknown) => void = (err) =>
+    queueMicrotask(() => {
+      throw err;
+    });
 
   /** Registers `listener` for `type`. */
   on<K extends keyof Events>(type: K, listener: (payload: Events[K]) => void): this {

@@ -1,0 +1,240 @@
+import type { PeerAddress, PeersFrame } from '../codec/frame.js';
+import type { MeshCore } from '../core.js';
+import { MeshwireError, toMeshwireError } from '../errors.js';
+import type { PeerRef } from '../messages.js';
+import { peerRef, type Peer } from '../peers/peer-table.js';
+
+/** Known-but-unconnected addresses added to each PEERS list (as the original). */
+const EXTRA_KNOWN_IN_LIST = 5;
+/** First redial delay after a peer drops; doubles per failure. */
+const REDIAL_BASE_MS = 1000;
+
+function isIpv6Loopback(address: string): boolean {
+  return address.startsWith('[::1]');
+}
+
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new MeshwireError('ERR_ABORTED', 'aborted'));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new MeshwireError('ERR_ABORTED', 'aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Peer exchange, automatic dialling of discovered peers, periodic discovery, bootstrap with
+ * retries and redial with backoff. New peers are dialled as soon as a PEERS list names them, so
+ * a mesh converges without waiting for the discovery timer.
+ */
+export class Discovery {
+  readonly #core: MeshCore;
+  readonly #scheduled = new Set<string>();
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  constructor(core: MeshCore) {
+    this.#core = core;
+  }
+
+  /** The PEERS list for `to`: our connected peers but `to`, plus a few known unconnected ones. */
+  peersFrameFor(to: Peer | undefined): PeersFrame | undefined {
+    const { table, book } = this.#core;
+    const peers: PeerAddress[] = [];
+    for (const peer of table.values()) {
+      if (peer !== to && !isIpv6Loopback(peer.address)) peers.push({ address: peer.address, id: peer.id });
+    }
+    let extra = 0;
+    for (const known of book.values()) {
+      if (extra >= EXTRA_KNOWN_IN_LIST) break;
+      if (table.hasAddress(known.address) || isIpv6Loopback(known.address) || known.address === to?.address)
+        continue;
+      if (known.failures > 0) continue;
+      peers.push(known.id ? { address: known.address, id: known.id } : { address: known.address });
+      extra++;
+    }
+    return peers.length > 0 ? { type: 'peers', peers } : undefined;
+  }
+
+  /** Sends our PEERS list to `to`, if non-empty. */
+  sharePeers(to: Peer): void {
+    const frame = this.peersFrameFor(to);
+    if (!frame) return;
+    this.#core.sendControl(to, frame);
+    if (this.#core.options.debug) {
+      this.#core.report({
+        type: 'peer-response',
+        peer: peerRef(to),
+        direction: 'sent',
+        addresses: frame.peers.map((p) => p.address),
+      });
+    }
+  }
+
+  /** Asks `peer` for its peers. */
+  requestPeers(peer: Peer): void {
+    this.#core.sendControl(peer, { type: 'request-peers' });
+    if (this.#core.options.debug)
+      this.#core.report({ type: 'peer-request', peer: peerRef(peer), direction: 'sent' });
+  }
+
+  /** Called once a handshake completes: remember the address, exchange lists at once. */
+  onConnected(peer: Peer): void {
+    const { book } = this.#core;
+    book.add(peer.address, Date.now(), peer.id);
+    book.recordSuccess(peer.address, peer.id);
+    this.sharePeers(peer);
+    if (peer.direction === 'outbound') this.requestPeers(peer);
+  }
+
+  /** A peer that dropped unexpectedly is redialled with backoff. */
+  onDisconnected(peer: Peer, byUs: boolean): void {
+    if (byUs || this.#core.closed) return;
+    const entry = this.#core.book.get(peer.address);
+    if (!entry) return;
+    entry.nextAttemptAt = Date.now() + REDIAL_BASE_MS;
+    this.#later(REDIAL_BASE_MS + Math.random() * this.#core.options.autoConnectJitterMs, () =>
+      this.autoConnect(),
+    );
+  }
+
+  /** Handles a received PEERS list. */
+  onPeers(from: Peer, frame: PeersFrame): void {
+    const { book, options } = this.#core;
+    const now = Date.now();
+    const added: string[] = [];
+    for (const entry of frame.peers) {
+      const address = entry.address;
+      if (!address || isIpv6Loopback(address) || this.#core.isSelfAddress(address)) continue;
+      if (book.add(address, now, entry.id)) added.push(address);
+    }
+    if (options.debug) {
+      this.#core.report({
+        type: 'peer-response',
+        peer: peerRef(from),
+        direction: 'received',
+        addresses: frame.peers.map((p) => p.address),
+      });
+    }
+    if (added.length > 0) {
+      this.#core.report({
+        type: 'peers-discovered',
+        from: peerRef(from),
+        newCount: added.length,
+        totalKnown: book.size,
+        addresses: added,
+      });
+    }
+    this.autoConnect();
+  }
+
+  /** Dials up to `autoConnectMax` random known peers that are neither connected nor being dialled. */
+  autoConnect(limit = this.#core.options.autoConnectMax): void {
+    const { table, book, options } = this.#core;
+    if (this.#core.closed) return;
+    const now = Date.now();
+    const free = options.maxPeers - table.size - this.#scheduled.size;
+    const candidates = [...book.values()].filter(
+      (known) =>
+        known.nextAttemptAt <= now &&
+        !table.hasAddress(known.address) &&
+        !(known.id && table.get(known.id)) &&
+        !this.#scheduled.has(known.address) &&
+        !this.#core.isDialing(known.address) &&
+        !this.#core.isSelfAddress(known.address),
+    );
+    for (const known of shuffle(candidates).slice(0, Math.max(0, Math.min(limit, free)))) {
+      this.#scheduled.add(known.address);
+      this.#later(Math.random() * options.autoConnectJitterMs, () => {
+        this.#scheduled.delete(known.address);
+        if (table.hasAddress(known.address) || table.isFull()) return;
+        this.#core.dial(known.address).catch(() => {
+          // dial() already reported connection-failed; the backoff in the book paces retries.
+        });
+      });
+    }
+  }
+
+  /** The periodic discovery round: ask everyone for peers, retry known unconnected ones. */
+  tick(): void {
+    for (const peer of this.#core.table.values()) this.requestPeers(peer);
+    this.autoConnect(Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * Connects to `address`, retrying on the bootstrap schedule: the first attempt at once, then
+   * one after each delay. Reports bootstrap-success or bootstrap-failed.
+   */
+  async bootstrap(address: string, signal?: AbortSignal): Promise<PeerRef> {
+    const delays = this.#core.options.bootstrapRetryMs;
+    let lastError: MeshwireError = new MeshwireError(
+      'ERR_BOOTSTRAP_FAILED',
+      'node closed before the first attempt',
+    );
+    let attempts = 0;
+    for (let attempt = 1; attempt <= delays.length + 1; attempt++) {
+      if (this.#core.closed) break;
+      attempts = attempt;
+      try {
+        const peer = await this.#core.dial(address, { signal });
+        this.#core.report({ type: 'bootstrap-success', address, peer, attempts: attempt });
+        return peer;
+      } catch (err) {
+        lastError = toMeshwireError(err);
+        if (lastError.code === 'ERR_DUPLICATE_PEER') {
+          const peer = [...this.#core.table.values()].find((p) => p.address === address);
+          if (peer) {
+            this.#core.report({ type: 'bootstrap-success', address, peer: peerRef(peer), attempts: attempt });
+            return peerRef(peer);
+          }
+        }
+        if (lastError.code === 'ERR_ABORTED' || lastError.code === 'ERR_SELF_CONNECTION') break;
+      }
+      const delay = delays[attempt - 1];
+      if (delay === undefined) break;
+      try {
+        await sleep(delay, signal);
+      } catch (err) {
+        lastError = toMeshwireError(err);
+        break;
+      }
+    }
+    const error = new MeshwireError(
+      'ERR_BOOTSTRAP_FAILED',
+      `bootstrap to ${address} failed: ${lastError.message}`,
+      {
+        cause: lastError,
+      },
+    );
+    this.#core.report({ type: 'bootstrap-failed', address, attempts, error });
+    throw error;
+  }
+
+  /** Cancels every scheduled dial. */
+  stop(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    this.#scheduled.clear();
+  }
+
+  #later(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      fn();
+    }, ms);
+    this.#timers.add(timer);
+  }
+}

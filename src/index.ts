@@ -1,0 +1,35 @@
+/**
+ * meshwire: small, fast, secure full-mesh peer-to-peer messaging for Node.js.
+ * This module is the curated public surface; everything else is internal.
+ */
+export { P2PNode, createNode, type PeerInfo, type KnownPeerInfo, type NetworkInfo } from './node.js';
+export type { NodeOptions, Mode } from './options.js';
+export {
+  DEFAULT_MAX_PEERS,
+  DEFAULT_DISCOVERY_INTERVAL_MS,
+  DEFAULT_MAINTENANCE_INTERVAL_MS,
+  DEFAULT_CONNECTION_TIMEOUT_MS,
+  DEFAULT_PEER_TIMEOUT_MS,
+  DEFAULT_MAX_BYTES_PER_MESSAGE,
+  DEFAULT_BOOTSTRAP_RETRY_MS,
+} from './options.js';
+export type * from './messages.js';
+export type { MessageStreamOptions } from './message-stream.js';
+export { MeshwireError, CodecError, type ErrorCode } from './errors.js';
+export type { Frame, FrameType, PeerAddress } from './codec/frame.js';
+export { CompatDecoder, CompatEncoder } from './codec/compat.js';
+export { NativeDecoder, NativeEncoder, PROTOCOL_VERSION } from './codec/native.js';
+export {
+  DEFAULT_CODEC_LIMITS,
+  type CodecLimits,
+  type FrameDecoder,
+  type FrameEncoder,
+} from './codec/codec.js';
+export {
+  createIdentity,
+  loadOrCreateIdentity,
+  peerIdFromPublicKey,
+  shortPeerId,
+  type Identity,
+} from './secure/identity.js';
+export { deriveNetworkKey, readNetworkKeyFile } from './secure/network-key.js';

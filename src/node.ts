@@ -1,0 +1,571 @@
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import { formatAddress, isWildcardHost, normalizeHost, parseAddress } from './address.js';
+import type { CodecLimits } from './codec/codec.js';
+import type { Frame } from './codec/frame.js';
+import type { MeshCore, WithoutTime } from './core.js';
+import { Discovery } from './discovery/discovery.js';
+import { PeerBook } from './discovery/peer-book.js';
+import { MeshwireError, toMeshwireError } from './errors.js';
+import { MessageStream, type MessageStreamOptions } from './message-stream.js';
+import type { MeshMessage, NodeEvents, PeerRef, SendReport } from './messages.js';
+import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } from './options.js';
+import { peerRef, PeerTable, type Peer } from './peers/peer-table.js';
+import { handlePeerFrame, pingAll } from './peers/peer-protocol.js';
+import type { Connection } from './session/connection.js';
+import type { Handshaken, HandshakeContext, Remote } from './session/handshake.js';
+import { openCompat, openSecure, type Channel } from './session/channel.js';
+import { listenOn } from './transport/tcp.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+/** A connected peer as reported by {@link P2PNode.getPeerInfo}. */
+export interface PeerInfo extends PeerRef {
+  direction: 'inbound' | 'outbound';
+  connectedAt: number;
+  lastSeen: number;
+  rttMs?: number;
+}
+
+/** A known address as reported by {@link P2PNode.getPeerInfo}. */
+export interface KnownPeerInfo {
+  address: string;
+  id?: string;
+  firstSeen: number;
+  connected: boolean;
+}
+
+/** Snapshot of a node's network state. */
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  port: number;
+  mode: Mode;
+  maxPeers: number;
+  peers: PeerInfo[];
+  known: KnownPeerInfo[];
+}
+
+/**
+ * A meshwire node: listens, dials, keeps a full mesh with everyone it learns of (up to
+ * `maxPeers`), and reports everything as typed messages: as events (`node.on('chat', …)`) and as
+ * an async iterator with backpressure (`for await (const m of node.messages())`).
+ */
+export class P2PNode extends TypedEmitter<NodeEvents> {
+  readonly options: ResolvedOptions;
+  readonly #channel: Channel;
+  #id: string | undefined;
+  #table: PeerTable | undefined;
+  readonly #book: PeerBook;
+  readonly #discovery: Discovery;
+  readonly #streams = new Set<MessageStream>();
+  readonly #dialing = new Map<string, Promise<PeerRef>>();
+  readonly #pending = new Set<net.Socket>();
+  readonly #selfAddresses = new Set<string>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #server: net.Server | undefined;
+  #port = 0;
+  #paused = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  readonly #core: MeshCore;
+
+  constructor(options: NodeOptions = {}) {
+    super();
+    this.options = resolveOptions(options);
+    const limits: CodecLimits = {
+      maxBytesPerMessage: this.options.maxBytesPerMessage,
+      maxLineBytes: this.options.maxLineBytes,
+      maxPeersPerFrame: Math.max(1000, this.options.maxPeers * 2),
+    };
+    this.#channel = this.options.mode === 'compat' ? openCompat(limits) : openSecure(limits, this.options);
+    if (this.options.mode === 'compat') this.#setId(randomBytes(16).toString('hex'));
+    this.#book = new PeerBook(this.options.maxKnownPeers);
+    const table = (): PeerTable => this.#peers();
+    const closed = (): boolean => this.#closed;
+    this.#core = {
+      options: this.options,
+      get table() {
+        return table();
+      },
+      book: this.#book,
+      get closed() {
+        return closed();
+      },
+      isSelfAddress: (address) => this.#isSelfAddress(address),
+      isDialing: (address) => this.#dialing.has(address),
+      dial: (address, opts) => this.connectToPeer(address, opts),
+      sendControl: (peer, frame) => this.#sendControl(peer, frame),
+      dropPeer: (peer, reason, error) => this.#drop(peer, reason, error),
+      report: (message) => this.#report(message),
+    };
+    this.#discovery = new Discovery(this.#core);
+    this.setListenerErrorHandler((err) =>
+      this.#report({ type: 'error', error: toMeshwireError(err, 'ERR_INVALID_ARGUMENT') }),
+    );
+  }
+
+  /** This node's peer ID (secure mode: derived from its key, available after `start()`). */
+  get id(): string {
+    if (!this.#id)
+      throw new MeshwireError('ERR_NOT_STARTED', 'the node ID is known once start() has loaded the identity');
+    return this.#id;
+  }
+
+  /** Display name (the ID unless `name` was given). */
+  get name(): string {
+    return this.options.name ?? this.id;
+  }
+
+  /** The bound TCP port (after `start()` / `listen()`). */
+  get port(): number {
+    return this.#port;
+  }
+
+  get mode(): Mode {
+    return this.options.mode;
+  }
+
+  get maxBytesPerMessage(): number {
+    return this.options.maxBytesPerMessage;
+  }
+
+  /** Listens, starts discovery and maintenance, and bootstraps (in the background) if configured. */
+  async start(): Promise<void> {
+    await this.listen();
+    this.startDiscoveryAndMaintenance();
+    if (this.options.bootstrap) {
+      this.bootstrap(this.options.bootstrap).catch(() => {
+        // Reported as a bootstrap-failed message.
+      });
+    }
+  }
+
+  /** Loads the identity (secure mode) and starts listening; resolves with the bound port. */
+  async listen(): Promise<number> {
+    if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node is closed');
+    if (this.#server) return this.#port;
+    const id = await this.#channel.init();
+    if (id) this.#setId(id);
+    const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
+    this.#server = server;
+    this.#port = await listenOn(server, this.options.host, this.options.port);
+    this.#rememberSelfAddresses();
+    this.#report({
+      type: 'system-start',
+      id: this.id,
+      name: this.name,
+      host: this.options.host,
+      port: this.#port,
+      mode: this.options.mode,
+    });
+    return this.#port;
+  }
+
+  /** Starts the periodic discovery and maintenance (heartbeat, stale-peer cleanup) timers. */
+  startDiscoveryAndMaintenance(): void {
+    if (this.#timers.length > 0 || this.#closed) return;
+    const discovery = setInterval(() => this.#discovery.tick(), this.options.discoveryIntervalMs);
+    const maintenance = setInterval(() => this.#maintain(), this.options.maintenanceIntervalMs);
+    discovery.unref();
+    maintenance.unref();
+    this.#timers.push(discovery, maintenance);
+  }
+
+  /** Connects to `address` (`host:port`) and completes the handshake. */
+  connectToPeer(address: string, options: { signal?: AbortSignal } = {}): Promise<PeerRef> {
+    if (this.#closed) return Promise.reject(new MeshwireError('ERR_CLOSED', 'node is closed'));
+    const { host, port } = parseAddress(address);
+    const existing = this.#dialing.get(address);
+    if (existing) return existing;
+    const attempt = this.#dial(address, host, port, options.signal).finally(() =>
+      this.#dialing.delete(address),
+    );
+    this.#dialing.set(address, attempt);
+    return attempt;
+  }
+
+  /** Bootstraps through `address` with retries; reports bootstrap-success / bootstrap-failed. */
+  bootstrap(address: string, options: { signal?: AbortSignal } = {}): Promise<PeerRef> {
+    parseAddress(address);
+    return this.#discovery.bootstrap(address, options.signal);
+  }
+
+  /** Runs a discovery round now: asks every peer for its peers and dials known ones. */
+  discover(): void {
+    this.#discovery.tick();
+  }
+
+  /** Sends a chat message to every connected peer. */
+  broadcastMessage(text: string): Promise<SendReport> {
+    if (typeof text !== 'string')
+      return Promise.reject(new MeshwireError('ERR_INVALID_ARGUMENT', 'text must be a string'));
+    return this.#broadcast({ type: 'chat', text });
+  }
+
+  /** Sends a BYTES message to every connected peer. */
+  broadcastBytes(data: Uint8Array): Promise<SendReport> {
+    return this.#checkBytes(data).then(() => this.#broadcast({ type: 'bytes', data }));
+  }
+
+  /** Sends a BYTES message to one peer. Resolves once queued below the high-water mark. */
+  sendBytesToPeer(peerId: string, data: Uint8Array): Promise<void> {
+    return this.#checkBytes(data).then(() =>
+      this.#peerOrThrow(peerId).connection.send({ type: 'bytes', data }),
+    );
+  }
+
+  /** Sends a chat message to one peer. */
+  sendMessageToPeer(peerId: string, text: string): Promise<void> {
+    return Promise.resolve().then(() => this.#peerOrThrow(peerId).connection.send({ type: 'chat', text }));
+  }
+
+  /** Connected peers and known addresses. */
+  getPeerInfo(): NetworkInfo {
+    const peers = [...this.#peers().values()].map((p): PeerInfo => ({
+      ...peerRef(p),
+      direction: p.direction,
+      connectedAt: p.connectedAt,
+      lastSeen: p.lastSeen,
+      ...(p.rttMs !== undefined ? { rttMs: p.rttMs } : {}),
+    }));
+    const known = [...this.#book.values()].map((k) => ({
+      address: k.address,
+      ...(k.id ? { id: k.id } : {}),
+      firstSeen: k.firstSeen,
+      connected:
+        this.#peers().hasAddress(k.address) || (k.id !== undefined && this.#peers().get(k.id) !== undefined),
+    }));
+    return {
+      id: this.id,
+      name: this.name,
+      port: this.#port,
+      mode: this.mode,
+      maxPeers: this.options.maxPeers,
+      peers,
+      known,
+    };
+  }
+
+  /**
+   * Every message this node reports, as an async iterator. A consumer that falls behind pauses
+   * the node's sockets (backpressure) instead of losing messages; `break` or the signal ends it.
+   */
+  messages(options: MessageStreamOptions = {}): AsyncIterableIterator<MeshMessage> {
+    const stream = new MessageStream(
+      options,
+      () => this.#updatePause(),
+      (s) => this.#streams.delete(s),
+    );
+    if (this.#closed) stream.end(true);
+    else this.#streams.add(stream);
+    return stream;
+  }
+
+  /** Closes every connection (peers see the disconnect at once) and stops listening. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#discovery.stop();
+    const server = this.#server;
+    const serverClosed = server
+      ? new Promise<void>((resolve) => server.close(() => resolve()))
+      : Promise.resolve();
+    for (const socket of this.#pending) socket.destroy();
+    if (this.#table) {
+      for (const peer of [...this.#table.values()]) {
+        if (this.mode === 'secure') peer.connection.write({ type: 'goodbye', reason: 'shutdown' });
+        peer.connection.end();
+        this.#drop(peer, 'local-close');
+      }
+    }
+    await serverClosed;
+    for (const stream of [...this.#streams]) stream.end(true);
+  }
+
+  #setId(id: string): void {
+    this.#id = id;
+    this.#table = new PeerTable(id, this.options.maxPeers);
+  }
+
+  #peers(): PeerTable {
+    if (!this.#table) throw new MeshwireError('ERR_NOT_STARTED', 'start() the node first');
+    return this.#table;
+  }
+
+  #peerOrThrow(peerId: string): Peer {
+    const peer = this.#peers().get(peerId);
+    if (!peer) throw new MeshwireError('ERR_UNKNOWN_PEER', `no connected peer with ID ${peerId}`);
+    return peer;
+  }
+
+  async #checkBytes(data: Uint8Array): Promise<void> {
+    if (!(data instanceof Uint8Array))
+      throw new MeshwireError('ERR_INVALID_ARGUMENT', 'data must be a Uint8Array');
+    if (data.length > this.options.maxBytesPerMessage) {
+      throw new MeshwireError(
+        'ERR_FRAME_TOO_LARGE',
+        `message of ${data.length} bytes exceeds maxBytesPerMessage (${this.options.maxBytesPerMessage})`,
+      );
+    }
+  }
+
+  async #broadcast(frame: Frame): Promise<SendReport> {
+    this.#channel.validate(frame);
+    const peers = [...this.#peers().values()];
+    const results = await Promise.allSettled(peers.map((peer) => peer.connection.send(frame)));
+    const report: SendReport = { sent: [], failed: [] };
+    results.forEach((result, i) => {
+      const peerId = (peers[i] as Peer).id;
+      if (result.status === 'fulfilled') report.sent.push(peerId);
+      else report.failed.push({ peerId, error: toMeshwireError(result.reason) });
+    });
+    return report;
+  }
+
+  async #dial(address: string, host: string, port: number, signal?: AbortSignal): Promise<PeerRef> {
+    if (this.#isSelfAddress(address)) {
+      throw new MeshwireError('ERR_SELF_CONNECTION', `${address} is this node's own address`);
+    }
+    const connected = [...this.#peers().values()].find((p) => p.address === address);
+    if (connected) return peerRef(connected);
+    try {
+      if (this.#peers().isFull()) {
+        throw new MeshwireError(
+          'ERR_MAX_PEERS',
+          `cannot dial ${address}: already at MaxPeers (${this.options.maxPeers})`,
+        );
+      }
+      const known = this.#book.get(address);
+      const deadline = Date.now() + this.options.connectionTimeoutMs;
+      const timeout = AbortSignal.timeout(this.options.connectionTimeoutMs);
+      const remote = await this.#channel
+        .connect({
+          host,
+          port,
+          address,
+          ...(known?.id ? { expectedId: known.id } : {}),
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+          limits: this.#connectionLimits(),
+        })
+        .catch((err) => {
+          throw timeout.aborted
+            ? new MeshwireError(
+                'ERR_CONNECT_TIMEOUT',
+                `${address}: no connection within ${this.options.connectionTimeoutMs} ms`,
+                { cause: err },
+              )
+            : err;
+        });
+      const result = await this.#handshake(remote, deadline, () =>
+        this.#channel.outbound(this.#handshakeContext(), remote),
+      );
+      return peerRef(result.peer);
+    } catch (err) {
+      const error = toMeshwireError(err);
+      if (error.code === 'ERR_SELF_CONNECTION') this.#book.markSelf(address);
+      else if (error.code !== 'ERR_DUPLICATE_PEER')
+        this.#book.recordFailure(address, Date.now(), this.options.discoveryIntervalMs / 4);
+      if (!this.#closed) this.#report({ type: 'connection-failed', address, error });
+      throw error;
+    }
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#pending.size >= this.options.maxPendingHandshakes || this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#pending.add(socket);
+    const deadline = Date.now() + this.options.connectionTimeoutMs;
+    const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
+    // Covers the TLS handshake too: a connection that sends nothing is closed at the deadline.
+    const timer = setTimeout(() => socket.destroy(), this.options.connectionTimeoutMs);
+    socket.on('error', () => {
+      // Reported through the handshake's failure below.
+    });
+    this.#channel
+      .accept(socket, this.#connectionLimits())
+      .then((remote) =>
+        this.#handshake(remote, deadline, () => this.#channel.inbound(this.#handshakeContext(), remote)),
+      )
+      .catch((err) => {
+        const error = toMeshwireError(err);
+        if (!this.#closed && error.code !== 'ERR_DUPLICATE_PEER' && error.code !== 'ERR_MAX_PEERS') {
+          this.#report({ type: 'error', error, address });
+        }
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        this.#pending.delete(socket);
+      });
+  }
+
+  /** Runs a handshake under the connection timeout, then brings the peer online. */
+  async #handshake(remote: Remote, deadline: number, run: () => Promise<Handshaken>): Promise<Handshaken> {
+    const { connection } = remote;
+    const timer = setTimeout(
+      () =>
+        connection.destroy(
+          new MeshwireError(
+            'ERR_HANDSHAKE_TIMEOUT',
+            `${remote.address}: handshake not completed within ${this.options.connectionTimeoutMs} ms`,
+          ),
+        ),
+      Math.max(0, deadline - Date.now()),
+    );
+    let result: Handshaken;
+    try {
+      result = await run();
+    } catch (err) {
+      connection.destroy(toMeshwireError(err));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#closed) {
+      connection.destroy(new MeshwireError('ERR_CLOSED', 'node closed during handshake'));
+      throw new MeshwireError('ERR_CLOSED', 'node closed during handshake');
+    }
+    this.#online(result);
+    return result;
+  }
+
+  #online({ peer, replaced }: Handshaken): void {
+    const { connection } = peer;
+    if (replaced) {
+      // Lost the simultaneous-dial tie-break: the survivor takes over silently.
+      replaced.connection.end();
+    }
+    connection.setCloseHandler((error) => this.#drop(peer, error ? 'closed' : 'local-close', error));
+    connection.setFrameHandler((frame) => handlePeerFrame(this.#core, this.#discovery, peer, frame));
+    if (this.#paused) connection.setPaused(true);
+    if (!replaced) {
+      this.#report({
+        type: 'peer-connected',
+        peer: peerRef(peer),
+        direction: peer.direction,
+        peerCount: this.#peers().size,
+        maxPeers: this.options.maxPeers,
+      });
+    }
+    this.#discovery.onConnected(peer);
+  }
+
+  #drop(peer: Peer, reason: string, error?: MeshwireError): void {
+    if (!peer.connection.closed) peer.connection.destroy(error);
+    if (!this.#table?.remove(peer)) return;
+    const goodbye = error?.code === 'ERR_CONNECTION_CLOSED' ? 'closed' : reason;
+    this.#report({
+      type: 'peer-disconnected',
+      peer: peerRef(peer),
+      reason: goodbye,
+      ...(error ? { error } : {}),
+      peerCount: this.#peers().size,
+    });
+    this.#discovery.onDisconnected(peer, reason === 'local-close' || reason === 'timeout');
+  }
+
+  #sendControl(peer: Peer, frame: Frame): void {
+    try {
+      peer.connection.write(frame);
+    } catch (err) {
+      this.#drop(peer, 'send-failed', toMeshwireError(err));
+    }
+  }
+
+  #maintain(): void {
+    const now = Date.now();
+    for (const peer of [...this.#peers().values()]) {
+      if (now - peer.lastSeen > this.options.peerTimeoutMs) {
+        this.#report({ type: 'maintenance-cleanup', peer: peerRef(peer), reason: 'timeout' });
+        this.#drop(
+          peer,
+          'timeout',
+          new MeshwireError('ERR_PEER_TIMEOUT', `no frame from ${peer.name} for ${now - peer.lastSeen} ms`),
+        );
+      }
+    }
+    pingAll(this.#core, this.mode === 'secure');
+  }
+
+  #handshakeContext(): HandshakeContext {
+    return this.#channel.context({
+      selfHello: (connection) => ({
+        type: 'hello',
+        id: this.id,
+        name: this.options.name ?? '',
+        listen: [this.#advertisedAddress(connection)],
+        version: 1,
+        features: [],
+      }),
+      advertisedAddress: (connection) => this.#advertisedAddress(connection),
+      admit: (peer) => this.#peers().admit(peer),
+    });
+  }
+
+  #advertisedAddress(connection: Connection): string {
+    const bound = this.options.host;
+    const host =
+      this.options.advertiseHost ??
+      (isWildcardHost(bound) ? normalizeHost(connection.socket.localAddress ?? '127.0.0.1') : bound);
+    const address = formatAddress(host, this.#port);
+    this.#selfAddresses.add(address);
+    return address;
+  }
+
+  #rememberSelfAddresses(): void {
+    const hosts = new Set<string>(['localhost', this.options.host]);
+    if (isWildcardHost(this.options.host)) {
+      for (const list of Object.values(os.networkInterfaces()))
+        for (const info of list ?? []) hosts.add(info.address);
+    }
+    for (const host of hosts)
+      if (!isWildcardHost(host)) this.#selfAddresses.add(formatAddress(host, this.#port));
+    if (this.options.advertiseHost)
+      this.#selfAddresses.add(formatAddress(this.options.advertiseHost, this.#port));
+  }
+
+  #isSelfAddress(address: string): boolean {
+    return this.#selfAddresses.has(address) || this.#book.isSelf(address);
+  }
+
+  #connectionLimits() {
+    return {
+      highWaterMark: this.options.sendHighWaterMark,
+      maxQueueBytes: this.options.maxSendQueueBytes,
+      writeTimeoutMs: this.options.writeTimeoutMs,
+    };
+  }
+
+  #report(message: WithoutTime<MeshMessage>): void {
+    const full = { ...message, time: Date.now() } as MeshMessage;
+    this.emit(full.type, full as never);
+    this.emit('message', full);
+    for (const stream of this.#streams) stream.push(full);
+  }
+
+  #updatePause(): void {
+    let over = false;
+    for (const stream of this.#streams) if (stream.overHighWater) over = true;
+    if (over === this.#paused) return;
+    this.#paused = over;
+    if (this.#table) for (const peer of this.#table.values()) peer.connection.setPaused(over);
+  }
+}
+
+/** Creates a node and starts it. */
+export async function createNode(options: NodeOptions = {}): Promise<P2PNode> {
+  const node = new P2PNode(options);
+  await node.start();
+  return node;
+}

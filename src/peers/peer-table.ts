@@ -1,0 +1,118 @@
+import type { Direction, PeerRef } from '../messages.js';
+import type { Connection } from '../session/connection.js';
+import type { RejectReason } from '../codec/frame.js';
+
+/** A connected peer. */
+export interface Peer {
+  id: string;
+  name: string;
+  /** Address other nodes can dial it on (shared in PEERS lists). */
+  address: string;
+  /** The socket's remote address, as seen from here. */
+  remoteAddress: string;
+  direction: Direction;
+  connection: Connection;
+  connectedAt: number;
+  lastSeen: number;
+  /** Last measured round-trip time (native mode pings carry a nonce), in ms. */
+  rttMs?: number;
+  /** Nonce and send time of the ping in flight. */
+  pingNonce?: bigint;
+  pingSentAt?: number;
+}
+
+/** What {@link PeerTable.admit} decided. */
+export type Admission =
+  { accept: true; replaced?: Peer } | { accept: false; reason: RejectReason | 'self'; message: string };
+
+/** Returns the reference form of a peer used in messages. */
+export function peerRef(peer: Pick<Peer, 'id' | 'name' | 'address'>): PeerRef {
+  return { id: peer.id, name: peer.name, address: peer.address };
+}
+
+/**
+ * The one place that decides who is connected. `admit` checks and inserts in one synchronous
+ * step, so concurrent handshakes can neither exceed maxPeers nor register one ID twice.
+ *
+ * Simultaneous dials (A→B and B→A) are settled by a rule both sides compute identically: the
+ * connection dialled by the lower peer ID wins. Each side therefore keeps the same one.
+ */
+export class PeerTable {
+  readonly #selfId: string;
+  #maxPeers: number;
+  readonly #peers = new Map<string, Peer>();
+
+  constructor(selfId: string, maxPeers: number) {
+    this.#selfId = selfId;
+    this.#maxPeers = maxPeers;
+  }
+
+  get size(): number {
+    return this.#peers.size;
+  }
+
+  get maxPeers(): number {
+    return this.#maxPeers;
+  }
+
+  get(id: string): Peer | undefined {
+    return this.#peers.get(id);
+  }
+
+  values(): IterableIterator<Peer> {
+    return this.#peers.values();
+  }
+
+  /** True when a connected peer is known by this address. */
+  hasAddress(address: string): boolean {
+    for (const peer of this.#peers.values()) if (peer.address === address) return true;
+    return false;
+  }
+
+  /** True when no further peer may be admitted. */
+  isFull(): boolean {
+    return this.#peers.size >= this.#maxPeers;
+  }
+
+  /**
+   * Decides whether `candidate` may join and, if so, registers it in the same step. A candidate
+   * that wins a simultaneous-dial tie-break replaces the existing peer (returned as `replaced`;
+   * the caller closes its connection).
+   */
+  admit(candidate: Peer): Admission {
+    if (candidate.id === this.#selfId) {
+      return { accept: false, reason: 'self', message: 'connected to itself' };
+    }
+    const existing = this.#peers.get(candidate.id);
+    if (!existing) {
+      if (this.#peers.size >= this.#maxPeers) {
+        return { accept: false, reason: 'max-peers', message: `already at MaxPeers (${this.#maxPeers})` };
+      }
+      this.#peers.set(candidate.id, candidate);
+      return { accept: true };
+    }
+    if (
+      existing.direction !== candidate.direction &&
+      this.#dialer(candidate) === this.#lowerId(candidate.id)
+    ) {
+      this.#peers.set(candidate.id, candidate);
+      return { accept: true, replaced: existing };
+    }
+    return { accept: false, reason: 'duplicate', message: `peer ${candidate.id} is already connected` };
+  }
+
+  /** Removes `peer` if it is still the registered one for its ID; returns whether it was. */
+  remove(peer: Peer): boolean {
+    if (this.#peers.get(peer.id) !== peer) return false;
+    this.#peers.delete(peer.id);
+    return true;
+  }
+
+  #dialer(peer: Peer): string {
+    return peer.direction === 'outbound' ? this.#selfId : peer.id;
+  }
+
+  #lowerId(remoteId: string): string {
+    return remoteId < this.#selfId ? remoteId : this.#selfId;
+  }
+}

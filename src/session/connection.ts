@@ -1,0 +1,248 @@
+import type { Socket } from 'node:net';
+import type { FrameDecoder, FrameEncoder } from '../codec/codec.js';
+import type { Frame } from '../codec/frame.js';
+import { MeshwireError, toMeshwireError } from '../errors.js';
+
+/** Send-side limits of one connection. */
+export interface ConnectionLimits {
+  /** Buffered bytes above which `send` waits for the socket to drain. */
+  highWaterMark: number;
+  /** Buffered bytes above which `send` is refused with `ERR_SEND_QUEUE_FULL`. */
+  maxQueueBytes: number;
+  /** Pending bytes that make no progress for this long drop the connection. */
+  writeTimeoutMs: number;
+}
+
+type Waiter = { resolve: () => void; reject: (err: MeshwireError) => void };
+
+/**
+ * One socket with its codec. It is the only writer of its socket, so frames are atomic on the
+ * wire; it bounds what it buffers in both directions and reports its end exactly once.
+ *
+ * Until a frame handler is installed, decoded frames are held (handshake code pulls them with
+ * `nextFrame`), so no line read during the handshake is lost.
+ */
+export class Connection {
+  readonly socket: Socket;
+  readonly #decoder: FrameDecoder;
+  readonly #encoder: FrameEncoder;
+  readonly #limits: ConnectionLimits;
+  #onFrame: ((frame: Frame) => void) | undefined;
+  #onClose: ((error: MeshwireError | undefined) => void) | undefined;
+  readonly #held: Frame[] = [];
+  #frameWaiter: { resolve: (f: Frame) => void; reject: (e: MeshwireError) => void } | undefined;
+  readonly #drainWaiters: Waiter[] = [];
+  #closed = false;
+  #closeError: MeshwireError | undefined;
+  #corked = false;
+  #writeTimer: NodeJS.Timeout | undefined;
+  #flushedAtTimerStart = 0;
+  #pausedByHolder = false;
+  #pausedByOwner = false;
+
+  constructor(socket: Socket, decoder: FrameDecoder, encoder: FrameEncoder, limits: ConnectionLimits) {
+    this.socket = socket;
+    this.#decoder = decoder;
+    this.#encoder = encoder;
+    this.#limits = limits;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+    socket.on('drain', () => this.#resolveDrainWaiters());
+    socket.on('error', (err) => this.destroy(toMeshwireError(err)));
+    socket.on('close', () =>
+      this.#finish(
+        this.#closeError ?? new MeshwireError('ERR_CONNECTION_CLOSED', 'connection closed by peer'),
+      ),
+    );
+    socket.on('end', () => socket.end());
+  }
+
+  /** True once the connection has ended for any reason. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Installs the frame handler and hands it every frame held so far, in order. */
+  setFrameHandler(handler: (frame: Frame) => void): void {
+    this.#onFrame = handler;
+    const held = this.#held.splice(0);
+    for (const frame of held) {
+      if (this.#closed) return;
+      handler(frame);
+    }
+    if (this.#pausedByHolder) {
+      this.#pausedByHolder = false;
+      this.#applyPause();
+    }
+  }
+
+  /** Called once when the connection ends; `error` says why (`undefined` for a local close). */
+  setCloseHandler(handler: (error: MeshwireError | undefined) => void): void {
+    this.#onClose = handler;
+    if (this.#closed) handler(this.#closeError);
+  }
+
+  /** Resolves with the next frame (handshake use, before a frame handler is installed). */
+  nextFrame(): Promise<Frame> {
+    const held = this.#held.shift();
+    if (held) return Promise.resolve(held);
+    if (this.#closed)
+      return Promise.reject(this.#closeError ?? new MeshwireError('ERR_CLOSED', 'connection closed'));
+    return new Promise((resolve, reject) => {
+      this.#frameWaiter = { resolve, reject };
+    });
+  }
+
+  /** Removes and returns the first held frame if it matches (e.g. the LISTEN line after a hello). */
+  takeHeldIf(predicate: (frame: Frame) => boolean): Frame | undefined {
+    const first = this.#held[0];
+    if (first && predicate(first)) return this.#held.shift();
+    return undefined;
+  }
+
+  /** Stops or restarts reading from the socket (backpressure from slow consumers). */
+  setPaused(paused: boolean): void {
+    this.#pausedByOwner = paused;
+    this.#applyPause();
+  }
+
+  #applyPause(): void {
+    if (this.#closed) return;
+    if (this.#pausedByOwner || this.#pausedByHolder) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** Bytes waiting in this connection's send buffer. */
+  get queuedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * Encodes and queues a frame. Resolves at once while the send buffer is under the high-water
+   * mark, else once it drains below it; rejects if the frame cannot be encoded, the buffer is
+   * over its hard limit, or the connection ends first.
+   */
+  send(frame: Frame): Promise<void> {
+    try {
+      this.write(frame);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (this.socket.writableLength <= this.#limits.highWaterMark) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Synchronous form of {@link send} without waiting for the buffer to drain. */
+  write(frame: Frame): void {
+    if (this.#closed) throw this.#closeError ?? new MeshwireError('ERR_CLOSED', 'connection closed');
+    const buffers = this.#encoder.encode(frame);
+    let size = 0;
+    for (const b of buffers) size += b.length;
+    if (this.socket.writableLength + size > this.#limits.maxQueueBytes) {
+      throw new MeshwireError(
+        'ERR_SEND_QUEUE_FULL',
+        `send queue full (${this.socket.writableLength} bytes waiting, limit ${this.#limits.maxQueueBytes})`,
+      );
+    }
+    // Corking until the next tick turns a burst of small frames into one writev syscall.
+    if (!this.#corked) {
+      this.#corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.socket.uncork();
+      });
+    }
+    for (const b of buffers) this.socket.write(b);
+    this.#armWriteTimer();
+  }
+
+  /** Flushes what is queued, then closes (FIN). Used after a reject or goodbye. */
+  end(): void {
+    if (this.#closed) return;
+    this.#closeError = undefined;
+    this.socket.end();
+    this.#finish(undefined);
+    // A peer that never reads would keep the socket half-open forever.
+    setTimeout(() => this.socket.destroy(), this.#limits.writeTimeoutMs).unref();
+  }
+
+  /** Closes at once; `error` is reported as the reason. */
+  destroy(error?: MeshwireError): void {
+    if (this.#closed) return;
+    this.#closeError = error;
+    this.socket.destroy();
+    this.#finish(error);
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.#closed) return;
+    let frames: Frame[];
+    try {
+      frames = this.#decoder.push(chunk);
+    } catch (err) {
+      this.destroy(toMeshwireError(err, 'ERR_MALFORMED_FRAME'));
+      return;
+    }
+    for (const frame of frames) {
+      if (this.#closed) return;
+      if (this.#onFrame) {
+        this.#onFrame(frame);
+      } else if (this.#frameWaiter) {
+        const waiter = this.#frameWaiter;
+        this.#frameWaiter = undefined;
+        waiter.resolve(frame);
+      } else {
+        this.#held.push(frame);
+      }
+    }
+    // Before a handler exists, held frames are bounded by pausing the socket.
+    if (!this.#onFrame && this.#held.length > 0 && !this.#pausedByHolder) {
+      this.#pausedByHolder = true;
+      this.#applyPause();
+    }
+  }
+
+  #armWriteTimer(): void {
+    if (this.#writeTimer || this.socket.writableLength === 0) return;
+    this.#flushedAtTimerStart = this.#flushed();
+    this.#writeTimer = setTimeout(() => {
+      this.#writeTimer = undefined;
+      if (this.#closed || this.socket.writableLength === 0) return;
+      if (this.#flushed() === this.#flushedAtTimerStart) {
+        this.destroy(
+          new MeshwireError(
+            'ERR_WRITE_TIMEOUT',
+            `peer accepted no data for ${this.#limits.writeTimeoutMs} ms (${this.socket.writableLength} bytes waiting)`,
+          ),
+        );
+        return;
+      }
+      this.#armWriteTimer();
+    }, this.#limits.writeTimeoutMs);
+    this.#writeTimer.unref();
+  }
+
+  #flushed(): number {
+    return this.socket.bytesWritten - this.socket.writableLength;
+  }
+
+  #resolveDrainWaiters(): void {
+    if (this.socket.writableLength > this.#limits.highWaterMark) return;
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
+  }
+
+  #finish(error: MeshwireError | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    clearTimeout(this.#writeTimer);
+    const reason = error ?? new MeshwireError('ERR_CLOSED', 'connection closed');
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(reason);
+    if (this.#frameWaiter) {
+      this.#frameWaiter.reject(reason);
+      this.#frameWaiter = undefined;
+    }
+    this.#onClose?.(error);
+  }
+}

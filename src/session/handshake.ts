@@ -1,0 +1,244 @@
+import type { TLSSocket } from 'node:tls';
+import type { Frame, HelloFrame, RejectReason } from '../codec/frame.js';
+import { PROTOCOL_VERSION } from '../codec/native.js';
+import { MeshwireError } from '../errors.js';
+import type { Direction } from '../messages.js';
+import type { Admission, Peer } from '../peers/peer-table.js';
+import { networkKeyProof, verifyNetworkKeyProof } from '../secure/network-key.js';
+import type { Connection } from './connection.js';
+
+/** What the handshakes need from the node. */
+export interface HandshakeContext {
+  selfHello(connection: Connection): HelloFrame;
+  /** The address to advertise on this connection (`host:port`). */
+  advertisedAddress(connection: Connection): string;
+  /** Atomic check-and-insert into the peer table. */
+  admit(peer: Peer): Admission;
+  /** Secure mode: the derived network key, if the network is private. */
+  networkKey?: Buffer;
+  /** Secure mode: allow-list and firewall hook. */
+  authorize?(id: string, address: string, direction: Direction): Promise<boolean>;
+}
+
+/** Known facts about the remote end before its hello is read. */
+export interface Remote {
+  connection: Connection;
+  direction: Direction;
+  /** Outbound: the dialled address. Inbound: the socket's remote `host:port`. */
+  address: string;
+  remoteAddress: string;
+  /** Secure mode: the ID proven by the peer's certificate. */
+  certifiedId?: string;
+}
+
+const REJECT_ERRORS: Record<RejectReason, MeshwireError['code']> = {
+  duplicate: 'ERR_DUPLICATE_PEER',
+  'max-peers': 'ERR_MAX_PEERS',
+  unauthorized: 'ERR_UNAUTHORIZED',
+  version: 'ERR_VERSION_MISMATCH',
+};
+
+function rejectedBy(reason: RejectReason, address: string): MeshwireError {
+  const text: Record<RejectReason, string> = {
+    duplicate: 'already connected to that peer (DUPLICATE)',
+    'max-peers': 'the peer has no free slot (MAX_PEERS)',
+    unauthorized: 'the peer refused us as unauthorized',
+    version: 'the peer speaks another protocol version',
+  };
+  return new MeshwireError(REJECT_ERRORS[reason], `${address}: ${text[reason]}`);
+}
+
+async function expectFrame<T extends Frame['type']>(
+  connection: Connection,
+  types: T[],
+): Promise<Extract<Frame, { type: T }>> {
+  const frame = await connection.nextFrame();
+  if (!(types as string[]).includes(frame.type)) {
+    throw new MeshwireError(
+      'ERR_UNEXPECTED_FRAME',
+      `expected ${types.join(' or ')} during handshake, got ${frame.type}`,
+    );
+  }
+  return frame as Extract<Frame, { type: T }>;
+}
+
+function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
+  const now = Date.now();
+  return {
+    id: hello.id,
+    name: hello.name || hello.id,
+    address,
+    remoteAddress: remote.remoteAddress,
+    direction: remote.direction,
+    connection: remote.connection,
+    connectedAt: now,
+    lastSeen: now,
+  };
+}
+
+/** Registers the peer or explains the refusal; returns the admitted peer and who it replaced. */
+function admitOrThrow(
+  ctx: HandshakeContext,
+  peer: Peer,
+):
+  | { peer: Peer; replaced?: Peer; refusal?: undefined }
+  | { refusal: RejectReason | 'self'; error: MeshwireError } {
+  const admission = ctx.admit(peer);
+  if (admission.accept) return { peer, replaced: admission.replaced };
+  const code = admission.reason === 'self' ? 'ERR_SELF_CONNECTION' : REJECT_ERRORS[admission.reason];
+  return {
+    refusal: admission.reason,
+    error: new MeshwireError(code, `${peer.address}: ${admission.message}`),
+  };
+}
+
+/** Result of a successful handshake. */
+export interface Handshaken {
+  peer: Peer;
+  replaced?: Peer;
+}
+
+/** Compat dialer: `ID:NAME` + `LISTEN:`, then the listener's hello or DUPLICATE / MAX_PEERS. */
+export async function compatOutbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+  const { connection } = remote;
+  connection.write(ctx.selfHello(connection));
+  connection.write({ type: 'listen', address: ctx.advertisedAddress(connection) });
+  const answer = await expectFrame(connection, ['hello', 'reject']);
+  if (answer.type === 'reject') throw rejectedBy(answer.reason, remote.address);
+  const result = admitOrThrow(ctx, newPeer(remote, answer, remote.address));
+  if (result.refusal) throw result.error;
+  return result;
+}
+
+/** Compat listener: reads the hello (and LISTEN if it came with it), answers at once. */
+export async function compatInbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+  const { connection } = remote;
+  const hello = await expectFrame(connection, ['hello']);
+  const listen = connection.takeHeldIf((f) => f.type === 'listen');
+  const address =
+    listen?.type === 'listen' ? reachableListenAddress(listen.address, remote.remoteAddress) : remote.address;
+  const result = admitOrThrow(ctx, newPeer(remote, hello, address));
+  if (result.refusal) {
+    // A self-dial gets our own hello back, so the dialer learns the address is its own.
+    if (result.refusal === 'self') connection.write(ctx.selfHello(connection));
+    else if (result.refusal !== 'unauthorized') connection.write({ type: 'reject', reason: result.refusal });
+    connection.end();
+    throw result.error;
+  }
+  connection.write(ctx.selfHello(connection));
+  return result;
+}
+
+function proofFor(ctx: HandshakeContext, connection: Connection, role: 'client' | 'server'): Frame[] {
+  if (!ctx.networkKey) return [];
+  return [{ type: 'auth', proof: networkKeyProof(connection.socket as TLSSocket, ctx.networkKey, role) }];
+}
+
+/** Reads the peer's [auth] + hello and checks proof, claimed ID and version. Returns the hello. */
+async function readNativeHello(
+  ctx: HandshakeContext,
+  remote: Remote,
+  peerRole: 'client' | 'server',
+): Promise<HelloFrame> {
+  const { connection } = remote;
+  let frame = await expectFrame(
+    connection,
+    ctx.networkKey ? ['auth', 'reject', 'hello'] : ['hello', 'reject'],
+  );
+  if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
+  if (ctx.networkKey) {
+    if (
+      frame.type !== 'auth' ||
+      !verifyNetworkKeyProof(connection.socket as TLSSocket, ctx.networkKey, peerRole, frame.proof)
+    ) {
+      throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer did not prove the network key`);
+    }
+    frame = await expectFrame(connection, ['hello', 'reject']);
+    if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
+  }
+  if (frame.type !== 'hello')
+    throw new MeshwireError('ERR_UNEXPECTED_FRAME', `expected hello, got ${frame.type}`);
+  if (frame.version !== PROTOCOL_VERSION) {
+    throw new MeshwireError(
+      'ERR_VERSION_MISMATCH',
+      `${remote.address}: protocol version ${frame.version}, we speak ${PROTOCOL_VERSION}`,
+    );
+  }
+  if (frame.id !== remote.certifiedId) {
+    throw new MeshwireError(
+      'ERR_PEER_ID_MISMATCH',
+      `${remote.address}: hello claims ID ${frame.id} but the certificate proves ${remote.certifiedId}`,
+    );
+  }
+  return frame;
+}
+
+async function authorize(ctx: HandshakeContext, id: string, remote: Remote): Promise<void> {
+  if (ctx.authorize && !(await ctx.authorize(id, remote.address, remote.direction))) {
+    throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer ${id} is not allowed`);
+  }
+}
+
+/** Native dialer (inside TLS): [auth] + hello, then the listener's [auth] + hello or a reject. */
+export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+  const { connection } = remote;
+  for (const frame of proofFor(ctx, connection, 'client')) connection.write(frame);
+  connection.write(ctx.selfHello(connection));
+  const hello = await readNativeHello(ctx, remote, 'server');
+  await authorize(ctx, hello.id, remote);
+  const result = admitOrThrow(ctx, newPeer(remote, hello, remote.address));
+  if (result.refusal) {
+    connection.write({ type: 'goodbye', reason: result.refusal });
+    connection.end();
+    throw result.error;
+  }
+  return result;
+}
+
+/** Native listener (inside TLS): verifies the dialer completely before it says anything. */
+export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+  const { connection } = remote;
+  let hello: HelloFrame;
+  try {
+    hello = await readNativeHello(ctx, remote, 'client');
+    await authorize(ctx, hello.id, remote);
+  } catch (err) {
+    const reason: RejectReason =
+      err instanceof MeshwireError && err.code === 'ERR_VERSION_MISMATCH' ? 'version' : 'unauthorized';
+    if (!connection.closed) {
+      connection.write({ type: 'reject', reason });
+      connection.end();
+    }
+    throw err;
+  }
+  const address = hello.listen[0]
+    ? reachableListenAddress(hello.listen[0], remote.remoteAddress)
+    : remote.address;
+  const result = admitOrThrow(ctx, newPeer(remote, hello, address));
+  if (result.refusal) {
+    connection.write({ type: 'reject', reason: result.refusal === 'self' ? 'duplicate' : result.refusal });
+    connection.end();
+    throw result.error;
+  }
+  for (const frame of proofFor(ctx, connection, 'server')) connection.write(frame);
+  connection.write(ctx.selfHello(connection));
+  return result;
+}
+
+/**
+ * The address a listening peer can be dialled on. A peer behind a real interface that announces
+ * `localhost:<port>` (as the original always does) is reachable at its socket's IP instead.
+ */
+export function reachableListenAddress(listen: string, remoteAddress: string): string {
+  const colon = listen.lastIndexOf(':');
+  const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = listen.slice(colon + 1);
+  const remoteColon = remoteAddress.lastIndexOf(':');
+  const remoteHost = remoteAddress.slice(0, remoteColon).replace(/^\[|\]$/g, '');
+  const local = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/.test(host);
+  const remoteIsLocal = /^(127\.\d+\.\d+\.\d+|::1)$/.test(remoteHost);
+  if (local && !remoteIsLocal && colon > 0) {
+    return remoteHost.includes(':') ? `[${remoteHost}]:${port}` : `${remoteHost}:${port}`;
+  }
+  return listen;
+}
