@@ -446,7 +446,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       // Lost the simultaneous-dial tie-break: the survivor takes over silently.
       replaced.connection.end();
     }
-    connection.setCloseHandler((error) => this.#drop(peer, error ? 'closed' : 'local-close', error));
+    connection.setCloseHandler((error) => this.#drop(peer, closeReason(error), error));
     connection.setFrameHandler((frame) => handlePeerFrame(this.#core, this.#discovery, peer, frame));
     if (this.#paused) connection.setPaused(true);
     if (!replaced) {
@@ -464,11 +464,13 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   #drop(peer: Peer, reason: string, error?: MeshwireError): void {
     if (!peer.connection.closed) peer.connection.destroy(error);
     if (!this.#table?.remove(peer)) return;
-    const goodbye = error?.code === 'ERR_CONNECTION_CLOSED' ? 'closed' : reason;
+    if (reason === 'protocol-error' || reason === 'write-timeout') {
+      this.#report({ type: 'error', error: error ?? new MeshwireError('ERR_MALFORMED_FRAME', reason), peer: peerRef(peer) });
+    }
     this.#report({
       type: 'peer-disconnected',
       peer: peerRef(peer),
-      reason: goodbye,
+      reason,
       ...(error ? { error } : {}),
       peerCount: this.#peers().size,
     });
@@ -561,6 +563,22 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#paused = over;
     if (this.#table) for (const peer of this.#table.values()) peer.connection.setPaused(over);
   }
+}
+
+const PROTOCOL_ERRORS = new Set<string>([
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_LINE_TOO_LONG',
+  'ERR_MALFORMED_FRAME',
+  'ERR_UNEXPECTED_FRAME',
+  'ERR_TOO_MANY_ENTRIES',
+]);
+
+/** The short reason reported in peer-disconnected for a connection that ended with `error`. */
+function closeReason(error: MeshwireError | undefined): string {
+  if (!error) return 'local-close';
+  if (error.code === 'ERR_WRITE_TIMEOUT') return 'write-timeout';
+  if (PROTOCOL_ERRORS.has(error.code)) return 'protocol-error';
+  return 'closed';
 }
 
 /** Creates a node and starts it. */
