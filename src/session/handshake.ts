@@ -216,7 +216,11 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
     : remote.address;
   const result = admitOrThrow(ctx, newPeer(remote, hello, address));
   if (result.refusal) {
-    connection.write({ type: 'reject', reason: result.refusal === 'self' ? 'duplicate' : result.refusal });
+    connection.write(
+      result.refusal === 'self'
+        ? { type: 'goodbye', reason: 'self' }
+        : { type: 'reject', reason: result.refusal },
+    );
     connection.end();
     throw result.error;
   }
