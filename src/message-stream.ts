@@ -71,7 +71,9 @@ export class MessageStream implements AsyncIterableIterator<MeshMessage> {
   next(): Promise<IteratorResult<MeshMessage>> {
     if (this.#head < this.#queue.length) {
       const wasOver = this.overHighWater;
-      const message = this.#queue[this.#head++] as MeshMessage;
+      const message = this.#queue[this.#head] as MeshMessage;
+      // Clear the slot: a consumed BYTES payload must not stay reachable until the next compaction.
+      (this.#queue as (MeshMessage | undefined)[])[this.#head++] = undefined;
       this.#queuedWeight -= weight(message);
       if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue.splice(0, this.#head);

@@ -1,0 +1,46 @@
+/**
+ * Chunked, verified file transfer over any meshwire node's BYTES messages, wire-compatible with
+ * the Go original's FILESTART / FILECHUNK / FILEEND frames. Importable as `meshwire/files`.
+ */
+export { sendFile } from './send-file.js';
+export {
+  FileReceiver,
+  DEFAULT_DOWNLOADS_DIR,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_TRANSFERS,
+  DEFAULT_MAX_FILE_SIZE,
+  PART_SUFFIX,
+} from './receiver.js';
+export {
+  sanitizeFileName,
+  uniqueFinalPath,
+  candidateName,
+  MAX_FILE_NAME_BYTES,
+  MAX_NAME_CANDIDATES,
+} from './names.js';
+export {
+  parseFileFrame,
+  isFileFrame,
+  encodeFileStart,
+  encodeFileChunk,
+  encodeFileChunkHeader,
+  encodeFileEnd,
+  FILE_START_PREFIX,
+  FILE_CHUNK_PREFIX,
+  FILE_END_PREFIX,
+  MAX_FILE_HEADER_BYTES,
+  DEFAULT_CHUNK_SIZE,
+} from './frames.js';
+export type { FileFrame, FileStartFrame, FileChunkFrame, FileEndFrame } from './frames.js';
+export type {
+  FileNode,
+  SendFileOptions,
+  SendFileResult,
+  SendProgress,
+  FileReceiverOptions,
+  FileReceiverEvents,
+  FileStartEvent,
+  FileProgressEvent,
+  FileCompleteEvent,
+  FileErrorEvent,
+} from './types.js';
