@@ -60,7 +60,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #discovery: Discovery;
   readonly #streams = new Set<MessageStream>();
   readonly #dialing = new Map<string, Promise<PeerRef>>();
-  readonly #pending = new Set<net.Socket>();
+  /** Inbound sockets still in handshake, with the socket to destroy to abort each. */
+  readonly #pending = new Map<net.Socket, net.Socket>();
   readonly #selfAddresses = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   #server: net.Server | undefined;
@@ -196,6 +197,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#discovery.tick();
   }
 
+  // Every send below queues its frame synchronously, within the call: messages from one node to a
+  // peer go on the wire in call order, whatever their kind (a deferred write would let a chat sent
+  // later overtake a BYTES message sent earlier). Errors still come back as rejected promises.
+
   /** Sends a chat message to every connected peer. */
   broadcastMessage(text: string): Promise<SendReport> {
     if (typeof text !== 'string')
@@ -205,19 +210,32 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   /** Sends a BYTES message to every connected peer. */
   broadcastBytes(data: Uint8Array): Promise<SendReport> {
-    return this.#checkBytes(data).then(() => this.#broadcast({ type: 'bytes', data }));
+    try {
+      this.#checkBytes(data);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#broadcast({ type: 'bytes', data });
   }
 
   /** Sends a BYTES message to one peer. Resolves once queued below the high-water mark. */
   sendBytesToPeer(peerId: string, data: Uint8Array): Promise<void> {
-    return this.#checkBytes(data).then(() =>
-      this.#peerOrThrow(peerId).connection.send({ type: 'bytes', data }),
-    );
+    try {
+      this.#checkBytes(data);
+      return this.#peerOrThrow(peerId).connection.send({ type: 'bytes', data });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Sends a chat message to one peer. */
   sendMessageToPeer(peerId: string, text: string): Promise<void> {
-    return Promise.resolve().then(() => this.#peerOrThrow(peerId).connection.send({ type: 'chat', text }));
+    try {
+      if (typeof text !== 'string') throw new MeshwireError('ERR_INVALID_ARGUMENT', 'text must be a string');
+      return this.#peerOrThrow(peerId).connection.send({ type: 'chat', text });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Connected peers and known addresses. */
@@ -280,10 +298,16 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     const serverClosed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
-    for (const socket of this.#pending) socket.destroy();
+    for (const socket of this.#pending.values()) socket.destroy();
     if (this.#table) {
       for (const peer of [...this.#table.values()]) {
-        if (this.mode === 'secure') peer.connection.write({ type: 'goodbye', reason: 'shutdown' });
+        if (this.mode === 'secure') {
+          try {
+            peer.connection.write({ type: 'goodbye', reason: 'shutdown' }, true);
+          } catch {
+            // A peer whose queue is full gets no goodbye; close() must not throw because of it.
+          }
+        }
         peer.connection.end();
         this.#drop(peer, 'local-close');
       }
@@ -308,7 +332,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return peer;
   }
 
-  async #checkBytes(data: Uint8Array): Promise<void> {
+  #checkBytes(data: Uint8Array): void {
     if (!(data instanceof Uint8Array))
       throw new MeshwireError('ERR_INVALID_ARGUMENT', 'data must be a Uint8Array');
     if (data.length > this.options.maxBytesPerMessage) {
@@ -385,16 +409,16 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       socket.destroy();
       return;
     }
-    this.#pending.add(socket);
+    this.#pending.set(socket, socket);
     const deadline = Date.now() + this.options.connectionTimeoutMs;
     const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
     // Covers the TLS handshake too: a connection that sends nothing is closed at the deadline.
-    const timer = setTimeout(() => socket.destroy(), this.options.connectionTimeoutMs);
+    const timer = setTimeout(() => this.#pending.get(socket)?.destroy(), this.options.connectionTimeoutMs);
     socket.on('error', () => {
       // Reported through the handshake's failure below.
     });
     this.#channel
-      .accept(socket, this.#connectionLimits())
+      .accept(socket, this.#connectionLimits(), (wrapped) => this.#pending.set(socket, wrapped))
       .then((remote) =>
         this.#handshake(remote, deadline, () => this.#channel.inbound(this.#handshakeContext(), remote)),
       )
@@ -446,9 +470,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       // Lost the simultaneous-dial tie-break: the survivor takes over silently.
       replaced.connection.end();
     }
-    connection.setCloseHandler((error) => this.#drop(peer, closeReason(error), error));
-    connection.setFrameHandler((frame) => handlePeerFrame(this.#core, this.#discovery, peer, frame));
-    if (this.#paused) connection.setPaused(true);
+    // peer-connected first, then the close handler (a connection that already ended reports its
+    // disconnect after its connect), then the frames held since the hello: a chat that came in the
+    // same segment as the hello must not be reported before its sender is.
     if (!replaced) {
       this.#report({
         type: 'peer-connected',
@@ -458,12 +482,18 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         maxPeers: this.options.maxPeers,
       });
     }
+    connection.setCloseHandler((error) => this.#drop(peer, closeReason(error), error));
+    if (this.#paused) connection.setPaused(true);
     this.#discovery.onConnected(peer);
+    connection.setFrameHandler((frame) => handlePeerFrame(this.#core, this.#discovery, peer, frame));
   }
 
   #drop(peer: Peer, reason: string, error?: MeshwireError): void {
+    // Removed before the destroy: destroying runs the close handler, which re-enters #drop, and the
+    // re-entrant call must find the peer gone, or it reports its own generic reason instead of ours.
+    const removed = this.#table?.remove(peer) ?? false;
     if (!peer.connection.closed) peer.connection.destroy(error);
-    if (!this.#table?.remove(peer)) return;
+    if (!removed) return;
     if (reason === 'protocol-error' || reason === 'write-timeout') {
       this.#report({ type: 'error', error: error ?? new MeshwireError('ERR_MALFORMED_FRAME', reason), peer: peerRef(peer) });
     }
@@ -479,7 +509,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   #sendControl(peer: Peer, frame: Frame): void {
     try {
-      peer.connection.write(frame);
+      peer.connection.write(frame, true);
     } catch (err) {
       this.#drop(peer, 'send-failed', toMeshwireError(err));
     }
@@ -505,7 +535,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       selfHello: (connection) => ({
         type: 'hello',
         id: this.id,
-        name: this.options.name ?? '',
+        // PROTOCOL-compat.md: "when the user gave none, NAME is the ID" (`<id>:<id>`, never `<id>:`).
+        name: this.name,
         listen: [this.#advertisedAddress(connection)],
         version: 1,
         features: [],

@@ -43,7 +43,12 @@ export interface Channel {
   /** Prepares keys; returns the node ID when the mode derives it (secure). */
   init(): Promise<string | undefined>;
   connect(target: OutboundTarget): Promise<Remote>;
-  accept(socket: net.Socket, limits: ConnectionLimits): Promise<Remote>;
+  /**
+   * Turns an accepted socket into a connection. `onWrap` receives the socket that must be
+   * destroyed from then on (the TLS socket: destroying the raw socket under a live TLSSocket
+   * can crash Node 20).
+   */
+  accept(socket: net.Socket, limits: ConnectionLimits, onWrap: (socket: net.Socket) => void): Promise<Remote>;
   outbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken>;
   inbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken>;
   /** Completes the handshake context with the mode's access control. */
@@ -178,7 +183,6 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
   const encoder = new NativeEncoder(limits);
   let identity: Identity | undefined;
   let networkKey: Buffer | undefined;
-  // Parsing keys for every connection would dominate handshake time: build the contexts once.
   let serverOptions: tls.TLSSocketOptions | undefined;
   let clientOptions: tls.ConnectionOptions | undefined;
   const allow = options.allowList ? new Set(options.allowList) : undefined;
@@ -194,10 +198,8 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
       identity ??= options.keyFile ? await loadOrCreateIdentity(options.keyFile) : await createIdentity();
       if (options.networkKey !== undefined && !networkKey)
         networkKey = await deriveNetworkKeyAsync(options.networkKey);
-      const server = tlsServerOptions(identity);
-      serverOptions = { ...server, isServer: true, secureContext: tls.createSecureContext(server) };
-      const client = tlsClientOptions(identity);
-      clientOptions = { ...client, secureContext: tls.createSecureContext(client) };
+      serverOptions = { ...tlsServerOptions(identity), isServer: true };
+      clientOptions = tlsClientOptions(identity);
       return identity.id;
     },
     async connect(target) {
@@ -228,9 +230,10 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
         certifiedId,
       };
     },
-    async accept(raw, connectionLimits) {
+    async accept(raw, connectionLimits, onWrap) {
       const address = socketAddress(raw);
       const socket = new tls.TLSSocket(raw, serverOptions);
+      onWrap(socket);
       await secured(socket, 'secure', address);
       let certifiedId: string;
       try {
