@@ -2,7 +2,14 @@
  * meshwire: small, fast, secure full-mesh peer-to-peer messaging for Node.js.
  * This module is the curated public surface; everything else is internal.
  */
-export { P2PNode, createNode, type PeerInfo, type KnownPeerInfo, type NetworkInfo } from './node.js';
+export {
+  P2PNode,
+  createNode,
+  type ConnectOptions,
+  type PeerInfo,
+  type KnownPeerInfo,
+  type NetworkInfo,
+} from './node.js';
 export type { NodeOptions, Mode } from './options.js';
 export {
   DEFAULT_MAX_PEERS,

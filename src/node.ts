@@ -19,6 +19,17 @@ import { openCompat, openSecure, type Channel } from './session/channel.js';
 import { listenOn } from './transport/tcp.js';
 import { TypedEmitter } from './typed-emitter.js';
 
+/** Options of {@link P2PNode.connectToPeer}. */
+export interface ConnectOptions {
+  signal?: AbortSignal;
+  /**
+   * Secure mode: the peer ID that must answer at this address; anything else (a man in the
+   * middle with its own key) fails with `ERR_PEER_ID_MISMATCH`. Defaults to the ID this node
+   * last saw at that address.
+   */
+  expectedId?: string;
+}
+
 /** A connected peer as reported by {@link P2PNode.getPeerInfo}. */
 export interface PeerInfo extends PeerRef {
   direction: 'inbound' | 'outbound';
@@ -62,6 +73,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #dialing = new Map<string, Promise<PeerRef>>();
   /** Inbound sockets still in handshake, with the socket to destroy to abort each. */
   readonly #pending = new Map<net.Socket, net.Socket>();
+  /** Every open socket of a connected (or just replaced) peer, and every accepted one: close() reaps them. */
+  readonly #sockets = new Set<net.Socket>();
   readonly #selfAddresses = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   #server: net.Server | undefined;
@@ -174,14 +187,12 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   /** Connects to `address` (`host:port`) and completes the handshake. */
-  connectToPeer(address: string, options: { signal?: AbortSignal } = {}): Promise<PeerRef> {
+  connectToPeer(address: string, options: ConnectOptions = {}): Promise<PeerRef> {
     if (this.#closed) return Promise.reject(new MeshwireError('ERR_CLOSED', 'node is closed'));
     const { host, port } = parseAddress(address);
     const existing = this.#dialing.get(address);
     if (existing) return existing;
-    const attempt = this.#dial(address, host, port, options.signal).finally(() =>
-      this.#dialing.delete(address),
-    );
+    const attempt = this.#dial(address, host, port, options).finally(() => this.#dialing.delete(address));
     this.#dialing.set(address, attempt);
     return attempt;
   }
@@ -312,8 +323,23 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         this.#drop(peer, 'local-close');
       }
     }
+    // Ending is graceful (queued data, then FIN), but a peer that does not read would hold its
+    // socket, and server.close() with it, until the write timeout: reap what is left after a grace.
+    // Not cleared when the server closes first: outbound sockets may still be flushing.
+    setTimeout(
+      () => {
+        for (const socket of this.#sockets) socket.destroy();
+      },
+      Math.min(this.options.writeTimeoutMs, CLOSE_GRACE_MS),
+    ).unref();
     await serverClosed;
     for (const stream of [...this.#streams]) stream.end(true);
+  }
+
+  #track(socket: net.Socket): void {
+    if (this.#sockets.has(socket)) return;
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
   }
 
   #setId(id: string): void {
@@ -356,7 +382,12 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return report;
   }
 
-  async #dial(address: string, host: string, port: number, signal?: AbortSignal): Promise<PeerRef> {
+  async #dial(
+    address: string,
+    host: string,
+    port: number,
+    { signal, expectedId }: ConnectOptions,
+  ): Promise<PeerRef> {
     if (this.#isSelfAddress(address)) {
       throw new MeshwireError('ERR_SELF_CONNECTION', `${address} is this node's own address`);
     }
@@ -369,7 +400,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
           `cannot dial ${address}: already at MaxPeers (${this.options.maxPeers})`,
         );
       }
-      const known = this.#book.get(address);
+      const expected = expectedId ?? this.#book.get(address)?.id;
       const deadline = Date.now() + this.options.connectionTimeoutMs;
       const timeout = AbortSignal.timeout(this.options.connectionTimeoutMs);
       const remote = await this.#channel
@@ -377,7 +408,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
           host,
           port,
           address,
-          ...(known?.id ? { expectedId: known.id } : {}),
+          ...(expected ? { expectedId: expected } : {}),
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
           limits: this.#connectionLimits(),
         })
@@ -410,6 +441,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       return;
     }
     this.#pending.set(socket, socket);
+    this.#track(socket);
     const deadline = Date.now() + this.options.connectionTimeoutMs;
     const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
     // Covers the TLS handshake too: a connection that sends nothing is closed at the deadline.
@@ -466,6 +498,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   #online({ peer, replaced }: Handshaken): void {
     const { connection } = peer;
+    this.#track(connection.socket);
     if (replaced) {
       // Lost the simultaneous-dial tie-break: the survivor takes over silently.
       replaced.connection.end();
@@ -495,7 +528,11 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     if (!peer.connection.closed) peer.connection.destroy(error);
     if (!removed) return;
     if (reason === 'protocol-error' || reason === 'write-timeout') {
-      this.#report({ type: 'error', error: error ?? new MeshwireError('ERR_MALFORMED_FRAME', reason), peer: peerRef(peer) });
+      this.#report({
+        type: 'error',
+        error: error ?? new MeshwireError('ERR_MALFORMED_FRAME', reason),
+        peer: peerRef(peer),
+      });
     }
     this.#report({
       type: 'peer-disconnected',
@@ -595,6 +632,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     if (this.#table) for (const peer of this.#table.values()) peer.connection.setPaused(over);
   }
 }
+
+/** Longest close() waits for peers to take their last bytes and FIN before their sockets are destroyed. */
+const CLOSE_GRACE_MS = 1000;
 
 const PROTOCOL_ERRORS = new Set<string>([
   'ERR_FRAME_TOO_LARGE',
