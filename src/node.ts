@@ -11,7 +11,7 @@ import { MeshwireError, toMeshwireError } from './errors.js';
 import { MessageStream, type MessageStreamOptions } from './message-stream.js';
 import type { MeshMessage, NodeEvents, PeerRef, SendReport } from './messages.js';
 import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } from './options.js';
-import { peerRef, PeerTable, type Peer } from './peers/peer-table.js';
+import { peerRef, PeerTable, type Admission, type Peer } from './peers/peer-table.js';
 import { handlePeerFrame, pingAll } from './peers/peer-protocol.js';
 import type { Connection } from './session/connection.js';
 import type { Handshaken, HandshakeContext, Remote } from './session/handshake.js';
@@ -71,10 +71,15 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #discovery: Discovery;
   readonly #streams = new Set<MessageStream>();
   readonly #dialing = new Map<string, Promise<PeerRef>>();
+  /** IDs proven by the TLS handshake of dials still in their hello exchange (secure mode), with counts. */
+  readonly #dialingIds = new Map<string, number>();
   /** Inbound sockets still in handshake, with the socket to destroy to abort each. */
   readonly #pending = new Map<net.Socket, net.Socket>();
-  /** Every open socket of a connected (or just replaced) peer, and every accepted one: close() reaps them. */
-  readonly #sockets = new Set<net.Socket>();
+  /**
+   * Every open socket of a connected (or just replaced) peer, and every accepted one, with the
+   * socket to destroy to end it (the TLSSocket over an accepted raw one): close() reaps them.
+   */
+  readonly #sockets = new Map<net.Socket, net.Socket>();
   readonly #selfAddresses = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   #server: net.Server | undefined;
@@ -328,7 +333,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     // Not cleared when the server closes first: outbound sockets may still be flushing.
     setTimeout(
       () => {
-        for (const socket of this.#sockets) socket.destroy();
+        for (const socket of this.#sockets.values()) socket.destroy();
       },
       Math.min(this.options.writeTimeoutMs, CLOSE_GRACE_MS),
     ).unref();
@@ -338,7 +343,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   #track(socket: net.Socket): void {
     if (this.#sockets.has(socket)) return;
-    this.#sockets.add(socket);
+    this.#sockets.set(socket, socket);
     socket.once('close', () => this.#sockets.delete(socket));
   }
 
@@ -400,7 +405,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
           `cannot dial ${address}: already at MaxPeers (${this.options.maxPeers})`,
         );
       }
-      const expected = expectedId ?? this.#book.get(address)?.id;
+      const known = this.#book.get(address);
+      const expected = expectedId ?? (known?.verified ? known.id : undefined);
       const deadline = Date.now() + this.options.connectionTimeoutMs;
       const timeout = AbortSignal.timeout(this.options.connectionTimeoutMs);
       const remote = await this.#channel
@@ -421,10 +427,20 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
               )
             : err;
         });
-      const result = await this.#handshake(remote, deadline, () =>
-        this.#channel.outbound(this.#handshakeContext(), remote),
-      );
-      return peerRef(result.peer);
+      const id = remote.certifiedId;
+      if (id) this.#dialingIds.set(id, (this.#dialingIds.get(id) ?? 0) + 1);
+      try {
+        const result = await this.#handshake(remote, deadline, () =>
+          this.#channel.outbound(this.#handshakeContext(), remote),
+        );
+        return peerRef(result.peer);
+      } finally {
+        if (id) {
+          const left = (this.#dialingIds.get(id) ?? 1) - 1;
+          if (left > 0) this.#dialingIds.set(id, left);
+          else this.#dialingIds.delete(id);
+        }
+      }
     } catch (err) {
       const error = toMeshwireError(err);
       if (error.code === 'ERR_SELF_CONNECTION') this.#book.markSelf(address);
@@ -444,18 +460,33 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#track(socket);
     const deadline = Date.now() + this.options.connectionTimeoutMs;
     const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
-    // Covers the TLS handshake too: a connection that sends nothing is closed at the deadline.
-    const timer = setTimeout(() => this.#pending.get(socket)?.destroy(), this.options.connectionTimeoutMs);
+    // Covers the TLS handshake too: a connection that sends nothing is closed at the deadline, and
+    // reported as a handshake timeout (not as the "closed" that the destroy makes it look like).
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      this.#pending.get(socket)?.destroy();
+    }, this.options.connectionTimeoutMs);
     socket.on('error', () => {
       // Reported through the handshake's failure below.
     });
     this.#channel
-      .accept(socket, this.#connectionLimits(), (wrapped) => this.#pending.set(socket, wrapped))
+      .accept(socket, this.#connectionLimits(), (wrapped) => {
+        this.#pending.set(socket, wrapped);
+        if (this.#sockets.has(socket)) this.#sockets.set(socket, wrapped);
+      })
       .then((remote) =>
         this.#handshake(remote, deadline, () => this.#channel.inbound(this.#handshakeContext(), remote)),
       )
       .catch((err) => {
-        const error = toMeshwireError(err);
+        let error = toMeshwireError(err);
+        if (timedOut && error.code !== 'ERR_HANDSHAKE_TIMEOUT') {
+          error = new MeshwireError(
+            'ERR_HANDSHAKE_TIMEOUT',
+            `${address}: handshake not completed within ${this.options.connectionTimeoutMs} ms`,
+            { cause: error },
+          );
+        }
         if (!this.#closed && error.code !== 'ERR_DUPLICATE_PEER' && error.code !== 'ERR_MAX_PEERS') {
           this.#report({ type: 'error', error, address });
         }
@@ -500,8 +531,12 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     const { connection } = peer;
     this.#track(connection.socket);
     if (replaced) {
-      // Lost the simultaneous-dial tie-break: the survivor takes over silently.
-      replaced.connection.end();
+      // Lost the simultaneous-dial tie-break: the survivor takes over silently. The peer may have
+      // sent messages on the old connection before it switched: those are still delivered.
+      replaced.connection.retire((frame) => {
+        if (frame.type === 'chat' || frame.type === 'bytes')
+          handlePeerFrame(this.#core, this.#discovery, peer, frame);
+      });
     }
     // peer-connected first, then the close handler (a connection that already ended reports its
     // disconnect after its connect), then the frames held since the hello: a chat that came in the
@@ -579,8 +614,32 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         features: [],
       }),
       advertisedAddress: (connection) => this.#advertisedAddress(connection),
-      admit: (peer) => this.#peers().admit(peer),
+      admit: (peer) => this.#admit(peer),
     });
+  }
+
+  /**
+   * The peer table's admission, plus the simultaneous-dial rule applied early: an inbound
+   * connection from a peer this node is dialling right now, when this node's ID is the lower one
+   * (its own dial wins the tie-break), is refused as DUPLICATE at once. Admitting it only to
+   * replace it a moment later would lose what the peer sent on it meanwhile: its side refuses the
+   * losing connection and discards it.
+   */
+  #admit(peer: Peer): Admission {
+    const table = this.#peers();
+    if (
+      peer.direction === 'inbound' &&
+      !table.get(peer.id) &&
+      this.id < peer.id &&
+      (this.#dialing.has(peer.address) || this.#dialingIds.has(peer.id))
+    ) {
+      return {
+        accept: false,
+        reason: 'duplicate',
+        message: `this node is dialling ${peer.id} too, and its own dial wins the tie-break`,
+      };
+    }
+    return table.admit(peer);
   }
 
   #advertisedAddress(connection: Connection): string {

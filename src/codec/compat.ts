@@ -119,8 +119,12 @@ export class CompatDecoder implements FrameDecoder {
   #phase: Phase = 'hello';
   #receivedAny = false;
   #error: CodecError | undefined;
-  /** Copies of an unterminated line's pieces, waiting for its '\n'. */
-  #lineParts: Buffer[] = [];
+  /**
+   * An unterminated line, copied, waiting for its '\n': `#lineBytes` bytes of `#lineBuf`, which
+   * grows by doubling up to `maxLineBytes`. One buffer rather than one per chunk, so a line
+   * trickled in 1-byte chunks costs about its length, not a Buffer object per byte.
+   */
+  #lineBuf: Buffer = EMPTY;
   #lineBytes = 0;
   /** The BYTES payload being filled, when it spans chunks. */
   #payload: Buffer | undefined;
@@ -153,7 +157,7 @@ export class CompatDecoder implements FrameDecoder {
       this.#consume(asBuffer(chunk), frames);
     } catch (err) {
       this.#error = err instanceof CodecError ? err : malformed(`compat decoder failed: ${String(err)}`);
-      this.#lineParts = [];
+      this.#lineBuf = EMPTY;
       this.#lineBytes = 0;
       this.#payload = undefined;
       this.#payloadFilled = 0;
@@ -186,10 +190,7 @@ export class CompatDecoder implements FrameDecoder {
         const rest = end - pos;
         if (this.#lineBytes + rest > max) throw this.#lineTooLong(this.#lineBytes + rest);
         // Copied rather than kept as a view so a short tail does not pin a large socket chunk.
-        const part = Buffer.allocUnsafe(rest);
-        buf.copy(part, 0, pos, end);
-        this.#lineParts.push(part);
-        this.#lineBytes += rest;
+        this.#appendLine(buf, pos, end);
         return;
       }
       let line: Buffer;
@@ -198,13 +199,27 @@ export class CompatDecoder implements FrameDecoder {
       if (this.#lineBytes === 0) {
         line = buf.subarray(pos, nl);
       } else {
-        this.#lineParts.push(buf.subarray(pos, nl));
-        line = Buffer.concat(this.#lineParts, length);
-        this.#lineParts = [];
+        this.#appendLine(buf, pos, nl);
+        // Only read (decoded or parsed) before the next push, never handed out in a frame.
+        line = this.#lineBuf.subarray(0, length);
+        this.#lineBuf = EMPTY;
         this.#lineBytes = 0;
       }
       pos = this.#line(line, buf, nl + 1, frames);
     }
+  }
+
+  /** Appends `buf[from, to)` to the unterminated line; the caller has checked the line limit. */
+  #appendLine(buf: Buffer, from: number, to: number): void {
+    const length = this.#lineBytes + (to - from);
+    if (length > this.#lineBuf.length) {
+      const capacity = Math.min(Math.max(length, 2 * this.#lineBuf.length, 64), this.#limits.maxLineBytes);
+      const grown = Buffer.allocUnsafe(capacity);
+      this.#lineBuf.copy(grown, 0, 0, this.#lineBytes);
+      this.#lineBuf = grown;
+    }
+    buf.copy(this.#lineBuf, this.#lineBytes, from, to);
+    this.#lineBytes = length;
   }
 
   #lineTooLong(length: number): CodecError {
@@ -240,6 +255,10 @@ export class CompatDecoder implements FrameDecoder {
           const address = trimGo(text.slice(7));
           if (address.length === 0 || address.length > MAX_LISTEN_CHARS) {
             throw malformed(`compat LISTEN line has an empty or over-long address: ${preview(text)}`);
+          }
+          // The encoder's rule too: the address becomes the peer's address, shown and re-shared.
+          if (CONTROL_CHARS.test(address)) {
+            throw malformed(`compat LISTEN address contains control characters: ${preview(address)}`);
           }
           frames.push({ type: 'listen', address });
           return pos;
@@ -403,22 +422,23 @@ export class CompatEncoder implements FrameEncoder {
   encode(frame: Frame): Buffer[] {
     switch (frame.type) {
       case 'hello':
-        return [line(`${checkId(frame.id)}:${checkName(frame.name)}`)];
+        return [this.#line(`${checkId(frame.id)}:${checkName(frame.name)}`)];
       case 'listen':
-        return [line(`LISTEN:${checkListen(frame.address)}`)];
+        return [this.#line(`LISTEN:${checkListen(frame.address)}`)];
       case 'reject':
-        if (frame.reason === 'duplicate') return [line('DUPLICATE')];
-        if (frame.reason === 'max-peers') return [line('MAX_PEERS')];
-        throw invalid(`the compat protocol cannot express the reject reason '${frame.reason}'`);
+        if (frame.reason === 'duplicate') return [this.#line('DUPLICATE')];
+        if (frame.reason === 'max-peers') return [this.#line('MAX_PEERS')];
+        throw invalid(`the compat protocol cannot express the reject reason '${String(frame.reason)}'`);
       case 'ping':
-        return [line('PING')];
+        return [this.#line('PING')];
       case 'pong':
-        return [line('PONG')];
+        return [this.#line('PONG')];
       case 'request-peers':
-        return [line('REQUEST_PEERS')];
+        return [this.#line('REQUEST_PEERS')];
       case 'peers':
         return [this.#peers(frame.peers)];
       case 'chat': {
+        if (typeof frame.text !== 'string') throw invalid('chat text must be a string');
         const reason = isControlLikeChat(frame.text, this.#limits.maxLineBytes);
         if (reason !== undefined) {
           throw new CodecError(
@@ -429,6 +449,7 @@ export class CompatEncoder implements FrameEncoder {
         return [line(frame.text)];
       }
       case 'bytes': {
+        if (!(frame.data instanceof Uint8Array)) throw invalid('bytes data must be a Uint8Array');
         const n = frame.data.byteLength;
         if (n > this.#limits.maxBytesPerMessage) {
           throw new CodecError(
@@ -436,16 +457,31 @@ export class CompatEncoder implements FrameEncoder {
             `BYTES payload of ${n} bytes exceeds the limit of ${this.#limits.maxBytesPerMessage} bytes`,
           );
         }
-        const header = Buffer.from(`BYTES:${n}\n`, 'latin1');
+        const header = this.#line(`BYTES:${n}`);
         return n === 0 ? [header] : [header, asBuffer(frame.data)];
       }
       case 'auth':
       case 'goodbye':
         throw invalid(`the compat protocol has no '${frame.type}' frame`);
+      default:
+        throw invalid(`unknown frame type ${JSON.stringify((frame as { type: unknown }).type)}`);
     }
   }
 
+  /** A line the receiver's decoder accepts: at most `maxLineBytes` bytes before its '\n'. */
+  #line(text: string): Buffer {
+    const out = line(text);
+    if (out.length - 1 > this.#limits.maxLineBytes) {
+      throw new CodecError(
+        'ERR_LINE_TOO_LONG',
+        `compat line of ${out.length - 1} bytes exceeds the limit of ${this.#limits.maxLineBytes} bytes`,
+      );
+    }
+    return out;
+  }
+
   #peers(peers: PeerAddress[]): Buffer {
+    if (!Array.isArray(peers)) throw invalid('peers must be an array');
     if (peers.length > this.#limits.maxPeersPerFrame) {
       throw new CodecError(
         'ERR_TOO_MANY_ENTRIES',
@@ -454,7 +490,9 @@ export class CompatEncoder implements FrameEncoder {
     }
     for (const peer of peers) {
       // Also keeps ',' and line breaks out, which would split or end the list on the wire.
-      if (!tryParseAddress(peer.address)) throw invalid(`invalid peer address ${preview(peer.address)}`);
+      if (typeof peer?.address !== 'string' || !tryParseAddress(peer.address)) {
+        throw invalid(`invalid peer address ${preview(String(peer?.address))}`);
+      }
     }
     const out = line(`PEERS:${peers.map((p) => p.address).join(',')}`);
     if (out.length - 1 > this.#limits.maxLineBytes) {
@@ -472,11 +510,12 @@ function line(text: string): Buffer {
 }
 
 function checkId(id: string): string {
-  if (!ID_PATTERN.test(id)) throw invalid(`peer ID ${preview(id)} is not 1..128 of [A-Za-z0-9._-]`);
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw invalid(`peer ID ${preview(id)} is not 1..128 of [A-Za-z0-9._-]`);
   return id;
 }
 
 function checkName(name: string): string {
+  if (typeof name !== 'string') throw invalid('a compat hello name must be a string');
   if (CONTROL_CHARS.test(name)) throw invalid('a compat hello name cannot contain control characters');
   if (LONE_SURROGATE.test(name)) throw invalid('a compat hello name cannot contain unpaired surrogates');
   // Only the end matters: the receiver trims the whole `<ID>:<NAME>` line, not the name alone.
@@ -490,11 +529,13 @@ function checkName(name: string): string {
 }
 
 function checkListen(address: string): string {
+  if (typeof address !== 'string') throw invalid('a LISTEN address must be a string');
   if (address.length === 0 || address.length > MAX_LISTEN_CHARS) {
     throw invalid(`LISTEN address must be 1..${MAX_LISTEN_CHARS} characters`);
   }
   if (CONTROL_CHARS.test(address) || trimGo(address) !== address) {
     throw invalid(`LISTEN address ${preview(address)} contains whitespace or control characters`);
   }
+  if (LONE_SURROGATE.test(address)) throw invalid('a LISTEN address cannot contain unpaired surrogates');
   return address;
 }

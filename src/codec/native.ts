@@ -595,6 +595,7 @@ export class NativeEncoder implements FrameEncoder {
     }
     let size = 2;
     for (const peer of peers) {
+      if (typeof peer !== 'object' || peer === null) invalid('peers entries must be objects');
       const { address, id } = peer;
       if (typeof address !== 'string' || tryParseAddress(address) === undefined) {
         invalid(`invalid peer address ${JSON.stringify(address)}`);

@@ -63,6 +63,9 @@ export class Discovery {
       if (table.hasAddress(known.address) || isIpv6Loopback(known.address) || known.address === to?.address)
         continue;
       if (known.failures > 0) continue;
+      // A connected peer is listed above under its current address; another address it was known
+      // by (e.g. before a late LISTEN line) would only repeat it, or tell `to` its own address.
+      if (known.id && table.get(known.id)) continue;
       peers.push(known.id ? { address: known.address, id: known.id } : { address: known.address });
       extra++;
     }

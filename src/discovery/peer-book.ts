@@ -3,6 +3,12 @@ export interface KnownPeer {
   address: string;
   /** The peer's ID, when a native PEERS frame or a past connection told us. */
   id?: string;
+  /**
+   * True when `id` was proven by a connection of ours (its certificate), not merely claimed in
+   * someone's PEERS list. Only a verified ID is demanded when dialling: otherwise any peer could
+   * block an honest address for good by pairing it with a made-up ID.
+   */
+  verified: boolean;
   firstSeen: number;
   /** Consecutive failed dials; reset by a successful connection. */
   failures: number;
@@ -47,7 +53,7 @@ export class PeerBook {
       return false;
     }
     if (this.#known.size >= this.#capacity && !this.#evictOne()) return false;
-    this.#known.set(address, { address, id, firstSeen: now, failures: 0, nextAttemptAt: 0 });
+    this.#known.set(address, { address, id, verified: false, firstSeen: now, failures: 0, nextAttemptAt: 0 });
     return true;
   }
 
@@ -76,6 +82,7 @@ export class PeerBook {
     entry.failures = 0;
     entry.nextAttemptAt = 0;
     entry.id = id;
+    entry.verified = true;
   }
 
   /** Drops the entry that failed most often, to make room for a fresh one. */

@@ -135,7 +135,10 @@ function secured(
       reject(err);
     };
     const onError = (err: NodeJS.ErrnoException): void => {
-      if (err.code && PLAINTEXT_TLS_ERRORS.has(err.code)) {
+      if (err instanceof MeshwireError) {
+        // Our own reason for destroying the socket (e.g. the handshake deadline): keep it.
+        fail(err);
+      } else if (err.code && PLAINTEXT_TLS_ERRORS.has(err.code)) {
         fail(
           new MeshwireError(
             'ERR_PLAINTEXT_REJECTED',
@@ -235,6 +238,12 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
       const socket = new tls.TLSSocket(raw, serverOptions);
       onWrap(socket);
       await secured(socket, 'secure', address);
+      // A server TLSSocket made by hand (not accepted by a tls.Server) reports TLS errors after
+      // the handshake, such as a tampered record (bad record MAC), only through the internal
+      // '_tlsError' event and then stays open (nodejs/node#8803): a man in the middle who swallows
+      // our alert would keep a dead connection alive until the peer timeout. Turn them into
+      // 'error' (the Connection's handler drops the peer with that error).
+      socket.on('_tlsError', (err: Error) => socket.destroy(err));
       let certifiedId: string;
       try {
         certifiedId = verifyPeer(socket);

@@ -15,6 +15,9 @@ export interface ConnectionLimits {
 
 type Waiter = { resolve: () => void; reject: (err: MeshwireError) => void };
 
+/** Room that control frames may use beyond `maxQueueBytes` (see {@link Connection.write}). */
+export const CONTROL_SLACK_BYTES = 256 * 1024;
+
 /**
  * One socket with its codec. It is the only writer of its socket, so frames are atomic on the
  * wire; it bounds what it buffers in both directions and reports its end exactly once.
@@ -39,6 +42,7 @@ export class Connection {
   #flushedAtTimerStart = 0;
   #pausedByHolder = false;
   #pausedByOwner = false;
+  #retired = false;
 
   constructor(socket: Socket, decoder: FrameDecoder, encoder: FrameEncoder, limits: ConnectionLimits) {
     this.socket = socket;
@@ -57,9 +61,27 @@ export class Connection {
     socket.on('end', () => socket.end());
   }
 
-  /** True once the connection has ended for any reason. */
+  /** True once the connection has ended for any reason (or was retired: nothing more is sent). */
   get closed(): boolean {
-    return this.#closed;
+    return this.#closed || this.#retired;
+  }
+
+  /**
+   * Retires a connection that another one to the same peer replaced (the simultaneous-dial
+   * tie-break): nothing more is sent on it (what is queued is flushed, then FIN), but the frames
+   * the peer sent on it before it switched still arrive, handed to `handler`, until the peer
+   * closes its side. So nothing the peer sent is lost. The close handler is not called.
+   */
+  retire(handler: (frame: Frame) => void): void {
+    if (this.#closed || this.#retired) return;
+    this.#retired = true;
+    this.#onClose = undefined;
+    this.socket.end();
+    // Read to the end whatever the node's backpressure said: the remainder is bounded by what the
+    // peer sent before it switched connections.
+    this.#pausedByOwner = false;
+    setTimeout(() => this.destroy(), this.#limits.writeTimeoutMs).unref();
+    this.setFrameHandler(handler);
   }
 
   /** Installs the frame handler and hands it every frame held so far, in order. */
@@ -128,17 +150,25 @@ export class Connection {
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.socket.writableLength <= this.#limits.highWaterMark) return Promise.resolve();
+    if (this.socket.writableLength <= this.#highWaterMark()) return Promise.resolve();
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
-  /** Synchronous form of {@link send} without waiting for the buffer to drain. */
-  write(frame: Frame): void {
+  /**
+   * Synchronous form of {@link send} without waiting for the buffer to drain. `control` frames
+   * (heartbeat, peer lists, goodbye) may use {@link CONTROL_SLACK_BYTES} beyond the hard limit:
+   * an application that fills a slow peer's queue must not get that peer dropped by the next PING
+   * while it still reads (the write timeout judges whether it does).
+   */
+  write(frame: Frame, control = false): void {
     if (this.#closed) throw this.#closeError ?? new MeshwireError('ERR_CLOSED', 'connection closed');
+    if (this.#retired)
+      throw new MeshwireError('ERR_CLOSED', 'connection replaced by another one to the peer');
     const buffers = this.#encoder.encode(frame);
     let size = 0;
     for (const b of buffers) size += b.length;
-    if (this.socket.writableLength + size > this.#limits.maxQueueBytes) {
+    const limit = this.#limits.maxQueueBytes + (control ? CONTROL_SLACK_BYTES : 0);
+    if (this.socket.writableLength + size > limit) {
       throw new MeshwireError(
         'ERR_SEND_QUEUE_FULL',
         `send queue full (${this.socket.writableLength} bytes waiting, limit ${this.#limits.maxQueueBytes})`,
@@ -163,6 +193,9 @@ export class Connection {
     this.#closeError = undefined;
     this.socket.end();
     this.#finish(undefined);
+    // Keep reading (and discarding: #receive ignores data once closed) so the peer's FIN is seen
+    // even when backpressure had paused the socket; a paused socket would never finish closing.
+    this.socket.resume();
     // A peer that never reads would keep the socket half-open forever.
     setTimeout(() => this.socket.destroy(), this.#limits.writeTimeoutMs).unref();
   }
@@ -223,12 +256,20 @@ export class Connection {
     this.#writeTimer.unref();
   }
 
+  /**
+   * Never below the socket's own mark: 'drain' (what waiters wait for) fires only after a write
+   * that reached the socket's mark, so a lower one would leave them waiting forever.
+   */
+  #highWaterMark(): number {
+    return Math.max(this.#limits.highWaterMark, this.socket.writableHighWaterMark);
+  }
+
   #flushed(): number {
     return this.socket.bytesWritten - this.socket.writableLength;
   }
 
   #resolveDrainWaiters(): void {
-    if (this.socket.writableLength > this.#limits.highWaterMark) return;
+    if (this.socket.writableLength > this.#highWaterMark()) return;
     for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
   }
 

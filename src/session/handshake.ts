@@ -38,6 +38,9 @@ const REJECT_ERRORS: Record<RejectReason, MeshwireError['code']> = {
   version: 'ERR_VERSION_MISMATCH',
 };
 
+/** Errors that report the peer's own reject or goodbye: the connection is over, nothing is answered. */
+const endedByPeer = new WeakSet<MeshwireError>();
+
 function rejectedBy(reason: RejectReason, address: string): MeshwireError {
   const text: Record<RejectReason, string> = {
     duplicate: 'already connected to that peer (DUPLICATE)',
@@ -45,7 +48,9 @@ function rejectedBy(reason: RejectReason, address: string): MeshwireError {
     unauthorized: 'the peer refused us as unauthorized',
     version: 'the peer speaks another protocol version',
   };
-  return new MeshwireError(REJECT_ERRORS[reason], `${address}: ${text[reason]}`);
+  const error = new MeshwireError(REJECT_ERRORS[reason], `${address}: ${text[reason]}`);
+  endedByPeer.add(error);
+  return error;
 }
 
 async function expectFrame<T extends Frame['type']>(
@@ -141,11 +146,10 @@ async function readNativeHello(
   peerRole: 'client' | 'server',
 ): Promise<HelloFrame> {
   const { connection } = remote;
-  let frame = await expectFrame(
-    connection,
-    ctx.networkKey ? ['auth', 'reject', 'hello'] : ['hello', 'reject'],
-  );
+  // Rule 27: goodbye may come at any time; report its reason instead of "unexpected frame".
+  let frame = await expectFrame(connection, ['auth', 'reject', 'hello', 'goodbye']);
   if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
+  if (frame.type === 'goodbye') throw saidGoodbye(frame.reason, remote.address);
   if (ctx.networkKey) {
     if (
       frame.type !== 'auth' ||
@@ -153,11 +157,16 @@ async function readNativeHello(
     ) {
       throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer did not prove the network key`);
     }
-    frame = await expectFrame(connection, ['hello', 'reject']);
+    frame = await expectFrame(connection, ['hello', 'reject', 'goodbye']);
     if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
+    if (frame.type === 'goodbye') throw saidGoodbye(frame.reason, remote.address);
+  } else if (frame.type === 'auth') {
+    // Rule 25.1: a proof we cannot check is a configuration mismatch, refused as unauthorized.
+    throw new MeshwireError(
+      'ERR_UNAUTHORIZED',
+      `${remote.address}: peer proves a network key, but this node has none (networkKey differs)`,
+    );
   }
-  if (frame.type !== 'hello')
-    throw new MeshwireError('ERR_UNEXPECTED_FRAME', `expected hello, got ${frame.type}`);
   if (frame.version !== PROTOCOL_VERSION) {
     throw new MeshwireError(
       'ERR_VERSION_MISMATCH',
@@ -173,10 +182,38 @@ async function readNativeHello(
   return frame;
 }
 
+function saidGoodbye(reason: string, address: string): MeshwireError {
+  const error = new MeshwireError(
+    'ERR_CONNECTION_CLOSED',
+    `${address}: peer said goodbye during the handshake: ${reason}`,
+  );
+  endedByPeer.add(error);
+  return error;
+}
+
 async function authorize(ctx: HandshakeContext, id: string, remote: Remote): Promise<void> {
-  if (ctx.authorize && !(await ctx.authorize(id, remote.address, remote.direction))) {
-    throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer ${id} is not allowed`);
+  if (!ctx.authorize) return;
+  let allowed: boolean;
+  try {
+    allowed = await ctx.authorize(id, remote.address, remote.direction);
+  } catch (err) {
+    // A failing hook refuses the peer (fail closed) with the same code as a refusal.
+    throw new MeshwireError(
+      'ERR_UNAUTHORIZED',
+      `${remote.address}: peer ${id} refused, the firewall hook failed: ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
   }
+  if (!allowed) throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer ${id} is not allowed`);
+}
+
+/** Rule 26: the goodbye reason a dialer sends when the listener's [auth] + hello fails its checks. */
+function dialerGoodbyeReason(err: unknown): string | undefined {
+  const code = err instanceof MeshwireError ? err.code : undefined;
+  if (code === 'ERR_VERSION_MISMATCH') return 'version';
+  if (code === 'ERR_UNAUTHORIZED' || code === 'ERR_PEER_ID_MISMATCH') return 'unauthorized';
+  if (code === 'ERR_UNEXPECTED_FRAME') return 'protocol-error';
+  return undefined;
 }
 
 /** Native dialer (inside TLS): [auth] + hello, then the listener's [auth] + hello or a reject. */
@@ -184,8 +221,19 @@ export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Pro
   const { connection } = remote;
   for (const frame of proofFor(ctx, connection, 'client')) connection.write(frame);
   connection.write(ctx.selfHello(connection));
-  const hello = await readNativeHello(ctx, remote, 'server');
-  await authorize(ctx, hello.id, remote);
+  let hello: HelloFrame;
+  try {
+    hello = await readNativeHello(ctx, remote, 'server');
+    await authorize(ctx, hello.id, remote);
+  } catch (err) {
+    // A reject or goodbye from the listener (or a closed connection) gets no answer.
+    const reason = dialerGoodbyeReason(err);
+    if (reason && !endedByPeer.has(err as MeshwireError) && !connection.closed) {
+      connection.write({ type: 'goodbye', reason });
+      connection.end();
+    }
+    throw err;
+  }
   const result = admitOrThrow(ctx, newPeer(remote, hello, remote.address));
   if (result.refusal) {
     connection.write({ type: 'goodbye', reason: result.refusal });
@@ -205,7 +253,8 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
   } catch (err) {
     const reason: RejectReason =
       err instanceof MeshwireError && err.code === 'ERR_VERSION_MISMATCH' ? 'version' : 'unauthorized';
-    if (!connection.closed) {
+    // Rule 31: a peer that said goodbye is not answered.
+    if (!connection.closed && !endedByPeer.has(err as MeshwireError)) {
       connection.write({ type: 'reject', reason });
       connection.end();
     }

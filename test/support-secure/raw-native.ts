@@ -1,0 +1,353 @@
+/**
+ * Hand-made secure-mode peers and on-path attackers for the secure integration tests: a raw TLS
+ * client or server that speaks native frames (so a test can send exactly the frames it wants and
+ * capture exactly what a node sends back), a byte-level TCP proxy, and a TLS-terminating
+ * man-in-the-middle. Everything registers its cleanup with the test context when created, and
+ * every wait is bounded.
+ */
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
+import tls from 'node:tls';
+import { DEFAULT_CODEC_LIMITS } from '../../src/codec/codec.js';
+import type { Frame, HelloFrame } from '../../src/codec/frame.js';
+import { NativeDecoder, NativeEncoder } from '../../src/codec/native.js';
+import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions, type Identity } from '../../src/secure/index.js';
+
+const encoder = new NativeEncoder(DEFAULT_CODEC_LIMITS);
+
+/** Encodes frames into one buffer, as a node would put them on the wire. */
+export function encodeFrames(...frames: Frame[]): Buffer {
+  return Buffer.concat(frames.flatMap((f) => encoder.encode(f)));
+}
+
+/** A version 1 hello claiming `id`. */
+export function helloFrame(id: string, listen: string[] = [], name = ''): HelloFrame {
+  return { type: 'hello', id, name, listen, version: 1, features: [] };
+}
+
+/**
+ * One TLS connection speaking native frames by hand. Every decoded frame is kept in `frames` (in
+ * order) and every raw plaintext byte in `received`; reads are bounded by timeouts.
+ */
+export class RawNativePeer {
+  readonly socket: tls.TLSSocket;
+  /** Every frame received so far, in order (also the ones already returned by `nextFrame`). */
+  readonly frames: Frame[] = [];
+  /** Every plaintext byte received so far. */
+  received: Buffer = Buffer.alloc(0);
+  /** The decoder's error, if the stream did not parse as native frames. */
+  decodeError: Error | undefined;
+  /** Resolves when the socket has closed (for any reason). */
+  readonly closed: Promise<void>;
+  #read = 0;
+  #ended = false;
+  #wake: (() => void) | undefined;
+  readonly #decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
+
+  constructor(socket: tls.TLSSocket) {
+    this.socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk]);
+      if (!this.decodeError) {
+        try {
+          this.frames.push(...this.#decoder.push(chunk));
+        } catch (err) {
+          this.decodeError = err as Error;
+        }
+      }
+      this.#wake?.();
+    });
+    socket.on('error', () => {
+      // Resets by the node are expected outcomes here; `closed` and `ended` report them.
+    });
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.#ended = true;
+        this.#wake?.();
+        resolve();
+      }),
+    );
+  }
+
+  /**
+   * Connects over TLS to 127.0.0.1:`port`. With an identity it presents that certificate (as a
+   * node would); with `null` it presents none. Resolves after the TLS handshake.
+   */
+  static async dial(
+    t: TestContext,
+    port: number,
+    identity: Identity | null,
+    timeoutMs = 3_000,
+  ): Promise<RawNativePeer> {
+    const options: tls.ConnectionOptions = identity
+      ? tlsClientOptions(identity)
+      : {
+          minVersion: 'TLSv1.3',
+          maxVersion: 'TLSv1.3',
+          rejectUnauthorized: false,
+          checkServerIdentity: () => undefined,
+          ALPNProtocols: [MESHWIRE_ALPN],
+        };
+    const socket = tls.connect({ ...options, host: '127.0.0.1', port });
+    t.after(() => socket.destroy());
+    const peer = new RawNativePeer(socket);
+    await withTimeout(once(socket, 'secureConnect'), timeoutMs, `TLS handshake with 127.0.0.1:${port}`);
+    return peer;
+  }
+
+  /** True once the remote closed (or the socket was destroyed). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Sends frames in one write. */
+  send(...frames: Frame[]): void {
+    this.socket.write(encodeFrames(...frames));
+  }
+
+  /** The next frame not returned before. */
+  async nextFrame(timeoutMs = 3_000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#read >= this.frames.length) await this.#waitData(deadline, 'a frame');
+    return this.frames[this.#read++] as Frame;
+  }
+
+  /** Resolves once the remote has closed the connection; everything it sent is in `frames`. */
+  async expectClose(timeoutMs = 3_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.#ended) await this.#waitData(deadline, 'the connection to close');
+  }
+
+  #waitData(deadline: number, what: string): Promise<void> {
+    if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          this.#wake = undefined;
+          reject(new Error(`timed out waiting for ${what} (frames so far: ${describeFrames(this.frames)})`));
+        },
+        Math.max(1, deadline - Date.now()),
+      );
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+    });
+  }
+}
+
+/** `[hello, reject:unauthorized, ...]`, for assertion messages. */
+export function describeFrames(frames: Frame[]): string {
+  return `[${frames.map((f) => (f.type === 'reject' ? `reject:${f.reason}` : f.type)).join(', ')}]`;
+}
+
+/**
+ * A TLS server with its own identity that hands every accepted connection to `onPeer` as a
+ * {@link RawNativePeer} (after the TLS handshake). For tests where a node dials a fake peer.
+ */
+export async function rawNativeServer(
+  t: TestContext,
+  identity: Identity,
+  onPeer: (peer: RawNativePeer) => void,
+): Promise<{ server: net.Server; port: number; address: string }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((raw) => {
+    sockets.add(raw);
+    raw.on('error', () => undefined);
+    const socket = new tls.TLSSocket(raw, { ...tlsServerOptions(identity), isServer: true });
+    sockets.add(socket);
+    const peer = new RawNativePeer(socket);
+    socket.once('secure', () => onPeer(peer));
+  });
+  t.after(() => closeServer(server, sockets));
+  const port = await listen(server);
+  return { server, port, address: `127.0.0.1:${port}` };
+}
+
+/** Listens on 127.0.0.1 (port 0 unless given) and resolves with the port. */
+export async function listen(server: net.Server, port = 0): Promise<number> {
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as AddressInfo).port;
+}
+
+/** Destroys the given sockets and closes the server. */
+export function closeServer(server: net.Server, sockets: Iterable<net.Socket>): Promise<void> {
+  for (const s of sockets) s.destroy();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** `promise`, or a rejection naming `what` after `ms`. */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Walks TLS records (5-byte header: type, version, u16 length) in one direction of a byte
+ * stream and lets a hook change a record's bytes in place before it is forwarded.
+ */
+class RecordParser {
+  #pending: Buffer = Buffer.alloc(0);
+  #index = 0;
+
+  constructor(private readonly onRecord: (record: Buffer, index: number) => boolean | void) {}
+
+  /** Feeds bytes; returns the bytes to forward (complete records only, possibly modified or dropped). */
+  push(chunk: Buffer): Buffer {
+    this.#pending = Buffer.concat([this.#pending, chunk]);
+    const out: Buffer[] = [];
+    let end = 0;
+    while (this.#pending.length - end >= 5) {
+      const length = this.#pending.readUInt16BE(end + 3);
+      if (this.#pending.length - end < 5 + length) break;
+      const record = Buffer.from(this.#pending.subarray(end, end + 5 + length));
+      if (this.onRecord(record, this.#index++) !== false) out.push(record);
+      end += 5 + length;
+    }
+    this.#pending = this.#pending.subarray(end);
+    return Buffer.concat(out);
+  }
+}
+
+/** What a {@link TcpProxy} hook sees: one TLS record of one connection, in one direction. */
+export interface ProxiedRecord {
+  /** The whole record, header included; modify it in place to tamper with it. */
+  record: Buffer;
+  /** Record type (23 = application data: every encrypted record in TLS 1.3). */
+  type: number;
+  /** Index of this record in this direction of this connection. */
+  index: number;
+  /** Which way it travels: from the dialer to the target, or back. */
+  direction: 'to-target' | 'to-dialer';
+  /** Index of the proxied connection (0 for the first). */
+  connection: number;
+}
+
+/**
+ * A plain TCP proxy on 127.0.0.1 that forwards to `127.0.0.1:targetPort` record by record (it
+ * parses the TLS record layer, so a hook can tamper with a chosen record, or return `false` to
+ * swallow it). It does not touch TLS.
+ */
+export class TcpProxy {
+  readonly server: net.Server;
+  readonly sockets = new Set<net.Socket>();
+  port = 0;
+  #connections = 0;
+
+  private constructor(targetPort: number, onRecord: (r: ProxiedRecord) => boolean | void) {
+    this.server = net.createServer((inbound) => {
+      const connection = this.#connections++;
+      const outbound = net.connect({ host: '127.0.0.1', port: targetPort });
+      for (const s of [inbound, outbound]) {
+        this.sockets.add(s);
+        s.on('error', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+        s.on('close', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+      }
+      inbound.pause();
+      outbound.once('connect', () => inbound.resume());
+      const pipe = (from: net.Socket, to: net.Socket, direction: ProxiedRecord['direction']): void => {
+        const parser = new RecordParser((record, index) =>
+          onRecord({ record, type: record[0] ?? 0, index, direction, connection }),
+        );
+        from.on('data', (chunk: Buffer) => {
+          const out = parser.push(chunk);
+          if (out.length > 0 && !to.destroyed) to.write(out);
+        });
+        from.on('end', () => to.end());
+      };
+      pipe(inbound, outbound, 'to-target');
+      pipe(outbound, inbound, 'to-dialer');
+    });
+  }
+
+  /** Starts a proxy to `targetPort`; closed (with all its sockets) after the test. */
+  static async start(
+    t: TestContext,
+    targetPort: number,
+    onRecord: (r: ProxiedRecord) => boolean | void = () => undefined,
+  ): Promise<TcpProxy> {
+    const proxy = new TcpProxy(targetPort, onRecord);
+    t.after(() => closeServer(proxy.server, proxy.sockets));
+    proxy.port = await listen(proxy.server);
+    return proxy;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+}
+
+/**
+ * A TLS-terminating man in the middle with its own identity: it accepts TLS as itself, dials the
+ * target over TLS as itself, and relays the plaintext both ways unchanged (so every native frame
+ * is forwarded, and `seen` records what it could read).
+ */
+export class TlsMitmProxy {
+  readonly server: net.Server;
+  readonly sockets = new Set<net.Socket>();
+  /** Plaintext frames the proxy read from the dialer (it can read them: it holds the TLS keys). */
+  readonly fromDialer: Frame[] = [];
+  /** Connections accepted so far. */
+  accepted = 0;
+  port = 0;
+
+  private constructor(identity: Identity, targetPort: number) {
+    this.server = net.createServer((raw) => {
+      this.accepted++;
+      this.sockets.add(raw);
+      raw.on('error', () => undefined);
+      const inbound = new tls.TLSSocket(raw, { ...tlsServerOptions(identity), isServer: true });
+      const outbound = tls.connect({ ...tlsClientOptions(identity), host: '127.0.0.1', port: targetPort });
+      const decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
+      for (const s of [inbound, outbound]) {
+        this.sockets.add(s);
+        s.on('error', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+        s.on('close', () => {
+          inbound.destroy();
+          outbound.destroy();
+        });
+      }
+      inbound.on('data', (chunk: Buffer) => {
+        try {
+          this.fromDialer.push(...decoder.push(chunk));
+        } catch {
+          // Only a record of what crossed; relaying goes on regardless.
+        }
+      });
+      inbound.pipe(outbound);
+      outbound.pipe(inbound);
+    });
+  }
+
+  /** Starts the proxy on `port` (0: any) in front of `127.0.0.1:targetPort`; closed after the test. */
+  static async start(
+    t: TestContext,
+    identity: Identity,
+    targetPort: number,
+    port = 0,
+  ): Promise<TlsMitmProxy> {
+    const proxy = new TlsMitmProxy(identity, targetPort);
+    t.after(() => closeServer(proxy.server, proxy.sockets));
+    proxy.port = await listen(proxy.server, port);
+    return proxy;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+}
