@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_CONNECT_TIMEOUT'
   | 'ERR_CONNECTION_CLOSED'
+  | 'ERR_CONNECTION_REFUSED'
   | 'ERR_DUPLICATE_PEER'
   | 'ERR_MAX_PEERS'
   | 'ERR_SELF_CONNECTION'
@@ -61,6 +62,9 @@ export class CodecError extends MeshwireError {
 export function toMeshwireError(err: unknown, fallback: ErrorCode = 'ERR_CONNECTION_CLOSED'): MeshwireError {
   if (err instanceof MeshwireError) return err;
   const message = err instanceof Error ? err.message : String(err);
+  if ((err as NodeJS.ErrnoException)?.code === 'ECONNREFUSED') {
+    return new MeshwireError('ERR_CONNECTION_REFUSED', message, { cause: err });
+  }
   if (err instanceof Error && err.name === 'AbortError')
     return new MeshwireError('ERR_ABORTED', message, { cause: err });
   return new MeshwireError(fallback, message, { cause: err });

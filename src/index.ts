@@ -39,4 +39,5 @@ export {
   shortPeerId,
   type Identity,
 } from './secure/identity.js';
-export { deriveNetworkKey, readNetworkKeyFile } from './secure/network-key.js';
+export { deriveNetworkKey } from './secure/network-key.js';
+export { parseAddress, tryParseAddress, formatAddress, type HostPort } from './address.js';

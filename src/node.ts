@@ -83,6 +83,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #selfAddresses = new Set<string>();
   readonly #timers: NodeJS.Timeout[] = [];
   #server: net.Server | undefined;
+  #listening: Promise<number> | undefined;
   #port = 0;
   #paused = false;
   #closed = false;
@@ -161,14 +162,24 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   /** Loads the identity (secure mode) and starts listening; resolves with the bound port. */
-  async listen(): Promise<number> {
-    if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node is closed');
-    if (this.#server) return this.#port;
+  listen(): Promise<number> {
+    if (this.#closed) return Promise.reject(new MeshwireError('ERR_CLOSED', 'node is closed'));
+    this.#listening ??= this.#listen();
+    return this.#listening;
+  }
+
+  async #listen(): Promise<number> {
     const id = await this.#channel.init();
     if (id) this.#setId(id);
+    if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
     const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
     this.#server = server;
     this.#port = await listenOn(server, this.options.host, this.options.port);
+    if (this.#closed) {
+      // close() ran while the port was being bound: it could not close a server it did not see.
+      server.close();
+      throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
+    }
     this.#rememberSelfAddresses();
     this.#report({
       type: 'system-start',
@@ -576,7 +587,11 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       ...(error ? { error } : {}),
       peerCount: this.#peers().size,
     });
-    this.#discovery.onDisconnected(peer, reason === 'local-close' || reason === 'timeout');
+    // A peer that said goodbye left on purpose: redialling it would only produce refusals.
+    this.#discovery.onDisconnected(
+      peer,
+      reason === 'local-close' || reason === 'timeout' || reason === 'goodbye',
+    );
   }
 
   #sendControl(peer: Peer, frame: Frame): void {

@@ -176,7 +176,7 @@ for (const mode of MODES) {
       await gone;
       // The listening socket is released too.
       await assert.rejects(a.connectToPeer(`127.0.0.1:${port}`), (err: MeshwireError) =>
-        ['ERR_CONNECTION_CLOSED', 'ERR_CONNECT_TIMEOUT'].includes(err.code),
+        ['ERR_CONNECTION_REFUSED', 'ERR_CONNECT_TIMEOUT'].includes(err.code),
       );
     });
 

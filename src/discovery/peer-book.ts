@@ -27,6 +27,7 @@ export class PeerBook {
   readonly #capacity: number;
   readonly #known = new Map<string, KnownPeer>();
   readonly #self = new Set<string>();
+  readonly #verifiedIds = new Set<string>();
 
   constructor(capacity: number) {
     this.#capacity = capacity;
@@ -48,6 +49,8 @@ export class PeerBook {
   add(address: string, now: number, id?: string): boolean {
     if (this.#self.has(address)) return false;
     const existing = this.#known.get(address);
+    // Another spelling (localhost vs 127.0.0.1) of a peer whose ID we verified is no new peer.
+    if (!existing && id && this.#verifiedIds.has(id)) return false;
     if (existing) {
       if (id && !existing.id) existing.id = id;
       return false;
@@ -83,6 +86,17 @@ export class PeerBook {
     entry.nextAttemptAt = 0;
     entry.id = id;
     entry.verified = true;
+    this.#verifiedIds.add(id);
+    if (this.#verifiedIds.size > this.#capacity) {
+      // Peers come and go with fresh identities: keep only the IDs still in the book.
+      this.#verifiedIds.clear();
+      for (const known of this.#known.values())
+        if (known.verified && known.id) this.#verifiedIds.add(known.id);
+    }
+    // Forget other spellings of the same peer's address, so it is listed and dialled once.
+    for (const other of this.#known.values()) {
+      if (other !== entry && other.id === id) this.#known.delete(other.address);
+    }
   }
 
   /** Drops the entry that failed most often, to make room for a fresh one. */
