@@ -510,7 +510,8 @@ function line(text: string): Buffer {
 }
 
 function checkId(id: string): string {
-  if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw invalid(`peer ID ${preview(id)} is not 1..128 of [A-Za-z0-9._-]`);
+  if (typeof id !== 'string' || !ID_PATTERN.test(id))
+    throw invalid(`peer ID ${preview(id)} is not 1..128 of [A-Za-z0-9._-]`);
   return id;
 }
 
