@@ -1,4 +1,5 @@
 import type { TLSSocket } from 'node:tls';
+import { tryParseAddress } from '../address.js';
 import type { Frame, HelloFrame, RejectReason } from '../codec/frame.js';
 import { PROTOCOL_VERSION } from '../codec/native.js';
 import { MeshwireError } from '../errors.js';
@@ -283,6 +284,9 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
  * `localhost:<port>` (as the original always does) is reachable at its socket's IP instead.
  */
 export function reachableListenAddress(listen: string, remoteAddress: string): string {
+  // A LISTEN line is untrusted text: anything that is not host:port would poison the peer lists
+  // this node shares, so the socket's own address stands in for it.
+  if (!tryParseAddress(listen)) return remoteAddress;
   const colon = listen.lastIndexOf(':');
   const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
   const port = listen.slice(colon + 1);
