@@ -12,7 +12,7 @@ import { MessageStream, type MessageStreamOptions } from './message-stream.js';
 import type { MeshMessage, NodeEvents, PeerRef, SendReport } from './messages.js';
 import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } from './options.js';
 import { peerRef, PeerTable, type Admission, type Peer } from './peers/peer-table.js';
-import { handlePeerFrame, pingAll } from './peers/peer-protocol.js';
+import { handlePeerFrame, pingAll, pingPeer } from './peers/peer-protocol.js';
 import type { Connection } from './session/connection.js';
 import type { Handshaken, HandshakeContext, Remote } from './session/handshake.js';
 import { openCompat, openSecure, type Channel } from './session/channel.js';
@@ -75,6 +75,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #dialingIds = new Map<string, number>();
   /** Inbound sockets still in handshake, with the socket to destroy to abort each. */
   readonly #pending = new Map<net.Socket, net.Socket>();
+  /** Inbound sockets closed to make room for newer handshakes (not reported as errors). */
+  readonly #evicted = new WeakSet<net.Socket>();
   /**
    * Every open socket of a connected (or just replaced) peer, and every accepted one, with the
    * socket to destroy to end it (the TLSSocket over an accepted raw one): close() reaps them.
@@ -385,16 +387,29 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     }
   }
 
+  /** Encodes once and queues to every peer synchronously (so sends keep their call order). */
   async #broadcast(frame: Frame): Promise<SendReport> {
-    this.#channel.validate(frame);
-    const peers = [...this.#peers().values()];
-    const results = await Promise.allSettled(peers.map((peer) => peer.connection.send(frame)));
+    const buffers = this.#channel.encode(frame);
     const report: SendReport = { sent: [], failed: [] };
-    results.forEach((result, i) => {
-      const peerId = (peers[i] as Peer).id;
-      if (result.status === 'fulfilled') report.sent.push(peerId);
-      else report.failed.push({ peerId, error: toMeshwireError(result.reason) });
-    });
+    let waits: Promise<void>[] | undefined;
+    for (const peer of this.#peers().values()) {
+      const peerId = peer.id;
+      try {
+        const wait = peer.connection.sendEncoded(buffers);
+        if (!wait) report.sent.push(peerId);
+        else {
+          (waits ??= []).push(
+            wait.then(
+              () => void report.sent.push(peerId),
+              (err) => void report.failed.push({ peerId, error: toMeshwireError(err) }),
+            ),
+          );
+        }
+      } catch (err) {
+        report.failed.push({ peerId, error: toMeshwireError(err) });
+      }
+    }
+    if (waits) await Promise.all(waits);
     return report;
   }
 
@@ -463,7 +478,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   #accept(socket: net.Socket): void {
-    if (this.#pending.size >= this.options.maxPendingHandshakes || this.#closed) {
+    if (
+      this.#closed ||
+      (this.#pending.size >= this.options.maxPendingHandshakes && !this.#evictPendingHandshake())
+    ) {
       socket.destroy();
       return;
     }
@@ -490,6 +508,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         this.#handshake(remote, deadline, () => this.#channel.inbound(this.#handshakeContext(), remote)),
       )
       .catch((err) => {
+        // Closed on purpose to make room (see #evictPendingHandshake), like the excess refused above.
+        if (this.#evicted.has(socket)) return;
         let error = toMeshwireError(err);
         if (timedOut && error.code !== 'ERR_HANDSHAKE_TIMEOUT') {
           error = new MeshwireError(
@@ -506,6 +526,29 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         clearTimeout(timer);
         this.#pending.delete(socket);
       });
+  }
+
+  /**
+   * Makes room when maxPendingHandshakes handshakes are in progress: closes the oldest one whose
+   * peer has sent nothing yet, else the oldest one. Refusing the newcomer instead would let that
+   * many idle sockets lock every legitimate peer out until they time out, again and again; a real
+   * handshake sends at once and completes in milliseconds, so it is hardly ever the one closed.
+   */
+  #evictPendingHandshake(): boolean {
+    let victim: net.Socket | undefined;
+    for (const raw of this.#pending.keys()) {
+      if (raw.bytesRead === 0) {
+        victim = raw;
+        break;
+      }
+      victim ??= raw;
+    }
+    if (!victim) return false;
+    const toDestroy = this.#pending.get(victim);
+    this.#pending.delete(victim);
+    this.#evicted.add(victim);
+    toDestroy?.destroy();
+    return true;
   }
 
   /** Runs a handshake under the connection timeout, then brings the peer online. */
@@ -564,6 +607,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     connection.setCloseHandler((error) => this.#drop(peer, closeReason(error), error));
     if (this.#paused) connection.setPaused(true);
     this.#discovery.onConnected(peer);
+    // An early ping gives an RTT right away instead of after the first maintenance period
+    // (secure mode only: compat keeps the original's exact sequence on the wire).
+    if (this.mode === 'secure' && !peer.connection.closed) pingPeer(this.#core, peer, true);
     connection.setFrameHandler((frame) => handlePeerFrame(this.#core, this.#discovery, peer, frame));
   }
 
@@ -587,11 +633,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       ...(error ? { error } : {}),
       peerCount: this.#peers().size,
     });
-    // A peer that said goodbye left on purpose: redialling it would only produce refusals.
-    this.#discovery.onDisconnected(
-      peer,
-      reason === 'local-close' || reason === 'timeout' || reason === 'goodbye',
-    );
+    // A peer that said goodbye left on purpose, and one that broke the protocol is not wanted
+    // back: redial only those lost to a crash or a network failure.
+    this.#discovery.onDisconnected(peer, NO_REDIAL_REASONS.has(reason));
   }
 
   #sendControl(peer: Peer, frame: Frame): void {
@@ -692,7 +736,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   #report(message: WithoutTime<MeshMessage>): void {
-    const full = { ...message, time: Date.now() } as MeshMessage;
+    // Every report site builds a fresh object: stamping it in place saves a copy per message.
+    const full = message as MeshMessage;
+    full.time = Date.now();
     this.emit(full.type, full as never);
     this.emit('message', full);
     for (const stream of this.#streams) stream.push(full);
@@ -717,6 +763,8 @@ const PROTOCOL_ERRORS = new Set<string>([
   'ERR_UNEXPECTED_FRAME',
   'ERR_TOO_MANY_ENTRIES',
 ]);
+
+const NO_REDIAL_REASONS = new Set(['local-close', 'timeout', 'goodbye', 'protocol-error']);
 
 /** The short reason reported in peer-disconnected for a connection that ended with `error`. */
 function closeReason(error: MeshwireError | undefined): string {

@@ -46,7 +46,10 @@ export interface NodeOptions {
   sendHighWaterMark?: number;
   /** Bytes buffered for one peer above which sends are refused with `ERR_SEND_QUEUE_FULL`. @default 64 MiB */
   maxSendQueueBytes?: number;
-  /** Handshakes allowed in progress at once; further inbound connections are closed. @default 64 */
+  /**
+   * Inbound handshakes allowed in progress at once. A new connection beyond it closes the oldest
+   * pending one that has sent nothing (else the oldest), so idle sockets cannot lock peers out. @default 64
+   */
   maxPendingHandshakes?: number;
   /** Most addresses kept in the peer book. @default 1000 */
   maxKnownPeers?: number;

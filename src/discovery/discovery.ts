@@ -8,6 +8,23 @@ import { peerRef, type Peer } from '../peers/peer-table.js';
 const EXTRA_KNOWN_IN_LIST = 5;
 /** First redial delay after a peer drops; doubles per failure. */
 const REDIAL_BASE_MS = 1000;
+/** Longest wait between two redials of one dropped peer. */
+const REDIAL_MAX_DELAY_MS = 60_000;
+/**
+ * Redials of one dropped peer (about 3 minutes of trying with the delays above); after that the
+ * periodic discovery round keeps retrying it on the peer book's slower backoff.
+ */
+const REDIAL_MAX_ATTEMPTS = 8;
+/** Dial failures that no retry can fix: the peer is back, or what answers there is not it. */
+const REDIAL_FINAL_ERRORS = new Set<string>([
+  'ERR_DUPLICATE_PEER',
+  'ERR_SELF_CONNECTION',
+  'ERR_PEER_ID_MISMATCH',
+  'ERR_UNAUTHORIZED',
+  'ERR_VERSION_MISMATCH',
+  'ERR_CLOSED',
+  'ERR_ABORTED',
+]);
 
 function isIpv6Loopback(address: string): boolean {
   return address.startsWith('[::1]');
@@ -44,6 +61,8 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class Discovery {
   readonly #core: MeshCore;
   readonly #scheduled = new Set<string>();
+  /** Addresses of dropped peers with a redial pending. */
+  readonly #redials = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(core: MeshCore) {
@@ -103,15 +122,45 @@ export class Discovery {
     if (peer.direction === 'outbound') this.requestPeers(peer);
   }
 
-  /** A peer that dropped unexpectedly is redialled with backoff. */
+  /**
+   * A peer that dropped unexpectedly (crash, network failure) is redialled with backoff (1 s,
+   * 2 s, 4 s, ... up to {@link REDIAL_MAX_ATTEMPTS} tries) until it is back, so a peer that
+   * restarts on the same address rejoins without a bootstrap of its own. The first redial also
+   * refills other free slots from the peer book.
+   */
   onDisconnected(peer: Peer, byUs: boolean): void {
     if (byUs || this.#core.closed) return;
     const entry = this.#core.book.get(peer.address);
     if (!entry) return;
+    // The redial owns this address for now: autoConnect leaves it alone until the first attempt.
     entry.nextAttemptAt = Date.now() + REDIAL_BASE_MS;
-    this.#later(REDIAL_BASE_MS + Math.random() * this.#core.options.autoConnectJitterMs, () =>
-      this.autoConnect(),
-    );
+    this.#scheduleRedial(peer.address, peer.id, 1);
+  }
+
+  #scheduleRedial(address: string, id: string, attempt: number): void {
+    if (this.#redials.has(address)) return;
+    this.#redials.add(address);
+    const delay = Math.min(REDIAL_BASE_MS * 2 ** (attempt - 1), REDIAL_MAX_DELAY_MS);
+    this.#later(delay + Math.random() * this.#core.options.autoConnectJitterMs, () => {
+      this.#redials.delete(address);
+      void this.#redial(address, id, attempt);
+      if (attempt === 1) this.autoConnect();
+    });
+  }
+
+  async #redial(address: string, id: string, attempt: number): Promise<void> {
+    const { table, book } = this.#core;
+    if (this.#core.closed || !book.get(address) || this.#core.isSelfAddress(address)) return;
+    // Back already (it dialled us, or a PEERS list led to it), or no room: nothing to redial.
+    if (table.hasAddress(address) || table.get(id) || table.isFull()) return;
+    try {
+      await this.#core.dial(address);
+    } catch (err) {
+      // dial() reported connection-failed already.
+      if (this.#core.closed || attempt >= REDIAL_MAX_ATTEMPTS) return;
+      if (REDIAL_FINAL_ERRORS.has(toMeshwireError(err).code)) return;
+      this.#scheduleRedial(address, id, attempt + 1);
+    }
   }
 
   /** Handles a received PEERS list. */
@@ -231,6 +280,7 @@ export class Discovery {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#scheduled.clear();
+    this.#redials.clear();
   }
 
   #later(ms: number, fn: () => void): void {

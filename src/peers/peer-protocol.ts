@@ -18,7 +18,7 @@ export function handlePeerFrame(core: MeshCore, discovery: Discovery, peer: Peer
       return;
     case 'ping':
       if (core.options.debug) core.report({ type: 'ping', peer: peerRef(peer), direction: 'received' });
-      core.sendControl(peer, { type: 'pong', nonce: frame.nonce });
+      if (!isBackedUp(core, peer)) core.sendControl(peer, { type: 'pong', nonce: frame.nonce });
       return;
     case 'pong':
       if (peer.pingSentAt !== undefined && (peer.pingNonce === undefined || peer.pingNonce === frame.nonce)) {
@@ -37,7 +37,7 @@ export function handlePeerFrame(core: MeshCore, discovery: Discovery, peer: Peer
     case 'request-peers':
       if (core.options.debug)
         core.report({ type: 'peer-request', peer: peerRef(peer), direction: 'received' });
-      discovery.sharePeers(peer);
+      if (!isBackedUp(core, peer)) discovery.sharePeers(peer);
       return;
     case 'peers':
       discovery.onPeers(peer, frame);
@@ -62,6 +62,17 @@ export function handlePeerFrame(core: MeshCore, discovery: Discovery, peer: Peer
   }
 }
 
+/**
+ * True while `peer` leaves more than a high-water mark of our data unread: its pings and peer
+ * requests then go unanswered. Answering a peer that does not read only queues replies, and one
+ * that floods requests (a few bytes each, answered with a whole peer list) could otherwise make
+ * this node hold many times what it sends, up to maxSendQueueBytes per peer. Its liveness does
+ * not suffer: the peer timeout counts any frame received, not pongs.
+ */
+function isBackedUp(core: MeshCore, peer: Peer): boolean {
+  return peer.connection.queuedBytes > core.options.sendHighWaterMark;
+}
+
 function updateAddress(core: MeshCore, peer: Peer, address: string): void {
   if (peer.address === address) return;
   peer.address = address;
@@ -69,14 +80,16 @@ function updateAddress(core: MeshCore, peer: Peer, address: string): void {
   core.book.recordSuccess(address, peer.id);
 }
 
-/** Sends the heartbeat to every peer (with a nonce when the protocol carries one, for RTT). */
+/** Sends one heartbeat ping (with a nonce when the protocol carries one, for RTT). */
+export function pingPeer(core: MeshCore, peer: Peer, withNonce: boolean): void {
+  const nonce = withNonce ? randomBytes(8).readBigUInt64BE() : 0n;
+  peer.pingNonce = withNonce ? nonce : undefined;
+  peer.pingSentAt = Date.now();
+  core.sendControl(peer, { type: 'ping', nonce });
+  if (core.options.debug) core.report({ type: 'ping', peer: peerRef(peer), direction: 'sent' });
+}
+
+/** Sends the heartbeat to every peer. */
 export function pingAll(core: MeshCore, withNonce: boolean): void {
-  const now = Date.now();
-  for (const peer of [...core.table.values()]) {
-    const nonce = withNonce ? randomBytes(8).readBigUInt64BE() : 0n;
-    peer.pingNonce = withNonce ? nonce : undefined;
-    peer.pingSentAt = now;
-    core.sendControl(peer, { type: 'ping', nonce });
-    if (core.options.debug) core.report({ type: 'ping', peer: peerRef(peer), direction: 'sent' });
-  }
+  for (const peer of [...core.table.values()]) pingPeer(core, peer, withNonce);
 }

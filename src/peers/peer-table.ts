@@ -25,9 +25,18 @@ export interface Peer {
 export type Admission =
   { accept: true; replaced?: Peer } | { accept: false; reason: RejectReason | 'self'; message: string };
 
-/** Returns the reference form of a peer used in messages. */
+const refs = new WeakMap<object, PeerRef>();
+
+/**
+ * Returns the reference form of a peer used in messages. It is cached per peer (one object for
+ * all of a peer's messages instead of one per message) and frozen, since listeners share it.
+ */
 export function peerRef(peer: Pick<Peer, 'id' | 'name' | 'address'>): PeerRef {
-  return { id: peer.id, name: peer.name, address: peer.address };
+  const cached = refs.get(peer);
+  if (cached && cached.address === peer.address && cached.name === peer.name) return cached;
+  const ref = Object.freeze({ id: peer.id, name: peer.name, address: peer.address });
+  refs.set(peer, ref);
+  return ref;
 }
 
 /**

@@ -13,6 +13,7 @@ import { tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
 import { verifyPeer } from '../secure/verify.js';
 import { dialTcp } from '../transport/tcp.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import { HelloFirstDecoder } from './hello-first.js';
 import {
   compatInbound,
   compatOutbound,
@@ -53,8 +54,8 @@ export interface Channel {
   inbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken>;
   /** Completes the handshake context with the mode's access control. */
   context(base: HandshakeContext): HandshakeContext;
-  /** Throws if this mode cannot carry `frame` (e.g. compat chat that reads as a control line). */
-  validate(frame: Frame): void;
+  /** Encodes `frame` once for many peers; throws if this mode cannot carry it (e.g. compat chat that reads as a control line). */
+  encode(frame: Frame): Buffer[];
 }
 
 function socketAddress(socket: net.Socket): string {
@@ -96,7 +97,7 @@ export function openCompat(limits: CodecLimits): Channel {
       compatOutbound(ctx, remote).catch((err) => Promise.reject(explainCompatFailure(err, remote))),
     inbound: compatInbound,
     context: (base) => base,
-    validate: (frame) => void encoder.encode(frame),
+    encode: (frame) => encoder.encode(frame),
   };
 }
 
@@ -194,7 +195,12 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
     return identity;
   };
   const wrap = (socket: tls.TLSSocket, connectionLimits: ConnectionLimits): Connection =>
-    new Connection(socket, new NativeDecoder(limits), encoder, connectionLimits);
+    new Connection(
+      socket,
+      new HelloFirstDecoder(new NativeDecoder(limits), limits.maxLineBytes),
+      encoder,
+      connectionLimits,
+    );
   return {
     mode: 'secure',
     async init() {
@@ -269,6 +275,6 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
         return options.firewall ? (await options.firewall({ id, address, direction })) === true : true;
       },
     }),
-    validate: (frame) => void encoder.encode(frame),
+    encode: (frame) => encoder.encode(frame),
   };
 }

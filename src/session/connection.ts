@@ -15,6 +15,11 @@ export interface ConnectionLimits {
 
 type Waiter = { resolve: () => void; reject: (err: MeshwireError) => void };
 
+/** Stands in for the decoder of an ended connection, so that its buffers can be collected. */
+const CLOSED_DECODER: FrameDecoder = { push: () => [], bufferedBytes: 0 };
+
+const EMPTY = new Uint8Array(0);
+
 /** Room that control frames may use beyond `maxQueueBytes` (see {@link Connection.write}). */
 export const CONTROL_SLACK_BYTES = 256 * 1024;
 
@@ -27,7 +32,7 @@ export const CONTROL_SLACK_BYTES = 256 * 1024;
  */
 export class Connection {
   readonly socket: Socket;
-  readonly #decoder: FrameDecoder;
+  #decoder: FrameDecoder;
   readonly #encoder: FrameEncoder;
   readonly #limits: ConnectionLimits;
   #onFrame: ((frame: Frame) => void) | undefined;
@@ -38,6 +43,13 @@ export class Connection {
   #closed = false;
   #closeError: MeshwireError | undefined;
   #corked = false;
+  /**
+   * Encoded frames waiting to be handed to the socket, from `#queueHead` on. The socket itself is
+   * given at most about one high-water mark at a time (see {@link Connection.write}).
+   */
+  readonly #queue: Uint8Array[] = [];
+  #queueHead = 0;
+  #queueBytes = 0;
   #writeTimer: NodeJS.Timeout | undefined;
   #flushedAtTimerStart = 0;
   #pausedByHolder = false;
@@ -51,7 +63,10 @@ export class Connection {
     this.#limits = limits;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
-    socket.on('drain', () => this.#resolveDrainWaiters());
+    socket.on('drain', () => {
+      this.#pump();
+      this.#resolveDrainWaiters();
+    });
     socket.on('error', (err) => this.destroy(toMeshwireError(err)));
     socket.on('close', () =>
       this.#finish(
@@ -76,11 +91,12 @@ export class Connection {
     if (this.#closed || this.#retired) return;
     this.#retired = true;
     this.#onClose = undefined;
+    this.#pump(true);
     this.socket.end();
     // Read to the end whatever the node's backpressure said: the remainder is bounded by what the
     // peer sent before it switched connections.
     this.#pausedByOwner = false;
-    setTimeout(() => this.destroy(), this.#limits.writeTimeoutMs).unref();
+    this.#reapLater(() => this.destroy());
     this.setFrameHandler(handler);
   }
 
@@ -134,9 +150,9 @@ export class Connection {
     else this.socket.resume();
   }
 
-  /** Bytes waiting in this connection's send buffer. */
+  /** Bytes waiting to be sent: in this connection's queue plus in the socket's buffer. */
   get queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.#queueBytes + this.socket.writableLength;
   }
 
   /**
@@ -146,11 +162,20 @@ export class Connection {
    */
   send(frame: Frame): Promise<void> {
     try {
-      this.write(frame);
+      return this.sendEncoded(this.#encoder.encode(frame)) ?? Promise.resolve();
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.socket.writableLength <= this.#highWaterMark()) return Promise.resolve();
+  }
+
+  /**
+   * Queues an already encoded frame (a broadcast encodes once for all peers). Returns
+   * `undefined` when the caller may go on at once, else a promise for the drain below the
+   * high-water mark; throws like {@link write}.
+   */
+  sendEncoded(buffers: Buffer[]): Promise<void> | undefined {
+    this.writeEncoded(buffers);
+    if (this.queuedBytes <= this.#highWaterMark()) return undefined;
     return new Promise((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
@@ -161,18 +186,33 @@ export class Connection {
    * while it still reads (the write timeout judges whether it does).
    */
   write(frame: Frame, control = false): void {
+    this.writeEncoded(this.#encoder.encode(frame), control);
+  }
+
+  /** {@link write} for an already encoded frame. */
+  writeEncoded(buffers: Buffer[], control = false): void {
     if (this.#closed) throw this.#closeError ?? new MeshwireError('ERR_CLOSED', 'connection closed');
     if (this.#retired)
       throw new MeshwireError('ERR_CLOSED', 'connection replaced by another one to the peer');
-    const buffers = this.#encoder.encode(frame);
     let size = 0;
     for (const b of buffers) size += b.length;
     const limit = this.#limits.maxQueueBytes + (control ? CONTROL_SLACK_BYTES : 0);
-    if (this.socket.writableLength + size > limit) {
+    if (this.queuedBytes + size > limit) {
       throw new MeshwireError(
         'ERR_SEND_QUEUE_FULL',
-        `send queue full (${this.socket.writableLength} bytes waiting, limit ${this.#limits.maxQueueBytes})`,
+        `send queue full (${this.queuedBytes} bytes waiting, limit ${this.#limits.maxQueueBytes})`,
       );
+    }
+    // The socket gets at most about one high-water mark at a time; the rest waits here until it
+    // drains. A socket hands everything it buffered to its handle in one write once the previous
+    // write completes, and a TLS socket encrypts that whole write at once and keeps the plaintext
+    // until the ciphertext is out: with a peer that reads slowly, a full queue handed over that way
+    // would be held twice (three times, briefly, while it is concatenated for encryption).
+    if (this.#queueBytes > 0 || this.socket.writableLength >= this.#highWaterMark()) {
+      for (const b of buffers) this.#queue.push(b);
+      this.#queueBytes += size;
+      this.#armWriteTimer();
+      return;
     }
     // Corking until the next tick turns a burst of small frames into one writev syscall.
     if (!this.#corked) {
@@ -191,13 +231,25 @@ export class Connection {
   end(): void {
     if (this.#closed) return;
     this.#closeError = undefined;
+    this.#pump(true);
     this.socket.end();
     this.#finish(undefined);
     // Keep reading (and discarding: #receive ignores data once closed) so the peer's FIN is seen
     // even when backpressure had paused the socket; a paused socket would never finish closing.
     this.socket.resume();
     // A peer that never reads would keep the socket half-open forever.
-    setTimeout(() => this.socket.destroy(), this.#limits.writeTimeoutMs).unref();
+    this.#reapLater(() => this.socket.destroy());
+  }
+
+  /**
+   * Runs `reap` after the write timeout unless the socket has closed by then. The timer is
+   * cleared at the close: a pending one would keep this connection, and through its handlers the
+   * whole node it belonged to, in memory for the full timeout after every ordinary close.
+   */
+  #reapLater(reap: () => void): void {
+    const timer = setTimeout(reap, this.#limits.writeTimeoutMs);
+    timer.unref();
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   /** Closes at once; `error` is reported as the reason. */
@@ -237,16 +289,16 @@ export class Connection {
   }
 
   #armWriteTimer(): void {
-    if (this.#writeTimer || this.socket.writableLength === 0) return;
+    if (this.#writeTimer || this.queuedBytes === 0) return;
     this.#flushedAtTimerStart = this.#flushed();
     this.#writeTimer = setTimeout(() => {
       this.#writeTimer = undefined;
-      if (this.#closed || this.socket.writableLength === 0) return;
+      if (this.#closed || this.queuedBytes === 0) return;
       if (this.#flushed() === this.#flushedAtTimerStart) {
         this.destroy(
           new MeshwireError(
             'ERR_WRITE_TIMEOUT',
-            `peer accepted no data for ${this.#limits.writeTimeoutMs} ms (${this.socket.writableLength} bytes waiting)`,
+            `peer accepted no data for ${this.#limits.writeTimeoutMs} ms (${this.queuedBytes} bytes waiting)`,
           ),
         );
         return;
@@ -268,8 +320,33 @@ export class Connection {
     return this.socket.bytesWritten - this.socket.writableLength;
   }
 
+  /**
+   * Hands queued frames to the socket until it holds a high-water mark (`all`: everything, before
+   * a FIN), in one corked write. 'drain' calls it again once the socket has passed that on.
+   */
+  #pump(all = false): void {
+    if (this.#queueBytes === 0 || this.socket.destroyed) return;
+    const mark = all ? Infinity : this.#highWaterMark();
+    this.socket.cork();
+    while (this.#queueHead < this.#queue.length && this.socket.writableLength < mark) {
+      const b = this.#queue[this.#queueHead] as Uint8Array;
+      this.#queue[this.#queueHead++] = EMPTY;
+      this.#queueBytes -= b.length;
+      this.socket.write(b);
+    }
+    this.socket.uncork();
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      // Compacts now and then, so a long queue is not shifted one element at a time.
+      this.#queue.splice(0, this.#queueHead);
+      this.#queueHead = 0;
+    }
+  }
+
   #resolveDrainWaiters(): void {
-    if (this.socket.writableLength > this.#highWaterMark()) return;
+    if (this.queuedBytes > this.#highWaterMark()) return;
     for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
   }
 
@@ -278,6 +355,13 @@ export class Connection {
     this.#closed = true;
     this.#closeError = error;
     clearTimeout(this.#writeTimer);
+    // Nothing queued will be sent now (end() flushed its part already): let it be collected.
+    this.#queue.length = 0;
+    this.#queueHead = 0;
+    this.#queueBytes = 0;
+    // Nothing is decoded after the end (#receive returns at once), but a peer that keeps its side
+    // open after end() would keep a partly received frame (up to maxBytesPerMessage) reachable.
+    this.#decoder = CLOSED_DECODER;
     const reason = error ?? new MeshwireError('ERR_CLOSED', 'connection closed');
     for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(reason);
     if (this.#frameWaiter) {
