@@ -13,6 +13,9 @@ export interface MeshCore {
   readonly table: PeerTable;
   readonly book: PeerBook;
   readonly closed: boolean;
+  /** This node's ID and bound port (for the dial-order rule of discovery). */
+  readonly selfId: string;
+  readonly port: number;
   /** True when `address` is one this node listens on. */
   isSelfAddress(address: string): boolean;
   /** True while a dial to `address` is in progress or scheduled. */

@@ -105,6 +105,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#book = new PeerBook(this.options.maxKnownPeers);
     const table = (): PeerTable => this.#peers();
     const closed = (): boolean => this.#closed;
+    const self = (): P2PNode => this;
     this.#core = {
       options: this.options,
       get table() {
@@ -113,6 +114,12 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       book: this.#book,
       get closed() {
         return closed();
+      },
+      get selfId() {
+        return self().id;
+      },
+      get port() {
+        return self().port;
       },
       isSelfAddress: (address) => this.#isSelfAddress(address),
       isDialing: (address) => this.#dialing.has(address),

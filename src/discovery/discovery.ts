@@ -3,9 +3,12 @@ import type { MeshCore } from '../core.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { PeerRef } from '../messages.js';
 import { peerRef, type Peer } from '../peers/peer-table.js';
+import type { KnownPeer } from './peer-book.js';
 
 /** Known-but-unconnected addresses added to each PEERS list (as the original). */
 const EXTRA_KNOWN_IN_LIST = 5;
+/** How long the end of a link that should not dial first waits before it dials anyway. */
+const DEFER_MS = 1500;
 /** First redial delay after a peer drops; doubles per failure. */
 const REDIAL_BASE_MS = 1000;
 /** Longest wait between two redials of one dropped peer. */
@@ -64,6 +67,7 @@ export class Discovery {
   /** Addresses of dropped peers with a redial pending. */
   readonly #redials = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  #followUp = false;
 
   constructor(core: MeshCore) {
     this.#core = core;
@@ -208,16 +212,43 @@ export class Discovery {
         !this.#core.isDialing(known.address) &&
         !this.#core.isSelfAddress(known.address),
     );
-    for (const known of shuffle(candidates).slice(0, Math.max(0, Math.min(limit, free)))) {
+    // Both ends of a missing link usually learn of each other at the same moment; if both dialled,
+    // one connection would be wasted on the tie-break. So the end that ranks first dials at once
+    // and the other only after a grace period, in case the first never learns of it.
+    const first = shuffle(candidates.filter((known) => !this.#defers(known)));
+    const later = shuffle(candidates.filter((known) => this.#defers(known)));
+    const chosen = [...first, ...later].slice(0, Math.max(0, Math.min(limit, free)));
+    // More candidates than this round may dial: come back for them rather than wait for the next
+    // PEERS list or discovery tick, which may never come once the mesh is nearly complete.
+    if (chosen.length < candidates.length && chosen.length > 0 && !this.#followUp) {
+      this.#followUp = true;
+      this.#later(Math.max(100, options.autoConnectJitterMs), () => {
+        this.#followUp = false;
+        this.autoConnect();
+      });
+    }
+    for (const known of chosen) {
       this.#scheduled.add(known.address);
-      this.#later(Math.random() * options.autoConnectJitterMs, () => {
+      const grace = this.#defers(known) ? DEFER_MS : 0;
+      this.#later(grace + Math.random() * options.autoConnectJitterMs, () => {
         this.#scheduled.delete(known.address);
-        if (table.hasAddress(known.address) || table.isFull()) return;
+        if (table.hasAddress(known.address) || (known.id && table.get(known.id)) || table.isFull()) return;
         this.#core.dial(known.address).catch(() => {
           // dial() already reported connection-failed; the backoff in the book paces retries.
         });
       });
     }
+  }
+
+  /**
+   * True when the other end should dial this link: the lower peer ID dials when we know its ID,
+   * else the lower port (the compat protocol lists bare addresses). Either way both ends compute
+   * the same answer for a pair, and a wrong guess only costs the grace period.
+   */
+  #defers(known: KnownPeer): boolean {
+    if (known.id) return known.id < this.#core.selfId;
+    const port = Number(known.address.slice(known.address.lastIndexOf(':') + 1));
+    return port < this.#core.port;
   }
 
   /** The periodic discovery round: ask everyone for peers, retry known unconnected ones. */

@@ -75,7 +75,7 @@ function isBackedUp(core: MeshCore, peer: Peer): boolean {
 
 function updateAddress(core: MeshCore, peer: Peer, address: string): void {
   if (peer.address === address) return;
-  peer.address = address;
+  core.table.setAddress(peer, address);
   core.book.add(address, Date.now(), peer.id);
   core.book.recordSuccess(address, peer.id);
 }

@@ -50,6 +50,8 @@ export class PeerTable {
   readonly #selfId: string;
   #maxPeers: number;
   readonly #peers = new Map<string, Peer>();
+  /** How many connected peers each address belongs to. */
+  readonly #addresses = new Map<string, number>();
 
   constructor(selfId: string, maxPeers: number) {
     this.#selfId = selfId;
@@ -72,10 +74,30 @@ export class PeerTable {
     return this.#peers.values();
   }
 
-  /** True when a connected peer is known by this address. */
+  /** True when a connected peer is known by this address (an index: discovery asks a lot). */
   hasAddress(address: string): boolean {
-    for (const peer of this.#peers.values()) if (peer.address === address) return true;
-    return false;
+    return (this.#addresses.get(address) ?? 0) > 0;
+  }
+
+  /** Changes the address a connected peer is known by, keeping the index right. */
+  setAddress(peer: Peer, address: string): void {
+    if (this.#peers.get(peer.id) !== peer) {
+      peer.address = address;
+      return;
+    }
+    this.#unindex(peer.address);
+    peer.address = address;
+    this.#index(address);
+  }
+
+  #index(address: string): void {
+    this.#addresses.set(address, (this.#addresses.get(address) ?? 0) + 1);
+  }
+
+  #unindex(address: string): void {
+    const count = (this.#addresses.get(address) ?? 0) - 1;
+    if (count > 0) this.#addresses.set(address, count);
+    else this.#addresses.delete(address);
   }
 
   /** True when no further peer may be admitted. */
@@ -97,14 +119,14 @@ export class PeerTable {
       if (this.#peers.size >= this.#maxPeers) {
         return { accept: false, reason: 'max-peers', message: `already at MaxPeers (${this.#maxPeers})` };
       }
-      this.#peers.set(candidate.id, candidate);
+      this.#insert(candidate);
       return { accept: true };
     }
     if (
       existing.direction !== candidate.direction &&
       this.#dialer(candidate) === this.#lowerId(candidate.id)
     ) {
-      this.#peers.set(candidate.id, candidate);
+      this.#insert(candidate);
       return { accept: true, replaced: existing };
     }
     return { accept: false, reason: 'duplicate', message: `peer ${candidate.id} is already connected` };
@@ -114,7 +136,15 @@ export class PeerTable {
   remove(peer: Peer): boolean {
     if (this.#peers.get(peer.id) !== peer) return false;
     this.#peers.delete(peer.id);
+    this.#unindex(peer.address);
     return true;
+  }
+
+  #insert(peer: Peer): void {
+    const previous = this.#peers.get(peer.id);
+    if (previous) this.#unindex(previous.address);
+    this.#peers.set(peer.id, peer);
+    this.#index(peer.address);
   }
 
   #dialer(peer: Peer): string {
