@@ -8,7 +8,9 @@ import type { KnownPeer } from './peer-book.js';
 /** Known-but-unconnected addresses added to each PEERS list (as the original). */
 const EXTRA_KNOWN_IN_LIST = 5;
 /** How long the end of a link that should not dial first waits before it dials anyway. */
-const DEFER_MS = 1500;
+const DEFER_MS = 3000;
+/** Most automatic dials one node keeps in flight: more only burn CPU on handshakes that time out. */
+const MAX_AUTO_DIALS = 8;
 /** First redial delay after a peer drops; doubles per failure. */
 const REDIAL_BASE_MS = 1000;
 /** Longest wait between two redials of one dropped peer. */
@@ -67,7 +69,9 @@ export class Discovery {
   /** Addresses of dropped peers with a redial pending. */
   readonly #redials = new Set<string>();
   readonly #timers = new Set<NodeJS.Timeout>();
-  #followUp = false;
+  #followUp: NodeJS.Timeout | undefined;
+  #followUpAt = Infinity;
+  #inFlight = 0;
 
   constructor(core: MeshCore) {
     this.#core = core;
@@ -78,7 +82,9 @@ export class Discovery {
     const { table, book } = this.#core;
     const peers: PeerAddress[] = [];
     for (const peer of table.values()) {
-      if (peer !== to && !isIpv6Loopback(peer.address)) peers.push({ address: peer.address, id: peer.id });
+      if (peer !== to && peer.advertised && !isIpv6Loopback(peer.address)) {
+        peers.push({ address: peer.address, id: peer.id });
+      }
     }
     let extra = 0;
     for (const known of book.values()) {
@@ -120,8 +126,10 @@ export class Discovery {
   /** Called once a handshake completes: remember the address, exchange lists at once. */
   onConnected(peer: Peer): void {
     const { book } = this.#core;
-    book.add(peer.address, Date.now(), peer.id);
-    book.recordSuccess(peer.address, peer.id);
+    if (peer.advertised) {
+      book.add(peer.address, Date.now(), peer.id);
+      book.recordSuccess(peer.address, peer.id);
+    }
     this.sharePeers(peer);
     if (peer.direction === 'outbound') this.requestPeers(peer);
   }
@@ -197,45 +205,70 @@ export class Discovery {
     this.autoConnect();
   }
 
-  /** Dials up to `autoConnectMax` random known peers that are neither connected nor being dialled. */
+  /**
+   * Dials up to `autoConnectMax` random known peers that are neither connected nor being
+   * dialled, keeping at most {@link MAX_AUTO_DIALS} of its own dials in flight; each finished dial
+   * starts the next round, so a node fills its mesh as fast as handshakes complete.
+   */
   autoConnect(limit = this.#core.options.autoConnectMax): void {
     const { table, book, options } = this.#core;
     if (this.#core.closed) return;
     const now = Date.now();
-    const free = options.maxPeers - table.size - this.#scheduled.size;
-    const candidates = [...book.values()].filter(
-      (known) =>
-        known.nextAttemptAt <= now &&
-        !table.hasAddress(known.address) &&
-        !(known.id && table.get(known.id)) &&
-        !this.#scheduled.has(known.address) &&
-        !this.#core.isDialing(known.address) &&
-        !this.#core.isSelfAddress(known.address),
-    );
-    // Both ends of a missing link usually learn of each other at the same moment; if both dialled,
-    // one connection would be wasted on the tie-break. So the end that ranks first dials at once
-    // and the other only after a grace period, in case the first never learns of it.
-    const first = shuffle(candidates.filter((known) => !this.#defers(known)));
-    const later = shuffle(candidates.filter((known) => this.#defers(known)));
-    const chosen = [...first, ...later].slice(0, Math.max(0, Math.min(limit, free)));
-    // More candidates than this round may dial: come back for them rather than wait for the next
-    // PEERS list or discovery tick, which may never come once the mesh is nearly complete.
-    if (chosen.length < candidates.length && chosen.length > 0 && !this.#followUp) {
-      this.#followUp = true;
-      this.#later(Math.max(100, options.autoConnectJitterMs), () => {
-        this.#followUp = false;
+    const free = options.maxPeers - table.size - this.#scheduled.size - this.#inFlight;
+    const room = MAX_AUTO_DIALS - this.#scheduled.size - this.#inFlight;
+    let waitingUntil = Infinity;
+    const candidates = [...book.values()].filter((known) => {
+      if (
+        known.nextAttemptAt > now ||
+        table.hasAddress(known.address) ||
+        (known.id && table.get(known.id)) ||
+        this.#scheduled.has(known.address) ||
+        this.#core.isDialing(known.address) ||
+        this.#core.isSelfAddress(known.address)
+      ) {
+        return false;
+      }
+      // Both ends of a missing link usually learn of each other at the same moment; if both
+      // dialled, one connection would be wasted on the tie-break. So the end that ranks first
+      // dials at once and the other only once the address has been known for a grace period, in
+      // case the first never learns of it.
+      if (this.#defers(known) && now - known.firstSeen < DEFER_MS) {
+        waitingUntil = Math.min(waitingUntil, known.firstSeen + DEFER_MS);
+        return false;
+      }
+      return true;
+    });
+    const chosen = shuffle(candidates).slice(0, Math.max(0, Math.min(limit, free, room)));
+    // Come back for what this round could not take, rather than wait for the next PEERS list or
+    // discovery tick, which may never come once the mesh is nearly complete.
+    const next =
+      chosen.length < candidates.length ? now + Math.max(50, options.autoConnectJitterMs) : waitingUntil;
+    if (next < Infinity && next < this.#followUpAt) {
+      if (this.#followUp) {
+        clearTimeout(this.#followUp);
+        this.#timers.delete(this.#followUp);
+      }
+      this.#followUpAt = next;
+      this.#followUp = this.#later(next - now, () => {
+        this.#followUpAt = Infinity;
         this.autoConnect();
       });
     }
     for (const known of chosen) {
       this.#scheduled.add(known.address);
-      const grace = this.#defers(known) ? DEFER_MS : 0;
-      this.#later(grace + Math.random() * options.autoConnectJitterMs, () => {
+      this.#later(Math.random() * options.autoConnectJitterMs, () => {
         this.#scheduled.delete(known.address);
         if (table.hasAddress(known.address) || (known.id && table.get(known.id)) || table.isFull()) return;
-        this.#core.dial(known.address).catch(() => {
-          // dial() already reported connection-failed; the backoff in the book paces retries.
-        });
+        this.#inFlight++;
+        this.#core
+          .dial(known.address)
+          .catch(() => {
+            // dial() already reported connection-failed; the backoff in the book paces retries.
+          })
+          .finally(() => {
+            this.#inFlight--;
+            this.autoConnect();
+          });
       });
     }
   }
@@ -314,11 +347,12 @@ export class Discovery {
     this.#redials.clear();
   }
 
-  #later(ms: number, fn: () => void): void {
+  #later(ms: number, fn: () => void): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       fn();
     }, ms);
     this.#timers.add(timer);
+    return timer;
   }
 }

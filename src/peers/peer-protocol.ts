@@ -76,6 +76,7 @@ function isBackedUp(core: MeshCore, peer: Peer): boolean {
 function updateAddress(core: MeshCore, peer: Peer, address: string): void {
   if (peer.address === address) return;
   core.table.setAddress(peer, address);
+  peer.advertised = true;
   core.book.add(address, Date.now(), peer.id);
   core.book.recordSuccess(address, peer.id);
 }

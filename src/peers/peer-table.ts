@@ -16,6 +16,8 @@ export interface Peer {
   lastSeen: number;
   /** Last measured round-trip time (native mode pings carry a nonce), in ms. */
   rttMs?: number;
+  /** False while the address is only the socket's (an inbound compat peer before its LISTEN line). */
+  advertised: boolean;
   /** Nonce and send time of the ping in flight. */
   pingNonce?: bigint;
   pingSentAt?: number;

@@ -79,6 +79,9 @@ function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
     connection: remote.connection,
     connectedAt: now,
     lastSeen: now,
+    // An inbound peer known only by its socket's address (an ephemeral port) cannot be dialled:
+    // it must not reach peer lists or the peer book until it says where it listens.
+    advertised: remote.direction === 'outbound' || address !== remote.remoteAddress,
   };
 }
 

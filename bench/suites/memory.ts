@@ -1,0 +1,104 @@
+/**
+ * Memory: a hub process (run with --expose-gc) measures itself after garbage collection
+ * (1) before any node exists, (2) with one idle listening node, (3) with PEERS peers connected to
+ * that node from another process (clients with maxPeers 1, so they do not mesh among
+ * themselves). Idle node = (2) - (1); per connected peer = ((3) - (2)) / PEERS.
+ */
+import { withChildren } from '../lib/child.js';
+import { MODES, type Context, type Row } from '../lib/context.js';
+import { median, summarize } from '../lib/stats.js';
+import { sleep } from '../lib/serve.js';
+
+const PEERS = 50;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+interface MemorySample {
+  emptyRss: number;
+  idleRss: number;
+  idleNodeRss: number;
+  perPeerRss: number;
+  perPeerHeap: number;
+  perPeerExternal: number;
+}
+
+async function measure(ctx: Context, mode: (typeof MODES)[number]): Promise<MemorySample> {
+  const spec = (role: string, execArgv: string[]) => ({
+    worker: 'node',
+    options: {
+      name: `memory ${role} (${mode})`,
+      lifetimeMs: 120_000,
+      execArgv: [...execArgv, ...ctx.execArgv],
+    },
+  });
+  return withChildren([spec('hub', ['--expose-gc']), spec('clients', [])], async ([hub, clients]) => {
+    const m0 = await hub!.call<NodeJS.MemoryUsage>('memory');
+    const [info] = await hub!.call<{ port: number }[]>('start', { options: { mode, maxPeers: PEERS + 10 } });
+    await sleep(200);
+    const m1 = await hub!.call<NodeJS.MemoryUsage>('memory');
+    await clients!.call('start', { count: PEERS, options: { mode, maxPeers: 1 } });
+    await clients!.call('connect', { address: `127.0.0.1:${info!.port}` }, 60_000);
+    await hub!.call('waitPeers', { count: PEERS });
+    // Lets the post-handshake PEERS exchange settle before measuring.
+    await sleep(500);
+    const m2 = await hub!.call<NodeJS.MemoryUsage>('memory');
+    return {
+      emptyRss: m0.rss / MiB,
+      idleRss: m1.rss / MiB,
+      idleNodeRss: (m1.rss - m0.rss) / MiB,
+      perPeerRss: (m2.rss - m1.rss) / PEERS / KiB,
+      perPeerHeap: (m2.heapUsed - m1.heapUsed) / PEERS / KiB,
+      perPeerExternal: (m2.external - m1.external) / PEERS / KiB,
+    };
+  });
+}
+
+export async function memory(ctx: Context): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const mode of MODES) {
+    const samples: MemorySample[] = [];
+    let error: string | undefined;
+    for (let run = 0; run < ctx.runs; run++) {
+      ctx.log(`  memory: ${mode}, run ${run + 1}/${ctx.runs}`);
+      try {
+        const sample = await measure(ctx, mode);
+        ctx.log(`    ${JSON.stringify(sample)}`);
+        samples.push(sample);
+      } catch (err) {
+        error = err instanceof Error ? err.message.split('\n')[0] : String(err);
+        ctx.log(`    FAILED: ${error}`);
+        break;
+      }
+    }
+    const pick = (key: keyof MemorySample) =>
+      samples.length > 0 ? summarize(samples.map((s) => s[key])) : null;
+    const idle: Row = {
+      bench: 'memory',
+      name: 'idle node (RSS over an empty process)',
+      mode,
+      unit: 'MiB',
+      value: pick('idleNodeRss'),
+      details: {
+        processRssWithIdleNodeMiB: median(samples.map((s) => s.idleRss)),
+        emptyProcessRssMiB: median(samples.map((s) => s.emptyRss)),
+      },
+    };
+    const perPeer: Row = {
+      bench: 'memory',
+      name: `RSS per connected peer (${PEERS} peers)`,
+      mode,
+      unit: 'KiB',
+      value: pick('perPeerRss'),
+      details: {
+        peers: PEERS,
+        heapUsedPerPeerKiB: median(samples.map((s) => s.perPeerHeap)),
+        externalPerPeerKiB: median(samples.map((s) => s.perPeerExternal)),
+      },
+      target: { text: '<= 100 KiB', pass: false },
+    };
+    perPeer.target!.pass = perPeer.value !== null && perPeer.value.median <= 100;
+    if (error) idle.note = perPeer.note = `failed: ${error}`;
+    rows.push(idle, perPeer);
+  }
+  return rows;
+}

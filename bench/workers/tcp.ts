@@ -1,0 +1,155 @@
+/**
+ * Raw TCP baseline worker: the same experiments as the node worker, on a bare net.Socket
+ * (no framing beyond what each test needs, no encryption), so every meshwire number has a
+ * same-run reference on the same machine.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { createIdentity } from '../../src/secure/identity.js';
+import { tlsClientOptions, tlsServerOptions } from '../../src/secure/tls-options.js';
+import { nowMs, serve } from '../lib/serve.js';
+
+let server: net.Server | undefined;
+let socket: net.Socket | undefined;
+let target = 0;
+let received = 0;
+let lines = 0;
+let countLines = false;
+let onTarget: (() => void) | undefined;
+let armed: Promise<void> | undefined;
+
+let onSocket: (() => void) | undefined;
+
+function attach(s: net.Socket): void {
+  s.setNoDelay(true);
+  socket = s;
+  onSocket?.();
+  s.on('error', () => undefined);
+  s.on('data', (chunk: Buffer) => {
+    if (countLines) {
+      let pos = chunk.indexOf(10);
+      while (pos >= 0) {
+        lines++;
+        pos = chunk.indexOf(10, pos + 1);
+      }
+      if (lines >= target) onTarget?.();
+    } else {
+      received += chunk.length;
+      if (received >= target) onTarget?.();
+    }
+  });
+}
+
+function connected(): net.Socket {
+  if (!socket) throw new Error('no connection');
+  return socket;
+}
+
+/** Writes and waits for 'drain' when the socket asks for it (backpressure). */
+function write(s: net.Socket, buf: Buffer): Promise<void> | undefined {
+  if (s.write(buf)) return undefined;
+  return new Promise((resolve) => s.once('drain', resolve));
+}
+
+serve({
+  /** Listens on 127.0.0.1 port 0; with `tls`, as node:tls with meshwire's TLS 1.3 settings. */
+  listen: async ({ tls: secure = false }: { tls?: boolean }) => {
+    const options = secure ? tlsServerOptions(await createIdentity()) : {};
+    return new Promise<{ port: number }>((resolve) => {
+      server = secure ? tls.createServer(options, attach) : net.createServer({ noDelay: true }, attach);
+      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+        const address = server?.address();
+        resolve({ port: typeof address === 'object' && address ? address.port : 0 });
+      });
+    });
+  },
+  connect: async ({ port, tls: secure = false }: { port: number; tls?: boolean }) => {
+    const options = secure ? tlsClientOptions(await createIdentity()) : {};
+    return new Promise<null>((resolve, reject) => {
+      const s = secure
+        ? tls.connect({ ...options, host: '127.0.0.1', port }, () => resolve(null))
+        : net.connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve(null));
+      s.once('error', reject);
+      attach(s);
+    });
+  },
+  /** Resolves once a connection exists (the listener's accept may trail the dialer's connect). */
+  waitSocket: async () => {
+    if (!socket) await new Promise<void>((resolve) => (onSocket = resolve));
+    return null;
+  },
+  /** CPU time used by this process so far (µs). */
+  cpu: () => process.cpuUsage(),
+  /** Arms a counter: bytes (or lines, for `kind: 'lines'`) that `wait` then waits for. */
+  arm: ({ kind, total }: { kind: 'bytes' | 'lines'; total: number }) => {
+    countLines = kind === 'lines';
+    received = 0;
+    lines = 0;
+    target = total;
+    armed = new Promise<void>((resolve) => {
+      onTarget = () => {
+        onTarget = undefined;
+        resolve();
+      };
+    });
+    return null;
+  },
+  wait: async () => {
+    await armed;
+    return null;
+  },
+  /** `total` bytes in `size`-byte writes, honouring backpressure. */
+  sendBulk: async ({ size, total }: { size: number; total: number }) => {
+    const s = connected();
+    const buf = Buffer.alloc(size, 0xab);
+    for (let sent = 0; sent < total; sent += size) await write(s, buf);
+    return null;
+  },
+  /** `count` lines of `length` bytes (newline included), corked in batches of `batch`. */
+  sendLines: async ({ count, batch, length }: { count: number; batch: number; length: number }) => {
+    const s = connected();
+    const line = Buffer.alloc(length, 0x61);
+    line[length - 1] = 10;
+    for (let i = 0; i < count; i += batch) {
+      const n = Math.min(batch, count - i);
+      s.cork();
+      let ok = true;
+      for (let j = 0; j < n; j++) ok = s.write(line);
+      s.uncork();
+      if (!ok) await new Promise((resolve) => s.once('drain', resolve));
+    }
+    return null;
+  },
+  /** Sends back every chunk as it arrives. */
+  echo: () => {
+    const s = connected();
+    s.removeAllListeners('data');
+    s.on('data', (chunk: Buffer) => s.write(chunk));
+    return null;
+  },
+  /** `warmup + n` round trips of `size` bytes; returns the last `n` in microseconds. */
+  pingpong: async ({ n, warmup, size }: { n: number; warmup: number; size: number }) => {
+    const s = connected();
+    s.removeAllListeners('data');
+    const buf = Buffer.alloc(size, 1);
+    let got = 0;
+    let wake: (() => void) | undefined;
+    s.on('data', (chunk: Buffer) => {
+      got += chunk.length;
+      if (got >= size) {
+        got -= size;
+        wake?.();
+      }
+    });
+    const samples: number[] = [];
+    for (let i = 0; i < warmup + n; i++) {
+      const t = nowMs();
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        s.write(buf);
+      });
+      if (i >= warmup) samples.push((nowMs() - t) * 1000);
+    }
+    return samples;
+  },
+});
