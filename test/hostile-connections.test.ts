@@ -13,28 +13,20 @@ import type { MeshwireError } from '../src/errors.js';
 import type { P2PNode } from '../src/node.js';
 import type { NodeOptions } from '../src/options.js';
 import { createIdentity, type Identity } from '../src/secure/index.js';
-import { addressOf, closedPort, MODES, RawCompatPeer, startNode, waitFor } from './helpers/nodes.js';
+import {
+  addressOf,
+  closedPort,
+  MODES,
+  RawCompatPeer,
+  startNode,
+  waitFor,
+  assertServesLegitimatePeer,
+} from './helpers/nodes.js';
 import { describeFrames, helloFrame, RawNativePeer, withTimeout } from './support-secure/raw-native.js';
 
 const TEST = { timeout: 20_000 };
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 };
 const MiB = 1024 * 1024;
-
-/** A fresh legitimate node of the same mode connects to `node`, and a chat crosses both ways. */
-async function assertServesLegitimatePeer(t: TestContext, node: P2PNode): Promise<P2PNode> {
-  const legit = await startNode(t, { mode: node.mode, name: 'legit', autoConnectMax: 0 });
-  const joined = waitFor(node, 'peer-connected', (m) => m.peer.id === legit.id);
-  await legit.connectToPeer(addressOf(node));
-  await joined;
-  const text = `legit ${randomBytes(4).toString('hex')}`;
-  const heard = waitFor(node, 'chat', (m) => m.from.id === legit.id && m.text === text);
-  await legit.sendMessageToPeer(node.id, text);
-  await heard;
-  const answered = waitFor(legit, 'chat', (m) => m.from.id === node.id && m.text === `re ${text}`);
-  await node.sendMessageToPeer(legit.id, `re ${text}`);
-  await answered;
-  return legit;
-}
 
 /** Error codes `node` reports, from now on. */
 function errorCodes(node: P2PNode): string[] {

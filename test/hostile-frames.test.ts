@@ -22,7 +22,6 @@ import type { NodeOptions } from '../src/options.js';
 import { createIdentity, type Identity } from '../src/secure/index.js';
 import { HelloFirstDecoder } from '../src/session/hello-first.js';
 import {
-  addressOf,
   closedPort,
   RawCompatListener,
   RawCompatPeer,
@@ -30,6 +29,7 @@ import {
   startNode,
   waitFor,
   waitUntil,
+  assertServesLegitimatePeer,
 } from './helpers/nodes.js';
 import {
   describeFrames,
@@ -43,25 +43,6 @@ const TEST = { timeout: 15_000 };
 /** No heartbeat or stale-peer cleanup during a test: raw peers see only what the test causes. */
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000, autoConnectMax: 0 };
 const MiB = 1024 * 1024;
-
-/** A fresh legitimate node of the same mode connects to `node`, and a chat crosses both ways. */
-async function assertServesLegitimatePeer(
-  t: TestContext,
-  node: P2PNode,
-  options: NodeOptions = {},
-): Promise<void> {
-  const legit = await startNode(t, { mode: node.mode, name: 'legit', autoConnectMax: 0, ...options });
-  const joined = waitFor(node, 'peer-connected', (m) => m.peer.id === legit.id);
-  await legit.connectToPeer(addressOf(node));
-  await joined;
-  const text = `legit ${randomBytes(4).toString('hex')}`;
-  const heard = waitFor(node, 'chat', (m) => m.from.id === legit.id && m.text === text);
-  await legit.sendMessageToPeer(node.id, text);
-  await heard;
-  const answered = waitFor(legit, 'chat', (m) => m.from.id === node.id && m.text === `re ${text}`);
-  await node.sendMessageToPeer(legit.id, `re ${text}`);
-  await answered;
-}
 
 /** A compat node with quiet maintenance and no dials of its own. */
 function compatNode(t: TestContext, options: NodeOptions = {}): Promise<P2PNode> {

@@ -21,26 +21,12 @@ import {
   startNode,
   waitFor,
   waitUntil,
+  assertServesLegitimatePeer,
 } from './helpers/nodes.js';
 import { describeFrames, encodeFrames, helloFrame, RawNativePeer } from './support-secure/raw-native.js';
 
 const TEST = { timeout: 15_000 };
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 };
-
-/** A fresh legitimate node of the same mode connects to `node`, and a chat crosses both ways. */
-async function assertServesLegitimatePeer(t: TestContext, node: P2PNode): Promise<void> {
-  const legit = await startNode(t, { mode: node.mode, name: 'legit', autoConnectMax: 0 });
-  const joined = waitFor(node, 'peer-connected', (m) => m.peer.id === legit.id);
-  await legit.connectToPeer(addressOf(node));
-  await joined;
-  const text = `legit ${randomBytes(4).toString('hex')}`;
-  const heard = waitFor(node, 'chat', (m) => m.from.id === legit.id && m.text === text);
-  await legit.sendMessageToPeer(node.id, text);
-  await heard;
-  const answered = waitFor(legit, 'chat', (m) => m.from.id === node.id && m.text === `re ${text}`);
-  await node.sendMessageToPeer(legit.id, `re ${text}`);
-  await answered;
-}
 
 function ofType<K extends MeshMessage['type']>(messages: MeshMessage[], type: K) {
   return messages.filter((m): m is Extract<MeshMessage, { type: K }> => m.type === type);

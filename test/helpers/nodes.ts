@@ -382,3 +382,26 @@ export async function canReadSocketTable(): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * Proves a node still serves: a fresh legitimate node of the same mode connects to it and a chat
+ * crosses both ways. Every hostile-input test ends with it.
+ */
+export async function assertServesLegitimatePeer(
+  t: TestContext,
+  node: P2PNode,
+  options: NodeOptions = {},
+): Promise<P2PNode> {
+  const legit = await startNode(t, { mode: node.mode, name: 'legit', autoConnectMax: 0, ...options });
+  const joined = waitFor(node, 'peer-connected', (m) => m.peer.id === legit.id);
+  await legit.connectToPeer(addressOf(node));
+  await joined;
+  const text = `legit ${randomBytes(4).toString('hex')}`;
+  const heard = waitFor(node, 'chat', (m) => m.from.id === legit.id && m.text === text);
+  await legit.sendMessageToPeer(node.id, text);
+  await heard;
+  const answered = waitFor(legit, 'chat', (m) => m.from.id === node.id && m.text === `re ${text}`);
+  await node.sendMessageToPeer(legit.id, `re ${text}`);
+  await answered;
+  return legit;
+}
