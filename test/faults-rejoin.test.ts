@@ -84,7 +84,8 @@ async function mesh(t: TestContext, count: number, options: (i: number) => NodeO
       await startNode(t, { ...options(i), ...(i > 0 ? { bootstrap: addressOf(nodes[0] as P2PNode) } : {}) }),
     );
   }
-  await waitForPeerCount(nodes, count - 1);
+  // Generous: a newcomer may wait out the 3 s grace before dialling a peer that ranks first.
+  await waitForPeerCount(nodes, count - 1, 10_000);
   return nodes;
 }
 

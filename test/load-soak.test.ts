@@ -22,7 +22,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { formatTable, runSoak, verdict } from '../scripts/soak.js';
+import { formatTable, runSoak } from '../scripts/soak.js';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -35,7 +35,6 @@ test('churn soak (80 joins, secure): memory stays flat after the warm-up', { tim
     `joins ${result.joins} (no peer in time: ${result.joinFailures}), leaves ${result.leaves}, delivered to the core ${result.delivered}`,
   );
   for (const line of formatTable(result).split('\n')) t.diagnostic(line);
-  t.diagnostic(verdict(result).text);
 
   assert.ok(result.coreIntact, 'the core is still one full mesh');
   assert.ok(result.joins >= 40, `enough churn to mean something (${result.joins} joins)`);

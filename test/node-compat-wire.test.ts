@@ -105,8 +105,9 @@ describe('raw compat peer as a dialer', () => {
       assert.equal(d.from.id, raw.id);
       assert.equal(d.newCount, 1, 'empty, invalid, [::1] and own entries are ignored');
       assert.deepEqual(d.addresses, [target.address]);
-      // X dials the new address at once (auto-connect), as a compat dialer.
-      const dialled = await target.accept();
+      // X dials the new address (auto-connect) as a compat dialer: at once if it ranks first by
+      // port, else after the discovery grace period (2 s).
+      const dialled = await target.accept(6_000);
       assert.equal(await dialled.readLine(), `${x.id}:xnode`);
       assert.equal(await dialled.readLine(), `LISTEN:127.0.0.1:${x.port}`);
       dialled.send(`${dialled.id}:target\n`);

@@ -8,7 +8,7 @@ import type { KnownPeer } from './peer-book.js';
 /** Known-but-unconnected addresses added to each PEERS list (as the original). */
 const EXTRA_KNOWN_IN_LIST = 5;
 /** How long the end of a link that should not dial first waits before it dials anyway. */
-const DEFER_MS = 3000;
+const DEFER_MS = 2000;
 /** Most automatic dials one node keeps in flight: more only burn CPU on handshakes that time out. */
 const MAX_AUTO_DIALS = 8;
 /** First redial delay after a peer drops; doubles per failure. */
@@ -127,11 +127,25 @@ export class Discovery {
   onConnected(peer: Peer): void {
     const { book } = this.#core;
     if (peer.advertised) {
-      book.add(peer.address, Date.now(), peer.id);
+      const isNew = book.add(peer.address, Date.now(), peer.id);
       book.recordSuccess(peer.address, peer.id);
+      if (isNew) this.#announce(peer);
     }
     this.sharePeers(peer);
     if (peer.direction === 'outbound') this.requestPeers(peer);
+  }
+
+  /**
+   * Tells every other peer about a newcomer at once. The newcomer learns of them from our list
+   * in the same moment, so both ends of each missing link know of each other and the dial-order
+   * rule (see {@link autoConnect}) lets exactly one of them dial, without waiting for a
+   * discovery round.
+   */
+  #announce(newcomer: Peer): void {
+    const frame = { type: 'peers' as const, peers: [{ address: newcomer.address, id: newcomer.id }] };
+    for (const peer of this.#core.table.values()) {
+      if (peer !== newcomer) this.#core.sendControl(peer, frame);
+    }
   }
 
   /**
