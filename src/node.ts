@@ -1,61 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import os from 'node:os';
-import { formatAddress, isWildcardHost, normalizeHost, parseAddress } from './address.js';
+import { formatAddress, normalizeHost, parseAddress } from './address.js';
 import type { CodecLimits } from './codec/codec.js';
 import type { Frame } from './codec/frame.js';
 import type { MeshCore, WithoutTime } from './core.js';
 import { Discovery } from './discovery/discovery.js';
 import { PeerBook } from './discovery/peer-book.js';
+import { SelfAddresses } from './discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from './errors.js';
 import { MessageStream, type MessageStreamOptions } from './message-stream.js';
 import type { MeshMessage, NodeEvents, PeerRef, SendReport } from './messages.js';
 import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } from './options.js';
 import { peerRef, PeerTable, type Admission, type Peer } from './peers/peer-table.js';
+import { closeReason, NO_REDIAL_REASONS } from './peers/disconnect-reason.js';
 import { handlePeerFrame, pingAll, pingPeer } from './peers/peer-protocol.js';
-import type { Connection } from './session/connection.js';
 import type { Handshaken, HandshakeContext, Remote } from './session/handshake.js';
 import { openCompat, openSecure, type Channel } from './session/channel.js';
 import { listenOn } from './transport/tcp.js';
 import { TypedEmitter } from './typed-emitter.js';
+import type { ConnectOptions, NetworkInfo, PeerInfo } from './node-types.js';
 
-/** Options of {@link P2PNode.connectToPeer}. */
-export interface ConnectOptions {
-  signal?: AbortSignal;
-  /**
-   * Secure mode: the peer ID that must answer at this address; anything else (a man in the
-   * middle with its own key) fails with `ERR_PEER_ID_MISMATCH`. Defaults to the ID this node
-   * last saw at that address.
-   */
-  expectedId?: string;
-}
-
-/** A connected peer as reported by {@link P2PNode.getPeerInfo}. */
-export interface PeerInfo extends PeerRef {
-  direction: 'inbound' | 'outbound';
-  connectedAt: number;
-  lastSeen: number;
-  rttMs?: number;
-}
-
-/** A known address as reported by {@link P2PNode.getPeerInfo}. */
-export interface KnownPeerInfo {
-  address: string;
-  id?: string;
-  firstSeen: number;
-  connected: boolean;
-}
-
-/** Snapshot of a node's network state. */
-export interface NetworkInfo {
-  id: string;
-  name: string;
-  port: number;
-  mode: Mode;
-  maxPeers: number;
-  peers: PeerInfo[];
-  known: KnownPeerInfo[];
-}
+export type { ConnectOptions, KnownPeerInfo, NetworkInfo, PeerInfo } from './node-types.js';
 
 /**
  * A meshwire node: listens, dials, keeps a full mesh with everyone it learns of (up to
@@ -82,7 +47,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
    * socket to destroy to end it (the TLSSocket over an accepted raw one): close() reaps them.
    */
   readonly #sockets = new Map<net.Socket, net.Socket>();
-  readonly #selfAddresses = new Set<string>();
+  readonly #self: SelfAddresses;
   readonly #timers: NodeJS.Timeout[] = [];
   #server: net.Server | undefined;
   #listening: Promise<number> | undefined;
@@ -103,6 +68,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#channel = this.options.mode === 'compat' ? openCompat(limits) : openSecure(limits, this.options);
     if (this.options.mode === 'compat') this.#setId(randomBytes(16).toString('hex'));
     this.#book = new PeerBook(this.options.maxKnownPeers);
+    this.#self = new SelfAddresses(this.options, this.#book);
     const table = (): PeerTable => this.#peers();
     const closed = (): boolean => this.#closed;
     const self = (): P2PNode => this;
@@ -121,7 +87,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       get port() {
         return self().port;
       },
-      isSelfAddress: (address) => this.#isSelfAddress(address),
+      isSelfAddress: (address) => this.#self.has(address),
       isDialing: (address) => this.#dialing.has(address),
       dial: (address, opts) => this.connectToPeer(address, opts),
       sendControl: (peer, frame) => this.#sendControl(peer, frame),
@@ -189,7 +155,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       server.close();
       throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
     }
-    this.#rememberSelfAddresses();
+    this.#self.rememberListening(this.#port);
     this.#report({
       type: 'system-start',
       id: this.id,
@@ -426,7 +392,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     port: number,
     { signal, expectedId }: ConnectOptions,
   ): Promise<PeerRef> {
-    if (this.#isSelfAddress(address)) {
+    if (this.#self.has(address)) {
       throw new MeshwireError('ERR_SELF_CONNECTION', `${address} is this node's own address`);
     }
     const connected = [...this.#peers().values()].find((p) => p.address === address);
@@ -675,11 +641,11 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         id: this.id,
         // PROTOCOL-compat.md: "when the user gave none, NAME is the ID" (`<id>:<id>`, never `<id>:`).
         name: this.name,
-        listen: [this.#advertisedAddress(connection)],
+        listen: [this.#self.advertisedFor(connection.socket, this.#port)],
         version: 1,
         features: [],
       }),
-      advertisedAddress: (connection) => this.#advertisedAddress(connection),
+      advertisedAddress: (connection) => this.#self.advertisedFor(connection.socket, this.#port),
       admit: (peer) => this.#admit(peer),
     });
   }
@@ -706,32 +672,6 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       };
     }
     return table.admit(peer);
-  }
-
-  #advertisedAddress(connection: Connection): string {
-    const bound = this.options.host;
-    const host =
-      this.options.advertiseHost ??
-      (isWildcardHost(bound) ? normalizeHost(connection.socket.localAddress ?? '127.0.0.1') : bound);
-    const address = formatAddress(host, this.#port);
-    this.#selfAddresses.add(address);
-    return address;
-  }
-
-  #rememberSelfAddresses(): void {
-    const hosts = new Set<string>(['localhost', this.options.host]);
-    if (isWildcardHost(this.options.host)) {
-      for (const list of Object.values(os.networkInterfaces()))
-        for (const info of list ?? []) hosts.add(info.address);
-    }
-    for (const host of hosts)
-      if (!isWildcardHost(host)) this.#selfAddresses.add(formatAddress(host, this.#port));
-    if (this.options.advertiseHost)
-      this.#selfAddresses.add(formatAddress(this.options.advertiseHost, this.#port));
-  }
-
-  #isSelfAddress(address: string): boolean {
-    return this.#selfAddresses.has(address) || this.#book.isSelf(address);
   }
 
   #connectionLimits() {
@@ -762,24 +702,6 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
 /** Longest close() waits for peers to take their last bytes and FIN before their sockets are destroyed. */
 const CLOSE_GRACE_MS = 1000;
-
-const PROTOCOL_ERRORS = new Set<string>([
-  'ERR_FRAME_TOO_LARGE',
-  'ERR_LINE_TOO_LONG',
-  'ERR_MALFORMED_FRAME',
-  'ERR_UNEXPECTED_FRAME',
-  'ERR_TOO_MANY_ENTRIES',
-]);
-
-const NO_REDIAL_REASONS = new Set(['local-close', 'timeout', 'goodbye', 'protocol-error']);
-
-/** The short reason reported in peer-disconnected for a connection that ended with `error`. */
-function closeReason(error: MeshwireError | undefined): string {
-  if (!error) return 'local-close';
-  if (error.code === 'ERR_WRITE_TIMEOUT') return 'write-timeout';
-  if (PROTOCOL_ERRORS.has(error.code)) return 'protocol-error';
-  return 'closed';
-}
 
 /** Creates a node and starts it. */
 export async function createNode(options: NodeOptions = {}): Promise<P2PNode> {
