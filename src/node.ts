@@ -16,6 +16,7 @@ import { closeReason, NO_REDIAL_REASONS } from './peers/disconnect-reason.js';
 import { handlePeerFrame, pingAll, pingPeer } from './peers/peer-protocol.js';
 import type { Handshaken, HandshakeContext, Remote } from './session/handshake.js';
 import { openCompat, openSecure, type Channel } from './session/channel.js';
+import { PendingHandshakes } from './session/pending-handshakes.js';
 import { listenOn } from './transport/tcp.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { ConnectOptions, NetworkInfo, PeerInfo } from './node-types.js';
@@ -38,10 +39,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #dialing = new Map<string, Promise<PeerRef>>();
   /** IDs proven by the TLS handshake of dials still in their hello exchange (secure mode), with counts. */
   readonly #dialingIds = new Map<string, number>();
-  /** Inbound sockets still in handshake, with the socket to destroy to abort each. */
-  readonly #pending = new Map<net.Socket, net.Socket>();
-  /** Inbound sockets closed to make room for newer handshakes (not reported as errors). */
-  readonly #evicted = new WeakSet<net.Socket>();
+  readonly #pending: PendingHandshakes;
   /**
    * Every open socket of a connected (or just replaced) peer, and every accepted one, with the
    * socket to destroy to end it (the TLSSocket over an accepted raw one): close() reaps them.
@@ -69,6 +67,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     if (this.options.mode === 'compat') this.#setId(randomBytes(16).toString('hex'));
     this.#book = new PeerBook(this.options.maxKnownPeers);
     this.#self = new SelfAddresses(this.options, this.#book);
+    this.#pending = new PendingHandshakes(this.options.maxPendingHandshakes);
     const table = (): PeerTable => this.#peers();
     const closed = (): boolean => this.#closed;
     const self = (): P2PNode => this;
@@ -300,7 +299,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     const serverClosed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
-    for (const socket of this.#pending.values()) socket.destroy();
+    this.#pending.abortAll();
     if (this.#table) {
       for (const peer of [...this.#table.values()]) {
         if (this.mode === 'secure') {
@@ -451,14 +450,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   #accept(socket: net.Socket): void {
-    if (
-      this.#closed ||
-      (this.#pending.size >= this.options.maxPendingHandshakes && !this.#evictPendingHandshake())
-    ) {
+    if (this.#closed || !this.#pending.add(socket)) {
       socket.destroy();
       return;
     }
-    this.#pending.set(socket, socket);
     this.#track(socket);
     const deadline = Date.now() + this.options.connectionTimeoutMs;
     const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
@@ -467,22 +462,22 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      this.#pending.get(socket)?.destroy();
+      this.#pending.abort(socket);
     }, this.options.connectionTimeoutMs);
     socket.on('error', () => {
       // Reported through the handshake's failure below.
     });
     this.#channel
       .accept(socket, this.#connectionLimits(), (wrapped) => {
-        this.#pending.set(socket, wrapped);
+        this.#pending.wrapped(socket, wrapped);
         if (this.#sockets.has(socket)) this.#sockets.set(socket, wrapped);
       })
       .then((remote) =>
         this.#handshake(remote, deadline, () => this.#channel.inbound(this.#handshakeContext(), remote)),
       )
       .catch((err) => {
-        // Closed on purpose to make room (see #evictPendingHandshake), like the excess refused above.
-        if (this.#evicted.has(socket)) return;
+        // Closed on purpose to make room, like the excess refused above.
+        if (this.#pending.wasEvicted(socket)) return;
         let error = toMeshwireError(err);
         if (timedOut && error.code !== 'ERR_HANDSHAKE_TIMEOUT') {
           error = new MeshwireError(
@@ -497,31 +492,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       })
       .finally(() => {
         clearTimeout(timer);
-        this.#pending.delete(socket);
+        this.#pending.release(socket);
       });
-  }
-
-  /**
-   * Makes room when maxPendingHandshakes handshakes are in progress: closes the oldest one whose
-   * peer has sent nothing yet, else the oldest one. Refusing the newcomer instead would let that
-   * many idle sockets lock every legitimate peer out until they time out, again and again; a real
-   * handshake sends at once and completes in milliseconds, so it is hardly ever the one closed.
-   */
-  #evictPendingHandshake(): boolean {
-    let victim: net.Socket | undefined;
-    for (const raw of this.#pending.keys()) {
-      if (raw.bytesRead === 0) {
-        victim = raw;
-        break;
-      }
-      victim ??= raw;
-    }
-    if (!victim) return false;
-    const toDestroy = this.#pending.get(victim);
-    this.#pending.delete(victim);
-    this.#evicted.add(victim);
-    toDestroy?.destroy();
-    return true;
   }
 
   /** Runs a handshake under the connection timeout, then brings the peer online. */
