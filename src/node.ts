@@ -239,6 +239,14 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     }
   }
 
+  /**
+   * Closes the connection to one peer (with a goodbye in secure mode, so it does not redial).
+   * Throws `ERR_UNKNOWN_PEER` if it is not connected.
+   */
+  disconnectPeer(peerId: string): void {
+    this.#leave(this.#peerOrThrow(peerId), 'disconnect');
+  }
+
   /** Connected peers and known addresses. */
   getPeerInfo(): NetworkInfo {
     const peers = [...this.#peers().values()].map((p): PeerInfo => ({
@@ -302,15 +310,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#pending.abortAll();
     if (this.#table) {
       for (const peer of [...this.#table.values()]) {
-        if (this.mode === 'secure') {
-          try {
-            peer.connection.write({ type: 'goodbye', reason: 'shutdown' }, true);
-          } catch {
-            // A peer whose queue is full gets no goodbye; close() must not throw because of it.
-          }
-        }
-        peer.connection.end();
-        this.#drop(peer, 'local-close');
+        this.#leave(peer, 'shutdown');
       }
     }
     // Ending is graceful (queued data, then FIN), but a peer that does not read would hold its
@@ -324,6 +324,19 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     ).unref();
     await serverClosed;
     for (const stream of [...this.#streams]) stream.end(true);
+  }
+
+  /** Says goodbye (secure mode), flushes, closes and reports the peer as closed by us. */
+  #leave(peer: Peer, reason: string): void {
+    if (this.mode === 'secure') {
+      try {
+        peer.connection.write({ type: 'goodbye', reason }, true);
+      } catch {
+        // A peer whose queue is full gets no goodbye; leaving must not throw because of it.
+      }
+    }
+    peer.connection.end();
+    this.#drop(peer, 'local-close');
   }
 
   #track(socket: net.Socket): void {

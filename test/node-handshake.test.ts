@@ -195,3 +195,36 @@ for (const mode of MODES) {
     });
   });
 }
+
+for (const mode of MODES) {
+  test(
+    `disconnectPeer closes one connection, both sides report it (${mode})`,
+    { timeout: 10_000 },
+    async (t) => {
+      const a = await startNode(t, { mode, maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 });
+      const b = await startNode(t, { mode, maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 });
+      const c = await startNode(t, {
+        mode,
+        maintenanceIntervalMs: 60_000,
+        peerTimeoutMs: 60_000,
+        autoConnectMax: 0,
+      });
+      await a.connectToPeer(addressOf(b));
+      await a.connectToPeer(addressOf(c));
+      const local = waitFor(a, 'peer-disconnected', (m) => m.peer.id === b.id);
+      const remote = waitFor(b, 'peer-disconnected', (m) => m.peer.id === a.id);
+      a.disconnectPeer(b.id);
+      assert.equal((await local).reason, 'local-close');
+      assert.equal((await remote).reason, mode === 'secure' ? 'goodbye' : 'closed');
+      assert.deepEqual(
+        a.getPeerInfo().peers.map((p) => p.id),
+        [c.id],
+        'the other peer stays connected',
+      );
+      assert.throws(
+        () => a.disconnectPeer(b.id),
+        (err: MeshwireError) => err.code === 'ERR_UNKNOWN_PEER',
+      );
+    },
+  );
+}
