@@ -30,6 +30,7 @@ import {
   waitFor,
   waitUntil,
   assertServesLegitimatePeer,
+  ofType,
 } from './helpers/nodes.js';
 import {
   describeFrames,
@@ -130,10 +131,6 @@ async function heldSince(before: number, limit: number): Promise<number> {
     if (held < limit || Date.now() > deadline) return held;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-function ofType<K extends MeshMessage['type']>(messages: MeshMessage[], type: K) {
-  return messages.filter((m): m is Extract<MeshMessage, { type: K }> => m.type === type);
 }
 
 describe('oversize length headers', () => {

@@ -22,15 +22,12 @@ import {
   waitFor,
   waitUntil,
   assertServesLegitimatePeer,
+  ofType,
 } from './helpers/nodes.js';
 import { describeFrames, encodeFrames, helloFrame, RawNativePeer } from './support-secure/raw-native.js';
 
 const TEST = { timeout: 15_000 };
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 };
-
-function ofType<K extends MeshMessage['type']>(messages: MeshMessage[], type: K) {
-  return messages.filter((m): m is Extract<MeshMessage, { type: K }> => m.type === type);
-}
 
 /** Nobody with the node's own ID ever connected. */
 function assertNoSelfConnection(node: P2PNode, messages: MeshMessage[]): void {

@@ -13,7 +13,6 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { Frame } from '../src/codec/frame.js';
 import type { MeshwireError } from '../src/errors.js';
-import type { MeshMessage } from '../src/messages.js';
 import type { P2PNode } from '../src/node.js';
 import { resolveOptions } from '../src/options.js';
 import {
@@ -24,7 +23,7 @@ import {
   type Identity,
 } from '../src/secure/index.js';
 import { openSecure } from '../src/session/channel.js';
-import { addressOf, record, startNode, waitFor, waitUntil } from './helpers/nodes.js';
+import { addressOf, record, startNode, waitFor, waitUntil, rejectsWith, ofType } from './helpers/nodes.js';
 import {
   describeFrames,
   helloFrame,
@@ -37,23 +36,6 @@ import {
 } from './support-secure/raw-native.js';
 
 const TIMEOUT = { timeout: 15_000 };
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<MeshwireError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.equal((err as MeshwireError).code, code, `expected ${code}, got: ${String(err)}`);
-    return err as MeshwireError;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
-
-function ofType<K extends MeshMessage['type']>(
-  messages: MeshMessage[],
-  type: K,
-): Extract<MeshMessage, { type: K }>[] {
-  return messages.filter((m): m is Extract<MeshMessage, { type: K }> => m.type === type);
-}
 
 /** A fresh identity for a hand-made attacker. */
 function attacker(): Promise<Identity> {

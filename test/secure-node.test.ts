@@ -10,10 +10,19 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { MeshwireError } from '../src/errors.js';
-import type { ChatMessage, BytesMessage, MeshMessage } from '../src/messages.js';
+import type { ChatMessage, BytesMessage } from '../src/messages.js';
 import type { P2PNode } from '../src/node.js';
 import type { NodeOptions } from '../src/options.js';
-import { addressOf, record, startNode, waitFor, waitForPeerCount, waitUntil } from './helpers/nodes.js';
+import {
+  addressOf,
+  record,
+  startNode,
+  waitFor,
+  waitForPeerCount,
+  waitUntil,
+  rejectsWith,
+  ofType,
+} from './helpers/nodes.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -31,24 +40,6 @@ const TRICKY_TEXTS = [
   'crlf\r\nend',
   'Zoë 😀 \u0000 nul',
 ];
-
-/** Asserts that `promise` rejects with a MeshwireError of `code`; returns the error. */
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<MeshwireError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.equal((err as MeshwireError).code, code, `expected ${code}, got: ${String(err)}`);
-    return err as MeshwireError;
-  }
-  assert.fail(`expected a rejection with ${code}`);
-}
-
-function ofType<K extends MeshMessage['type']>(
-  messages: MeshMessage[],
-  type: K,
-): Extract<MeshMessage, { type: K }>[] {
-  return messages.filter((m): m is Extract<MeshMessage, { type: K }> => m.type === type);
-}
 
 /** Collects `count` chat messages of `node` (from now on), in order of arrival. */
 function collectChats(node: P2PNode, count: number, timeoutMs = 5_000): Promise<ChatMessage[]> {

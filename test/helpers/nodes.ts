@@ -3,11 +3,13 @@
  * bounded waits on events, and a hand-written raw compat peer. Everything created here registers
  * its cleanup with the test context right away, so a failing assertion leaks nothing.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { TestContext } from 'node:test';
 import { P2PNode } from '../../src/node.js';
+import type { MeshwireError } from '../../src/errors.js';
 import type { MeshMessage, MessageType, NodeEvents } from '../../src/messages.js';
 import type { Mode, NodeOptions } from '../../src/options.js';
 
@@ -404,4 +406,23 @@ export async function assertServesLegitimatePeer(
   await node.sendMessageToPeer(legit.id, `re ${text}`);
   await answered;
   return legit;
+}
+
+/** Asserts that `promise` rejects with a MeshwireError of `code`; returns the error. */
+export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<MeshwireError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.equal((err as MeshwireError).code, code, `expected ${code}, got: ${String(err)}`);
+    return err as MeshwireError;
+  }
+  assert.fail(`expected a rejection with ${code}`);
+}
+
+/** The messages of one type, typed as such. */
+export function ofType<K extends MeshMessage['type']>(
+  messages: MeshMessage[],
+  type: K,
+): Extract<MeshMessage, { type: K }>[] {
+  return messages.filter((m): m is Extract<MeshMessage, { type: K }> => m.type === type);
 }
