@@ -50,7 +50,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   #server: net.Server | undefined;
   #listening: Promise<number> | undefined;
   #port = 0;
-  #paused = false;
+  /** Peers whose messages a consumer of messages() is behind on: their sockets are paused. */
+  readonly #pausedPeers = new Set<string>();
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #core: MeshCore;
@@ -281,7 +282,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   messages(options: MessageStreamOptions = {}): AsyncIterableIterator<MeshMessage> {
     const stream = new MessageStream(
       options,
-      () => this.#updatePause(),
+      (peerId) => this.#updatePause(peerId),
       (s) => this.#streams.delete(s),
     );
     if (this.#closed) stream.end(true);
@@ -563,7 +564,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       });
     }
     connection.setCloseHandler((error) => this.#drop(peer, closeReason(error), error));
-    if (this.#paused) connection.setPaused(true);
+    if (this.#pausedPeers.has(peer.id)) connection.setPaused(true);
     this.#discovery.onConnected(peer);
     // An early ping gives an RTT right away instead of after the first maintenance period
     // (secure mode only: compat keeps the original's exact sequence on the wire).
@@ -676,12 +677,15 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     for (const stream of this.#streams) stream.push(full);
   }
 
-  #updatePause(): void {
+  /** Pauses or resumes reading from one peer, as the consumers of messages() need. */
+  #updatePause(peerId: string | undefined): void {
+    if (peerId === undefined) return;
     let over = false;
-    for (const stream of this.#streams) if (stream.overHighWater) over = true;
-    if (over === this.#paused) return;
-    this.#paused = over;
-    if (this.#table) for (const peer of this.#table.values()) peer.connection.setPaused(over);
+    for (const stream of this.#streams) if (stream.isOverHighWater(peerId)) over = true;
+    if (over === this.#pausedPeers.has(peerId)) return;
+    if (over) this.#pausedPeers.add(peerId);
+    else this.#pausedPeers.delete(peerId);
+    this.#table?.get(peerId)?.connection.setPaused(over);
   }
 }
 

@@ -335,3 +335,41 @@ for (const mode of MODES) {
     assert.ok(Date.now() - closing < 2_000);
   });
 }
+
+for (const mode of MODES) {
+  test(
+    `a consumer behind on one peer pauses only that peer; another peer's chat still flows (${mode})`,
+    { timeout: 20_000 },
+    async (t) => {
+      const opts = { mode, maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000, writeTimeoutMs: 30_000 };
+      const receiver = await startNode(t, opts);
+      const flooder = await startNode(t, { ...opts, sendHighWaterMark: 64 * 1024 });
+      const innocent = await startNode(t, opts);
+      // Consumes BYTES, never pulls: it falls behind on the flooder at once.
+      const iterator = receiver.messages({ types: ['bytes', 'chat'], highWaterMark: 256 * 1024 });
+      await flooder.connectToPeer(addressOf(receiver));
+      await innocent.connectToPeer(addressOf(receiver));
+      await waitForPeerCount([receiver], 2);
+      let resolved = 0;
+      let stop = false;
+      const flooding = (async () => {
+        while (!stop) {
+          await flooder.sendBytesToPeer(receiver.id, Buffer.alloc(64 * 1024)).catch(() => {
+            stop = true;
+          });
+          resolved++;
+        }
+      })();
+      await waitForStall(() => resolved, 300, 10_000, 'the flooder');
+      // The flooder is paused; the innocent peer's chats still arrive (as events) one by one.
+      for (let i = 0; i < 20; i++) {
+        const got = waitFor(receiver, 'chat', (m) => m.text === `hi ${i}`, 2_000);
+        await innocent.sendMessageToPeer(receiver.id, `hi ${i}`);
+        await got;
+      }
+      stop = true;
+      await iterator.return?.();
+      await flooding;
+    },
+  );
+}
