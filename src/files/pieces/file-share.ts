@@ -1,0 +1,746 @@
+import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MeshwireError } from '../../errors.js';
+import type { MeshMessage, PeerRef } from '../../messages.js';
+import { TypedEmitter } from '../../typed-emitter.js';
+import { PART_SUFFIX, openPart } from '../part-files.js';
+import type { FileNode } from '../types.js';
+import { Download, type DownloadEvent, type DownloadHost, type DownloadLimits } from './download.js';
+import { HASH_BYTES, pieceCount, pieceRoot, pieceSize, pieceWidth } from './merkle.js';
+import { createOffer, parseOffer, type FileOffer } from './offer.js';
+import { hashFile, PieceServer, type SharedFile } from './source.js';
+import { loadLayer, loadState, removeState } from './state-file.js';
+import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
+import {
+  encodeNope,
+  encodeOfferFrame,
+  encodeWant,
+  NopeReason,
+  parsePieceFrame,
+  PIECE_HEADER_BYTES,
+  WHOLE_FILE,
+  type PieceFrame,
+} from './wire.js';
+
+const SHARES_FILE = 'shares.json';
+/** Roots remembered with their holders (for fetchFile and new sources), oldest dropped first. */
+const MAX_KNOWN_ROOTS = 1024;
+const MAX_HOLDERS_PER_ROOT = 64;
+/** Resume states loaded at start; more are left on disk with a warning. */
+const MAX_RESUMED = 256;
+const MAX_PENDING_ACCEPTS_PER_PEER = 4;
+
+function int(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new MeshwireError('ERR_INVALID_OPTION', `${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Content-addressed, resumable, multi-source file sharing over a secure-mode node (the piece
+ * protocol of PROTOCOL.md). A file is identified by its Merkle root; its signed offer names it.
+ * Receivers pull pieces from every peer that holds the file, verify each piece before writing it,
+ * and resume from `.part` plus a state file after a crash of either side.
+ *
+ * @example
+ * ```ts
+ * const share = new FileShare(node, { downloadsDir: 'downloads', signer });
+ * share.on('download-complete', (e) => console.log(e.path));
+ * await share.start();
+ * const offer = await share.sendFile('./video.mp4', { to: bobId }); // bob pulls it
+ * await share.fetchFile(offer.rootHex); // elsewhere: pull from whoever has it
+ * ```
+ */
+export class FileShare extends TypedEmitter<FileShareEvents> {
+  readonly downloadsDir: string;
+  readonly stateDir: string;
+  readonly #node: FileNode;
+  readonly #opts: Required<
+    Omit<FileShareOptions, 'signer' | 'accept' | 'signal' | 'downloadsDir' | 'stateDir'>
+  >;
+  readonly #limits: DownloadLimits;
+  readonly #signer: FileShareOptions['signer'];
+  readonly #accept: NonNullable<FileShareOptions['accept']>;
+  readonly #shares = new Map<string, SharedFile>();
+  readonly #downloads = new Map<string, Download>();
+  /** rootHex -> peer whose offer started the download (for the per-peer cap). */
+  readonly #startedBy = new Map<string, string>();
+  readonly #known = new Map<string, { offer: FileOffer; holders: Set<string> }>();
+  readonly #pendingAccepts = new Map<string, number>();
+  readonly #connected = new Set<string>();
+  readonly #reserved = new Set<string>();
+  readonly #wants = new Map<string, Set<(offer: FileOffer) => void>>();
+  readonly #server: PieceServer;
+  readonly #stop = new AbortController();
+  readonly #host: DownloadHost;
+  #tick: NodeJS.Timeout | undefined;
+  #started: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(node: FileNode, options: FileShareOptions = {}) {
+    super();
+    const downloadsDir = options.downloadsDir ?? 'downloads';
+    if (typeof downloadsDir !== 'string' || downloadsDir === '') {
+      throw new MeshwireError('ERR_INVALID_OPTION', 'downloadsDir must be a non-empty path');
+    }
+    this.#node = node;
+    this.downloadsDir = path.resolve(downloadsDir);
+    this.stateDir = path.resolve(options.stateDir ?? path.join(this.downloadsDir, '.meshwire'));
+    this.#signer = options.signer;
+    if (options.accept !== undefined && typeof options.accept !== 'function') {
+      throw new MeshwireError('ERR_INVALID_OPTION', 'accept must be a function');
+    }
+    this.#accept = options.accept ?? (() => true);
+    const maxDownloads = int('maxDownloads', options.maxDownloads ?? 16, 1);
+    this.#opts = {
+      maxFileSize: int('maxFileSize', options.maxFileSize ?? 4 * 1024 ** 3, 0),
+      maxDownloads,
+      maxDownloadsPerPeer: int(
+        'maxDownloadsPerPeer',
+        options.maxDownloadsPerPeer ?? Math.min(4, maxDownloads),
+        1,
+      ),
+      window: int('window', options.window ?? 16, 1),
+      requestTimeoutMs: int('requestTimeoutMs', options.requestTimeoutMs ?? 15_000, 1),
+      maxQueuedRequestsPerPeer: int('maxQueuedRequestsPerPeer', options.maxQueuedRequestsPerPeer ?? 64, 1),
+      stateBatchPieces: int('stateBatchPieces', options.stateBatchPieces ?? 64, 1),
+      stateFlushMs: int('stateFlushMs', options.stateFlushMs ?? 1000, 1),
+      wantTimeoutMs: int('wantTimeoutMs', options.wantTimeoutMs ?? 10_000, 1),
+    };
+    if (this.#opts.maxDownloadsPerPeer > maxDownloads) {
+      throw new MeshwireError('ERR_INVALID_OPTION', 'maxDownloadsPerPeer must not exceed maxDownloads');
+    }
+    this.#limits = {
+      window: this.#opts.window,
+      requestTimeoutMs: this.#opts.requestTimeoutMs,
+      stateBatchPieces: this.#opts.stateBatchPieces,
+      stateFlushMs: this.#opts.stateFlushMs,
+    };
+    this.#server = new PieceServer(
+      {
+        sendBytesToPeer: (id, data) => node.sendBytesToPeer(id, data),
+        lookup: (root) => this.#shares.get(root),
+      },
+      this.#opts.maxQueuedRequestsPerPeer,
+    );
+    this.#host = {
+      downloadsDir: this.downloadsDir,
+      stateDir: this.stateDir,
+      reserved: this.#reserved,
+      send: (peerId, frame) => {
+        node.sendBytesToPeer(peerId, frame).catch(() => {
+          for (const d of this.#downloads.values()) d.sourceLost(peerId);
+        });
+      },
+      emit: (event) => this.#onDownloadEvent(event),
+    };
+    options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  /**
+   * Subscribes to the node, creates the folders, serves the files shared before a restart and
+   * resumes the downloads found in the state folder. Rejects with `ERR_FILE_IO` when a folder
+   * cannot be created.
+   */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
+    const stream = this.#node.messages({
+      types: ['bytes', 'peer-connected', 'peer-disconnected'],
+      signal: this.#stop.signal,
+    });
+    for (const p of this.#node.getPeerInfo().peers) this.#connected.add(p.id);
+    try {
+      await mkdir(this.downloadsDir, { recursive: true });
+      await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new MeshwireError('ERR_FILE_IO', `cannot create ${this.stateDir}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    await this.#loadShares();
+    void this.#pump(stream);
+    await this.#resumeAll();
+    this.#tick = setInterval(() => {
+      for (const d of this.#downloads.values()) d.tick();
+    }, 1000);
+    this.#tick.unref();
+  }
+
+  async #pump(stream: AsyncIterable<MeshMessage>): Promise<void> {
+    try {
+      for await (const msg of stream) this.#handle(msg);
+    } catch {
+      // node closing
+    }
+  }
+
+  #handle(msg: MeshMessage): void {
+    if (msg.type === 'peer-connected') {
+      this.#connected.add(msg.peer.id);
+      for (const d of this.#downloads.values()) if (d.knownSources.has(msg.peer.id)) d.addSource(msg.peer.id);
+      return;
+    }
+    if (msg.type === 'peer-disconnected') {
+      this.#connected.delete(msg.peer.id);
+      this.#server.onPeerGone(msg.peer.id);
+      for (const d of this.#downloads.values()) d.sourceLost(msg.peer.id);
+      return;
+    }
+    if (msg.type !== 'bytes') return;
+    let frame: PieceFrame | null;
+    try {
+      frame = parsePieceFrame(msg.data);
+    } catch (err) {
+      this.emit('warning', { error: err as MeshwireError });
+      return;
+    }
+    if (frame === null) return;
+    const from = msg.from;
+    switch (frame.type) {
+      case 'offer':
+      case 'have':
+        this.#onOffer(from, frame.body, frame.type === 'offer');
+        return;
+      case 'want': {
+        const shared = this.#shares.get(frame.root.toString('hex'));
+        const reply = shared
+          ? encodeOfferFrame(shared.offer.body, true)
+          : encodeNope(frame.root, WHOLE_FILE, NopeReason.unknown);
+        this.#node.sendBytesToPeer(from.id, reply).catch(() => undefined);
+        return;
+      }
+      case 'get-layer':
+        this.#server.onGetLayer(from.id, frame.root);
+        return;
+      case 'request':
+        this.#server.onRequest(from.id, frame.root, frame.index);
+        return;
+      case 'layer':
+        this.#downloads.get(frame.root.toString('hex'))?.onLayer(from.id, frame.hashes);
+        return;
+      case 'piece':
+        this.#downloads.get(frame.root.toString('hex'))?.onPiece(from.id, frame.index, frame.data);
+        return;
+      case 'nope': {
+        const rootHex = frame.root.toString('hex');
+        if (frame.reason === NopeReason.refused && frame.index === WHOLE_FILE && this.#shares.has(rootHex)) {
+          this.emit('offer-refused', { peerId: from.id, rootHex });
+        }
+        this.#known.get(rootHex)?.holders.delete(from.id);
+        this.#downloads.get(rootHex)?.onNope(from.id, frame.index, frame.reason);
+        return;
+      }
+    }
+  }
+
+  #remember(offer: FileOffer, holder: string): void {
+    let entry = this.#known.get(offer.rootHex);
+    if (!entry) {
+      if (this.#known.size >= MAX_KNOWN_ROOTS) this.#known.delete(this.#known.keys().next().value!);
+      this.#known.set(offer.rootHex, (entry = { offer, holders: new Set() }));
+    }
+    if (entry.holders.size < MAX_HOLDERS_PER_ROOT) entry.holders.add(holder);
+  }
+
+  #onOffer(from: PeerRef, body: Uint8Array, push: boolean): void {
+    let offer: FileOffer;
+    try {
+      offer = parseOffer(body);
+    } catch (err) {
+      this.emit('warning', { error: err as MeshwireError });
+      return;
+    }
+    this.#remember(offer, from.id);
+    for (const resolve of this.#wants.get(offer.rootHex) ?? []) resolve(offer);
+    this.emit('offer', { from, offer, push });
+    const existing = this.#downloads.get(offer.rootHex);
+    if (existing) {
+      existing.addSource(from.id);
+      return;
+    }
+    if (!push || this.#shares.has(offer.rootHex)) return;
+    const refuse = (): void => {
+      this.#node
+        .sendBytesToPeer(from.id, encodeNope(offer.root, WHOLE_FILE, NopeReason.refused))
+        .catch(() => undefined);
+    };
+    const pending = this.#pendingAccepts.get(from.id) ?? 0;
+    if (pending >= MAX_PENDING_ACCEPTS_PER_PEER || !this.#fits(offer) || this.#perPeerFull(from.id)) {
+      refuse();
+      return;
+    }
+    this.#pendingAccepts.set(from.id, pending + 1);
+    void (async () => {
+      let ok = false;
+      try {
+        ok = (await this.#accept(offer, from)) === true;
+      } catch {
+        ok = false;
+      } finally {
+        const n = (this.#pendingAccepts.get(from.id) ?? 1) - 1;
+        if (n > 0) this.#pendingAccepts.set(from.id, n);
+        else this.#pendingAccepts.delete(from.id);
+      }
+      if (!ok || this.#perPeerFull(from.id) || this.#closed) {
+        refuse();
+        return;
+      }
+      try {
+        const d = await this.#begin(offer);
+        this.#startedBy.set(offer.rootHex, from.id);
+        d.addSource(from.id);
+      } catch (err) {
+        refuse();
+        this.emit('warning', { error: err as MeshwireError, rootHex: offer.rootHex });
+      }
+    })();
+  }
+
+  #fits(offer: FileOffer): boolean {
+    return (
+      offer.size <= this.#opts.maxFileSize &&
+      offer.pieceLength + PIECE_HEADER_BYTES <= this.#node.maxBytesPerMessage &&
+      pieceCount(offer.size, offer.pieceLength) * HASH_BYTES + 64 <= this.#node.maxBytesPerMessage
+    );
+  }
+
+  #perPeerFull(peerId: string): boolean {
+    let n = 0;
+    for (const [root, by] of this.#startedBy) if (by === peerId && this.#downloads.has(root)) n++;
+    return n >= this.#opts.maxDownloadsPerPeer || this.#downloads.size >= this.#opts.maxDownloads;
+  }
+
+  /** Creates the download of `offer` (a fresh `.part`), or returns the one in progress. */
+  async #begin(offer: FileOffer): Promise<Download> {
+    const existing = this.#downloads.get(offer.rootHex);
+    if (existing) return existing;
+    if (this.#downloads.size >= this.#opts.maxDownloads) {
+      throw new MeshwireError(
+        'ERR_TOO_MANY_PENDING',
+        `${this.#downloads.size} downloads in progress (maxDownloads)`,
+      );
+    }
+    if (!this.#fits(offer)) {
+      throw new MeshwireError('ERR_FILE_TOO_LARGE', `${offer.name} (${offer.size} bytes) exceeds the limits`);
+    }
+    const part = await openPart(this.downloadsDir, offer.name, this.#reserved);
+    const again = this.#downloads.get(offer.rootHex);
+    if (again) {
+      // Someone else began it while the file was being created: keep theirs.
+      await part.fh.close();
+      await unlink(part.partPath).catch(() => undefined);
+      this.#reserved.delete(part.finalName);
+      return again;
+    }
+    await part.fh.truncate(offer.size);
+    const d = new Download(this.#host, this.#limits, offer, part);
+    this.#downloads.set(offer.rootHex, d);
+    void d.saveState();
+    for (const holder of this.#known.get(offer.rootHex)?.holders ?? []) d.knownSources.add(holder);
+    this.emit('download-start', { download: d, resumed: false });
+    for (const holder of d.knownSources) if (this.#connected.has(holder)) d.addSource(holder);
+    d.maybeFinish();
+    return d;
+  }
+
+  #onDownloadEvent(event: DownloadEvent): void {
+    const d = event.download;
+    switch (event.type) {
+      case 'progress':
+        this.emit('download-progress', { download: d });
+        return;
+      case 'paused':
+        this.emit('download-paused', { download: d });
+        return;
+      case 'source-dropped':
+        this.emit('source-dropped', { download: d, peerId: event.peerId, error: event.error });
+        return;
+      case 'warning':
+        this.emit('warning', { error: event.error, rootHex: d.offer.rootHex });
+        return;
+      case 'failed':
+        this.#downloads.delete(d.offer.rootHex);
+        this.#startedBy.delete(d.offer.rootHex);
+        this.emit('download-failed', { download: d, error: event.error });
+        return;
+      case 'complete':
+        this.#downloads.delete(d.offer.rootHex);
+        this.#startedBy.delete(d.offer.rootHex);
+        void this.#adopt(d, event.path);
+        return;
+    }
+  }
+
+  /** A finished download becomes a share: this node serves it and tells its peers. */
+  async #adopt(d: Download, finalPath: string): Promise<void> {
+    try {
+      const st = await stat(finalPath);
+      const layer = await this.#layerOf(d);
+      this.#shares.set(d.offer.rootHex, { offer: d.offer, path: finalPath, layer, mtimeMs: st.mtimeMs });
+      await this.#saveShares();
+      const announce = encodeOfferFrame(d.offer.body, true);
+      for (const id of this.#connected) this.#node.sendBytesToPeer(id, announce).catch(() => undefined);
+    } catch (err) {
+      this.emit('warning', {
+        error: new MeshwireError('ERR_FILE_IO', `cannot share ${finalPath}: ${(err as Error).message}`),
+        rootHex: d.offer.rootHex,
+      });
+    }
+    this.emit('download-complete', { download: d, path: finalPath });
+  }
+
+  async #layerOf(d: Download): Promise<Buffer[]> {
+    if (d.pieces <= 1) return d.pieces === 1 ? [d.offer.root] : [];
+    // The download verified every piece against this layer; hash the final file only if lost.
+    const saved = d.layer;
+    if (saved) return saved;
+    const hashed = await hashFile(path.join(this.downloadsDir, d.finalName));
+    return hashed.layer;
+  }
+
+  /**
+   * Makes a file available: hashes it once (root and piece layer), signs its offer, serves its
+   * pieces from now on (and after a restart, while the file is unchanged), and announces it to
+   * the connected peers (`have`: they may fetch it, nothing is pushed). Requires `signer`.
+   */
+  async shareFile(
+    filePath: string,
+    options: { name?: string; announce?: boolean; signal?: AbortSignal } = {},
+  ): Promise<FileOffer> {
+    if (!this.#signer)
+      throw new MeshwireError('ERR_INVALID_OPTION', 'sharing needs the signer option (the node key)');
+    const absolute = path.resolve(filePath);
+    const hashed = await hashFile(absolute, options.signal);
+    if (hashed.pieceLength + PIECE_HEADER_BYTES > this.#node.maxBytesPerMessage) {
+      throw new MeshwireError(
+        'ERR_INVALID_OPTION',
+        `pieces of ${hashed.pieceLength} bytes do not fit maxBytesPerMessage`,
+      );
+    }
+    const offer = await createOffer(this.#signer, {
+      root: hashed.root,
+      size: hashed.size,
+      pieceLength: hashed.pieceLength,
+      name: options.name ?? path.basename(absolute),
+    });
+    this.#shares.set(offer.rootHex, { offer, path: absolute, layer: hashed.layer, mtimeMs: hashed.mtimeMs });
+    await this.#server.release(offer.rootHex);
+    await this.#saveShares();
+    if (options.announce !== false) {
+      const frame = encodeOfferFrame(offer.body, true);
+      for (const id of this.#connected) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
+    }
+    return offer;
+  }
+
+  /**
+   * Offers a file to peers (all connected ones when `to` is omitted): they pull it, from us and
+   * from any other holder, if their `accept` hook agrees. Resolves once the offers are queued;
+   * a refusal arrives as `'offer-refused'`, completion on the receiver as its `have` announce.
+   */
+  async sendFile(
+    filePath: string,
+    options: { to?: string | readonly string[]; name?: string; signal?: AbortSignal } = {},
+  ): Promise<{ offer: FileOffer; offeredTo: string[] }> {
+    const offer = await this.shareFile(filePath, {
+      name: options.name,
+      announce: false,
+      signal: options.signal,
+    });
+    const to =
+      options.to === undefined
+        ? [...this.#connected]
+        : typeof options.to === 'string'
+          ? [options.to]
+          : [...options.to];
+    const frame = encodeOfferFrame(offer.body);
+    const offeredTo: string[] = [];
+    await Promise.all(
+      to.map(async (id) => {
+        try {
+          await this.#node.sendBytesToPeer(id, frame);
+          offeredTo.push(id);
+        } catch {
+          // not connected: not offered
+        }
+      }),
+    );
+    return { offer, offeredTo };
+  }
+
+  /**
+   * Downloads the file with Merkle root `root` (64 hex characters, or a verified offer) from every
+   * peer that has it: `sources` when given, else the peers known to hold it, else every connected
+   * peer is asked. Resolves with the final path; a download already in progress is joined.
+   * Rejects with `ERR_PEER_TIMEOUT` when nobody offers the file within `wantTimeoutMs`.
+   */
+  async fetchFile(
+    root: string | FileOffer,
+    options: { sources?: readonly string[]; signal?: AbortSignal } = {},
+  ): Promise<string> {
+    const rootHex = typeof root === 'string' ? root.toLowerCase() : root.rootHex;
+    if (!/^[0-9a-f]{64}$/.test(rootHex))
+      throw new MeshwireError('ERR_INVALID_ARGUMENT', 'root must be 64 hex characters');
+    const shared = this.#shares.get(rootHex);
+    if (shared) return shared.path;
+    const candidates = options.sources ?? [...(this.#known.get(rootHex)?.holders ?? this.#connected)];
+    let offer = typeof root === 'string' ? this.#known.get(rootHex)?.offer : root;
+    if (!offer)
+      offer = await this.#want(
+        rootHex,
+        candidates.length > 0 ? candidates : [...this.#connected],
+        options.signal,
+      );
+    const d = await this.#begin(offer);
+    for (const id of candidates) d.knownSources.add(id);
+    for (const id of candidates) if (this.#connected.has(id)) d.addSource(id);
+    if (options.signal) {
+      const signal = options.signal;
+      return Promise.race([
+        d.done(),
+        new Promise<never>((_, reject) => {
+          const abort = (): void =>
+            reject(new MeshwireError('ERR_ABORTED', 'fetch aborted', { cause: signal.reason }));
+          if (signal.aborted) abort();
+          else signal.addEventListener('abort', abort, { once: true });
+        }),
+      ]);
+    }
+    return d.done();
+  }
+
+  #want(rootHex: string, peers: readonly string[], signal?: AbortSignal): Promise<FileOffer> {
+    const root = Buffer.from(rootHex, 'hex');
+    return new Promise((resolve, reject) => {
+      let set = this.#wants.get(rootHex);
+      if (!set) this.#wants.set(rootHex, (set = new Set()));
+      const done = (offer?: FileOffer, error?: MeshwireError): void => {
+        clearTimeout(timer);
+        set.delete(onOffer);
+        if (set.size === 0) this.#wants.delete(rootHex);
+        signal?.removeEventListener('abort', onAbort);
+        if (offer) resolve(offer);
+        else reject(error);
+      };
+      const onOffer = (offer: FileOffer): void => done(offer);
+      const onAbort = (): void => done(undefined, new MeshwireError('ERR_ABORTED', 'fetch aborted'));
+      const timer = setTimeout(
+        () =>
+          done(
+            undefined,
+            new MeshwireError(
+              'ERR_PEER_TIMEOUT',
+              `no peer offered ${rootHex} within ${this.#opts.wantTimeoutMs} ms`,
+            ),
+          ),
+        this.#opts.wantTimeoutMs,
+      );
+      set.add(onOffer);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      for (const id of peers) this.#node.sendBytesToPeer(id, encodeWant(root)).catch(() => undefined);
+    });
+  }
+
+  /** Downloads in progress or waiting for a source, and files shared (as complete). */
+  transfers(): TransferInfo[] {
+    const out: TransferInfo[] = [];
+    for (const d of this.#downloads.values()) {
+      const seconds = (performance.now() - d.startedAt) / 1000;
+      out.push({
+        rootHex: d.offer.rootHex,
+        name: d.offer.name,
+        size: d.offer.size,
+        bytesDone: d.bytesDone,
+        status: d.status,
+        rate: seconds > 0 ? d.bytesThisSession / seconds : 0,
+        sources: d.activeSources,
+      });
+    }
+    for (const s of this.#shares.values()) {
+      out.push({
+        rootHex: s.offer.rootHex,
+        name: s.offer.name,
+        size: s.offer.size,
+        bytesDone: s.offer.size,
+        status: 'complete',
+        rate: 0,
+        sources: [],
+        path: s.path,
+      });
+    }
+    return out;
+  }
+
+  /** The download of `rootHex` in progress, if any. */
+  download(rootHex: string): Download | undefined {
+    return this.#downloads.get(rootHex);
+  }
+
+  /** Bytes of piece data this node served. */
+  get bytesServed(): number {
+    return this.#server.bytesServed;
+  }
+
+  async #saveShares(): Promise<void> {
+    const list = [...this.#shares.values()].map((s) => ({
+      path: s.path,
+      mtimeMs: s.mtimeMs,
+      offer: s.offer.body.toString('base64'),
+      layer: Buffer.concat(s.layer).toString('base64'),
+    }));
+    const file = path.join(this.stateDir, SHARES_FILE);
+    await writeFile(`${file}.tmp`, JSON.stringify(list), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+
+  async #loadShares(): Promise<void> {
+    let list: unknown;
+    try {
+      list = JSON.parse(await readFile(path.join(this.stateDir, SHARES_FILE), 'utf8'));
+    } catch {
+      return;
+    }
+    if (!Array.isArray(list)) return;
+    for (const item of list.slice(0, 10_000) as Record<string, unknown>[]) {
+      try {
+        const offer = parseOffer(Buffer.from(String(item.offer), 'base64'));
+        const layerBytes = Buffer.from(String(item.layer), 'base64');
+        const layer: Buffer[] = [];
+        for (let i = 0; i < layerBytes.length; i += HASH_BYTES)
+          layer.push(layerBytes.subarray(i, i + HASH_BYTES));
+        const st = await stat(String(item.path));
+        if (st.size !== offer.size || st.mtimeMs !== item.mtimeMs) throw new Error('changed since shared');
+        this.#shares.set(offer.rootHex, { offer, path: String(item.path), layer, mtimeMs: st.mtimeMs });
+      } catch (err) {
+        this.emit('warning', {
+          error: new MeshwireError(
+            'ERR_FILE_IO',
+            `no longer sharing ${String(item?.path)}: ${(err as Error).message}`,
+          ),
+        });
+      }
+    }
+  }
+
+  async #resumeAll(): Promise<void> {
+    let names: string[];
+    try {
+      names = (await readdir(this.stateDir)).filter((n) => /^[0-9a-f]{64}\.state$/.test(n));
+    } catch {
+      return;
+    }
+    if (names.length > MAX_RESUMED) {
+      this.emit('warning', {
+        error: new MeshwireError(
+          'ERR_TOO_MANY_PENDING',
+          `${names.length} resume states; resuming ${MAX_RESUMED}`,
+        ),
+      });
+    }
+    for (const name of names.slice(0, MAX_RESUMED)) await this.#resume(name.slice(0, 64));
+  }
+
+  /**
+   * Resumes one download from its state: the state must verify, its `.part` must exist with the
+   * file's size, and every piece of the `.part` is checked against the piece layer (claimed
+   * pieces that fail are re-fetched; written pieces the state had not recorded yet are kept).
+   */
+  async #resume(rootHex: string): Promise<void> {
+    const discard = async (why: MeshwireError, partPath?: string): Promise<void> => {
+      this.emit('warning', { error: why, rootHex });
+      await removeState(this.stateDir, rootHex);
+      if (partPath) await unlink(partPath).catch(() => undefined);
+    };
+    let state;
+    try {
+      state = await loadState(this.stateDir, rootHex);
+    } catch (err) {
+      await discard(err as MeshwireError);
+      return;
+    }
+    const { offer } = state;
+    const partPath = path.join(this.downloadsDir, state.finalName + PART_SUFFIX);
+    if (this.#reserved.has(state.finalName) || this.#downloads.has(rootHex)) {
+      await discard(new MeshwireError('ERR_FILE_INTEGRITY', `resume state ${rootHex} duplicates another`));
+      return;
+    }
+    let fh;
+    try {
+      fh = await open(partPath, 'r+');
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== offer.size)
+        throw new Error(`${partPath} is ${st.size} bytes, expected ${offer.size}`);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await discard(
+        new MeshwireError(
+          'ERR_FILE_INTEGRITY',
+          `discarding resume state ${rootHex}: its .part does not match (${(err as Error).message})`,
+        ),
+        partPath,
+      );
+      return;
+    }
+    const layer =
+      pieceCount(offer.size, offer.pieceLength) <= 1 ? undefined : await loadLayer(this.stateDir, offer);
+    const hashes = layer ?? (pieceCount(offer.size, offer.pieceLength) === 1 ? [offer.root] : undefined);
+    const bitfield = new Uint8Array(state.bitfield.length);
+    let mismatched = 0;
+    if (hashes) {
+      const width = pieceWidth(offer.size, offer.pieceLength);
+      const buf = Buffer.allocUnsafe(offer.pieceLength);
+      for (let i = 0; i < hashes.length; i++) {
+        const len = pieceSize(offer.size, offer.pieceLength, i);
+        const { bytesRead } = await fh.read(buf, 0, len, i * offer.pieceLength);
+        const ok = bytesRead === len && pieceRoot(buf.subarray(0, len), width).equals(hashes[i]!);
+        const claimed = ((state.bitfield[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0;
+        if (ok) bitfield[i >> 3]! |= 0x80 >> (i & 7);
+        else if (claimed) mismatched++;
+      }
+    }
+    if (mismatched > 0) {
+      this.emit('warning', {
+        error: new MeshwireError(
+          'ERR_FILE_INTEGRITY',
+          `${offer.name}: ${mismatched} pieces the state claimed fail verification; fetching them again`,
+        ),
+        rootHex,
+      });
+    }
+    this.#reserved.add(state.finalName);
+    const d = new Download(
+      this.#host,
+      this.#limits,
+      offer,
+      { finalName: state.finalName, fh },
+      { bitfield, ...(layer ? { layer } : {}) },
+    );
+    this.#downloads.set(rootHex, d);
+    for (const s of state.sources) d.knownSources.add(s);
+    this.emit('download-start', { download: d, resumed: true });
+    for (const s of state.sources) if (this.#connected.has(s)) d.addSource(s);
+    d.maybeFinish();
+  }
+
+  /** Stops: saves every download's state (they resume at the next start), stops serving. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#stop.abort();
+      clearInterval(this.#tick);
+      for (const d of [...this.#downloads.values()]) await d.close();
+      this.#downloads.clear();
+      await this.#server.close();
+    })();
+    return this.#closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
