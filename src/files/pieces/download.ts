@@ -221,7 +221,7 @@ export class Download {
       return;
     }
     this.#layer = hashes.map((h) => Buffer.from(h));
-    void saveLayer(this.#host.stateDir, this.offer.rootHex, this.#layer).catch((err: unknown) =>
+    void saveLayer(this.#host.stateDir, this.finalName, this.#layer).catch((err: unknown) =>
       this.#host.emit({
         type: 'warning',
         download: this,
@@ -416,7 +416,7 @@ export class Download {
         { finalName: this.finalName, partPath: this.partPath },
         this.#host.reserved,
       );
-      await removeState(this.#host.stateDir, this.offer.rootHex);
+      await removeState(this.#host.stateDir, this.finalName);
       this.#closed = true;
       this.#host.reserved.delete(this.finalName);
       this.#host.emit({ type: 'complete', download: this, path: finalPath });
@@ -455,7 +455,7 @@ export class Download {
     this.#host.reserved.delete(this.finalName);
     if (discard) {
       await unlink(this.partPath).catch(() => undefined);
-      await removeState(this.#host.stateDir, this.offer.rootHex);
+      await removeState(this.#host.stateDir, this.finalName);
     }
     if (this.status !== 'failed' && this.status !== 'complete') {
       const error = new MeshwireError('ERR_CLOSED', `download of ${this.offer.name} stopped`);

@@ -4,13 +4,14 @@ import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
 import type { MeshMessage, PeerRef } from '../../messages.js';
 import { TypedEmitter } from '../../typed-emitter.js';
+import { sanitizeFileName } from '../names.js';
 import { PART_SUFFIX, openPart } from '../part-files.js';
 import type { FileNode } from '../types.js';
 import { Download, type DownloadEvent, type DownloadHost, type DownloadLimits } from './download.js';
 import { HASH_BYTES, pieceCount, pieceRoot, pieceSize, pieceWidth } from './merkle.js';
 import { createOffer, parseOffer, type FileOffer } from './offer.js';
 import { hashFile, PieceServer, type SharedFile } from './source.js';
-import { loadLayer, loadState, removeState } from './state-file.js';
+import { loadLayer, loadState, removeState, STATE_SUFFIX } from './state-file.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
   encodeNope,
@@ -615,7 +616,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         for (let i = 0; i < layerBytes.length; i += HASH_BYTES)
           layer.push(layerBytes.subarray(i, i + HASH_BYTES));
         const st = await stat(String(item.path));
-        if (st.size !== offer.size || st.mtimeMs !== item.mtimeMs) throw new Error('changed since shared');
+        if (st.size !== offer.size || Math.trunc(st.mtimeMs) !== Math.trunc(Number(item.mtimeMs)))
+          throw new Error('changed since shared');
         this.#shares.set(offer.rootHex, { offer, path: String(item.path), layer, mtimeMs: st.mtimeMs });
       } catch (err) {
         this.emit('warning', {
@@ -631,7 +633,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   async #resumeAll(): Promise<void> {
     let names: string[];
     try {
-      names = (await readdir(this.stateDir)).filter((n) => /^[0-9a-f]{64}\.state$/.test(n));
+      names = (await readdir(this.stateDir)).filter((n) => n.endsWith(STATE_SUFFIX));
     } catch {
       return;
     }
@@ -643,31 +645,46 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         ),
       });
     }
-    for (const name of names.slice(0, MAX_RESUMED)) await this.#resume(name.slice(0, 64));
+    for (const name of names.slice(0, MAX_RESUMED)) await this.#resume(name.slice(0, -STATE_SUFFIX.length));
   }
 
   /**
    * Resumes one download from its state: the state must verify, its `.part` must exist with the
    * file's size, and every piece of the `.part` is checked against the piece layer (claimed
    * pieces that fail are re-fetched; written pieces the state had not recorded yet are kept).
+   * A state that cannot be trusted is deleted with its `.part`, with a warning.
    */
-  async #resume(rootHex: string): Promise<void> {
-    const discard = async (why: MeshwireError, partPath?: string): Promise<void> => {
-      this.emit('warning', { error: why, rootHex });
-      await removeState(this.stateDir, rootHex);
-      if (partPath) await unlink(partPath).catch(() => undefined);
+  async #resume(finalName: string): Promise<void> {
+    try {
+      sanitizeFileName(finalName);
+    } catch {
+      this.emit('warning', {
+        error: new MeshwireError('ERR_FILE_NAME', `ignoring state file ${finalName}${STATE_SUFFIX}`),
+      });
+      return;
+    }
+    const partPath = path.join(this.downloadsDir, finalName + PART_SUFFIX);
+    const discard = async (why: MeshwireError): Promise<void> => {
+      this.emit('warning', { error: why });
+      await removeState(this.stateDir, finalName);
+      await unlink(partPath).catch(() => undefined);
     };
     let state;
     try {
-      state = await loadState(this.stateDir, rootHex);
+      state = await loadState(this.stateDir, finalName);
     } catch (err) {
       await discard(err as MeshwireError);
       return;
     }
     const { offer } = state;
-    const partPath = path.join(this.downloadsDir, state.finalName + PART_SUFFIX);
-    if (this.#reserved.has(state.finalName) || this.#downloads.has(rootHex)) {
-      await discard(new MeshwireError('ERR_FILE_INTEGRITY', `resume state ${rootHex} duplicates another`));
+    const rootHex = offer.rootHex;
+    if (this.#reserved.has(finalName) || this.#downloads.has(rootHex)) {
+      await discard(
+        new MeshwireError(
+          'ERR_FILE_INTEGRITY',
+          `discarding resume state ${finalName}: duplicates another download`,
+        ),
+      );
       return;
     }
     let fh;
@@ -681,14 +698,15 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       await discard(
         new MeshwireError(
           'ERR_FILE_INTEGRITY',
-          `discarding resume state ${rootHex}: its .part does not match (${(err as Error).message})`,
+          `discarding resume state ${finalName}: its .part does not match (${(err as Error).message})`,
         ),
-        partPath,
       );
       return;
     }
     const layer =
-      pieceCount(offer.size, offer.pieceLength) <= 1 ? undefined : await loadLayer(this.stateDir, offer);
+      pieceCount(offer.size, offer.pieceLength) <= 1
+        ? undefined
+        : await loadLayer(this.stateDir, finalName, offer);
     const hashes = layer ?? (pieceCount(offer.size, offer.pieceLength) === 1 ? [offer.root] : undefined);
     const bitfield = new Uint8Array(state.bitfield.length);
     let mismatched = 0;

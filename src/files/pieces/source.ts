@@ -166,7 +166,7 @@ export class PieceServer {
     if (!handle) {
       handle = (async () => {
         const st = await stat(shared.path);
-        if (st.size !== shared.offer.size || st.mtimeMs !== shared.mtimeMs) {
+        if (st.size !== shared.offer.size || Math.trunc(st.mtimeMs) !== Math.trunc(shared.mtimeMs)) {
           throw new MeshwireError('ERR_FILE_IO', `${shared.path} changed since it was shared`);
         }
         return open(shared.path, 'r');

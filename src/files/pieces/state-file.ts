@@ -1,7 +1,8 @@
 /**
- * The receiver's resume state for one download, kept next to nothing else in the state
- * directory: `<root>.state` (JSON: the signed offer, the final name, the bitfield of pieces
- * verified and written, the sources) and `<root>.layer` (the verified piece layer, raw 32-byte
+ * The receiver's resume state for one download, in the state directory under the name of the
+ * download's `.part` (so a state and its `.part` are paired by name even when the state is
+ * unreadable): `<final>.state` (JSON: the signed offer, the final name, the bitfield of pieces
+ * verified and written, the sources) and `<final>.layer` (the verified piece layer, raw 32-byte
  * hashes). Both are written atomically (temporary file, fsync, rename), so a crash leaves the old
  * or the new version, never a torn one. Loading trusts nothing: a file that does not parse, is
  * truncated, or belongs to another root is reported and discarded.
@@ -30,14 +31,17 @@ export interface DownloadState {
   sources: string[];
 }
 
-/** Path of the state file of `rootHex` in `dir`. */
-export function statePath(dir: string, rootHex: string): string {
-  return path.join(dir, `${rootHex}.state`);
+/** Suffix of state files. */
+export const STATE_SUFFIX = '.state';
+
+/** Path of the state file of the download whose final name is `finalName`. */
+export function statePath(dir: string, finalName: string): string {
+  return path.join(dir, `${finalName}${STATE_SUFFIX}`);
 }
 
-/** Path of the piece-layer file of `rootHex` in `dir`. */
-export function layerPath(dir: string, rootHex: string): string {
-  return path.join(dir, `${rootHex}.layer`);
+/** Path of the piece-layer file of the download whose final name is `finalName`. */
+export function layerPath(dir: string, finalName: string): string {
+  return path.join(dir, `${finalName}.layer`);
 }
 
 async function writeAtomic(file: string, data: Uint8Array | string): Promise<void> {
@@ -62,12 +66,12 @@ export async function saveState(dir: string, state: DownloadState): Promise<void
     bitfield: Buffer.from(state.bitfield).toString('base64'),
     sources: state.sources.slice(0, MAX_SAVED_SOURCES),
   });
-  await writeAtomic(statePath(dir, state.offer.rootHex), json);
+  await writeAtomic(statePath(dir, state.finalName), json);
 }
 
 /** Writes the piece layer atomically. */
-export async function saveLayer(dir: string, rootHex: string, layer: readonly Uint8Array[]): Promise<void> {
-  await writeAtomic(layerPath(dir, rootHex), Buffer.concat(layer));
+export async function saveLayer(dir: string, finalName: string, layer: readonly Uint8Array[]): Promise<void> {
+  await writeAtomic(layerPath(dir, finalName), Buffer.concat(layer));
 }
 
 function bad(file: string, why: string): MeshwireError {
@@ -75,12 +79,13 @@ function bad(file: string, why: string): MeshwireError {
 }
 
 /**
- * Reads and checks `<rootHex>.state`. Throws `ERR_FILE_INTEGRITY` (with the reason) for a state
+ * Reads and checks `<finalName>.state`. Throws `ERR_FILE_INTEGRITY` (with the reason) for a state
  * that must be discarded: unreadable, too big, not the expected JSON, an offer that does not
- * verify or is for another root, a bitfield of the wrong length, a bad name or source.
+ * verify or does not match the recorded root, a bitfield of the wrong length, another final
+ * name, a bad source.
  */
-export async function loadState(dir: string, rootHex: string): Promise<DownloadState> {
-  const file = statePath(dir, rootHex);
+export async function loadState(dir: string, finalName: string): Promise<DownloadState> {
+  const file = statePath(dir, finalName);
   let text: string;
   try {
     const fh = await open(file, 'r');
@@ -102,7 +107,6 @@ export async function loadState(dir: string, rootHex: string): Promise<DownloadS
     throw bad(file, 'not valid JSON (truncated or corrupt)');
   }
   if (typeof raw !== 'object' || raw === null || raw.v !== 1) throw bad(file, 'unknown version');
-  if (raw.root !== rootHex) throw bad(file, 'belongs to another file');
   if (
     typeof raw.offer !== 'string' ||
     typeof raw.finalName !== 'string' ||
@@ -116,7 +120,8 @@ export async function loadState(dir: string, rootHex: string): Promise<DownloadS
   } catch (err) {
     throw bad(file, (err as Error).message);
   }
-  if (offer.rootHex !== rootHex) throw bad(file, 'its offer is for another file');
+  if (offer.rootHex !== raw.root) throw bad(file, 'its offer is for another file');
+  if (raw.finalName !== finalName) throw bad(file, 'belongs to another download');
   try {
     sanitizeFileName(raw.finalName);
   } catch {
@@ -132,12 +137,16 @@ export async function loadState(dir: string, rootHex: string): Promise<DownloadS
   return { offer, finalName: raw.finalName, bitfield, sources };
 }
 
-/** Reads `<rootHex>.layer` and checks it against the offer's root; `undefined` when absent or bad. */
-export async function loadLayer(dir: string, offer: FileOffer): Promise<Buffer[] | undefined> {
+/** Reads `<finalName>.layer` and checks it against the offer's root; `undefined` when absent or bad. */
+export async function loadLayer(
+  dir: string,
+  finalName: string,
+  offer: FileOffer,
+): Promise<Buffer[] | undefined> {
   const n = pieceCount(offer.size, offer.pieceLength);
   let data: Buffer;
   try {
-    data = await readFile(layerPath(dir, offer.rootHex));
+    data = await readFile(layerPath(dir, finalName));
   } catch {
     return undefined;
   }
@@ -147,8 +156,8 @@ export async function loadLayer(dir: string, offer: FileOffer): Promise<Buffer[]
   return rootFromLayer(layer, offer.size, offer.pieceLength).equals(offer.root) ? layer : undefined;
 }
 
-/** Deletes both files of `rootHex` (missing files are fine). */
-export async function removeState(dir: string, rootHex: string): Promise<void> {
-  await unlink(statePath(dir, rootHex)).catch(() => undefined);
-  await unlink(layerPath(dir, rootHex)).catch(() => undefined);
+/** Deletes both files of the download `finalName` (missing files are fine). */
+export async function removeState(dir: string, finalName: string): Promise<void> {
+  await unlink(statePath(dir, finalName)).catch(() => undefined);
+  await unlink(layerPath(dir, finalName)).catch(() => undefined);
 }
