@@ -231,7 +231,7 @@ export class Download {
     this.#pump();
   }
 
-  /** `peerId` answered nope. */
+  /** `peerId` answered nope: busy hands the piece back; anything else ends it as a source (reported). */
   onNope(peerId: string, index: number, reason: NopeReasonCode): void {
     const source = this.#sources.get(peerId);
     if (!source) return;
@@ -245,6 +245,21 @@ export class Download {
     }
     this.knownSources.delete(peerId);
     this.#release(peerId);
+    const why =
+      reason === NopeReason.io
+        ? 'cannot read its copy'
+        : reason === NopeReason.refused
+          ? 'refused'
+          : 'does not have the file';
+    this.#host.emit({
+      type: 'source-dropped',
+      download: this,
+      peerId,
+      error: new MeshwireError(
+        reason === NopeReason.io ? 'ERR_FILE_IO' : 'ERR_FILE_REFUSED',
+        `${peerId} ${why}`,
+      ),
+    });
   }
 
   /** A piece arrived from `peerId`: verify, then write. */

@@ -1,17 +1,17 @@
-import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
 import type { MeshMessage, PeerRef } from '../../messages.js';
 import { TypedEmitter } from '../../typed-emitter.js';
-import { sanitizeFileName } from '../names.js';
-import { PART_SUFFIX, openPart } from '../part-files.js';
+import { openPart } from '../part-files.js';
 import type { FileNode } from '../types.js';
 import { Download, type DownloadEvent, type DownloadHost, type DownloadLimits } from './download.js';
-import { HASH_BYTES, pieceCount, pieceRoot, pieceSize, pieceWidth } from './merkle.js';
+import { HASH_BYTES, pieceCount } from './merkle.js';
 import { createOffer, parseOffer, type FileOffer } from './offer.js';
-import { hashFile, PieceServer, type SharedFile } from './source.js';
-import { loadLayer, loadState, removeState, STATE_SUFFIX } from './state-file.js';
+import { hashFile, PieceServer } from './source.js';
+import { loadResumable, stateNames } from './resume.js';
+import { ShareRegistry } from './share-registry.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
   encodeNope,
@@ -24,7 +24,6 @@ import {
   type PieceFrame,
 } from './wire.js';
 
-const SHARES_FILE = 'shares.json';
 /** Roots remembered with their holders (for fetchFile and new sources), oldest dropped first. */
 const MAX_KNOWN_ROOTS = 1024;
 const MAX_HOLDERS_PER_ROOT = 64;
@@ -64,7 +63,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   readonly #limits: DownloadLimits;
   readonly #signer: FileShareOptions['signer'];
   readonly #accept: NonNullable<FileShareOptions['accept']>;
-  readonly #shares = new Map<string, SharedFile>();
+  readonly #shares: ShareRegistry;
   readonly #downloads = new Map<string, Download>();
   /** rootHex -> peer whose offer started the download (for the per-peer cap). */
   readonly #startedBy = new Map<string, string>();
@@ -89,6 +88,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     this.#node = node;
     this.downloadsDir = path.resolve(downloadsDir);
     this.stateDir = path.resolve(options.stateDir ?? path.join(this.downloadsDir, '.meshwire'));
+    this.#shares = new ShareRegistry(this.stateDir);
     this.#signer = options.signer;
     if (options.accept !== undefined && typeof options.accept !== 'function') {
       throw new MeshwireError('ERR_INVALID_OPTION', 'accept must be a function');
@@ -164,7 +164,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         cause: err,
       });
     }
-    await this.#loadShares();
+    await this.#shares.load((error) => this.emit('warning', { error }));
     void this.#pump(stream);
     await this.#resumeAll();
     this.#tick = setInterval(() => {
@@ -383,8 +383,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     try {
       const st = await stat(finalPath);
       const layer = await this.#layerOf(d);
-      this.#shares.set(d.offer.rootHex, { offer: d.offer, path: finalPath, layer, mtimeMs: st.mtimeMs });
-      await this.#saveShares();
+      await this.#shares.add({ offer: d.offer, path: finalPath, layer, mtimeMs: st.mtimeMs });
       const announce = encodeOfferFrame(d.offer.body, true);
       for (const id of this.#connected) this.#node.sendBytesToPeer(id, announce).catch(() => undefined);
     } catch (err) {
@@ -430,9 +429,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       pieceLength: hashed.pieceLength,
       name: options.name ?? path.basename(absolute),
     });
-    this.#shares.set(offer.rootHex, { offer, path: absolute, layer: hashed.layer, mtimeMs: hashed.mtimeMs });
     await this.#server.release(offer.rootHex);
-    await this.#saveShares();
+    await this.#shares.add({ offer, path: absolute, layer: hashed.layer, mtimeMs: hashed.mtimeMs });
     if (options.announce !== false) {
       const frame = encodeOfferFrame(offer.body, true);
       for (const id of this.#connected) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
@@ -548,6 +546,13 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     });
   }
 
+  /** Stops serving the file with root `rootHex` (the file itself is left alone). */
+  async unshare(rootHex: string): Promise<boolean> {
+    if (!(await this.#shares.remove(rootHex))) return false;
+    await this.#server.release(rootHex);
+    return true;
+  }
+
   /** Downloads in progress or waiting for a source, and files shared (as complete). */
   transfers(): TransferInfo[] {
     const out: TransferInfo[] = [];
@@ -588,162 +593,40 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     return this.#server.bytesServed;
   }
 
-  async #saveShares(): Promise<void> {
-    const list = [...this.#shares.values()].map((s) => ({
-      path: s.path,
-      mtimeMs: s.mtimeMs,
-      offer: s.offer.body.toString('base64'),
-      layer: Buffer.concat(s.layer).toString('base64'),
-    }));
-    const file = path.join(this.stateDir, SHARES_FILE);
-    await writeFile(`${file}.tmp`, JSON.stringify(list), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
-  }
-
-  async #loadShares(): Promise<void> {
-    let list: unknown;
-    try {
-      list = JSON.parse(await readFile(path.join(this.stateDir, SHARES_FILE), 'utf8'));
-    } catch {
-      return;
-    }
-    if (!Array.isArray(list)) return;
-    for (const item of list.slice(0, 10_000) as Record<string, unknown>[]) {
-      try {
-        const offer = parseOffer(Buffer.from(String(item.offer), 'base64'));
-        const layerBytes = Buffer.from(String(item.layer), 'base64');
-        const layer: Buffer[] = [];
-        for (let i = 0; i < layerBytes.length; i += HASH_BYTES)
-          layer.push(layerBytes.subarray(i, i + HASH_BYTES));
-        const st = await stat(String(item.path));
-        if (st.size !== offer.size || Math.trunc(st.mtimeMs) !== Math.trunc(Number(item.mtimeMs)))
-          throw new Error('changed since shared');
-        this.#shares.set(offer.rootHex, { offer, path: String(item.path), layer, mtimeMs: st.mtimeMs });
-      } catch (err) {
-        this.emit('warning', {
-          error: new MeshwireError(
-            'ERR_FILE_IO',
-            `no longer sharing ${String(item?.path)}: ${(err as Error).message}`,
-          ),
-        });
-      }
-    }
-  }
-
   async #resumeAll(): Promise<void> {
     let names: string[];
     try {
-      names = (await readdir(this.stateDir)).filter((n) => n.endsWith(STATE_SUFFIX));
+      names = stateNames(await readdir(this.stateDir));
     } catch {
       return;
     }
     if (names.length > MAX_RESUMED) {
-      this.emit('warning', {
-        error: new MeshwireError(
-          'ERR_TOO_MANY_PENDING',
-          `${names.length} resume states; resuming ${MAX_RESUMED}`,
-        ),
-      });
-    }
-    for (const name of names.slice(0, MAX_RESUMED)) await this.#resume(name.slice(0, -STATE_SUFFIX.length));
-  }
-
-  /**
-   * Resumes one download from its state: the state must verify, its `.part` must exist with the
-   * file's size, and every piece of the `.part` is checked against the piece layer (claimed
-   * pieces that fail are re-fetched; written pieces the state had not recorded yet are kept).
-   * A state that cannot be trusted is deleted with its `.part`, with a warning.
-   */
-  async #resume(finalName: string): Promise<void> {
-    try {
-      sanitizeFileName(finalName);
-    } catch {
-      this.emit('warning', {
-        error: new MeshwireError('ERR_FILE_NAME', `ignoring state file ${finalName}${STATE_SUFFIX}`),
-      });
-      return;
-    }
-    const partPath = path.join(this.downloadsDir, finalName + PART_SUFFIX);
-    const discard = async (why: MeshwireError): Promise<void> => {
-      this.emit('warning', { error: why });
-      await removeState(this.stateDir, finalName);
-      await unlink(partPath).catch(() => undefined);
-    };
-    let state;
-    try {
-      state = await loadState(this.stateDir, finalName);
-    } catch (err) {
-      await discard(err as MeshwireError);
-      return;
-    }
-    const { offer } = state;
-    const rootHex = offer.rootHex;
-    if (this.#reserved.has(finalName) || this.#downloads.has(rootHex)) {
-      await discard(
-        new MeshwireError(
-          'ERR_FILE_INTEGRITY',
-          `discarding resume state ${finalName}: duplicates another download`,
-        ),
+      const error = new MeshwireError(
+        'ERR_TOO_MANY_PENDING',
+        `${names.length} resume states; resuming ${MAX_RESUMED}`,
       );
-      return;
+      this.emit('warning', { error });
     }
-    let fh;
-    try {
-      fh = await open(partPath, 'r+');
-      const st = await fh.stat();
-      if (!st.isFile() || st.size !== offer.size)
-        throw new Error(`${partPath} is ${st.size} bytes, expected ${offer.size}`);
-    } catch (err) {
-      await fh?.close().catch(() => undefined);
-      await discard(
-        new MeshwireError(
-          'ERR_FILE_INTEGRITY',
-          `discarding resume state ${finalName}: its .part does not match (${(err as Error).message})`,
-        ),
+    for (const finalName of names.slice(0, MAX_RESUMED)) {
+      const r = await loadResumable(
+        this,
+        finalName,
+        (name, rootHex) => this.#reserved.has(name) || this.#downloads.has(rootHex),
+        (error, rootHex) => this.emit('warning', rootHex ? { error, rootHex } : { error }),
       );
-      return;
-    }
-    const layer =
-      pieceCount(offer.size, offer.pieceLength) <= 1
-        ? undefined
-        : await loadLayer(this.stateDir, finalName, offer);
-    const hashes = layer ?? (pieceCount(offer.size, offer.pieceLength) === 1 ? [offer.root] : undefined);
-    const bitfield = new Uint8Array(state.bitfield.length);
-    let mismatched = 0;
-    if (hashes) {
-      const width = pieceWidth(offer.size, offer.pieceLength);
-      const buf = Buffer.allocUnsafe(offer.pieceLength);
-      for (let i = 0; i < hashes.length; i++) {
-        const len = pieceSize(offer.size, offer.pieceLength, i);
-        const { bytesRead } = await fh.read(buf, 0, len, i * offer.pieceLength);
-        const ok = bytesRead === len && pieceRoot(buf.subarray(0, len), width).equals(hashes[i]!);
-        const claimed = ((state.bitfield[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0;
-        if (ok) bitfield[i >> 3]! |= 0x80 >> (i & 7);
-        else if (claimed) mismatched++;
-      }
-    }
-    if (mismatched > 0) {
-      this.emit('warning', {
-        error: new MeshwireError(
-          'ERR_FILE_INTEGRITY',
-          `${offer.name}: ${mismatched} pieces the state claimed fail verification; fetching them again`,
-        ),
-        rootHex,
+      if (!r) continue;
+      const { offer, sources } = r.state;
+      this.#reserved.add(r.finalName);
+      const d = new Download(this.#host, this.#limits, offer, r, {
+        bitfield: r.bitfield,
+        ...(r.layer ? { layer: r.layer } : {}),
       });
+      this.#downloads.set(offer.rootHex, d);
+      for (const s of sources) d.knownSources.add(s);
+      this.emit('download-start', { download: d, resumed: true });
+      for (const s of sources) if (this.#connected.has(s)) d.addSource(s);
+      d.maybeFinish();
     }
-    this.#reserved.add(state.finalName);
-    const d = new Download(
-      this.#host,
-      this.#limits,
-      offer,
-      { finalName: state.finalName, fh },
-      { bitfield, ...(layer ? { layer } : {}) },
-    );
-    this.#downloads.set(rootHex, d);
-    for (const s of state.sources) d.knownSources.add(s);
-    this.emit('download-start', { download: d, resumed: true });
-    for (const s of state.sources) if (this.#connected.has(s)) d.addSource(s);
-    d.maybeFinish();
   }
 
   /** Stops: saves every download's state (they resume at the next start), stops serving. */

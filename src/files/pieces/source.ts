@@ -8,6 +8,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { MeshwireError } from '../../errors.js';
 import { choosePieceLength, pieceCount, pieceSize, PieceHasher } from './merkle.js';
 import type { FileOffer } from './offer.js';
+import { sameFile } from './share-registry.js';
 import { allocPiece, encodeLayer, encodeNope, NopeReason, PIECE_HEADER_BYTES } from './wire.js';
 
 /** Read size of the hashing pass. */
@@ -166,7 +167,7 @@ export class PieceServer {
     if (!handle) {
       handle = (async () => {
         const st = await stat(shared.path);
-        if (st.size !== shared.offer.size || Math.trunc(st.mtimeMs) !== Math.trunc(shared.mtimeMs)) {
+        if (!sameFile(st, shared.offer.size, shared.mtimeMs)) {
           throw new MeshwireError('ERR_FILE_IO', `${shared.path} changed since it was shared`);
         }
         return open(shared.path, 'r');
