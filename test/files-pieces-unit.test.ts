@@ -3,7 +3,7 @@
  * implementation written from the BEP's text), signed offers, and the frame codec.
  */
 import assert from 'node:assert/strict';
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   BLOCK_SIZE,
@@ -102,6 +102,36 @@ describe('Merkle tree (BEP 52)', () => {
       sha(leaf, leaf).toString('hex'),
     );
     assert.equal(leaf.toString('hex'), '4fe7b59af6de3b665b67788cc2f99892ab827efae3a467342b3bb4e3bc8e5bfe');
+  });
+});
+
+describe('PROTOCOL.md vectors', () => {
+  const OFFER_HEX =
+    '012cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824000000000000000512000968656c6c6f2e74787400000000000000008a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c58ca2c709bec2a439700960dd7297b937627593b0ca68be9564827feee245d866548df15f4e60594afb7cf8d8338c74f480eec7388ce934a0e3f0f3d2ab8830c';
+
+  it('roots of "hello" and of three zero blocks in 16 KiB pieces', () => {
+    assert.equal(
+      hashAll(Buffer.from('hello'), 256 * 1024, 5).root.toString('hex'),
+      '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824',
+    );
+    assert.equal(
+      hashAll(Buffer.alloc(3 * BLOCK_SIZE), BLOCK_SIZE, BLOCK_SIZE).root.toString('hex'),
+      '1cb5a249f6e721060aae623d21d3eca23056bda8c19e4e89f9a086151553713d',
+    );
+  });
+
+  it('the offer of hello.txt signed with the key whose seed is 32 bytes of 0x01', async () => {
+    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.alloc(32, 1)]);
+    const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    const offer = await createOffer(signerFromPrivateKey(key), {
+      root: Buffer.from('2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824', 'hex'),
+      size: 5,
+      pieceLength: 256 * 1024,
+      name: 'hello.txt',
+      createdAt: 0,
+    });
+    assert.equal(offer.body.toString('hex'), OFFER_HEX);
+    assert.equal(parseOffer(Buffer.from(OFFER_HEX, 'hex')).offeredBy, '34750f98bd59fcfc946da45aaabe933b');
   });
 });
 
