@@ -72,7 +72,13 @@ describe('resume after SIGKILL', () => {
     );
 
     const again = ChildPeer.spawn(t, 'piece-peer.ts', ['fetch', ...args, '-'], 'receiver, restarted');
-    const resumed = await again.waitFor('resumed', () => true, 30_000);
+    const resumed = await again
+      .waitFor('resumed', () => true, 30_000)
+      .catch((err: Error) => {
+        throw new Error(
+          `${err.message}; first run printed ${JSON.stringify(first.events.slice(-3))}; restart printed ${JSON.stringify(again.events.slice(0, 5))}`,
+        );
+      });
     assert.ok(
       Number(resumed.bytesDone) >= before,
       `resumed with ${String(resumed.bytesDone)}, had ${before}`,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
 import { commitPart, PART_SUFFIX } from '../part-files.js';
-import { pieceCount, pieceRoot, pieceSize, pieceWidth, rootFromLayer } from './merkle.js';
+import { HASH_BYTES, pieceCount, pieceRoot, pieceSize, pieceWidth, rootFromLayer } from './merkle.js';
 import type { FileOffer } from './offer.js';
 import { MAX_SAVED_SOURCES, removeState, saveLayer, saveState } from './state-file.js';
 import { encodeGetLayer, encodeRequest, NopeReason, type NopeReasonCode } from './wire.js';
@@ -94,6 +94,7 @@ export class Download {
   #unsaved = 0;
   #flushTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
+  #saveQueued = false;
   #writes = 0;
   #closed = false;
   readonly #waiters: { resolve: (path: string) => void; reject: (err: MeshwireError) => void }[] = [];
@@ -209,10 +210,15 @@ export class Download {
     }
   }
 
-  /** The piece layer arrived from `peerId`. */
-  onLayer(peerId: string, hashes: Buffer[]): void {
+  /** The piece layer (32-byte hashes, concatenated) arrived from `peerId`. */
+  onLayer(peerId: string, layer: Uint8Array): void {
     if (this.#layer || !this.#sources.has(peerId)) return;
     const { size, pieceLength, root } = this.offer;
+    const hashes: Buffer[] = [];
+    if (layer.length === this.pieces * HASH_BYTES) {
+      for (let i = 0; i < this.pieces; i++)
+        hashes.push(Buffer.from(layer.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
+    }
     if (hashes.length !== this.pieces || !rootFromLayer(hashes, size, pieceLength).equals(root)) {
       this.#ban(
         peerId,
@@ -220,7 +226,7 @@ export class Download {
       );
       return;
     }
-    this.#layer = hashes.map((h) => Buffer.from(h));
+    this.#layer = hashes;
     void saveLayer(this.#host.stateDir, this.finalName, this.#layer).catch((err: unknown) =>
       this.#host.emit({
         type: 'warning',
@@ -395,8 +401,13 @@ export class Download {
     this.#flushTimer = undefined;
     this.#unsaved = 0;
     if (this.status === 'complete') return this.#saving;
-    const bitfield = Uint8Array.from(this.#done);
+    // One save waiting behind the running one is enough: it takes the bitfield when it starts,
+    // so saves never pile up behind a slow disk.
+    if (this.#saveQueued) return this.#saving;
+    this.#saveQueued = true;
     this.#saving = this.#saving.then(async () => {
+      this.#saveQueued = false;
+      const bitfield = Uint8Array.from(this.#done);
       try {
         await this.#fh.datasync();
         await saveState(this.#host.stateDir, {

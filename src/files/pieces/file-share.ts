@@ -11,6 +11,9 @@ import { HASH_BYTES, pieceCount } from './merkle.js';
 import { createOffer, parseOffer, type FileOffer } from './offer.js';
 import { hashFile, PieceServer } from './source.js';
 import { loadResumable, stateNames } from './resume.js';
+import { resolveShareOptions, type ResolvedShareOptions } from './share-options.js';
+import { WantTable } from './want-table.js';
+import { ConsentGate, KnownRoots } from './known-roots.js';
 import { ShareRegistry } from './share-registry.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
@@ -24,19 +27,9 @@ import {
   type PieceFrame,
 } from './wire.js';
 
-/** Roots remembered with their holders (for fetchFile and new sources), oldest dropped first. */
-const MAX_KNOWN_ROOTS = 1024;
-const MAX_HOLDERS_PER_ROOT = 64;
 /** Resume states loaded at start; more are left on disk with a warning. */
 const MAX_RESUMED = 256;
 const MAX_PENDING_ACCEPTS_PER_PEER = 4;
-
-function int(name: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new MeshwireError('ERR_INVALID_OPTION', `${name} must be an integer >= ${min}, got ${value}`);
-  }
-  return value;
-}
 
 /**
  * Content-addressed, resumable, multi-source file sharing over a secure-mode node (the piece
@@ -57,21 +50,18 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   readonly downloadsDir: string;
   readonly stateDir: string;
   readonly #node: FileNode;
-  readonly #opts: Required<
-    Omit<FileShareOptions, 'signer' | 'accept' | 'signal' | 'downloadsDir' | 'stateDir'>
-  >;
+  readonly #opts: ResolvedShareOptions;
   readonly #limits: DownloadLimits;
   readonly #signer: FileShareOptions['signer'];
-  readonly #accept: NonNullable<FileShareOptions['accept']>;
   readonly #shares: ShareRegistry;
   readonly #downloads = new Map<string, Download>();
   /** rootHex -> peer whose offer started the download (for the per-peer cap). */
   readonly #startedBy = new Map<string, string>();
-  readonly #known = new Map<string, { offer: FileOffer; holders: Set<string> }>();
-  readonly #pendingAccepts = new Map<string, number>();
+  readonly #known = new KnownRoots();
+  readonly #consent = new ConsentGate(MAX_PENDING_ACCEPTS_PER_PEER);
   readonly #connected = new Set<string>();
   readonly #reserved = new Set<string>();
-  readonly #wants = new Map<string, Set<(offer: FileOffer) => void>>();
+  readonly #wants = new WantTable();
   readonly #server: PieceServer;
   readonly #stop = new AbortController();
   readonly #host: DownloadHost;
@@ -79,40 +69,15 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
+  /** Validates options (throws `ERR_INVALID_OPTION` naming the bad one); no I/O until start(). */
   constructor(node: FileNode, options: FileShareOptions = {}) {
     super();
-    const downloadsDir = options.downloadsDir ?? 'downloads';
-    if (typeof downloadsDir !== 'string' || downloadsDir === '') {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'downloadsDir must be a non-empty path');
-    }
+    this.#opts = resolveShareOptions(options);
     this.#node = node;
-    this.downloadsDir = path.resolve(downloadsDir);
-    this.stateDir = path.resolve(options.stateDir ?? path.join(this.downloadsDir, '.meshwire'));
+    this.downloadsDir = this.#opts.downloadsDir;
+    this.stateDir = this.#opts.stateDir;
     this.#shares = new ShareRegistry(this.stateDir);
     this.#signer = options.signer;
-    if (options.accept !== undefined && typeof options.accept !== 'function') {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'accept must be a function');
-    }
-    this.#accept = options.accept ?? (() => true);
-    const maxDownloads = int('maxDownloads', options.maxDownloads ?? 16, 1);
-    this.#opts = {
-      maxFileSize: int('maxFileSize', options.maxFileSize ?? 4 * 1024 ** 3, 0),
-      maxDownloads,
-      maxDownloadsPerPeer: int(
-        'maxDownloadsPerPeer',
-        options.maxDownloadsPerPeer ?? Math.min(4, maxDownloads),
-        1,
-      ),
-      window: int('window', options.window ?? 16, 1),
-      requestTimeoutMs: int('requestTimeoutMs', options.requestTimeoutMs ?? 15_000, 1),
-      maxQueuedRequestsPerPeer: int('maxQueuedRequestsPerPeer', options.maxQueuedRequestsPerPeer ?? 64, 1),
-      stateBatchPieces: int('stateBatchPieces', options.stateBatchPieces ?? 64, 1),
-      stateFlushMs: int('stateFlushMs', options.stateFlushMs ?? 1000, 1),
-      wantTimeoutMs: int('wantTimeoutMs', options.wantTimeoutMs ?? 10_000, 1),
-    };
-    if (this.#opts.maxDownloadsPerPeer > maxDownloads) {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'maxDownloadsPerPeer must not exceed maxDownloads');
-    }
     this.#limits = {
       window: this.#opts.window,
       requestTimeoutMs: this.#opts.requestTimeoutMs,
@@ -223,7 +188,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         this.#server.onRequest(from.id, frame.root, frame.index);
         return;
       case 'layer':
-        this.#downloads.get(frame.root.toString('hex'))?.onLayer(from.id, frame.hashes);
+        this.#downloads.get(frame.root.toString('hex'))?.onLayer(from.id, frame.layer);
         return;
       case 'piece':
         this.#downloads.get(frame.root.toString('hex'))?.onPiece(from.id, frame.index, frame.data);
@@ -233,20 +198,11 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         if (frame.reason === NopeReason.refused && frame.index === WHOLE_FILE && this.#shares.has(rootHex)) {
           this.emit('offer-refused', { peerId: from.id, rootHex });
         }
-        this.#known.get(rootHex)?.holders.delete(from.id);
+        this.#known.forget(rootHex, from.id);
         this.#downloads.get(rootHex)?.onNope(from.id, frame.index, frame.reason);
         return;
       }
     }
-  }
-
-  #remember(offer: FileOffer, holder: string): void {
-    let entry = this.#known.get(offer.rootHex);
-    if (!entry) {
-      if (this.#known.size >= MAX_KNOWN_ROOTS) this.#known.delete(this.#known.keys().next().value!);
-      this.#known.set(offer.rootHex, (entry = { offer, holders: new Set() }));
-    }
-    if (entry.holders.size < MAX_HOLDERS_PER_ROOT) entry.holders.add(holder);
   }
 
   #onOffer(from: PeerRef, body: Uint8Array, push: boolean): void {
@@ -257,8 +213,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       this.emit('warning', { error: err as MeshwireError });
       return;
     }
-    this.#remember(offer, from.id);
-    for (const resolve of this.#wants.get(offer.rootHex) ?? []) resolve(offer);
+    this.#known.remember(offer, from.id);
+    this.#wants.offered(offer);
     this.emit('offer', { from, offer, push });
     const existing = this.#downloads.get(offer.rootHex);
     if (existing) {
@@ -271,23 +227,12 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         .sendBytesToPeer(from.id, encodeNope(offer.root, WHOLE_FILE, NopeReason.refused))
         .catch(() => undefined);
     };
-    const pending = this.#pendingAccepts.get(from.id) ?? 0;
-    if (pending >= MAX_PENDING_ACCEPTS_PER_PEER || !this.#fits(offer) || this.#perPeerFull(from.id)) {
+    if (!this.#consent.hasRoom(from.id) || !this.#fits(offer) || this.#perPeerFull(from.id)) {
       refuse();
       return;
     }
-    this.#pendingAccepts.set(from.id, pending + 1);
     void (async () => {
-      let ok = false;
-      try {
-        ok = (await this.#accept(offer, from)) === true;
-      } catch {
-        ok = false;
-      } finally {
-        const n = (this.#pendingAccepts.get(from.id) ?? 1) - 1;
-        if (n > 0) this.#pendingAccepts.set(from.id, n);
-        else this.#pendingAccepts.delete(from.id);
-      }
+      const ok = await this.#consent.ask(from.id, () => this.#opts.accept(offer, from));
       if (!ok || this.#perPeerFull(from.id) || this.#closed) {
         refuse();
         return;
@@ -339,11 +284,20 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       this.#reserved.delete(part.finalName);
       return again;
     }
-    await part.fh.truncate(offer.size);
     const d = new Download(this.#host, this.#limits, offer, part);
     this.#downloads.set(offer.rootHex, d);
-    void d.saveState();
-    for (const holder of this.#known.get(offer.rootHex)?.holders ?? []) d.knownSources.add(holder);
+    for (const holder of this.#known.holders(offer.rootHex) ?? []) d.knownSources.add(holder);
+    try {
+      await part.fh.truncate(offer.size);
+      // The state exists before the first request: a crash at any later point can resume.
+      await d.saveState();
+    } catch (err) {
+      this.#downloads.delete(offer.rootHex);
+      await d.close(true);
+      throw new MeshwireError('ERR_FILE_IO', `cannot prepare ${part.partPath}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     this.emit('download-start', { download: d, resumed: false });
     for (const holder of d.knownSources) if (this.#connected.has(holder)) d.addSource(holder);
     d.maybeFinish();
@@ -488,8 +442,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       throw new MeshwireError('ERR_INVALID_ARGUMENT', 'root must be 64 hex characters');
     const shared = this.#shares.get(rootHex);
     if (shared) return shared.path;
-    const candidates = options.sources ?? [...(this.#known.get(rootHex)?.holders ?? this.#connected)];
-    let offer = typeof root === 'string' ? this.#known.get(rootHex)?.offer : root;
+    const candidates = options.sources ?? [...(this.#known.holders(rootHex) ?? this.#connected)];
+    let offer = typeof root === 'string' ? this.#known.offer(rootHex) : root;
     if (!offer)
       offer = await this.#want(
         rootHex,
@@ -515,35 +469,11 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   }
 
   #want(rootHex: string, peers: readonly string[], signal?: AbortSignal): Promise<FileOffer> {
-    const root = Buffer.from(rootHex, 'hex');
-    return new Promise((resolve, reject) => {
-      let set = this.#wants.get(rootHex);
-      if (!set) this.#wants.set(rootHex, (set = new Set()));
-      const done = (offer?: FileOffer, error?: MeshwireError): void => {
-        clearTimeout(timer);
-        set.delete(onOffer);
-        if (set.size === 0) this.#wants.delete(rootHex);
-        signal?.removeEventListener('abort', onAbort);
-        if (offer) resolve(offer);
-        else reject(error);
-      };
-      const onOffer = (offer: FileOffer): void => done(offer);
-      const onAbort = (): void => done(undefined, new MeshwireError('ERR_ABORTED', 'fetch aborted'));
-      const timer = setTimeout(
-        () =>
-          done(
-            undefined,
-            new MeshwireError(
-              'ERR_PEER_TIMEOUT',
-              `no peer offered ${rootHex} within ${this.#opts.wantTimeoutMs} ms`,
-            ),
-          ),
-        this.#opts.wantTimeoutMs,
-      );
-      set.add(onOffer);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      for (const id of peers) this.#node.sendBytesToPeer(id, encodeWant(root)).catch(() => undefined);
-    });
+    const ask = (): void => {
+      const frame = encodeWant(Buffer.from(rootHex, 'hex'));
+      for (const id of peers) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
+    };
+    return this.#wants.wait(rootHex, ask, this.#opts.wantTimeoutMs, signal);
   }
 
   /** Stops serving the file with root `rootHex` (the file itself is left alone). */

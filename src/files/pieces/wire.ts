@@ -55,7 +55,7 @@ export type PieceFrame =
   | { type: 'have'; body: Uint8Array }
   | { type: 'want'; root: Buffer }
   | { type: 'get-layer'; root: Buffer }
-  | { type: 'layer'; root: Buffer; hashes: Buffer[] }
+  | { type: 'layer'; root: Buffer; layer: Buffer }
   | { type: 'request'; root: Buffer; index: number }
   | { type: 'piece'; root: Buffer; index: number; data: Uint8Array }
   | { type: 'nope'; root: Buffer; index: number; reason: NopeReasonCode };
@@ -165,12 +165,11 @@ export function parsePieceFrame(data: Uint8Array): PieceFrame | null {
       if (rest !== 0) throw malformed('want / get-layer frame has trailing bytes');
       return { type: type === PieceType.want ? 'want' : 'get-layer', root };
     case PieceType.layer: {
+      // Kept as one view: splitting it into hashes is left to whoever checked its length, so a
+      // 16 MiB layer nobody asked for costs no 500,000 objects.
       if (rest === 0 || rest % HASH_BYTES !== 0)
         throw malformed('layer frame is not a list of 32-byte hashes');
-      const hashes: Buffer[] = [];
-      for (let off = AFTER_ROOT; off < buf.length; off += HASH_BYTES)
-        hashes.push(buf.subarray(off, off + HASH_BYTES));
-      return { type: 'layer', root, hashes };
+      return { type: 'layer', root, layer: buf.subarray(AFTER_ROOT) };
     }
     case PieceType.request:
       if (rest !== 4) throw malformed('request frame must be root + u32 index');
