@@ -213,6 +213,40 @@ describe('FileShare: pull, verify, many sources', () => {
   });
 });
 
+describe('FileShare: stalls', () => {
+  it(
+    'a source that stops answering is dropped after repeated timeouts; another takes over',
+    TEST,
+    async (t) => {
+      const root = await tempDir(t);
+      const good = await peer(t, root, 'good');
+      const mute = await peer(t, root, 'mute');
+      const rx = await peer(t, root, 'rx', { window: 2, requestTimeoutMs: 300 });
+      await connect(rx.node, good.node);
+      await connect(rx.node, mute.node);
+      const { file, data } = await randomFile(root, 'f.bin', 6 * MiB);
+      // Not announced: the receiver learns of the sources only from the fetch calls.
+      const offer = await good.share.shareFile(file, { announce: false });
+      await mute.share.shareFile(file, { announce: false });
+      // The mute peer stays connected but its FileShare no longer answers anything.
+      await mute.share.close();
+      const dropped = once<{ peerId: string; error: { code: string } }>(rx.share, 'source-dropped');
+      const paused = once(rx.share, 'download-paused');
+      // With the offer in hand, the download starts with the mute peer as its only source and stalls.
+      const fetching = rx.share.fetchFile(offer, { sources: [mute.node.id] });
+      const d = await dropped;
+      assert.equal(d.peerId, mute.node.id);
+      assert.equal(d.error.code, 'ERR_PEER_TIMEOUT');
+      await paused;
+      // A good source joins the same download, which completes.
+      const joined = rx.share.fetchFile(offer.rootHex, { sources: [good.node.id] });
+      const got = await fetching;
+      assert.equal(sha(await readFile(got)), sha(data));
+      assert.equal(await joined, got);
+    },
+  );
+});
+
 describe('FileShare: resume', () => {
   it('the receiver restarts mid-transfer and re-fetches only what it had not verified', TEST, async (t) => {
     const root = await tempDir(t);

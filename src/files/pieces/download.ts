@@ -54,7 +54,14 @@ interface Source {
   inflight: Map<number, number>;
   window: number;
   askedLayer: boolean;
+  /** When the layer was asked of this source (it times out like a request). */
+  askedLayerAt: number;
+  /** Times this source let requests time out. */
+  timeouts: number;
 }
+
+/** Request timeouts after which a source is dropped from a download. */
+const MAX_TIMEOUTS = 3;
 
 /** Status of a download. */
 export type DownloadStatus = 'active' | 'waiting' | 'complete' | 'failed';
@@ -169,6 +176,8 @@ export class Download {
       inflight: new Map(),
       window: this.#limits.window,
       askedLayer: false,
+      askedLayerAt: 0,
+      timeouts: 0,
     });
     if (this.status === 'waiting') this.status = 'active';
     this.#pump();
@@ -297,6 +306,8 @@ export class Download {
         source.inflight.delete(index);
         this.#busy.delete(index);
         this.#mark(index);
+        // Additive increase after a timeout halved the window.
+        if (source.window < this.#limits.window) source.window++;
         this.bytesThisSession += data.length;
         this.#noteSaved();
         this.#host.emit({ type: 'progress', download: this });
@@ -342,6 +353,7 @@ export class Download {
       if (!this.#layer) {
         if (!source.askedLayer) {
           source.askedLayer = true;
+          source.askedLayerAt = performance.now();
           this.#host.send(source.id, encodeGetLayer(this.offer.root));
         }
         continue;
@@ -367,19 +379,33 @@ export class Download {
   /** Called periodically: drops sources whose oldest request is older than the timeout. */
   tick(now = performance.now()): void {
     for (const source of [...this.#sources.values()]) {
-      for (const [index, at] of source.inflight) {
-        if (this.#busy.get(index) === source.id && now - at > this.#limits.requestTimeoutMs) {
-          this.#ban(
-            source.id,
-            new MeshwireError(
-              'ERR_PEER_TIMEOUT',
-              `${source.id} did not answer piece ${index} within ${this.#limits.requestTimeoutMs} ms`,
-            ),
-          );
-          break;
-        }
+      const late = [...source.inflight].filter(
+        ([index, at]) => this.#busy.get(index) === source.id && now - at > this.#limits.requestTimeoutMs,
+      );
+      const layerLate =
+        !this.#layer && source.askedLayer && now - source.askedLayerAt > this.#limits.requestTimeoutMs;
+      if (late.length === 0 && !layerLate) continue;
+      if (layerLate) source.askedLayerAt = now;
+      // A late answer may be load, not malice: hand the pieces to others and slow this source
+      // down; only a source late again and again is dropped.
+      if (++source.timeouts >= MAX_TIMEOUTS) {
+        this.#ban(
+          source.id,
+          new MeshwireError(
+            'ERR_PEER_TIMEOUT',
+            `${source.id} left requests unanswered for ${this.#limits.requestTimeoutMs} ms ${MAX_TIMEOUTS} times`,
+          ),
+        );
+        continue;
       }
+      for (const [index] of late) {
+        source.inflight.delete(index);
+        this.#busy.delete(index);
+        this.#requeued.push(index);
+      }
+      source.window = Math.max(1, source.window >> 1);
     }
+    this.#pump();
   }
 
   #noteSaved(): void {

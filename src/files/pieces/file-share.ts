@@ -132,9 +132,13 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     await this.#shares.load((error) => this.emit('warning', { error }));
     void this.#pump(stream);
     await this.#resumeAll();
-    this.#tick = setInterval(() => {
-      for (const d of this.#downloads.values()) d.tick();
-    }, 1000);
+    // Often enough that a stalled request is noticed within 1.5 × requestTimeoutMs.
+    this.#tick = setInterval(
+      () => {
+        for (const d of this.#downloads.values()) d.tick();
+      },
+      Math.max(10, Math.min(1000, this.#opts.requestTimeoutMs / 2)),
+    );
     this.#tick.unref();
   }
 
@@ -443,7 +447,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     const shared = this.#shares.get(rootHex);
     if (shared) return shared.path;
     const candidates = options.sources ?? [...(this.#known.holders(rootHex) ?? this.#connected)];
-    let offer = typeof root === 'string' ? this.#known.offer(rootHex) : root;
+    let offer =
+      typeof root === 'string' ? (this.#downloads.get(rootHex)?.offer ?? this.#known.offer(rootHex)) : root;
     if (!offer)
       offer = await this.#want(
         rootHex,

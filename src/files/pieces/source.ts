@@ -121,11 +121,20 @@ export class PieceServer {
 
   async #drain(peerId: string, queue: PeerQueue): Promise<void> {
     queue.running = true;
+    // One read ahead: the next piece comes off the disk while this one is being sent, so the
+    // disk and the socket work at the same time (two pieces per peer in memory at most).
+    const readNext = (): Promise<Uint8Array> | undefined => {
+      const job = queue.jobs.shift();
+      return job ? this.#read(job.root, job.index) : undefined;
+    };
+    let next = readNext();
     try {
-      while (queue.jobs.length > 0 && !this.#closed) {
-        const job = queue.jobs.shift()!;
-        const frame = await this.#read(job.root, job.index);
-        await this.#reply(peerId, frame);
+      while (next && !this.#closed) {
+        const current = next;
+        next = readNext();
+        await this.#reply(peerId, await current);
+        // Requests that arrived while this one was sent.
+        next ??= readNext();
       }
     } catch {
       // The peer is gone (its send failed): drop what it asked for.
