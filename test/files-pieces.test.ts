@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -81,7 +82,8 @@ function once<T>(
     | 'download-start'
     | 'offer-refused'
     | 'warning'
-    | 'download-paused',
+    | 'download-paused'
+    | 'download-failed',
   pred: (e: never) => boolean = () => true,
   timeoutMs = 30_000,
 ): Promise<T> {
@@ -213,6 +215,40 @@ describe('FileShare: pull, verify, many sources', () => {
   });
 });
 
+describe('FileShare: the same root from two peers at once', () => {
+  it('two peers offering one file feed one download and one stored file', TEST, async (t) => {
+    const root = await tempDir(t);
+    const a = await peer(t, root, 'a');
+    const b = await peer(t, root, 'b');
+    const rx = await peer(t, root, 'rx', { window: 2 });
+    await connect(a.node, rx.node);
+    await connect(b.node, rx.node);
+    const { data } = await randomFile(root, 'src.bin', 12 * MiB);
+    const copyA = path.join(root, 'a-copy.bin');
+    const copyB = path.join(root, 'b-copy.bin');
+    await writeFile(copyA, data);
+    await writeFile(copyB, data);
+    const starts: boolean[] = [];
+    rx.share.on('download-start', (e) => starts.push(e.resumed));
+    const completes: string[] = [];
+    rx.share.on('download-complete', (e) => completes.push(e.path));
+    const done = once<{ path: string }>(rx.share, 'download-complete');
+    const [oa, ob] = await Promise.all([
+      a.share.sendFile(copyA, { to: rx.node.id, name: 'shared.bin' }),
+      b.share.sendFile(copyB, { to: rx.node.id, name: 'shared.bin' }),
+    ]);
+    assert.equal(oa.offer.rootHex, ob.offer.rootHex);
+    const { path: stored } = await done;
+    assert.equal(sha(await readFile(stored)), sha(data));
+    assert.deepEqual(starts, [false]);
+    assert.deepEqual(completes, [stored]);
+    assert.deepEqual(
+      (await readdir(path.join(root, 'rx'))).filter((f) => !f.startsWith('.')),
+      ['shared.bin'],
+    );
+  });
+});
+
 describe('FileShare: stalls', () => {
   it(
     'a source that stops answering is dropped after repeated timeouts; another takes over',
@@ -245,6 +281,44 @@ describe('FileShare: stalls', () => {
       assert.equal(await joined, got);
     },
   );
+});
+
+describe('FileShare: disk full', () => {
+  it('a full disk fails the download with ERR_FILE_IO, nothing under the final name', TEST, async (t) => {
+    if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+      t.skip('needs root on Linux to mount a small tmpfs');
+      return;
+    }
+    const root = await tempDir(t);
+    const small = path.join(root, 'small');
+    await mkdir(small);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', small], { stdio: 'pipe' });
+    } catch (err) {
+      t.skip(`cannot mount a tmpfs here: ${(err as Error).message.split('\n')[0]}`);
+      return;
+    }
+    // Unmounted in this test (lazily, so open handles cannot block it), before the temporary
+    // directory's cleanup tries to remove the mount point.
+    try {
+      const a = await peer(t, root, 'a');
+      const rx = await peer(t, root, 'rx', { downloadsDir: small, stateDir: path.join(root, 'rx-state') });
+      await connect(rx.node, a.node);
+      const { file } = await randomFile(root, 'big.bin', 8 * MiB);
+      const offer = await a.share.shareFile(file);
+      const failed = once<{ error: { code: string } }>(rx.share, 'download-failed');
+      await assert.rejects(rx.share.fetchFile(offer.rootHex), { code: 'ERR_FILE_IO' });
+      assert.equal((await failed).error.code, 'ERR_FILE_IO');
+      assert.ok(!(await readdir(small)).includes('big.bin'));
+      // The node and the share keep working: a chat still goes through.
+      const heard = waitFor(a.node, 'chat', (m) => m.text === 'still here');
+      await rx.node.sendMessageToPeer(a.node.id, 'still here');
+      await heard;
+      await rx.share.close();
+    } finally {
+      execFileSync('umount', ['-l', small], { stdio: 'pipe' });
+    }
+  });
 });
 
 describe('FileShare: resume', () => {
