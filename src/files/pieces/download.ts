@@ -103,6 +103,8 @@ export class Download {
   #saving: Promise<void> = Promise.resolve();
   #saveQueued = false;
   #writes = 0;
+  /** Most verified pieces waiting for the disk (twice one source's window). */
+  readonly #maxWrites: number;
   #closed = false;
   readonly #waiters: { resolve: (path: string) => void; reject: (err: MeshwireError) => void }[] = [];
 
@@ -119,6 +121,7 @@ export class Download {
     this.finalName = part.finalName;
     this.partPath = path.join(host.downloadsDir, part.finalName + PART_SUFFIX);
     this.#fh = part.fh;
+    this.#maxWrites = 2 * limits.window;
     this.pieces = pieceCount(offer.size, offer.pieceLength);
     this.#width = pieceWidth(offer.size, offer.pieceLength);
     this.#done = new Uint8Array(Math.ceil(this.pieces / 8));
@@ -297,13 +300,15 @@ export class Download {
       );
       return;
     }
-    // Still counted in the source's window until written: memory stays bounded by the windows.
+    // The request slot is free as soon as the piece is verified, so the network does not wait
+    // for the disk; pieces waiting to be written are capped separately (#maxWrites), which keeps
+    // memory bounded by (windows + that cap) × piece length.
+    source.inflight.delete(index);
     this.#busy.set(index, '');
     this.#writes++;
     void this.#write(index, data).then(
       () => {
         this.#writes--;
-        source.inflight.delete(index);
         this.#busy.delete(index);
         this.#mark(index);
         // Additive increase after a timeout halved the window.
@@ -323,6 +328,7 @@ export class Download {
         );
       },
     );
+    this.#pump();
   }
 
   async #write(index: number, data: Uint8Array): Promise<void> {
@@ -360,12 +366,13 @@ export class Download {
       }
     }
     if (!this.#layer) return;
+    if (this.#writes >= this.#maxWrites) return;
     // Round-robin one request at a time, so sources share the work in proportion to their windows.
     let progress = true;
     while (progress) {
       progress = false;
       for (const source of this.#sources.values()) {
-        if (source.inflight.size >= source.window) continue;
+        if (source.inflight.size >= source.window || this.#writes >= this.#maxWrites) continue;
         const index = this.#next();
         if (index === undefined) return;
         source.inflight.set(index, performance.now());
