@@ -11,8 +11,17 @@ import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, utimes, writeFile } 
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { performance } from 'node:perf_hooks';
 import type { P2PNode } from '../src/node.js';
 import { FileShare, signerFromPrivateKey, type FileShareOptions } from '../src/files/index.js';
+import {
+  encodeLayer,
+  encodeNope,
+  encodeOfferFrame,
+  encodePiece,
+  encodeRequest,
+  NopeReason,
+} from '../src/files/pieces/wire.js';
 import { loadOrCreateIdentity } from '../src/secure/identity.js';
 import { addressOf, startNode, waitFor } from './helpers/nodes.js';
 
@@ -246,6 +255,65 @@ describe('FileShare: the same root from two peers at once', () => {
       (await readdir(path.join(root, 'rx'))).filter((f) => !f.startsWith('.')),
       ['shared.bin'],
     );
+  });
+});
+
+describe('FileShare: hostile piece frames', () => {
+  it(
+    'junk, forged offers, unrequested pieces and bogus layers are reported or ignored, never written',
+    TEST,
+    async (t) => {
+      const root = await tempDir(t);
+      const rx = await peer(t, root, 'rx');
+      const good = await peer(t, root, 'good');
+      const evil = await startNode(t, { mode: 'secure', name: 'evil', autoConnectMax: 0 });
+      await connect(evil, rx.node);
+      await connect(good.node, rx.node);
+      const warnings: string[] = [];
+      rx.share.on('warning', (e) => warnings.push(e.error.code));
+      const { file, data } = await randomFile(root, 'f.bin', 3 * MiB);
+      const offer = await good.share.shareFile(file, { announce: false });
+      const forged = Buffer.from(offer.body);
+      forged[40]! ^= 1; // the size field: the signature no longer verifies
+      const rootBytes = offer.root;
+      for (const frame of [
+        Buffer.from('MWF1'),
+        Buffer.concat([Buffer.from('MWF1'), Buffer.from([0x66]), rootBytes]),
+        encodeOfferFrame(forged),
+        encodeOfferFrame(forged, true),
+        encodePiece(rootBytes, 0, randomBytes(1000)),
+        encodePiece(rootBytes, 0xfffffffe, randomBytes(10)),
+        encodeLayer(rootBytes, [randomBytes(32), randomBytes(32)]),
+        encodeRequest(randomBytes(32), 5),
+        encodeNope(rootBytes, 0, NopeReason.busy),
+      ]) {
+        await evil.sendBytesToPeer(rx.node.id, frame);
+      }
+      // Nothing of that reached a download or the disk: the real fetch works.
+      const got = await rx.share.fetchFile(offer.rootHex, { sources: [good.node.id] });
+      assert.equal(sha(await readFile(got)), sha(data));
+      assert.ok(warnings.filter((w) => w === 'ERR_FILE_PROTOCOL').length >= 4, warnings.join(','));
+      assert.equal(rx.share.download(offer.rootHex), undefined);
+      // The evil peer's request for an unknown root got a nope, and it is still connected.
+      assert.ok(rx.node.getPeerInfo().peers.some((p) => p.id === evil.id));
+    },
+  );
+});
+
+describe('FileShare: upload rate limit', () => {
+  it('a source limited to 1 MiB/s per peer paces its pieces', TEST, async (t) => {
+    const root = await tempDir(t);
+    const slow = await peer(t, root, 'slow', { uploadBytesPerSecondPerPeer: MiB });
+    const rx = await peer(t, root, 'rx');
+    await connect(rx.node, slow.node);
+    const { file, data } = await randomFile(root, 'f.bin', 3 * MiB);
+    const offer = await slow.share.shareFile(file, { announce: false });
+    const t0 = performance.now();
+    const got = await rx.share.fetchFile(offer.rootHex, { sources: [slow.node.id] });
+    const seconds = (performance.now() - t0) / 1000;
+    assert.equal(sha(await readFile(got)), sha(data));
+    // 3 MiB at 1 MiB/s with a 1 s burst: about 2 s; unlimited it takes a fraction of a second.
+    assert.ok(seconds >= 1.5, `took ${seconds.toFixed(2)} s`);
   });
 });
 

@@ -90,6 +90,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         lookup: (root) => this.#shares.get(root),
       },
       this.#opts.maxQueuedRequestsPerPeer,
+      this.#opts.uploadBytesPerSecondPerPeer,
     );
     this.#host = {
       downloadsDir: this.downloadsDir,

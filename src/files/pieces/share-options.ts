@@ -19,6 +19,7 @@ export interface ResolvedShareOptions {
   stateBatchPieces: number;
   stateFlushMs: number;
   wantTimeoutMs: number;
+  uploadBytesPerSecondPerPeer: number;
 }
 
 function int(name: string, value: number, min: number): number {
@@ -63,6 +64,11 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
     stateBatchPieces: int('stateBatchPieces', options.stateBatchPieces ?? 64, 1),
     stateFlushMs: int('stateFlushMs', options.stateFlushMs ?? 1000, 1),
     wantTimeoutMs: int('wantTimeoutMs', options.wantTimeoutMs ?? 10_000, 1),
+    uploadBytesPerSecondPerPeer: int(
+      'uploadBytesPerSecondPerPeer',
+      options.uploadBytesPerSecondPerPeer ?? 0,
+      0,
+    ),
   };
   if (resolved.maxDownloadsPerPeer > maxDownloads) {
     throw new MeshwireError('ERR_INVALID_OPTION', 'maxDownloadsPerPeer must not exceed maxDownloads');

@@ -8,6 +8,7 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { MeshwireError } from '../../errors.js';
 import { choosePieceLength, pieceCount, pieceSize, PieceHasher } from './merkle.js';
 import type { FileOffer } from './offer.js';
+import { RateLimiter } from './rate-limit.js';
 import { sameFile } from './share-registry.js';
 import { allocPiece, encodeLayer, encodeNope, NopeReason, PIECE_HEADER_BYTES } from './wire.js';
 
@@ -73,6 +74,9 @@ interface PeerQueue {
   running: boolean;
 }
 
+/** Seconds of upload a rate-limited peer may have queued; more requests get busy. */
+const MAX_QUEUED_SECONDS = 5;
+
 /** Answers get-layer and request frames from a bounded per-peer queue. */
 export class PieceServer {
   readonly #host: ServerHost;
@@ -83,9 +87,18 @@ export class PieceServer {
   bytesServed = 0;
   #closed = false;
 
-  constructor(host: ServerHost, maxQueuedPerPeer: number) {
+  readonly #uploadRate: number;
+  readonly #limiters = new Map<string, RateLimiter>();
+
+  /** `uploadBytesPerSecondPerPeer` 0 = unlimited. */
+  constructor(host: ServerHost, maxQueuedPerPeer: number, uploadBytesPerSecondPerPeer = 0) {
     this.#host = host;
     this.#maxQueued = maxQueuedPerPeer;
+    this.#uploadRate = uploadBytesPerSecondPerPeer;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
   }
 
   #reply(peerId: string, frame: Uint8Array): Promise<void> {
@@ -104,7 +117,14 @@ export class PieceServer {
     if (this.#closed) return;
     let queue = this.#queues.get(peerId);
     if (!queue) this.#queues.set(peerId, (queue = { jobs: [], running: false }));
-    if (queue.jobs.length >= this.#maxQueued) {
+    // A rate-limited peer may queue only a few seconds of pieces: later requests would wait
+    // past the requester's timeout, so they get busy (the requester shrinks its window).
+    const pieceLength = this.#host.lookup(root.toString('hex'))?.offer.pieceLength ?? 0;
+    const limitedFull =
+      this.#uploadRate > 0 &&
+      queue.jobs.length > 0 &&
+      (queue.jobs.length + 1) * pieceLength > this.#uploadRate * MAX_QUEUED_SECONDS;
+    if (queue.jobs.length >= this.#maxQueued || limitedFull) {
       this.#reply(peerId, encodeNope(root, index, NopeReason.busy)).catch(() => undefined);
       return;
     }
@@ -112,8 +132,17 @@ export class PieceServer {
     if (!queue.running) void this.#drain(peerId, queue);
   }
 
+  /** The upload limiter of `peerId` (kept while it is connected), when a limit is set. */
+  #limiter(peerId: string): RateLimiter | undefined {
+    if (this.#uploadRate <= 0) return undefined;
+    let limiter = this.#limiters.get(peerId);
+    if (!limiter) this.#limiters.set(peerId, (limiter = new RateLimiter(this.#uploadRate)));
+    return limiter;
+  }
+
   /** A peer left: forget its queue. */
   onPeerGone(peerId: string): void {
+    this.#limiters.delete(peerId);
     const queue = this.#queues.get(peerId);
     if (queue) queue.jobs.length = 0;
     this.#queues.delete(peerId);
@@ -132,7 +161,9 @@ export class PieceServer {
       while (next && !this.#closed) {
         const current = next;
         next = readNext();
-        await this.#reply(peerId, await current);
+        const frame = await current;
+        await this.#limiter(peerId)?.take(frame.length, this);
+        await this.#reply(peerId, frame);
         // Requests that arrived while this one was sent.
         next ??= readNext();
       }

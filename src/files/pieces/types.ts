@@ -38,6 +38,12 @@ export interface FileShareOptions {
   stateBatchPieces?: number;
   /** Longest delay before a verified piece is recorded in the resume state. @default 1000 */
   stateFlushMs?: number;
+  /**
+   * Upload limit per requesting peer, in bytes per second (pieces are paced before they are
+   * sent; a limited peer's requests wait in its queue). 0 = unlimited.
+   * @default 0
+   */
+  uploadBytesPerSecondPerPeer?: number;
   /** How long `fetchFile` waits for some peer to answer "want" with the offer. @default 10000 */
   wantTimeoutMs?: number;
   /** Closes the share when aborted. */
