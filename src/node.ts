@@ -260,6 +260,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     const known = [...this.#book.values()].map((k) => ({
       address: k.address,
       ...(k.id ? { id: k.id } : {}),
+      verified: k.verified,
+      source: k.source,
       firstSeen: k.firstSeen,
       connected:
         this.#peers().hasAddress(k.address) || (k.id !== undefined && this.#peers().get(k.id) !== undefined),
@@ -408,8 +410,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     if (this.#self.has(address)) {
       throw new MeshwireError('ERR_SELF_CONNECTION', `${address} is this node's own address`);
     }
-    const connected = [...this.#peers().values()].find((p) => p.address === address);
-    if (connected) return peerRef(connected);
+    const already = this.#alreadyConnected(address, expectedId);
+    if (already) return peerRef(already);
+    let certifiedId: string | undefined;
     try {
       if (this.#peers().isFull()) {
         throw new MeshwireError(
@@ -440,6 +443,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
             : err;
         });
       const id = remote.certifiedId;
+      certifiedId = id;
       if (id) this.#dialingIds.set(id, (this.#dialingIds.get(id) ?? 0) + 1);
       try {
         const result = await this.#handshake(remote, deadline, () =>
@@ -455,12 +459,37 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       }
     } catch (err) {
       const error = toMeshwireError(err);
+      // Our dial reached a peer that dialled us first: the certificate proved who listens at this
+      // address, so that connection is the answer (as it was before an inbound peer's claimed
+      // address stopped standing in for a dial), and the address is now bound to it.
+      const existing =
+        error.code === 'ERR_DUPLICATE_PEER' && certifiedId ? this.#table?.get(certifiedId) : undefined;
+      if (existing?.direction === 'inbound' && (!expectedId || existing.id === expectedId)) {
+        this.#book.recordDial(address, existing.id, Date.now());
+        return peerRef(existing);
+      }
       if (error.code === 'ERR_SELF_CONNECTION') this.#book.markSelf(address);
       else if (error.code !== 'ERR_DUPLICATE_PEER')
         this.#book.recordFailure(address, Date.now(), this.options.discoveryIntervalMs / 4);
       if (!this.#closed) this.#report({ type: 'connection-failed', address, error });
       throw error;
     }
+  }
+
+  /**
+   * The connected peer a dial of `address` would reach, if that is known for certain: the peer
+   * with `expectedId` (its certificate proved the ID, whatever address it came from), or a peer we
+   * dialled at this very address. An inbound peer only claims the address it listens on, and a
+   * claim never stands in for a dial: one peer must not be able to answer for another's address.
+   * (Compat mode proves nothing, so there a claimed address is all there is.)
+   */
+  #alreadyConnected(address: string, expectedId: string | undefined): Peer | undefined {
+    const table = this.#peers();
+    if (expectedId) return table.get(expectedId);
+    for (const peer of table.values()) {
+      if (peer.address === address && (peer.direction === 'outbound' || this.mode === 'compat')) return peer;
+    }
+    return undefined;
   }
 
   #accept(socket: net.Socket): void {

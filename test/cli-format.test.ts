@@ -350,8 +350,15 @@ describe('format: event lines', TIMEOUT, () => {
         },
       ],
       known: [
-        { address: '192.168.1.100:8002', id: BOB.id, firstSeen: T, connected: true },
-        { address: '127.0.0.1:8009', firstSeen: T, connected: false },
+        {
+          address: '192.168.1.100:8002',
+          id: BOB.id,
+          firstSeen: T,
+          connected: true,
+          verified: true,
+          source: 'dial',
+        },
+        { address: '127.0.0.1:8009', firstSeen: T, connected: false, verified: false, source: BOB.id },
       ],
     };
     const out = peersTable(info, T).map((l: Line | Detail) => renderLine(l));

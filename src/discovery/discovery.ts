@@ -3,6 +3,7 @@ import type { MeshCore } from '../core.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { PeerRef } from '../messages.js';
 import { peerRef, type Peer } from '../peers/peer-table.js';
+import { DialBudget } from './dial-budget.js';
 import type { KnownPeer } from './peer-book.js';
 
 /** Known-but-unconnected addresses added to each PEERS list (as the original). */
@@ -11,6 +12,12 @@ const EXTRA_KNOWN_IN_LIST = 5;
 const DEFER_MS = 2000;
 /** Most automatic dials one node keeps in flight: more only burn CPU on handshakes that time out. */
 const MAX_AUTO_DIALS = 8;
+/** Automatic dials, per second, that all sources together may start (sustained; see DialBudget). */
+const GLOBAL_DIALS_PER_SECOND = 16;
+/** Burst of automatic dials above the sustained rate. */
+const GLOBAL_DIAL_BURST = 32;
+/** Sources whose dial credit is tracked at once. */
+const MAX_TRACKED_SOURCES = 1024;
 /** First redial delay after a peer drops; doubles per failure. */
 const REDIAL_BASE_MS = 1000;
 /** Longest wait between two redials of one dropped peer. */
@@ -72,9 +79,16 @@ export class Discovery {
   #followUp: NodeJS.Timeout | undefined;
   #followUpAt = Infinity;
   #inFlight = 0;
+  readonly #budget: DialBudget;
 
   constructor(core: MeshCore) {
     this.#core = core;
+    this.#budget = new DialBudget({
+      perSource: Math.max(2, 2 * core.options.autoConnectMax),
+      globalPerSecond: GLOBAL_DIALS_PER_SECOND,
+      globalBurst: GLOBAL_DIAL_BURST,
+      maxSources: MAX_TRACKED_SOURCES,
+    });
   }
 
   /** The PEERS list for `to`: our connected peers but `to`, plus a few known unconnected ones. */
@@ -123,12 +137,18 @@ export class Discovery {
       this.#core.report({ type: 'peer-request', peer: peerRef(peer), direction: 'sent' });
   }
 
-  /** Called once a handshake completes: remember the address, exchange lists at once. */
+  /**
+   * Called once a handshake completes: remember the address, exchange lists at once. Only our
+   * own dial proves that an address belongs to an ID; what an inbound peer says it listens on is
+   * a claim, kept as a hint that binds nothing.
+   */
   onConnected(peer: Peer): void {
     const { book } = this.#core;
     if (peer.advertised) {
-      const isNew = book.add(peer.address, Date.now(), peer.id);
-      book.recordSuccess(peer.address, peer.id);
+      const now = Date.now();
+      const isNew = !book.get(peer.address);
+      if (peer.direction === 'outbound') book.recordDial(peer.address, peer.id, now);
+      else book.recordClaim(peer.address, peer.id, now, peer.id);
       if (isNew) this.#announce(peer);
     }
     this.sharePeers(peer);
@@ -155,11 +175,11 @@ export class Discovery {
    * refills other free slots from the peer book.
    */
   onDisconnected(peer: Peer, byUs: boolean): void {
-    if (byUs || this.#core.closed) return;
+    if (byUs || this.#core.closed || !peer.advertised) return;
+    // Redialled whatever the book holds: the redial keeps the address itself.
     const entry = this.#core.book.get(peer.address);
-    if (!entry) return;
     // The redial owns this address for now: autoConnect leaves it alone until the first attempt.
-    entry.nextAttemptAt = Date.now() + REDIAL_BASE_MS;
+    if (entry) entry.nextAttemptAt = Date.now() + REDIAL_BASE_MS;
     this.#scheduleRedial(peer.address, peer.id, 1);
   }
 
@@ -176,7 +196,7 @@ export class Discovery {
 
   async #redial(address: string, id: string, attempt: number): Promise<void> {
     const { table, book } = this.#core;
-    if (this.#core.closed || !book.get(address) || this.#core.isSelfAddress(address)) return;
+    if (this.#core.closed || book.isSelf(address) || this.#core.isSelfAddress(address)) return;
     // Back already (it dialled us, or a PEERS list led to it), or no room: nothing to redial.
     if (table.hasAddress(address) || table.get(id) || table.isFull()) return;
     try {
@@ -197,7 +217,7 @@ export class Discovery {
     for (const entry of frame.peers) {
       const address = entry.address;
       if (!address || isIpv6Loopback(address) || this.#core.isSelfAddress(address)) continue;
-      if (book.add(address, now, entry.id)) added.push(address);
+      if (book.add(address, now, from.id, entry.id)) added.push(address);
     }
     if (options.debug) {
       this.#core.report({
@@ -242,6 +262,11 @@ export class Discovery {
       ) {
         return false;
       }
+      // What other peers named is dialled within their budget only (see DialBudget).
+      if (!known.verified && !this.#budget.allows(known.source, now)) {
+        waitingUntil = Math.min(waitingUntil, this.#budget.nextAllowedAt(known.source, now));
+        return false;
+      }
       // Both ends of a missing link usually learn of each other at the same moment; if both
       // dialled, one connection would be wasted on the tie-break. So the end that ranks first
       // dials at once and the other only once the address has been known for a grace period, in
@@ -252,7 +277,17 @@ export class Discovery {
       }
       return true;
     });
-    const chosen = shuffle(candidates).slice(0, Math.max(0, Math.min(limit, free, room)));
+    const max = Math.max(0, Math.min(limit, free, room));
+    const chosen: KnownPeer[] = [];
+    for (const known of shuffle(candidates)) {
+      if (chosen.length >= max) break;
+      // Charged as chosen: several candidates of one source in a round must not overdraw it.
+      if (!known.verified) {
+        if (!this.#budget.allows(known.source, now)) continue;
+        this.#budget.charge(known.source, now);
+      }
+      chosen.push(known);
+    }
     // Come back for what this round could not take, rather than wait for the next PEERS list or
     // discovery tick, which may never come once the mesh is nearly complete.
     const next =
@@ -269,6 +304,7 @@ export class Discovery {
       });
     }
     for (const known of chosen) {
+      const charged = !known.verified;
       this.#scheduled.add(known.address);
       this.#later(Math.random() * options.autoConnectJitterMs, () => {
         this.#scheduled.delete(known.address);
@@ -276,6 +312,9 @@ export class Discovery {
         this.#inFlight++;
         this.#core
           .dial(known.address)
+          .then(() => {
+            if (charged) this.#budget.refund(known.source);
+          })
           .catch(() => {
             // dial() already reported connection-failed; the backoff in the book paces retries.
           })

@@ -77,8 +77,7 @@ function updateAddress(core: MeshCore, peer: Peer, address: string): void {
   if (peer.address === address) return;
   core.table.setAddress(peer, address);
   peer.advertised = true;
-  core.book.add(address, Date.now(), peer.id);
-  core.book.recordSuccess(address, peer.id);
+  core.book.recordClaim(address, peer.id, Date.now(), peer.id);
 }
 
 /** Sends one heartbeat ping (with a nonce when the protocol carries one, for RTT). */

@@ -92,6 +92,11 @@ function admitOrThrow(
 ):
   | { peer: Peer; replaced?: Peer; refusal?: undefined }
   | { refusal: RejectReason | 'self'; error: MeshwireError } {
+  // The handshake awaited the peer (and maybe a slow firewall hook): a connection that closed
+  // meanwhile must not take a slot as a ghost without a socket.
+  if (peer.connection.closed) {
+    throw new MeshwireError('ERR_CONNECTION_CLOSED', `${peer.address}: closed during the handshake`);
+  }
   const admission = ctx.admit(peer);
   if (admission.accept) return { peer, replaced: admission.replaced };
   const code = admission.reason === 'self' ? 'ERR_SELF_CONNECTION' : REJECT_ERRORS[admission.reason];

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { MeshwireError, toMeshwireError } from '../errors.js';
+import { limitedLookup } from './lookup-limit.js';
 
 /** Options of an outbound TCP connection. */
 export interface DialOptions {
@@ -13,7 +14,7 @@ export interface DialOptions {
 export function dialTcp({ host, port, timeoutMs, signal }: DialOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new MeshwireError('ERR_ABORTED', `dial ${host}:${port} aborted`));
-    const socket = net.connect({ host, port, noDelay: true });
+    const socket = net.connect({ host, port, noDelay: true, lookup: limitedLookup(signal) });
     const finish = (err?: MeshwireError): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
