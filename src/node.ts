@@ -1,100 +1,154 @@
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
-import { formatAddress, normalizeHost, parseAddress } from './address.js';
+import { parseAddress } from './address.js';
 import type { CodecLimits } from './codec/codec.js';
 import type { Frame } from './codec/frame.js';
-import type { MeshCore, WithoutTime } from './core.js';
+import { bootstrap } from './discovery/bootstrap.js';
 import { Discovery } from './discovery/discovery.js';
-import { PeerBook } from './discovery/peer-book.js';
+import { PeerExchange } from './discovery/peer-exchange.js';
 import { SelfAddresses } from './discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from './errors.js';
 import { MessageStream, type MessageStreamOptions } from './message-stream.js';
-import type { MeshMessage, NodeEvents, PeerRef, SendReport } from './messages.js';
+import type {
+  DisconnectReason,
+  MeshMessage,
+  NodeEvents,
+  PeerRef,
+  SendReport,
+  WithoutTime,
+} from './messages.js';
 import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } from './options.js';
-import { peerRef, PeerTable, type Admission, type Peer } from './peers/peer-table.js';
 import { closeReason, NO_REDIAL_REASONS } from './peers/disconnect-reason.js';
-import { handlePeerFrame, pingAll, pingPeer } from './peers/peer-protocol.js';
-import type { Handshaken, HandshakeContext, Remote } from './session/handshake.js';
+import { Heartbeat } from './peers/heartbeat.js';
+import { peerRef, PeerTable, type Peer } from './peers/peer-table.js';
 import { openCompat, openSecure, type Channel } from './session/channel.js';
-import { PendingHandshakes } from './session/pending-handshakes.js';
-import { listenOn } from './transport/tcp.js';
+import { Connector } from './session/connector.js';
+import type { Handshaken } from './session/handshake.js';
+import { reachableListenAddress } from './session/listen-address.js';
+import type { Session } from './session/session.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { ConnectOptions, NetworkInfo, PeerInfo } from './node-types.js';
 
 export type { ConnectOptions, KnownPeerInfo, NetworkInfo, PeerInfo } from './node-types.js';
 
+/** Resolved options of each node, kept off the public object (they hold the network key). */
+const optionsOf = new WeakMap<P2PNode, ResolvedOptions>();
+
+/** The resolved options of `node` (internal: tests and the CLI's own reporting). */
+export function nodeOptions(node: P2PNode): Readonly<ResolvedOptions> {
+  return optionsOf.get(node) as ResolvedOptions;
+}
+
 /**
  * A meshwire node: listens, dials, keeps a full mesh with everyone it learns of (up to
  * `maxPeers`), and reports everything as typed messages: as events (`node.on('chat', …)`) and as
  * an async iterator with backpressure (`for await (const m of node.messages())`).
+ *
+ * It wires the layers together and is their public face: connection setup (`Connector`), the
+ * peer table and heartbeat, discovery with its sources (peer exchange, bootstrap), and the
+ * message streams. Frames from peers are routed in one place, {@link P2PNode.#route}.
  */
 export class P2PNode extends TypedEmitter<NodeEvents> {
-  readonly options: ResolvedOptions;
+  readonly #options: ResolvedOptions;
   readonly #channel: Channel;
+  readonly #connector: Connector;
   #id: string | undefined;
   #table: PeerTable | undefined;
-  readonly #book: PeerBook;
   readonly #discovery: Discovery;
-  readonly #streams = new Set<MessageStream>();
-  readonly #dialing = new Map<string, Promise<PeerRef>>();
-  /** IDs proven by the TLS handshake of dials still in their hello exchange (secure mode), with counts. */
-  readonly #dialingIds = new Map<string, number>();
-  readonly #pending: PendingHandshakes;
-  /**
-   * Every open socket of a connected (or just replaced) peer, and every accepted one, with the
-   * socket to destroy to end it (the TLSSocket over an accepted raw one): close() reaps them.
-   */
-  readonly #sockets = new Map<net.Socket, net.Socket>();
+  readonly #exchange: PeerExchange;
+  readonly #heartbeat: Heartbeat;
   readonly #self: SelfAddresses;
-  readonly #timers: NodeJS.Timeout[] = [];
-  #server: net.Server | undefined;
-  #listening: Promise<number> | undefined;
-  #port = 0;
+  readonly #streams = new Set<MessageStream>();
   /** Peers whose messages a consumer of messages() is behind on: their sockets are paused. */
   readonly #pausedPeers = new Set<string>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #listening: Promise<number> | undefined;
+  #port = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #core: MeshCore;
 
   constructor(options: NodeOptions = {}) {
     super();
-    this.options = resolveOptions(options);
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    optionsOf.set(this, resolved);
     const limits: CodecLimits = {
-      maxBytesPerMessage: this.options.maxBytesPerMessage,
-      maxLineBytes: this.options.maxLineBytes,
-      maxPeersPerFrame: Math.max(1000, this.options.maxPeers * 2),
+      maxBytesPerMessage: resolved.maxBytesPerMessage,
+      maxLineBytes: resolved.maxLineBytes,
+      maxPeersPerFrame: Math.max(1000, resolved.maxPeers * 2),
     };
-    this.#channel = this.options.mode === 'compat' ? openCompat(limits) : openSecure(limits, this.options);
-    if (this.options.mode === 'compat') this.#setId(randomBytes(16).toString('hex'));
-    this.#book = new PeerBook(this.options.maxKnownPeers);
-    this.#self = new SelfAddresses(this.options, this.#book);
-    this.#pending = new PendingHandshakes(this.options.maxPendingHandshakes);
-    const table = (): PeerTable => this.#peers();
-    const closed = (): boolean => this.#closed;
-    const self = (): P2PNode => this;
-    this.#core = {
-      options: this.options,
-      get table() {
-        return table();
+    this.#channel = resolved.mode === 'compat' ? openCompat(limits) : openSecure(limits, resolved);
+    if (resolved.mode === 'compat') this.#setId(randomBytes(16).toString('hex'));
+    this.#discovery = new Discovery(
+      {
+        isClosed: () => this.#closed,
+        selfId: () => this.id,
+        selfPort: () => this.#port,
+        isSelfAddress: (address) => this.#self.has(address),
+        isConnected: (address, id) => this.#isConnected(address, id),
+        freeSlots: () => resolved.maxPeers - this.#peers().size,
+        isDialing: (address) => this.#connector.isDialing(address),
+        dial: (address) => this.connectToPeer(address),
+        report: (message) => this.#report(message),
       },
-      book: this.#book,
-      get closed() {
-        return closed();
+      resolved,
+    );
+    this.#self = new SelfAddresses(resolved, this.#discovery.book);
+    this.#exchange = new PeerExchange(
+      {
+        peers: () => this.#peers().values(),
+        isConnected: (address, id) => this.#isConnected(address, id),
+        send: (peer, frame) => this.#sendControl(peer, frame),
+        report: (message) => this.#report(message),
+        debug: resolved.debug,
       },
-      get selfId() {
-        return self().id;
+      this.#discovery,
+    );
+    this.#heartbeat = new Heartbeat(
+      {
+        send: (peer, frame) => this.#sendControl(peer, frame),
+        dropSilent: (peer, error) => this.#disconnect(peer, 'timeout', error),
+        report: (message) => this.#report(message),
       },
-      get port() {
-        return self().port;
+      {
+        peerTimeoutMs: resolved.peerTimeoutMs,
+        // Compat keeps the original's exact PING line; native pings carry a nonce for RTT.
+        withNonce: resolved.mode === 'secure',
+        backedUpBytes: resolved.sendHighWaterMark,
+        debug: resolved.debug,
       },
-      isSelfAddress: (address) => this.#self.has(address),
-      isDialing: (address) => this.#dialing.has(address),
-      dial: (address, opts) => this.connectToPeer(address, opts),
-      sendControl: (peer, frame) => this.#sendControl(peer, frame),
-      dropPeer: (peer, reason, error) => this.#drop(peer, reason, error),
-      report: (message) => this.#report(message),
-    };
-    this.#discovery = new Discovery(this.#core);
+    );
+    this.#connector = new Connector(
+      this.#channel,
+      {
+        isClosed: () => this.#closed,
+        selfId: () => this.id,
+        hello: (connection) => ({
+          type: 'hello',
+          id: this.id,
+          // PROTOCOL-compat.md: "when the user gave none, NAME is the ID" (`<id>:<id>`, never `<id>:`).
+          name: this.name,
+          listen: [this.#self.advertisedFor(connection.socket, this.#port)],
+          version: 1,
+          features: [],
+        }),
+        advertisedAddress: (connection) => this.#self.advertisedFor(connection.socket, this.#port),
+        hasPeer: (id) => this.#peers().get(id) !== undefined,
+        admit: (session) => this.#peers().admit(asPeer(session)),
+        online: (result) => this.#online(result),
+        inboundFailed: (address, error) => this.#report({ type: 'error', error, address }),
+      },
+      {
+        host: resolved.host,
+        port: resolved.port,
+        connectionTimeoutMs: resolved.connectionTimeoutMs,
+        maxPendingHandshakes: resolved.maxPendingHandshakes,
+        limits: {
+          highWaterMark: resolved.sendHighWaterMark,
+          maxQueueBytes: resolved.maxSendQueueBytes,
+          writeTimeoutMs: resolved.writeTimeoutMs,
+        },
+      },
+    );
     this.setListenerErrorHandler((err) =>
       this.#report({ type: 'error', error: toMeshwireError(err, 'ERR_INVALID_ARGUMENT') }),
     );
@@ -109,7 +163,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   /** Display name (the ID unless `name` was given). */
   get name(): string {
-    return this.options.name ?? this.id;
+    return this.#options.name ?? this.id;
   }
 
   /** The bound TCP port (after `start()` / `listen()`). */
@@ -118,19 +172,24 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   get mode(): Mode {
-    return this.options.mode;
+    return this.#options.mode;
+  }
+
+  /** Most connected peers (`maxPeers`). */
+  get maxPeers(): number {
+    return this.#options.maxPeers;
   }
 
   get maxBytesPerMessage(): number {
-    return this.options.maxBytesPerMessage;
+    return this.#options.maxBytesPerMessage;
   }
 
   /** Listens, starts discovery and maintenance, and bootstraps (in the background) if configured. */
   async start(): Promise<void> {
     await this.listen();
     this.startDiscoveryAndMaintenance();
-    if (this.options.bootstrap) {
-      this.bootstrap(this.options.bootstrap).catch(() => {
+    if (this.#options.bootstrap) {
+      this.bootstrap(this.#options.bootstrap).catch(() => {
         // Reported as a bootstrap-failed message.
       });
     }
@@ -147,56 +206,64 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     const id = await this.#channel.init();
     if (id) this.#setId(id);
     if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
-    const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
-    this.#server = server;
-    this.#port = await listenOn(server, this.options.host, this.options.port);
-    if (this.#closed) {
-      // close() ran while the port was being bound: it could not close a server it did not see.
-      server.close();
-      throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
-    }
+    this.#port = await this.#connector.listen();
     this.#self.rememberListening(this.#port);
-    this.#report({
-      type: 'system-start',
-      id: this.id,
-      name: this.name,
-      host: this.options.host,
-      port: this.#port,
-      mode: this.options.mode,
-    });
+    const { host, mode } = this.#options;
+    this.#report({ type: 'system-start', id: this.id, name: this.name, host, port: this.#port, mode });
     return this.#port;
   }
 
   /** Starts the periodic discovery and maintenance (heartbeat, stale-peer cleanup) timers. */
   startDiscoveryAndMaintenance(): void {
     if (this.#timers.length > 0 || this.#closed) return;
-    const discovery = setInterval(() => this.#discovery.tick(), this.options.discoveryIntervalMs);
-    const maintenance = setInterval(() => this.#maintain(), this.options.maintenanceIntervalMs);
+    const discovery = setInterval(() => this.discover(), this.#options.discoveryIntervalMs);
+    const maintenance = setInterval(
+      () => this.#heartbeat.tick(this.#peers().values(), Date.now()),
+      this.#options.maintenanceIntervalMs,
+    );
     discovery.unref();
     maintenance.unref();
     this.#timers.push(discovery, maintenance);
   }
 
-  /** Connects to `address` (`host:port`) and completes the handshake. */
+  /**
+   * Connects to `address` (`host:port`) and completes the handshake. Resolves with the peer,
+   * also when it is connected already (with `expectedId`: only the peer whose certificate
+   * proved that ID).
+   */
   connectToPeer(address: string, options: ConnectOptions = {}): Promise<PeerRef> {
     if (this.#closed) return Promise.reject(new MeshwireError('ERR_CLOSED', 'node is closed'));
-    const { host, port } = parseAddress(address);
-    const existing = this.#dialing.get(address);
-    if (existing) return existing;
-    const attempt = this.#dial(address, host, port, options).finally(() => this.#dialing.delete(address));
-    this.#dialing.set(address, attempt);
-    return attempt;
+    try {
+      const { host, port } = parseAddress(address);
+      return this.#dial(address, host, port, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /** Bootstraps through `address` with retries; reports bootstrap-success / bootstrap-failed. */
   bootstrap(address: string, options: { signal?: AbortSignal } = {}): Promise<PeerRef> {
     parseAddress(address);
-    return this.#discovery.bootstrap(address, options.signal);
+    return bootstrap(
+      {
+        isClosed: () => this.#closed,
+        dial: (target, opts) => this.connectToPeer(target, opts),
+        connectedAt: (target) => {
+          const peer = [...this.#peers().values()].find((p) => p.address === target);
+          return peer ? peerRef(peer) : undefined;
+        },
+        report: (message) => this.#report(message),
+      },
+      address,
+      this.#options.bootstrapRetryMs,
+      options.signal,
+    );
   }
 
   /** Runs a discovery round now: asks every peer for its peers and dials known ones. */
   discover(): void {
-    this.#discovery.tick();
+    this.#exchange.requestAll();
+    this.#discovery.autoConnect(Number.MAX_SAFE_INTEGER);
   }
 
   // Every send below queues its frame synchronously, within the call: messages from one node to a
@@ -245,41 +312,35 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
    * Throws `ERR_UNKNOWN_PEER` if it is not connected.
    */
   disconnectPeer(peerId: string): void {
-    this.#leave(this.#peerOrThrow(peerId), 'disconnect');
+    this.#disconnect(this.#peerOrThrow(peerId), 'local-close');
   }
 
   /** Connected peers and known addresses. */
   getPeerInfo(): NetworkInfo {
-    const peers = [...this.#peers().values()].map((p): PeerInfo => ({
+    const table = this.#peers();
+    const peers = [...table.values()].map((p): PeerInfo => ({
       ...peerRef(p),
       direction: p.direction,
       connectedAt: p.connectedAt,
       lastSeen: p.lastSeen,
       ...(p.rttMs !== undefined ? { rttMs: p.rttMs } : {}),
     }));
-    const known = [...this.#book.values()].map((k) => ({
+    const known = [...this.#discovery.book.values()].map((k) => ({
       address: k.address,
       ...(k.id ? { id: k.id } : {}),
       verified: k.verified,
       source: k.source,
       firstSeen: k.firstSeen,
-      connected:
-        this.#peers().hasAddress(k.address) || (k.id !== undefined && this.#peers().get(k.id) !== undefined),
+      connected: table.hasAddress(k.address) || (k.id !== undefined && table.get(k.id) !== undefined),
     }));
-    return {
-      id: this.id,
-      name: this.name,
-      port: this.#port,
-      mode: this.mode,
-      maxPeers: this.options.maxPeers,
-      peers,
-      known,
-    };
+    const { maxPeers } = this.#options;
+    return { id: this.id, name: this.name, port: this.#port, mode: this.mode, maxPeers, peers, known };
   }
 
   /**
    * Every message this node reports, as an async iterator. A consumer that falls behind pauses
-   * the node's sockets (backpressure) instead of losing messages; `break` or the signal ends it.
+   * the sockets of the peers it is behind on (backpressure) instead of losing messages; `break`
+   * or the signal ends it.
    */
   messages(options: MessageStreamOptions = {}): AsyncIterableIterator<MeshMessage> {
     const stream = new MessageStream(
@@ -306,51 +367,14 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#discovery.stop();
-    const server = this.#server;
-    const serverClosed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
-    this.#pending.abortAll();
-    if (this.#table) {
-      for (const peer of [...this.#table.values()]) {
-        this.#leave(peer, 'shutdown');
-      }
-    }
-    // Ending is graceful (queued data, then FIN), but a peer that does not read would hold its
-    // socket, and server.close() with it, until the write timeout: reap what is left after a grace.
-    // Not cleared when the server closes first: outbound sockets may still be flushing.
-    setTimeout(
-      () => {
-        for (const socket of this.#sockets.values()) socket.destroy();
-      },
-      Math.min(this.options.writeTimeoutMs, CLOSE_GRACE_MS),
-    ).unref();
-    await serverClosed;
+    if (this.#table) for (const peer of [...this.#table.values()]) this.#disconnect(peer, 'local-close');
+    await this.#connector.close(this.#options.writeTimeoutMs);
     for (const stream of [...this.#streams]) stream.end(true);
-  }
-
-  /** Says goodbye (secure mode), flushes, closes and reports the peer as closed by us. */
-  #leave(peer: Peer, reason: string): void {
-    if (this.mode === 'secure') {
-      try {
-        peer.connection.write({ type: 'goodbye', reason }, true);
-      } catch {
-        // A peer whose queue is full gets no goodbye; leaving must not throw because of it.
-      }
-    }
-    peer.connection.end();
-    this.#drop(peer, 'local-close');
-  }
-
-  #track(socket: net.Socket): void {
-    if (this.#sockets.has(socket)) return;
-    this.#sockets.set(socket, socket);
-    socket.once('close', () => this.#sockets.delete(socket));
   }
 
   #setId(id: string): void {
     this.#id = id;
-    this.#table = new PeerTable(id, this.options.maxPeers);
+    this.#table = new PeerTable(id, this.#options.maxPeers);
   }
 
   #peers(): PeerTable {
@@ -364,13 +388,18 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return peer;
   }
 
+  #isConnected(address: string, id?: string): boolean {
+    const table = this.#peers();
+    return table.hasAddress(address) || (id !== undefined && table.get(id) !== undefined);
+  }
+
   #checkBytes(data: Uint8Array): void {
     if (!(data instanceof Uint8Array))
       throw new MeshwireError('ERR_INVALID_ARGUMENT', 'data must be a Uint8Array');
-    if (data.length > this.options.maxBytesPerMessage) {
+    if (data.length > this.#options.maxBytesPerMessage) {
       throw new MeshwireError(
         'ERR_FRAME_TOO_LARGE',
-        `message of ${data.length} bytes exceeds maxBytesPerMessage (${this.options.maxBytesPerMessage})`,
+        `message of ${data.length} bytes exceeds maxBytesPerMessage (${this.#options.maxBytesPerMessage})`,
       );
     }
   }
@@ -401,6 +430,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return report;
   }
 
+  /** The node's dial policy around connection setup: who may be dialled, and what a result means. */
   async #dial(
     address: string,
     host: string,
@@ -412,65 +442,32 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     }
     const already = this.#alreadyConnected(address, expectedId);
     if (already) return peerRef(already);
-    let certifiedId: string | undefined;
     try {
       if (this.#peers().isFull()) {
         throw new MeshwireError(
           'ERR_MAX_PEERS',
-          `cannot dial ${address}: already at MaxPeers (${this.options.maxPeers})`,
+          `cannot dial ${address}: already at MaxPeers (${this.#options.maxPeers})`,
         );
       }
-      const known = this.#book.get(address);
+      const known = this.#discovery.book.get(address);
       const expected = expectedId ?? (known?.verified ? known.id : undefined);
-      const deadline = Date.now() + this.options.connectionTimeoutMs;
-      const timeout = AbortSignal.timeout(this.options.connectionTimeoutMs);
-      const remote = await this.#channel
-        .connect({
-          host,
-          port,
-          address,
-          ...(expected ? { expectedId: expected } : {}),
-          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-          limits: this.#connectionLimits(),
-        })
-        .catch((err) => {
-          throw timeout.aborted
-            ? new MeshwireError(
-                'ERR_CONNECT_TIMEOUT',
-                `${address}: no connection within ${this.options.connectionTimeoutMs} ms`,
-                { cause: err },
-              )
-            : err;
-        });
-      const id = remote.certifiedId;
-      certifiedId = id;
-      if (id) this.#dialingIds.set(id, (this.#dialingIds.get(id) ?? 0) + 1);
-      try {
-        const result = await this.#handshake(remote, deadline, () =>
-          this.#channel.outbound(this.#handshakeContext(), remote),
-        );
-        return peerRef(result.peer);
-      } finally {
-        if (id) {
-          const left = (this.#dialingIds.get(id) ?? 1) - 1;
-          if (left > 0) this.#dialingIds.set(id, left);
-          else this.#dialingIds.delete(id);
-        }
-      }
+      const result = await this.#connector.dial(address, host, port, {
+        ...(signal ? { signal } : {}),
+        ...(expected ? { expectedId: expected } : {}),
+      });
+      return peerRef(result.peer);
     } catch (err) {
       const error = toMeshwireError(err);
       // Our dial reached a peer that dialled us first: the certificate proved who listens at this
       // address, so that connection is the answer (as it was before an inbound peer's claimed
       // address stopped standing in for a dial), and the address is now bound to it.
-      const existing =
-        error.code === 'ERR_DUPLICATE_PEER' && certifiedId ? this.#table?.get(certifiedId) : undefined;
+      const existing = error.code === 'ERR_DUPLICATE_PEER' ? duplicateOf(error, this.#table) : undefined;
       if (existing?.direction === 'inbound' && (!expectedId || existing.id === expectedId)) {
-        this.#book.recordDial(address, existing.id, Date.now());
+        this.#discovery.book.recordDial(address, existing.id, Date.now());
         return peerRef(existing);
       }
-      if (error.code === 'ERR_SELF_CONNECTION') this.#book.markSelf(address);
-      else if (error.code !== 'ERR_DUPLICATE_PEER')
-        this.#book.recordFailure(address, Date.now(), this.options.discoveryIntervalMs / 4);
+      if (error.code !== 'ERR_DUPLICATE_PEER')
+        this.#discovery.onDialFailed(address, error.code === 'ERR_SELF_CONNECTION');
       if (!this.#closed) this.#report({ type: 'connection-failed', address, error });
       throw error;
     }
@@ -492,92 +489,14 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return undefined;
   }
 
-  #accept(socket: net.Socket): void {
-    if (this.#closed || !this.#pending.add(socket)) {
-      socket.destroy();
-      return;
-    }
-    this.#track(socket);
-    const deadline = Date.now() + this.options.connectionTimeoutMs;
-    const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
-    // Covers the TLS handshake too: a connection that sends nothing is closed at the deadline, and
-    // reported as a handshake timeout (not as the "closed" that the destroy makes it look like).
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.#pending.abort(socket);
-    }, this.options.connectionTimeoutMs);
-    socket.on('error', () => {
-      // Reported through the handshake's failure below.
-    });
-    this.#channel
-      .accept(socket, this.#connectionLimits(), (wrapped) => {
-        this.#pending.wrapped(socket, wrapped);
-        if (this.#sockets.has(socket)) this.#sockets.set(socket, wrapped);
-      })
-      .then((remote) =>
-        this.#handshake(remote, deadline, () => this.#channel.inbound(this.#handshakeContext(), remote)),
-      )
-      .catch((err) => {
-        // Closed on purpose to make room, like the excess refused above.
-        if (this.#pending.wasEvicted(socket)) return;
-        let error = toMeshwireError(err);
-        if (timedOut && error.code !== 'ERR_HANDSHAKE_TIMEOUT') {
-          error = new MeshwireError(
-            'ERR_HANDSHAKE_TIMEOUT',
-            `${address}: handshake not completed within ${this.options.connectionTimeoutMs} ms`,
-            { cause: error },
-          );
-        }
-        if (!this.#closed && error.code !== 'ERR_DUPLICATE_PEER' && error.code !== 'ERR_MAX_PEERS') {
-          this.#report({ type: 'error', error, address });
-        }
-      })
-      .finally(() => {
-        clearTimeout(timer);
-        this.#pending.release(socket);
-      });
-  }
-
-  /** Runs a handshake under the connection timeout, then brings the peer online. */
-  async #handshake(remote: Remote, deadline: number, run: () => Promise<Handshaken>): Promise<Handshaken> {
-    const { connection } = remote;
-    const timer = setTimeout(
-      () =>
-        connection.destroy(
-          new MeshwireError(
-            'ERR_HANDSHAKE_TIMEOUT',
-            `${remote.address}: handshake not completed within ${this.options.connectionTimeoutMs} ms`,
-          ),
-        ),
-      Math.max(0, deadline - Date.now()),
-    );
-    let result: Handshaken;
-    try {
-      result = await run();
-    } catch (err) {
-      connection.destroy(toMeshwireError(err));
-      throw err;
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#closed) {
-      connection.destroy(new MeshwireError('ERR_CLOSED', 'node closed during handshake'));
-      throw new MeshwireError('ERR_CLOSED', 'node closed during handshake');
-    }
-    this.#online(result);
-    return result;
-  }
-
-  #online({ peer, replaced }: Handshaken): void {
+  #online({ peer: session, replaced }: Handshaken): void {
+    const peer = asPeer(session);
     const { connection } = peer;
-    this.#track(connection.socket);
     if (replaced) {
       // Lost the simultaneous-dial tie-break: the survivor takes over silently. The peer may have
       // sent messages on the old connection before it switched: those are still delivered.
       replaced.connection.retire((frame) => {
-        if (frame.type === 'chat' || frame.type === 'bytes')
-          handlePeerFrame(this.#core, this.#discovery, peer, frame);
+        if (frame.type === 'chat' || frame.type === 'bytes') this.#route(peer, frame);
       });
     }
     // peer-connected first, then the close handler (a connection that already ended reports its
@@ -589,23 +508,81 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         peer: peerRef(peer),
         direction: peer.direction,
         peerCount: this.#peers().size,
-        maxPeers: this.options.maxPeers,
+        maxPeers: this.#options.maxPeers,
       });
     }
-    connection.setCloseHandler((error) => this.#drop(peer, closeReason(error), error));
+    connection.setCloseHandler((error) => this.#disconnect(peer, closeReason(error), error));
     if (this.#pausedPeers.has(peer.id)) connection.setPaused(true);
-    this.#discovery.onConnected(peer);
+    this.#exchange.onConnected(peer, this.#discovery.onConnected(peer));
     // An early ping gives an RTT right away instead of after the first maintenance period
     // (secure mode only: compat keeps the original's exact sequence on the wire).
-    if (this.mode === 'secure' && !peer.connection.closed) pingPeer(this.#core, peer, true);
-    connection.setFrameHandler((frame) => handlePeerFrame(this.#core, this.#discovery, peer, frame));
+    if (this.mode === 'secure' && !connection.closed) this.#heartbeat.ping(peer, Date.now());
+    connection.setFrameHandler((frame) => this.#route(peer, frame));
   }
 
-  #drop(peer: Peer, reason: string, error?: MeshwireError): void {
-    // Removed before the destroy: destroying runs the close handler, which re-enters #drop, and the
+  /** Every frame from a connected peer comes here. Anything out of place drops that peer, never the node. */
+  #route(peer: Peer, frame: Frame): void {
+    const now = Date.now();
+    this.#heartbeat.heard(peer, now);
+    switch (frame.type) {
+      case 'chat':
+        return this.#report({ type: 'chat', from: peerRef(peer), text: frame.text });
+      case 'bytes':
+        return this.#report({ type: 'bytes', from: peerRef(peer), data: frame.data });
+      case 'ping':
+        return this.#heartbeat.onPing(peer, frame);
+      case 'pong':
+        return this.#heartbeat.onPong(peer, frame, now);
+      case 'request-peers':
+        return this.#exchange.onRequest(peer, peer.connection.queuedBytes > this.#options.sendHighWaterMark);
+      case 'peers':
+        return this.#exchange.onPeers(peer, frame);
+      case 'listen':
+        // A LISTEN line that arrived after the hello was answered: now we know where it listens.
+        return this.#updateAddress(peer, reachableListenAddress(frame.address, peer.remoteAddress));
+      case 'goodbye':
+        return this.#disconnect(
+          peer,
+          'goodbye',
+          new MeshwireError('ERR_CONNECTION_CLOSED', `peer said goodbye: ${frame.reason}`),
+        );
+      default:
+        return this.#disconnect(
+          peer,
+          'protocol-error',
+          new MeshwireError('ERR_UNEXPECTED_FRAME', `unexpected ${frame.type} frame after the handshake`),
+        );
+    }
+  }
+
+  #updateAddress(peer: Peer, address: string): void {
+    if (peer.address === address) return;
+    this.#peers().setAddress(peer, address);
+    peer.advertised = true;
+    this.#discovery.book.recordClaim(address, peer.id, Date.now(), peer.id);
+  }
+
+  /**
+   * The one way a peer leaves: removed from the table, its connection closed (`local-close`: a
+   * goodbye in secure mode, then a graceful end; otherwise at once, with the error), reported,
+   * and redialled when it was lost to a crash or a network failure.
+   */
+  #disconnect(peer: Peer, reason: DisconnectReason, error?: MeshwireError): void {
+    // Removed before the close: closing runs the close handler, which re-enters here, and the
     // re-entrant call must find the peer gone, or it reports its own generic reason instead of ours.
     const removed = this.#table?.remove(peer) ?? false;
-    if (!peer.connection.closed) peer.connection.destroy(error);
+    if (reason === 'local-close' && !peer.connection.closed) {
+      if (this.mode === 'secure') {
+        try {
+          peer.connection.write({ type: 'goodbye', reason: this.#closed ? 'shutdown' : 'disconnect' }, true);
+        } catch {
+          // A peer whose queue is full gets no goodbye; leaving must not throw because of it.
+        }
+      }
+      peer.connection.end();
+    } else if (!peer.connection.closed) {
+      peer.connection.destroy(error);
+    }
     if (!removed) return;
     if (reason === 'protocol-error' || reason === 'write-timeout') {
       this.#report({
@@ -623,78 +600,15 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     });
     // A peer that said goodbye left on purpose, and one that broke the protocol is not wanted
     // back: redial only those lost to a crash or a network failure.
-    this.#discovery.onDisconnected(peer, NO_REDIAL_REASONS.has(reason));
+    this.#discovery.onDisconnected(peer, !NO_REDIAL_REASONS.has(reason));
   }
 
   #sendControl(peer: Peer, frame: Frame): void {
     try {
       peer.connection.write(frame, true);
     } catch (err) {
-      this.#drop(peer, 'send-failed', toMeshwireError(err));
+      this.#disconnect(peer, 'send-failed', toMeshwireError(err));
     }
-  }
-
-  #maintain(): void {
-    const now = Date.now();
-    for (const peer of [...this.#peers().values()]) {
-      if (now - peer.lastSeen > this.options.peerTimeoutMs) {
-        this.#report({ type: 'maintenance-cleanup', peer: peerRef(peer), reason: 'timeout' });
-        this.#drop(
-          peer,
-          'timeout',
-          new MeshwireError('ERR_PEER_TIMEOUT', `no frame from ${peer.name} for ${now - peer.lastSeen} ms`),
-        );
-      }
-    }
-    pingAll(this.#core, this.mode === 'secure');
-  }
-
-  #handshakeContext(): HandshakeContext {
-    return this.#channel.context({
-      selfHello: (connection) => ({
-        type: 'hello',
-        id: this.id,
-        // PROTOCOL-compat.md: "when the user gave none, NAME is the ID" (`<id>:<id>`, never `<id>:`).
-        name: this.name,
-        listen: [this.#self.advertisedFor(connection.socket, this.#port)],
-        version: 1,
-        features: [],
-      }),
-      advertisedAddress: (connection) => this.#self.advertisedFor(connection.socket, this.#port),
-      admit: (peer) => this.#admit(peer),
-    });
-  }
-
-  /**
-   * The peer table's admission, plus the simultaneous-dial rule applied early: an inbound
-   * connection from a peer this node is dialling right now, when this node's ID is the lower one
-   * (its own dial wins the tie-break), is refused as DUPLICATE at once. Admitting it only to
-   * replace it a moment later would lose what the peer sent on it meanwhile: its side refuses the
-   * losing connection and discards it.
-   */
-  #admit(peer: Peer): Admission {
-    const table = this.#peers();
-    if (
-      peer.direction === 'inbound' &&
-      !table.get(peer.id) &&
-      this.id < peer.id &&
-      (this.#dialing.has(peer.address) || this.#dialingIds.has(peer.id))
-    ) {
-      return {
-        accept: false,
-        reason: 'duplicate',
-        message: `this node is dialling ${peer.id} too, and its own dial wins the tie-break`,
-      };
-    }
-    return table.admit(peer);
-  }
-
-  #connectionLimits() {
-    return {
-      highWaterMark: this.options.sendHighWaterMark,
-      maxQueueBytes: this.options.maxSendQueueBytes,
-      writeTimeoutMs: this.options.writeTimeoutMs,
-    };
   }
 
   #report(message: WithoutTime<MeshMessage>): void {
@@ -718,8 +632,24 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 }
 
-/** Longest close() waits for peers to take their last bytes and FIN before their sockets are destroyed. */
-const CLOSE_GRACE_MS = 1000;
+/**
+ * A session becomes a peer when the table admits it: the same object, with liveness added, so
+ * that what the handshake returns is what the table holds.
+ */
+function asPeer(session: Session): Peer {
+  const peer = session as Peer;
+  if (peer.connectedAt === undefined) {
+    const now = Date.now();
+    peer.connectedAt = now;
+    peer.lastSeen = now;
+  }
+  return peer;
+}
+
+/** The connected peer a DUPLICATE refusal of our dial was about (the ID the dial proved). */
+function duplicateOf(error: MeshwireError, table: PeerTable | undefined): Peer | undefined {
+  return error.peerId ? table?.get(error.peerId) : undefined;
+}
 
 /** Creates a node and starts it. */
 export async function createNode(options: NodeOptions = {}): Promise<P2PNode> {

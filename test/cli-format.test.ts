@@ -135,7 +135,15 @@ describe('format: event lines', TIMEOUT, () => {
       '[15:04:35] [NETWORK] Connected to peer charlie at localhost:8003 (2/10 peers)',
     );
     assert.equal(
-      text({ type: 'peers-discovered', time: T, from: BOB, newCount: 3, totalKnown: 5, addresses: [] }),
+      text({
+        type: 'peers-discovered',
+        time: T,
+        source: 'exchange',
+        from: BOB,
+        newCount: 3,
+        totalKnown: 5,
+        addresses: [],
+      }),
       '[15:04:35] [DISCOVERY] Found 3 peers via bob (total known: 5)',
     );
     assert.equal(

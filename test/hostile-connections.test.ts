@@ -11,6 +11,7 @@ import net from 'node:net';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { MeshwireError } from '../src/errors.js';
 import type { P2PNode } from '../src/node.js';
+import { nodeOptions } from '../src/internal.js';
 import type { NodeOptions } from '../src/options.js';
 import { createIdentity, type Identity } from '../src/secure/index.js';
 import {
@@ -195,7 +196,7 @@ describe('500 idle connections at once (maxPendingHandshakes 64)', () => {
         TEST,
         async (t) => {
           const node = await startNode(t, { mode, ...QUIET, connectionTimeoutMs: 30_000 });
-          assert.equal(node.options.maxPendingHandshakes, 64);
+          assert.equal(nodeOptions(node).maxPendingHandshakes, 64);
           const codes = errorCodes(node);
           const before = process.memoryUsage();
           const idle = await idleSockets(t, node.port, 500, holdOpen);

@@ -596,7 +596,7 @@ class CliApp {
       return;
     }
     const items = describe(event, {
-      maxPeers: this.#node?.options.maxPeers ?? 10,
+      maxPeers: this.#node?.maxPeers ?? 10,
       now: Date.now(),
       cwd: this.#io.cwd,
       isFileFrame,

@@ -292,7 +292,7 @@ export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[]
         line(
           t,
           'DISCOVERY',
-          `Found ${event.newCount} ${event.newCount === 1 ? 'peer' : 'peers'} via ${displayName(event.from)} (total known: ${event.totalKnown})`,
+          `Found ${event.newCount} ${event.newCount === 1 ? 'peer' : 'peers'} via ${event.from ? displayName(event.from) : event.source} (total known: ${event.totalKnown})`,
         ),
       ];
     case 'chat':

@@ -12,8 +12,13 @@ export interface KnownPeer {
    * a peer that claims someone else's address in its hello, or lists it in PEERS, binds nothing.
    */
   verified: boolean;
-  /** Who told us: a peer ID (peer exchange), or a source name such as `bootstrap`. */
+  /** Which source found it: `exchange`, `bootstrap`, `dial`, `lan`, `book`, ... */
   source: string;
+  /**
+   * Whose claim it is, for quotas and dial budgets: the peer that listed it (peer exchange),
+   * else the source's name.
+   */
+  quotaKey: string;
   firstSeen: number;
   /** Consecutive failed dials; reset by a successful connection. */
   failures: number;
@@ -70,16 +75,16 @@ export class PeerBook {
     return this.#known.values();
   }
 
-  /** How many unproven entries `source` holds. */
-  countFrom(source: string): number {
-    return this.#perSource.get(source) ?? 0;
+  /** How many unproven entries are charged to `quotaKey`. */
+  countFrom(quotaKey: string): number {
+    return this.#perSource.get(quotaKey) ?? 0;
   }
 
   /**
    * Adds a claimed address; returns true when it was new. Ignored when it is our own, when the
    * source already holds its share of the book, or when the book is full of better entries.
    */
-  add(address: string, now: number, source: string, id?: string): boolean {
+  add(address: string, now: number, source: string, quotaKey: string, id?: string): boolean {
     if (this.#self.has(address)) return false;
     const existing = this.#known.get(address);
     // Another spelling (localhost vs 127.0.0.1) of a peer whose ID we verified is no new peer.
@@ -88,18 +93,19 @@ export class PeerBook {
       if (id && !existing.id) existing.id = id;
       return false;
     }
-    if (this.countFrom(source) >= this.#sourceQuota) return false;
-    if (this.#known.size >= this.#capacity && !this.#evictOne(source)) return false;
+    if (this.countFrom(quotaKey) >= this.#sourceQuota) return false;
+    if (this.#known.size >= this.#capacity && !this.#evictOne(quotaKey)) return false;
     this.#known.set(address, {
       address,
       id,
       verified: false,
       source,
+      quotaKey,
       firstSeen: now,
       failures: 0,
       nextAttemptAt: 0,
     });
-    this.#perSource.set(source, this.countFrom(source) + 1);
+    this.#perSource.set(quotaKey, this.countFrom(quotaKey) + 1);
     return true;
   }
 
@@ -136,7 +142,16 @@ export class PeerBook {
     if (!entry) {
       if (this.#self.has(address)) return;
       if (this.#known.size >= this.#capacity && !this.#evictOne(undefined)) return;
-      entry = { address, id, verified: true, source: 'dial', firstSeen: now, failures: 0, nextAttemptAt: 0 };
+      entry = {
+        address,
+        id,
+        verified: true,
+        source: 'dial',
+        quotaKey: 'dial',
+        firstSeen: now,
+        failures: 0,
+        nextAttemptAt: 0,
+      };
       this.#known.set(address, entry);
     } else if (!entry.verified) {
       this.#uncount(entry);
@@ -162,8 +177,8 @@ export class PeerBook {
    * Records a connection that proved nothing about the address (an inbound peer's claimed listen
    * address, or any compat peer): clears the backoff, keeps whatever binding the address had.
    */
-  recordClaim(address: string, id: string, now: number, source: string): void {
-    this.add(address, now, source, id);
+  recordClaim(address: string, id: string, now: number, quotaKey: string): void {
+    this.add(address, now, 'exchange', quotaKey, id);
     const entry = this.#known.get(address);
     if (!entry) return;
     entry.failures = 0;
@@ -178,9 +193,9 @@ export class PeerBook {
   }
 
   #uncount(entry: KnownPeer): void {
-    const left = this.countFrom(entry.source) - 1;
-    if (left > 0) this.#perSource.set(entry.source, left);
-    else this.#perSource.delete(entry.source);
+    const left = this.countFrom(entry.quotaKey) - 1;
+    if (left > 0) this.#perSource.set(entry.quotaKey, left);
+    else this.#perSource.delete(entry.quotaKey);
   }
 
   /**
@@ -188,7 +203,7 @@ export class PeerBook {
    * unproven entry of the source holding the most (never `forSource`'s own claims for itself, and
    * never a proven address).
    */
-  #evictOne(forSource: string | undefined): boolean {
+  #evictOne(forQuotaKey: string | undefined): boolean {
     let worst: KnownPeer | undefined;
     for (const entry of this.#known.values()) {
       if (!entry.verified && entry.failures > 0 && (!worst || entry.failures > worst.failures)) worst = entry;
@@ -196,11 +211,11 @@ export class PeerBook {
     if (!worst) {
       let biggest: string | undefined;
       for (const [source, count] of this.#perSource) {
-        if (source !== forSource && (!biggest || count > this.countFrom(biggest))) biggest = source;
+        if (source !== forQuotaKey && (!biggest || count > this.countFrom(biggest))) biggest = source;
       }
       if (biggest === undefined) return false;
       for (const entry of this.#known.values()) {
-        if (!entry.verified && entry.source === biggest) {
+        if (!entry.verified && entry.quotaKey === biggest) {
           worst = entry;
           break;
         }

@@ -1,12 +1,12 @@
 import type { TLSSocket } from 'node:tls';
-import { tryParseAddress } from '../address.js';
 import type { Frame, HelloFrame, RejectReason } from '../codec/frame.js';
 import { PROTOCOL_VERSION } from '../codec/native.js';
 import { MeshwireError } from '../errors.js';
 import type { Direction } from '../messages.js';
-import type { Admission, Peer } from '../peers/peer-table.js';
 import { networkKeyProof, verifyNetworkKeyProof } from '../secure/network-key.js';
 import type { Connection } from './connection.js';
+import { reachableListenAddress } from './listen-address.js';
+import type { Admission, Session } from './session.js';
 
 /** What the handshakes need from the node. */
 export interface HandshakeContext {
@@ -14,7 +14,7 @@ export interface HandshakeContext {
   /** The address to advertise on this connection (`host:port`). */
   advertisedAddress(connection: Connection): string;
   /** Atomic check-and-insert into the peer table. */
-  admit(peer: Peer): Admission;
+  admit(session: Session): Admission;
   /** Secure mode: the derived network key, if the network is private. */
   networkKey?: Buffer;
   /** Secure mode: allow-list and firewall hook. */
@@ -68,8 +68,7 @@ async function expectFrame<T extends Frame['type']>(
   return frame as Extract<Frame, { type: T }>;
 }
 
-function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
-  const now = Date.now();
+function newPeer(remote: Remote, hello: HelloFrame, address: string): Session {
   return {
     id: hello.id,
     name: hello.name || hello.id,
@@ -77,8 +76,6 @@ function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
     remoteAddress: remote.remoteAddress,
     direction: remote.direction,
     connection: remote.connection,
-    connectedAt: now,
-    lastSeen: now,
     // An inbound peer known only by its socket's address (an ephemeral port) cannot be dialled:
     // it must not reach peer lists or the peer book until it says where it listens.
     advertised: remote.direction === 'outbound' || address !== remote.remoteAddress,
@@ -88,9 +85,9 @@ function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
 /** Registers the peer or explains the refusal; returns the admitted peer and who it replaced. */
 function admitOrThrow(
   ctx: HandshakeContext,
-  peer: Peer,
+  peer: Session,
 ):
-  | { peer: Peer; replaced?: Peer; refusal?: undefined }
+  | { peer: Session; replaced?: Session; refusal?: undefined }
   | { refusal: RejectReason | 'self'; error: MeshwireError } {
   // The handshake awaited the peer (and maybe a slow firewall hook): a connection that closed
   // meanwhile must not take a slot as a ghost without a socket.
@@ -108,8 +105,9 @@ function admitOrThrow(
 
 /** Result of a successful handshake. */
 export interface Handshaken {
-  peer: Peer;
-  replaced?: Peer;
+  /** The admitted session (the object the host's `admit` accepted). */
+  peer: Session;
+  replaced?: Session;
 }
 
 /** Compat dialer: `ID:NAME` + `LISTEN:`, then the listener's hello or DUPLICATE / MAX_PEERS. */
@@ -285,25 +283,4 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
   for (const frame of proofFor(ctx, connection, 'server')) connection.write(frame);
   connection.write(ctx.selfHello(connection));
   return result;
-}
-
-/**
- * The address a listening peer can be dialled on. A peer behind a real interface that announces
- * `localhost:<port>` (as the original always does) is reachable at its socket's IP instead.
- */
-export function reachableListenAddress(listen: string, remoteAddress: string): string {
-  // A LISTEN line is untrusted text: anything that is not host:port would poison the peer lists
-  // this node shares, so the socket's own address stands in for it.
-  if (!tryParseAddress(listen)) return remoteAddress;
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = listen.slice(colon + 1);
-  const remoteColon = remoteAddress.lastIndexOf(':');
-  const remoteHost = remoteAddress.slice(0, remoteColon).replace(/^\[|\]$/g, '');
-  const local = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/.test(host);
-  const remoteIsLocal = /^(127\.\d+\.\d+\.\d+|::1)$/.test(remoteHost);
-  if (local && !remoteIsLocal && colon > 0) {
-    return remoteHost.includes(':') ? `[${remoteHost}]:${port}` : `${remoteHost}:${port}`;
-  }
-  return listen;
 }
