@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'ERR_FILE_PROTOCOL'
   | 'ERR_FILE_INTEGRITY'
   | 'ERR_FILE_IO'
+  | 'ERR_FILE_REFUSED'
   | 'ERR_KEY_FILE';
 
 /** Base class of all meshwire errors. `code` is stable across versions; `message` is for humans. */

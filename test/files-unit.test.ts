@@ -12,6 +12,8 @@ import {
   encodeFileChunkHeader,
   encodeFileEnd,
   encodeFileStart,
+  encodeFileAck,
+  encodeFileReject,
   isFileFrame,
   parseFileFrame,
   sanitizeFileName,
@@ -174,6 +176,34 @@ describe('file frames', TIMEOUT, () => {
     // Exactly at the limit still parses.
     const atLimit = 'FILECHUNK:' + 'n'.repeat(MAX_FILE_HEADER_BYTES - 'FILECHUNK:'.length);
     assert.equal(parseFileFrame(bytes(`${atLimit}\n`))?.type, 'file-chunk');
+  });
+});
+
+describe('file reply frames (secure mode)', TIMEOUT, () => {
+  it('encode the vectors of PROTOCOL.md and round-trip', () => {
+    const reject = encodeFileReject('a.txt', 'ERR_TOO_MANY_PENDING');
+    assert.equal(
+      reject.toString('hex'),
+      '46494c4552454a4543543a612e7478747c4552525f544f4f5f4d414e595f50454e44494e470a',
+    );
+    assert.deepEqual(parseFileFrame(reject), {
+      type: 'file-reject',
+      name: 'a.txt',
+      reason: 'ERR_TOO_MANY_PENDING',
+    });
+    const ack = encodeFileAck('a.txt', SHA);
+    assert.deepEqual(ack, bytes(`FILEACK:a.txt|${SHA}\n`));
+    assert.deepEqual(parseFileFrame(ack), { type: 'file-ack', name: 'a.txt', sha256: SHA });
+    assert.ok(isFileFrame(reject) && isFileFrame(ack));
+  });
+
+  it('refuse unknown reasons and malformed replies', () => {
+    assertCode(() => parseFileFrame(bytes('FILEREJECT:a.txt|ERR_WHATEVER\n')), 'ERR_FILE_PROTOCOL');
+    assertCode(() => parseFileFrame(bytes('FILEREJECT:a.txt\n')), 'ERR_FILE_PROTOCOL');
+    assertCode(() => parseFileFrame(bytes('FILEACK:a.txt|xyz\n')), 'ERR_FILE_PROTOCOL');
+    assertCode(() => parseFileFrame(bytes('FILEREJECT:|ERR_FILE_IO\n')), 'ERR_FILE_PROTOCOL');
+    assertCode(() => encodeFileReject('a.txt', 'ERR_NOPE' as never), 'ERR_INVALID_ARGUMENT');
+    assertCode(() => encodeFileReject('../a', 'ERR_FILE_IO'), 'ERR_FILE_NAME');
   });
 });
 

@@ -7,12 +7,20 @@
  * FILEEND:<name>|<sha256hex>\n
  * ```
  *
+ * and, in secure mode only, the receiver's replies (the Go original has none, and a Go node would
+ * print an unknown BYTES payload, so compat receivers never send them):
+ *
+ * ```
+ * FILEREJECT:<name>|<reason code>\n   the transfer was refused or failed (e.g. ERR_TOO_MANY_PENDING)
+ * FILEACK:<name>|<sha256hex>\n        the file was verified and stored
+ * ```
+ *
  * Pure encode / parse, no I/O. Parsing is strict about everything the Go sender always produces
  * (canonical decimal size, lowercase hex digest, a bounded UTF-8 header) so that garbage is
  * reported instead of guessed at; the one leniency kept from the Go receiver is that the `\n`
  * ending a FILESTART / FILEEND payload may be missing.
  */
-import { MeshwireError } from '../errors.js';
+import { MeshwireError, type ErrorCode } from '../errors.js';
 import { sanitizeFileName } from './names.js';
 
 /** Prefix of the frame announcing a transfer. */
@@ -21,6 +29,30 @@ export const FILE_START_PREFIX = 'FILESTART:';
 export const FILE_CHUNK_PREFIX = 'FILECHUNK:';
 /** Prefix of the frame closing a transfer. */
 export const FILE_END_PREFIX = 'FILEEND:';
+
+/** Prefix of the receiver's reply refusing (or failing) a transfer (secure mode only). */
+export const FILE_REJECT_PREFIX = 'FILEREJECT:';
+/** Prefix of the receiver's reply confirming a stored, verified file (secure mode only). */
+export const FILE_ACK_PREFIX = 'FILEACK:';
+
+/**
+ * Reason codes a FILEREJECT may carry: the receiver's `file-error` codes that can end a transfer.
+ * Anything else is a protocol error, so a peer cannot make us report arbitrary strings.
+ */
+export const FILE_REJECT_REASONS = [
+  'ERR_FILE_NAME',
+  'ERR_FILE_TOO_LARGE',
+  'ERR_TOO_MANY_PENDING',
+  'ERR_FILE_PROTOCOL',
+  'ERR_FILE_INTEGRITY',
+  'ERR_FILE_IO',
+  'ERR_PEER_TIMEOUT',
+  'ERR_CLOSED',
+  'ERR_FILE_REFUSED',
+] as const satisfies readonly ErrorCode[];
+
+/** One of {@link FILE_REJECT_REASONS}. */
+export type FileRejectReason = (typeof FILE_REJECT_REASONS)[number];
 
 /** Longest header line accepted, in bytes, prefix included and `\n` excluded. */
 export const MAX_FILE_HEADER_BYTES = 4096;
@@ -54,15 +86,36 @@ export interface FileEndFrame {
   sha256: string;
 }
 
-/** Any of the three file frames. */
-export type FileFrame = FileStartFrame | FileChunkFrame | FileEndFrame;
+/** `FILEREJECT:<name>|<reason>\n`: the receiver refused or dropped the transfer of `name`. */
+export interface FileRejectFrame {
+  type: 'file-reject';
+  name: string;
+  reason: FileRejectReason;
+}
+
+/** `FILEACK:<name>|<sha256hex>\n`: the receiver verified and stored `name`. */
+export interface FileAckFrame {
+  type: 'file-ack';
+  name: string;
+  sha256: string;
+}
+
+/** Any file frame: the three transfer frames and the two replies. */
+export type FileFrame = FileStartFrame | FileChunkFrame | FileEndFrame | FileRejectFrame | FileAckFrame;
 
 const NEWLINE = 0x0a;
 const SHA256_RE = /^[0-9a-f]{64}$/;
 const SIZE_RE = /^(?:0|[1-9][0-9]{0,15})$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-const PREFIXES = [FILE_START_PREFIX, FILE_CHUNK_PREFIX, FILE_END_PREFIX].map((p) => Buffer.from(p, 'latin1'));
+const PREFIXES = [
+  FILE_START_PREFIX,
+  FILE_CHUNK_PREFIX,
+  FILE_END_PREFIX,
+  FILE_REJECT_PREFIX,
+  FILE_ACK_PREFIX,
+].map((p) => Buffer.from(p, 'latin1'));
+const REASONS: ReadonlySet<string> = new Set(FILE_REJECT_REASONS);
 
 function protocolError(message: string): MeshwireError {
   return new MeshwireError('ERR_FILE_PROTOCOL', message);
@@ -105,6 +158,21 @@ export function encodeFileEnd(name: string, sha256: string): Buffer {
   return Buffer.from(`${FILE_END_PREFIX}${name}|${sha256}\n`, 'utf8');
 }
 
+/** Builds `FILEREJECT:<name>|<reason>\n`. Throws `ERR_FILE_NAME` / `ERR_INVALID_ARGUMENT`. */
+export function encodeFileReject(name: string, reason: FileRejectReason): Buffer {
+  sanitizeFileName(name);
+  if (!REASONS.has(reason))
+    throw new MeshwireError('ERR_INVALID_ARGUMENT', `unknown reject reason ${reason}`);
+  return Buffer.from(`${FILE_REJECT_PREFIX}${name}|${reason}\n`, 'utf8');
+}
+
+/** Builds `FILEACK:<name>|<sha256hex>\n`. Throws `ERR_FILE_NAME` / `ERR_INVALID_ARGUMENT`. */
+export function encodeFileAck(name: string, sha256: string): Buffer {
+  sanitizeFileName(name);
+  checkSha256(sha256);
+  return Buffer.from(`${FILE_ACK_PREFIX}${name}|${sha256}\n`, 'utf8');
+}
+
 function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
   if (data.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false;
@@ -112,7 +180,7 @@ function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
 }
 
 /**
- * Whether `data` starts like a file frame (one of the three prefixes). Payloads that do not are
+ * Whether `data` starts like a file frame (one of the five prefixes). Payloads that do not are
  * someone else's BYTES protocol and must be left alone.
  */
 export function isFileFrame(data: Uint8Array): boolean {
@@ -205,6 +273,33 @@ function parseEnd(data: Uint8Array): FileEndFrame {
   };
 }
 
+function parseReject(data: Uint8Array): FileRejectFrame {
+  const what = 'FILEREJECT';
+  const meta = headerLine(data, PREFIXES[3]!.length, what);
+  const sep = meta.lastIndexOf('|');
+  if (sep < 0) throw protocolError(`${what} must be <name>|<reason>`);
+  const reason = meta.slice(sep + 1);
+  if (!REASONS.has(reason))
+    throw protocolError(`${what} reason ${JSON.stringify(reason.slice(0, 40))} is unknown`);
+  return {
+    type: 'file-reject',
+    name: parseName(meta.slice(0, sep), what),
+    reason: reason as FileRejectReason,
+  };
+}
+
+function parseAck(data: Uint8Array): FileAckFrame {
+  const what = 'FILEACK';
+  const meta = headerLine(data, PREFIXES[4]!.length, what);
+  const sep = meta.lastIndexOf('|');
+  if (sep < 0) throw protocolError(`${what} must be <name>|<sha256hex>`);
+  return {
+    type: 'file-ack',
+    name: parseName(meta.slice(0, sep), what),
+    sha256: parseSha256(meta.slice(sep + 1), what),
+  };
+}
+
 /**
  * Parses a BYTES payload as a file frame. Returns `null` when the payload is not a file frame at
  * all (it belongs to another protocol); throws `MeshwireError` `ERR_FILE_PROTOCOL` when it has a
@@ -215,5 +310,7 @@ export function parseFileFrame(data: Uint8Array): FileFrame | null {
   if (startsWith(data, PREFIXES[0]!)) return parseStart(data);
   if (startsWith(data, PREFIXES[1]!)) return parseChunk(data);
   if (startsWith(data, PREFIXES[2]!)) return parseEnd(data);
+  if (startsWith(data, PREFIXES[3]!)) return parseReject(data);
+  if (startsWith(data, PREFIXES[4]!)) return parseAck(data);
   return null;
 }

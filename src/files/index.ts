@@ -2,12 +2,14 @@
  * Chunked, verified file transfer over any meshwire node's BYTES messages, wire-compatible with
  * the Go original's FILESTART / FILECHUNK / FILEEND frames. Importable as `meshwire/files`.
  */
-export { sendFile } from './send-file.js';
+export { sendFile, DEFAULT_CONFIRM_TIMEOUT_MS } from './send-file.js';
 export {
   FileReceiver,
   DEFAULT_DOWNLOADS_DIR,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_TRANSFERS,
+  DEFAULT_MAX_TRANSFERS_PER_PEER,
+  DEFAULT_MIN_BYTES_PER_SECOND,
   DEFAULT_MAX_FILE_SIZE,
   PART_SUFFIX,
 } from './receiver.js';
@@ -15,8 +17,10 @@ export {
   sanitizeFileName,
   uniqueFinalPath,
   candidateName,
+  nameCandidates,
   MAX_FILE_NAME_BYTES,
   MAX_NAME_CANDIDATES,
+  MAX_RANDOM_CANDIDATES,
 } from './names.js';
 export {
   parseFileFrame,
@@ -25,13 +29,26 @@ export {
   encodeFileChunk,
   encodeFileChunkHeader,
   encodeFileEnd,
+  encodeFileReject,
+  encodeFileAck,
+  FILE_REJECT_PREFIX,
+  FILE_ACK_PREFIX,
+  FILE_REJECT_REASONS,
   FILE_START_PREFIX,
   FILE_CHUNK_PREFIX,
   FILE_END_PREFIX,
   MAX_FILE_HEADER_BYTES,
   DEFAULT_CHUNK_SIZE,
 } from './frames.js';
-export type { FileFrame, FileStartFrame, FileChunkFrame, FileEndFrame } from './frames.js';
+export type {
+  FileFrame,
+  FileStartFrame,
+  FileChunkFrame,
+  FileEndFrame,
+  FileRejectFrame,
+  FileAckFrame,
+  FileRejectReason,
+} from './frames.js';
 export type {
   FileNode,
   SendFileOptions,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshwireError } from '../errors.js';
@@ -5,8 +6,16 @@ import { MeshwireError } from '../errors.js';
 /** Longest file name accepted, in UTF-8 bytes (NAME_MAX on common file systems). */
 export const MAX_FILE_NAME_BYTES = 255;
 
-/** How many `name-(n).ext` candidates {@link uniqueFinalPath} tries before giving up (as the Go original). */
-export const MAX_NAME_CANDIDATES = 10_000;
+/**
+ * How many numbered candidates (`name`, `name-(1).ext`, ..., `name-(15).ext`) {@link uniqueFinalPath}
+ * tries before it falls back to random ones. Small on purpose: every candidate costs a disk
+ * operation, and a sender must not be able to make one FILESTART cost thousands of them by
+ * filling the directory with `a-(n).txt` files (the Go original probes up to 10,000).
+ */
+export const MAX_NAME_CANDIDATES = 16;
+
+/** Random `name-(xxxxxxxx).ext` candidates tried after the numbered ones (a collision is ~2^-32 each). */
+export const MAX_RANDOM_CANDIDATES = 4;
 
 function refuse(name: string, why: string): never {
   throw new MeshwireError('ERR_FILE_NAME', `refused file name ${JSON.stringify(name)}: ${why}`);
@@ -57,15 +66,42 @@ export function sanitizeFileName(name: string, options: { platform?: NodeJS.Plat
 /**
  * The `n`-th candidate for `name`: `name` itself for 0, else `base-(n).ext`, where `.ext` is the
  * last extension (`archive.tar.gz` -> `archive.tar-(1).gz`; a dot file such as `.env` has none).
+ * `n` may also be a string (the random candidates use 8 hex digits).
  */
-export function candidateName(name: string, n: number): string {
+export function candidateName(name: string, n: number | string): string {
   if (n === 0) return name;
   const ext = path.extname(name);
   const base = name.slice(0, name.length - ext.length);
   return `${base}-(${n})${ext}`;
 }
 
-async function exists(p: string): Promise<boolean> {
+/**
+ * The bounded list of final names tried for `name`, in order: {@link MAX_NAME_CANDIDATES}
+ * numbered ones, then {@link MAX_RANDOM_CANDIDATES} random ones (fresh on every call). Whoever
+ * walks it spends at most a constant number of disk operations per candidate.
+ */
+export function nameCandidates(name: string): string[] {
+  const out: string[] = [];
+  for (let n = 0; n < MAX_NAME_CANDIDATES; n++) out.push(candidateName(name, n));
+  for (let i = 0; i < MAX_RANDOM_CANDIDATES; i++)
+    out.push(candidateName(name, randomBytes(4).toString('hex')));
+  return out;
+}
+
+/**
+ * Resolves `candidate` inside `root` and checks that it stays there. A sanitized name cannot climb
+ * out, but a future change to the rules must not be able to turn into a path traversal.
+ */
+export function resolveInside(root: string, name: string, candidate: string): string {
+  const full = path.resolve(root, candidate);
+  if (path.dirname(full) !== root || path.basename(full) !== candidate) {
+    refuse(name, 'resolves outside the downloads directory');
+  }
+  return full;
+}
+
+/** Whether `p` exists (as anything, a dangling symlink included). Throws for other errors. */
+export async function pathTaken(p: string): Promise<boolean> {
   try {
     // lstat, not stat: a dangling symlink occupies the name as much as a file does.
     await lstat(p);
@@ -77,13 +113,14 @@ async function exists(p: string): Promise<boolean> {
 }
 
 /**
- * Picks where a file called `name` should land in `dir` without overwriting anything: `name`,
- * else `base-(1).ext`, `base-(2).ext`, ..., the first that neither exists in `dir` nor is in
- * `reserved` (names claimed by other in-flight transfers, so two concurrent transfers of one
- * name get different files). Returns the absolute path.
+ * Picks where a file called `name` should land in `dir` without overwriting anything: the first
+ * of {@link nameCandidates} (`name`, `base-(1).ext`, ..., then random `base-(3f9a0c1e).ext`) that
+ * neither exists in `dir` nor is in `reserved` (names claimed by other in-flight transfers, so
+ * two concurrent transfers of one name get different files). Returns the absolute path.
  *
- * The check is advisory (another process may create the file right after); the receiver opens
- * with exclusive flags and links without overwriting, and retries on collision.
+ * Costs at most {@link MAX_NAME_CANDIDATES} + {@link MAX_RANDOM_CANDIDATES} `lstat` calls however
+ * many files the directory holds. The check is advisory (another process may create the file
+ * right after); the receiver opens with exclusive flags and links without overwriting.
  *
  * Throws `ERR_FILE_NAME` for a name {@link sanitizeFileName} refuses or whose candidate would
  * resolve outside `dir`, and `ERR_FILE_IO` when no candidate is free or `dir` cannot be read.
@@ -95,18 +132,12 @@ export async function uniqueFinalPath(
 ): Promise<string> {
   sanitizeFileName(name);
   const root = path.resolve(dir);
-  for (let n = 0; n < MAX_NAME_CANDIDATES; n++) {
-    const candidate = candidateName(name, n);
+  for (const candidate of nameCandidates(name)) {
     if (reserved.has(candidate)) continue;
-    const full = path.resolve(root, candidate);
-    // Defense in depth: a sanitized name cannot climb out, but a future change to the rules must
-    // not be able to turn into a path traversal.
-    if (path.dirname(full) !== root || path.basename(full) !== candidate) {
-      refuse(name, 'resolves outside the downloads directory');
-    }
+    const full = resolveInside(root, name, candidate);
     let taken: boolean;
     try {
-      taken = await exists(full);
+      taken = await pathTaken(full);
     } catch (err) {
       throw new MeshwireError('ERR_FILE_IO', `cannot check ${full}: ${(err as Error).message}`, {
         cause: err,

@@ -1,18 +1,23 @@
 import { createHash, type Hash } from 'node:crypto';
-import { link, lstat, mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../errors.js';
 import type { MeshMessage, PeerRef } from '../messages.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import {
+  encodeFileAck,
+  encodeFileReject,
+  FILE_REJECT_REASONS,
   parseFileFrame,
   type FileChunkFrame,
   type FileEndFrame,
   type FileFrame,
+  type FileRejectReason,
   type FileStartFrame,
 } from './frames.js';
-import { MAX_FILE_NAME_BYTES, sanitizeFileName, uniqueFinalPath } from './names.js';
+import { sanitizeFileName } from './names.js';
+import { commitPart, openPart } from './part-files.js';
 import type { FileNode, FileReceiverEvents, FileReceiverOptions } from './types.js';
 
 /** Default of {@link FileReceiverOptions.downloadsDir}. */
@@ -21,11 +26,14 @@ export const DEFAULT_DOWNLOADS_DIR = 'downloads';
 export const DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024 * 1024;
 /** Default of {@link FileReceiverOptions.maxConcurrentTransfers}. */
 export const DEFAULT_MAX_CONCURRENT_TRANSFERS = 16;
+/** Default of {@link FileReceiverOptions.maxTransfersPerPeer} (never above the global cap). */
+export const DEFAULT_MAX_TRANSFERS_PER_PEER = 4;
 /** Default of {@link FileReceiverOptions.idleTimeoutMs}: 2 minutes. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
+/** Default of {@link FileReceiverOptions.minBytesPerSecond}: 1 KiB/s. */
+export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
 
-/** Suffix of the file a transfer is written to until it is verified. */
-export const PART_SUFFIX = '.part';
+export { PART_SUFFIX } from './part-files.js';
 
 /**
  * Refused (sender, name) keys whose remaining chunks are dropped without an event each. Bounded,
@@ -36,8 +44,7 @@ const MAX_REFUSED_KEYS = 1024;
 /** Largest delay setTimeout honours (larger values fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** link() errors meaning "this file system has no hard links", where rename is the fallback. */
-const NO_LINK_CODES = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EXDEV', 'EMLINK']);
+const REJECT_REASONS: ReadonlySet<string> = new Set(FILE_REJECT_REASONS);
 
 interface Transfer {
   from: PeerRef;
@@ -51,12 +58,9 @@ interface Transfer {
   hash: Hash;
   received: number;
   startedAt: number;
-  lastActivity: number;
+  /** `received` when the current progress window started (idleness is judged per window). */
+  windowStartBytes: number;
   timer: NodeJS.Timeout | undefined;
-}
-
-function errnoCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 function ioError(what: string, err: unknown): MeshwireError {
@@ -71,16 +75,6 @@ function integrityError(message: string): MeshwireError {
 
 function refusedKey(peerId: string, name: string): string {
   return JSON.stringify([peerId, name]);
-}
-
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return false;
-    throw err;
-  }
 }
 
 function checkInteger(name: string, value: number, min: number): void {
@@ -119,13 +113,19 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   readonly #node: FileNode;
   readonly #maxFileSize: number;
   readonly #maxConcurrent: number;
+  readonly #maxPerPeer: number;
   readonly #idleTimeoutMs: number;
+  readonly #minBytesPerSecond: number;
+  readonly #replies: boolean;
   readonly #signal: AbortSignal | undefined;
   readonly #onSignalAbort = (): void => void this.close();
 
   /** sender ID -> name -> transfer */
   readonly #transfers = new Map<string, Map<string, Transfer>>();
+  /** Slots taken, counted from the moment a FILESTART is admitted (before its `.part` exists). */
   #active = 0;
+  /** sender ID -> slots it holds (same accounting as `#active`). */
+  readonly #perPeer = new Map<string, number>();
   /** Final base names claimed by transfers in flight. */
   readonly #reserved = new Set<string>();
   readonly #refused = new Set<string>();
@@ -148,19 +148,37 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       maxFileSize = DEFAULT_MAX_FILE_SIZE,
       maxConcurrentTransfers = DEFAULT_MAX_CONCURRENT_TRANSFERS,
       idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
+      minBytesPerSecond = DEFAULT_MIN_BYTES_PER_SECOND,
+      replies = node.mode === 'secure',
       signal,
     } = options;
+    const { maxTransfersPerPeer = Math.min(DEFAULT_MAX_TRANSFERS_PER_PEER, maxConcurrentTransfers) } =
+      options;
     if (typeof downloadsDir !== 'string' || downloadsDir.length === 0) {
       throw new MeshwireError('ERR_INVALID_OPTION', 'downloadsDir must be a non-empty path');
     }
     checkInteger('maxFileSize', maxFileSize, 0);
     checkInteger('maxConcurrentTransfers', maxConcurrentTransfers, 1);
+    checkInteger('maxTransfersPerPeer', maxTransfersPerPeer, 1);
+    if (maxTransfersPerPeer > maxConcurrentTransfers) {
+      throw new MeshwireError(
+        'ERR_INVALID_OPTION',
+        `maxTransfersPerPeer (${maxTransfersPerPeer}) must not exceed maxConcurrentTransfers (${maxConcurrentTransfers})`,
+      );
+    }
     checkInteger('idleTimeoutMs', idleTimeoutMs, 0);
+    checkInteger('minBytesPerSecond', minBytesPerSecond, 0);
+    if (typeof replies !== 'boolean') {
+      throw new MeshwireError('ERR_INVALID_OPTION', 'replies must be a boolean');
+    }
     this.#node = node;
     this.downloadsDir = path.resolve(downloadsDir);
     this.#maxFileSize = maxFileSize;
     this.#maxConcurrent = maxConcurrentTransfers;
+    this.#maxPerPeer = maxTransfersPerPeer;
     this.#idleTimeoutMs = idleTimeoutMs;
+    this.#minBytesPerSecond = minBytesPerSecond;
+    this.#replies = replies;
     this.#signal = signal;
     if (signal?.aborted) this.#closed = true;
     else signal?.addEventListener('abort', this.#onSignalAbort, { once: true });
@@ -292,7 +310,43 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   #refuseWith(from: PeerRef, name: string, error: MeshwireError): void {
     this.#refuse(from.id, name);
+    this.#reply(from.id, name, error);
     this.emit('file-error', { from, name, error });
+  }
+
+  /**
+   * Tells the sender (secure mode only) that its transfer of `name` ended: FILEACK when `error` is
+   * undefined, else FILEREJECT with the error's code. Never awaited: a sender that does not read
+   * must not stall the receiver; its own send queue bounds what piles up for it.
+   */
+  #reply(peerId: string, name: string, error?: MeshwireError): void {
+    if (!this.#replies) return;
+    let frame: Buffer;
+    try {
+      if (error === undefined) return;
+      const reason = (REJECT_REASONS.has(error.code) ? error.code : 'ERR_FILE_PROTOCOL') as FileRejectReason;
+      frame = encodeFileReject(name, reason);
+    } catch {
+      return; // a name that cannot be encoded was never a transfer the sender can match
+    }
+    this.#node.sendBytesToPeer(peerId, frame).catch(() => undefined);
+  }
+
+  #ack(peerId: string, name: string, sha256: string): void {
+    if (!this.#replies) return;
+    this.#node.sendBytesToPeer(peerId, encodeFileAck(name, sha256)).catch(() => undefined);
+  }
+
+  #takeSlot(peerId: string): void {
+    this.#active++;
+    this.#perPeer.set(peerId, (this.#perPeer.get(peerId) ?? 0) + 1);
+  }
+
+  #releaseSlot(peerId: string): void {
+    this.#active--;
+    const n = (this.#perPeer.get(peerId) ?? 1) - 1;
+    if (n > 0) this.#perPeer.set(peerId, n);
+    else this.#perPeer.delete(peerId);
   }
 
   async #onStart(from: PeerRef, frame: FileStartFrame): Promise<void> {
@@ -308,6 +362,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       await this.#fail(
         previous,
         new MeshwireError('ERR_ABORTED', `transfer of ${name} restarted by the sender`),
+        false,
       );
     }
     this.#refused.delete(refusedKey(from.id, name));
@@ -322,22 +377,37 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       );
       return;
     }
+    const held = this.#perPeer.get(from.id) ?? 0;
+    if (held >= this.#maxPerPeer) {
+      this.#refuseWith(
+        from,
+        name,
+        new MeshwireError(
+          'ERR_TOO_MANY_PENDING',
+          `${from.id} already has ${held} transfers in flight (maxTransfersPerPeer ${this.#maxPerPeer})`,
+        ),
+      );
+      return;
+    }
     if (this.#active >= this.#maxConcurrent) {
       this.#refuseWith(
         from,
         name,
         new MeshwireError(
           'ERR_TOO_MANY_PENDING',
-          `${this.#active} transfers already in flight (maxConcurrentTransfers)`,
+          `${this.#active} transfers already in flight (maxConcurrentTransfers ${this.#maxConcurrent})`,
         ),
       );
       return;
     }
 
+    // The slot is taken before the first await so that the caps hold however handling interleaves.
+    this.#takeSlot(from.id);
     let opened: { finalName: string; partPath: string; fh: FileHandle };
     try {
-      opened = await this.#openPart(name);
+      opened = await openPart(this.downloadsDir, name, this.#reserved);
     } catch (err) {
+      this.#releaseSlot(from.id);
       this.#refuseWith(from, name, ioError(`cannot create a file for ${name}`, err));
       return;
     }
@@ -351,41 +421,14 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       hash: createHash('sha256'),
       received: 0,
       startedAt: now,
-      lastActivity: now,
+      windowStartBytes: 0,
       timer: undefined,
     };
     let byName = this.#transfers.get(from.id);
     if (!byName) this.#transfers.set(from.id, (byName = new Map()));
     byName.set(name, transfer);
-    this.#active++;
-    this.#armIdleTimer(transfer, this.#idleTimeoutMs);
+    this.#armIdleTimer(transfer);
     this.emit('file-start', { from, name, size, finalPath: path.join(this.downloadsDir, opened.finalName) });
-  }
-
-  /** Reserves a final name and creates its `.part` file exclusively (never reusing a stale one). */
-  async #openPart(name: string): Promise<{ finalName: string; partPath: string; fh: FileHandle }> {
-    const skip = new Set(this.#reserved);
-    while (true) {
-      // uniqueFinalPath gives up after a bounded number of candidates, so this loop ends.
-      const finalPath = await uniqueFinalPath(this.downloadsDir, name, skip);
-      const finalName = path.basename(finalPath);
-      if (Buffer.byteLength(finalName + PART_SUFFIX) > MAX_FILE_NAME_BYTES) {
-        throw new MeshwireError(
-          'ERR_FILE_NAME',
-          `${JSON.stringify(name)} is too long to store with the ${PART_SUFFIX} suffix (${MAX_FILE_NAME_BYTES} bytes max)`,
-        );
-      }
-      const partPath = finalPath + PART_SUFFIX;
-      try {
-        // 'wx' = O_CREAT|O_EXCL: never truncates or follows an existing file or symlink.
-        const fh = await open(partPath, 'wx');
-        this.#reserved.add(finalName);
-        return { finalName, partPath, fh };
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw err;
-        skip.add(finalName);
-      }
-    }
   }
 
   async #onChunk(from: PeerRef, frame: FileChunkFrame): Promise<void> {
@@ -421,8 +464,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     }
     t.hash.update(data);
     t.received += data.length;
-    t.lastActivity = performance.now();
-    const elapsedMs = t.lastActivity - t.startedAt;
+    const elapsedMs = performance.now() - t.startedAt;
     this.emit('file-progress', {
       from,
       name,
@@ -464,56 +506,32 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     let finalPath: string;
     try {
       await t.fh.close();
-      finalPath = await this.#commit(t);
+      finalPath = await commitPart(this.downloadsDir, t.name, t, this.#reserved);
     } catch (err) {
       await this.#discard(t);
-      this.emit('file-error', { from, name, error: ioError(`cannot store ${name}`, err) });
+      const error = ioError(`cannot store ${name}`, err);
+      this.#reply(from.id, name, error);
+      this.emit('file-error', { from, name, error });
       return;
     } finally {
       this.#reserved.delete(t.finalName);
     }
+    this.#ack(from.id, name, t.sha256);
     this.emit('file-complete', { from, name, size: t.size, sha256: t.sha256, path: finalPath });
   }
 
   /**
-   * Moves the verified `.part` to a final name without ever replacing an existing file: link()
-   * fails with EEXIST instead of overwriting, unlike rename(). If the reserved name was taken
-   * meanwhile (by another process), the next free one is used.
+   * Checks a transfer's progress once per `idleTimeoutMs` window: fewer than
+   * `minBytesPerSecond` × window bytes in it (at least one) ends the transfer. Judging progress
+   * over time, not "any byte arrived", keeps a sender trickling one byte per window from holding
+   * a slot forever. One timer per window, not per chunk, keeps the hot path cheap.
    */
-  async #commit(t: Transfer): Promise<string> {
-    const skip = new Set(this.#reserved);
-    let finalName = t.finalName;
-    while (true) {
-      const target = path.join(this.downloadsDir, finalName);
-      try {
-        await link(t.partPath, target);
-        await unlink(t.partPath).catch(() => undefined);
-        return target;
-      } catch (err) {
-        const code = errnoCode(err);
-        if (code === 'EEXIST') {
-          // fall through to the next candidate
-        } else if (code !== undefined && NO_LINK_CODES.has(code)) {
-          // No hard links here (FAT, some network shares): check-then-rename, with a window in
-          // which another process could slip a file in; nothing in this process can.
-          if (!(await pathExists(target))) {
-            await rename(t.partPath, target);
-            return target;
-          }
-        } else {
-          throw err;
-        }
-      }
-      skip.add(finalName);
-      finalName = path.basename(await uniqueFinalPath(this.downloadsDir, t.name, skip));
-    }
-  }
-
-  #armIdleTimer(t: Transfer, delayMs: number): void {
+  #armIdleTimer(t: Transfer): void {
     if (this.#idleTimeoutMs === 0) return;
+    t.windowStartBytes = t.received;
     t.timer = setTimeout(
       () => void this.#serialize(() => this.#checkIdle(t)),
-      Math.min(delayMs, MAX_TIMER_MS),
+      Math.min(this.#idleTimeoutMs, MAX_TIMER_MS),
     );
     // A stalled download must not keep the process alive on its own.
     t.timer.unref();
@@ -521,10 +539,12 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   async #checkIdle(t: Transfer): Promise<void> {
     if (this.#get(t.from.id, t.name) !== t) return;
-    // Chunks refresh lastActivity instead of re-arming the timer, which keeps the hot path cheap.
-    const idleMs = performance.now() - t.lastActivity;
-    if (idleMs < this.#idleTimeoutMs) {
-      this.#armIdleTimer(t, this.#idleTimeoutMs - idleMs);
+    const progress = t.received - t.windowStartBytes;
+    const needed = Math.max(1, Math.ceil((this.#minBytesPerSecond * this.#idleTimeoutMs) / 1000));
+    // The last bytes of a file may be fewer than a window's minimum: any progress that completes
+    // the content counts (then FILEEND must come within the next window).
+    if (progress >= needed || (t.received === t.size && progress > 0)) {
+      this.#armIdleTimer(t);
       return;
     }
     this.#refuse(t.from.id, t.name);
@@ -532,18 +552,20 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       t,
       new MeshwireError(
         'ERR_PEER_TIMEOUT',
-        `${t.name}: no data from the sender for ${this.#idleTimeoutMs} ms`,
+        progress === 0
+          ? `${t.name}: no data from the sender for ${this.#idleTimeoutMs} ms`
+          : `${t.name}: only ${progress} bytes in ${this.#idleTimeoutMs} ms, below minBytesPerSecond ${this.#minBytesPerSecond}`,
       ),
     );
   }
 
-  /** Removes `t` from the in-flight tables (its final name stays reserved until released). */
+  /** Removes `t` from the in-flight tables and frees its slot (its final name stays reserved). */
   #detach(t: Transfer): void {
     const byName = this.#transfers.get(t.from.id);
     if (byName?.get(t.name) !== t) return;
     byName.delete(t.name);
     if (byName.size === 0) this.#transfers.delete(t.from.id);
-    this.#active--;
+    this.#releaseSlot(t.from.id);
     clearTimeout(t.timer);
   }
 
@@ -552,11 +574,15 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     await unlink(t.partPath).catch(() => undefined);
   }
 
-  /** Ends `t` with `error`: deletes its `.part`, releases its name and reports the error. */
-  async #fail(t: Transfer, error: MeshwireError): Promise<void> {
+  /**
+   * Ends `t` with `error`: deletes its `.part`, releases its name, tells the sender (unless
+   * `reply` is false: a restart or a disconnect has nobody to tell) and reports the error.
+   */
+  async #fail(t: Transfer, error: MeshwireError, reply = true): Promise<void> {
     this.#detach(t);
     await this.#discard(t);
     this.#reserved.delete(t.finalName);
+    if (reply) this.#reply(t.from.id, t.name, error);
     this.emit('file-error', { from: t.from, name: t.name, error });
   }
 
@@ -573,6 +599,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
           'ERR_CONNECTION_CLOSED',
           `${t.name}: sender disconnected after ${t.received} of ${t.size} bytes`,
         ),
+        false,
       );
     }
   }

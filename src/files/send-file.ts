@@ -5,10 +5,14 @@ import { performance } from 'node:perf_hooks';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, encodeFileChunkHeader, encodeFileEnd, encodeFileStart } from './frames.js';
 import { sanitizeFileName } from './names.js';
+import { ReplyWatcher } from './reply-watcher.js';
 import type { FileNode, SendFileOptions, SendFileResult } from './types.js';
 
 /** Read size of the hashing pass; independent of the chunk size, it only trades syscalls for memory. */
 const HASH_READ_BYTES = 1024 * 1024;
+
+/** Default of {@link SendFileOptions.confirmTimeoutMs}. */
+export const DEFAULT_CONFIRM_TIMEOUT_MS = 30_000;
 
 function abortError(signal: AbortSignal): MeshwireError {
   return new MeshwireError('ERR_ABORTED', 'file transfer aborted', { cause: signal.reason });
@@ -87,7 +91,11 @@ function resolveTargets(node: FileNode, to: SendFileOptions['to']): string[] {
  * transfer (the node's write timeout drops a peer that stops reading altogether).
  *
  * A peer whose send fails (it disconnected, or is unknown) is dropped from the transfer and
- * listed in `failed`; the others continue. The promise resolves with that report; it rejects
+ * listed in `failed`; the others continue. In secure mode receivers reply: a FILEREJECT (refused,
+ * e.g. `ERR_TOO_MANY_PENDING`, or dropped mid-way) stops the sending to that peer and lists it
+ * under `failed` with the receiver's reason as the error code, and with `confirm` (the secure
+ * default) only peers that sent FILEACK are listed under `sent`. Compat receivers (the Go
+ * original) never reply, so there a refusal is not seen by the sender. The promise resolves with that report; it rejects
  * only for local problems: `ERR_FILE_NAME` (name not sendable), `ERR_INVALID_OPTION`,
  * `ERR_FILE_IO` (cannot read, or the file changed), `ERR_ABORTED` (`signal`), or whatever
  * `onProgress` throws.
@@ -114,6 +122,16 @@ export async function sendFile(
       `chunkSize ${chunkSize} plus the ${chunkHeader.length}-byte FILECHUNK header exceeds maxBytesPerMessage ${node.maxBytesPerMessage}`,
     );
   }
+  const confirm = options.confirm ?? node.mode === 'secure';
+  if (typeof confirm !== 'boolean')
+    throw new MeshwireError('ERR_INVALID_OPTION', 'confirm must be a boolean');
+  const confirmTimeoutMs = options.confirmTimeoutMs ?? DEFAULT_CONFIRM_TIMEOUT_MS;
+  if (!Number.isSafeInteger(confirmTimeoutMs) || confirmTimeoutMs < 0) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      `confirmTimeoutMs must be an integer >= 0, got ${confirmTimeoutMs}`,
+    );
+  }
   const targets = resolveTargets(node, options.to);
   if (signal?.aborted) throw abortError(signal);
 
@@ -123,6 +141,7 @@ export async function sendFile(
   } catch (err) {
     throw ioError('open', filePath, err);
   }
+  let watcher: ReplyWatcher | undefined;
   try {
     // Both passes read through one handle, so a rename or replace of the path in between cannot
     // switch files under us; only in-place modification can, and the second hash catches that.
@@ -147,6 +166,15 @@ export async function sendFile(
 
     const active = new Set(targets);
     const failed: SendFileResult['failed'] = [];
+    const drop = (peerId: string, error: MeshwireError): void => {
+      if (active.delete(peerId)) failed.push({ peerId, error });
+    };
+    // Replies exist in secure mode only; watching there also stops sending to a peer that refused.
+    if (confirm || node.mode === 'secure') {
+      watcher = new ReplyWatcher(node, name, sha256, targets, (peerId, outcome) => {
+        if (!outcome.ok) drop(peerId, outcome.error);
+      });
+    }
     // Per-peer sends instead of broadcastBytes: the target set is fixed at FILESTART (a peer that
     // joins later would only see orphan chunks), and one failing peer must not stop the others.
     const sendToActive = async (frame: Uint8Array): Promise<void> => {
@@ -154,7 +182,7 @@ export async function sendFile(
         try {
           await node.sendBytesToPeer(peerId, frame);
         } catch (err) {
-          if (active.delete(peerId)) failed.push({ peerId, error: toMeshwireError(err) });
+          drop(peerId, toMeshwireError(err));
         }
       });
       await abortable(Promise.all(sends), signal);
@@ -206,9 +234,13 @@ export async function sendFile(
       await sendToActive(encodeFileEnd(name, sha256));
       if (size === 0) report(0, startedAt);
     }
+    if (confirm && watcher && active.size > 0) {
+      await watcher.waitFor(active, confirmTimeoutMs, signal);
+    }
 
     return { name, size, sha256, sent: targets.filter((id) => active.has(id)), failed };
   } finally {
+    watcher?.close();
     await fh.close().catch(() => undefined);
   }
 }

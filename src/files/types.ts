@@ -8,6 +8,11 @@ import type { MeshMessage, MessageType, PeerRef } from '../messages.js';
 export interface FileNode {
   /** This node's peer ID. */
   readonly id: string;
+  /**
+   * The node's protocol mode. File replies (FILEREJECT / FILEACK) are used only in `'secure'`
+   * mode: Go nodes in compat mode would print them as unknown BYTES. Absent counts as compat.
+   */
+  readonly mode?: 'secure' | 'compat';
   /** Largest BYTES payload the node sends or accepts, in bytes. Chunk frames must fit in it. */
   readonly maxBytesPerMessage: number;
   /**
@@ -60,6 +65,21 @@ export interface SendFileOptions {
   chunkSize?: number;
   /** Name announced to receivers. @default the base name of `path` */
   name?: string;
+  /**
+   * Wait, after FILEEND, for each receiver's reply (FILEACK: verified and stored, or FILEREJECT
+   * with a reason) and report only confirmed peers under `sent`. A FILEREJECT that arrives while
+   * the file is still being sent stops the sending to that peer at once, with or without this.
+   * Only secure-mode receivers reply: in compat mode (the Go original has no reply frame) `sent`
+   * means "every frame was handed to the peer's send queue" and a refusal is not seen.
+   * @default true in secure mode, false in compat mode
+   */
+  confirm?: boolean;
+  /**
+   * How long to wait for the replies of `confirm`; a peer that has not replied by then is listed
+   * under `failed` with `ERR_PEER_TIMEOUT`.
+   * @default 30000
+   */
+  confirmTimeoutMs?: number;
 }
 
 /** What {@link sendFile} did. */
@@ -70,9 +90,16 @@ export interface SendFileResult {
   size: number;
   /** Lowercase hex SHA-256 of the file content. */
   sha256: string;
-  /** Peers that were handed every frame of the transfer. */
+  /**
+   * Peers that confirmed the file (FILEACK) when confirming, else peers that were handed every
+   * frame of the transfer.
+   */
   sent: string[];
-  /** Peers that were dropped from the transfer, with the first error each one hit. */
+  /**
+   * Peers that were dropped from the transfer, with the first error each one hit. A receiver's
+   * refusal (FILEREJECT, secure mode) appears here with the receiver's reason as `error.code`
+   * (`ERR_TOO_MANY_PENDING`, `ERR_FILE_TOO_LARGE`, `ERR_FILE_NAME`, `ERR_PEER_TIMEOUT`, ...).
+   */
   failed: { peerId: string; error: MeshwireError }[];
 }
 
@@ -96,11 +123,32 @@ export interface FileReceiverOptions {
    */
   maxConcurrentTransfers?: number;
   /**
-   * A transfer that sees no frame for this long is dropped (its `.part` deleted) with
-   * `ERR_PEER_TIMEOUT`, so a sender that gives up silently cannot hold a slot forever. 0 disables.
+   * Most transfers in flight at once from one peer, so one peer cannot take every slot; more
+   * are refused with `ERR_TOO_MANY_PENDING`. Must not exceed `maxConcurrentTransfers`.
+   * @default 4 (or `maxConcurrentTransfers` when that is smaller)
+   */
+  maxTransfersPerPeer?: number;
+  /**
+   * Length of the progress window, in ms: a transfer that receives fewer than
+   * `minBytesPerSecond` × window bytes in one window (and at least one byte; a completed content
+   * must see FILEEND within the next window) is dropped (its `.part` deleted) with
+   * `ERR_PEER_TIMEOUT`, so neither a silent sender nor one trickling a byte now and then can hold
+   * a slot forever. 0 disables.
    * @default 120000 (2 minutes)
    */
   idleTimeoutMs?: number;
+  /**
+   * Slowest progress a transfer may make over an `idleTimeoutMs` window, in bytes per second.
+   * @default 1024
+   */
+  minBytesPerSecond?: number;
+  /**
+   * Reply to senders: FILEREJECT with the reason when a transfer is refused or dropped, FILEACK
+   * when a file is stored. Leave it off towards Go nodes, which would print the replies as
+   * unknown BYTES.
+   * @default true in secure mode, false in compat mode
+   */
+  replies?: boolean;
   /** Closes the receiver when aborted. */
   signal?: AbortSignal;
 }
@@ -144,7 +192,7 @@ export interface FileErrorEvent {
   /**
    * `ERR_FILE_NAME`, `ERR_FILE_TOO_LARGE`, `ERR_TOO_MANY_PENDING`, `ERR_FILE_PROTOCOL`,
    * `ERR_FILE_INTEGRITY`, `ERR_FILE_IO`, `ERR_CONNECTION_CLOSED` (sender left),
-   * `ERR_PEER_TIMEOUT` (sender went silent), `ERR_ABORTED` (restarted by a new FILESTART),
+   * `ERR_PEER_TIMEOUT` (sender went silent or too slow), `ERR_ABORTED` (restarted by a new FILESTART),
    * `ERR_CLOSED` (receiver closed).
    */
   error: MeshwireError;
