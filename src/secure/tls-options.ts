@@ -5,7 +5,7 @@ import type { Identity } from './identity.js';
  * ALPN protocol name of meshwire's secure mode. Bump the suffix for an incompatible wire change:
  * peers then fail `verifyPeer` right after the handshake instead of misparsing frames.
  */
-export const MESHWIRE_ALPN = 'meshwire/1';
+export const MESHWIRE_ALPN = 'meshwire/2';
 
 const contexts = new WeakMap<Identity, tls.SecureContext>();
 
