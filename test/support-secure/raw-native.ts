@@ -184,12 +184,14 @@ export function describeFrames(frames: Frame[]): string {
 
 /**
  * A TLS server with its own identity that hands every accepted connection to `onPeer` as a
- * {@link RawNativePeer} (after the TLS handshake). For tests where a node dials a fake peer.
+ * {@link RawNativePeer} (after the TLS handshake; `onAccept` sees it at once, before TLS). For
+ * tests where a node dials a fake peer.
  */
 export async function rawNativeServer(
   t: TestContext,
   identity: Identity,
   onPeer: (peer: RawNativePeer) => void,
+  onAccept: (peer: RawNativePeer) => void = () => undefined,
 ): Promise<{ server: net.Server; port: number; address: string }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((raw) => {
@@ -198,6 +200,7 @@ export async function rawNativeServer(
     const socket = new tls.TLSSocket(raw, { ...tlsServerOptions(identity), isServer: true });
     sockets.add(socket);
     const peer = new RawNativePeer(socket);
+    onAccept(peer);
     socket.once('secure', () => onPeer(peer));
   });
   t.after(() => closeServer(server, sockets));
