@@ -11,7 +11,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { Frame } from '../src/codec/frame.js';
 import type { MeshwireError } from '../src/errors.js';
 import type { P2PNode } from '../src/node.js';
 import { resolveOptions } from '../src/options.js';
