@@ -115,7 +115,7 @@ async function readNativeHello(ctx: HandshakeContext, remote: Remote): Promise<H
   if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
   if (frame.type === 'goodbye') throw saidGoodbye(frame.reason, remote.address);
   if (frame.type === 'pake' || frame.type === 'auth') {
-    // Rule 25.2: a key exchange we cannot take part in is a configuration mismatch, refused as
+    // Rule 25.3: a key exchange we cannot take part in is a configuration mismatch, refused as
     // unauthorized; after our own exchange it is simply out of place.
     if (ctx.networkKey) {
       throw new MeshwireError('ERR_UNEXPECTED_FRAME', `expected hello during handshake, got ${frame.type}`);
