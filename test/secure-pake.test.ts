@@ -6,6 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { DEFAULT_CODEC_LIMITS } from '../src/codec/codec.js';
 import type { Frame } from '../src/codec/frame.js';
@@ -172,6 +173,25 @@ describe('CPace test vectors', () => {
     const wire = (frame: Frame): string => Buffer.concat(encoder.encode(frame)).toString('hex');
     assert.equal(wire({ type: 'pake', share: a.share }), MESHWIRE.pakeFrameA);
     assert.equal(wire({ type: 'auth', proof: b.tag }), MESHWIRE.authFrameB);
+  });
+
+  test('PROTOCOL.md states the same vectors', async () => {
+    const text = await readFile(new URL('../PROTOCOL.md', import.meta.url), 'utf8');
+    for (const value of [
+      MESHWIRE.key,
+      MESHWIRE.ci,
+      MESHWIRE.g,
+      MESHWIRE.Ya,
+      MESHWIRE.Yb,
+      MESHWIRE.isk,
+      MESHWIRE.Ta,
+      MESHWIRE.Tb,
+    ]) {
+      assert.ok(text.includes(`\`${value}\``), `PROTOCOL.md lacks ${value}`);
+    }
+    assert.ok(
+      text.includes(`\`${DRAFT.ya.toString('hex')}\``) && text.includes(`\`${DRAFT.yb.toString('hex')}\``),
+    );
   });
 });
 
