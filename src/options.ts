@@ -1,5 +1,10 @@
 import { MeshwireError } from './errors.js';
 import { tryParseAddress } from './address.js';
+import {
+  DEFAULT_NETWORK_KEY_FAILURE_WINDOW_MS,
+  DEFAULT_NETWORK_KEY_MAX_FAILURES,
+  DEFAULT_NETWORK_KEY_MAX_SOURCES,
+} from './secure/attempt-limiter.js';
 
 /** The protocol a node speaks. `secure` (default): TLS 1.3 + native frames. `compat`: the original's plaintext lines. */
 export type Mode = 'secure' | 'compat';
@@ -57,6 +62,17 @@ export interface NodeOptions {
   keyFile?: string;
   /** Secure mode: shared network key (passphrase or bytes); peers without it are refused. */
   networkKey?: string | Uint8Array;
+  /**
+   * Secure mode, with a network key: failed network-key attempts one source address (an IPv4
+   * address, or an IPv6 /64) may make in a burst before its connections are refused with
+   * `reject(rate-limited)`; failures are forgiven at this many per `networkKeyFailureWindowMs`.
+   * Other sources are served as usual. @default 5
+   */
+  networkKeyMaxFailures?: number;
+  /** Secure mode: the time in which `networkKeyMaxFailures` failures are forgiven. @default 60000 */
+  networkKeyFailureWindowMs?: number;
+  /** Secure mode: most source addresses whose failures are remembered at once. @default 4096 */
+  networkKeyMaxSources?: number;
   /** Secure mode: only these peer IDs may connect or be connected to. */
   allowList?: string[];
   /** Secure mode: async hook deciding whether a peer may connect; return false to refuse. */
@@ -209,6 +225,27 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     maxKnownPeers: integer(options, 'maxKnownPeers', DEFAULT_MAX_KNOWN_PEERS, 1, 1_000_000),
     keyFile: options.keyFile,
     networkKey: options.networkKey,
+    networkKeyMaxFailures: integer(
+      options,
+      'networkKeyMaxFailures',
+      DEFAULT_NETWORK_KEY_MAX_FAILURES,
+      1,
+      1_000_000,
+    ),
+    networkKeyFailureWindowMs: integer(
+      options,
+      'networkKeyFailureWindowMs',
+      DEFAULT_NETWORK_KEY_FAILURE_WINDOW_MS,
+      1,
+      DAY_MS,
+    ),
+    networkKeyMaxSources: integer(
+      options,
+      'networkKeyMaxSources',
+      DEFAULT_NETWORK_KEY_MAX_SOURCES,
+      1,
+      1_000_000,
+    ),
     allowList: options.allowList,
     firewall: options.firewall,
   };

@@ -102,6 +102,7 @@ const VECTORS: { frame: Frame; bytes: string; decoded?: Frame }[] = [
   { frame: { type: 'pong', nonce: 0x0123456789abcdefn }, bytes: '00 00 00 09 04 01 23 45 67 89 ab cd ef' },
   { frame: { type: 'request-peers' }, bytes: '00 00 00 01 05' },
   { frame: { type: 'reject', reason: 'version' }, bytes: '00 00 00 02 02 04' },
+  { frame: { type: 'reject', reason: 'rate-limited' }, bytes: '00 00 00 02 02 05' },
   { frame: { type: 'chat', text: 'hi\n' }, bytes: '00 00 00 04 07 68 69 0a' },
   { frame: { type: 'chat', text: 'é' }, bytes: '00 00 00 03 07 c3 a9' },
   { frame: { type: 'bytes', data: hex('deadbeef') }, bytes: '00 00 00 05 08 de ad be ef' },
@@ -110,6 +111,11 @@ const VECTORS: { frame: Frame; bytes: string; decoded?: Frame }[] = [
   {
     frame: { type: 'auth', proof: Buffer.from(Array.from({ length: 16 }, (_, i) => i)) },
     bytes: '00 00 00 12 09 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f',
+  },
+  {
+    frame: { type: 'pake', share: Buffer.from(Array.from({ length: 32 }, (_, i) => i)) },
+    bytes:
+      '00 00 00 21 0b 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f',
   },
   {
     frame: { type: 'hello', version: 1, id: 'a1', name: '', listen: ['127.0.0.1:8001'], features: ['x'] },
@@ -205,6 +211,8 @@ describe('native codec: round trips', () => {
     { type: 'auth', proof: randomBytes(prng(2), 16) },
     { type: 'auth', proof: randomBytes(prng(3), 32) },
     { type: 'auth', proof: randomBytes(prng(4), 64) },
+    { type: 'pake', share: randomBytes(prng(5), 32) },
+    { type: 'reject', reason: 'rate-limited' },
     { type: 'goodbye', reason: '' },
     { type: 'goodbye', reason: 'shutting down — ciao' },
   ];
@@ -422,7 +430,7 @@ describe('native codec: limits and malformed input', () => {
   });
 
   it('rejects unknown type bytes', () => {
-    for (const type of [0x00, 0x0b, 0x7f, 0xff]) rejects(raw(type), 'ERR_MALFORMED_FRAME');
+    for (const type of [0x00, 0x0c, 0x7f, 0xff]) rejects(raw(type), 'ERR_MALFORMED_FRAME');
   });
 
   it('rejects truncated fields', () => {
@@ -491,7 +499,9 @@ describe('native codec: limits and malformed input', () => {
       raw(0x06, [0, 1, ...str('not an address'), 0]),
       raw(0x06, [0, 1, ...str('[::1:80'), 0]),
       raw(0x02, [0]),
-      raw(0x02, [5]),
+      raw(0x02, [6]),
+      raw(0x0b, [...Buffer.alloc(31)]),
+      raw(0x0b, [...Buffer.alloc(33)]),
       raw(0x09, [15, ...Buffer.alloc(15)]),
       raw(0x09, [65, ...Buffer.alloc(63)]),
     ];
@@ -564,6 +574,9 @@ describe('native encoder: validation', () => {
     [{ type: 'bytes', data: 'text' as never }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'auth', proof: Buffer.alloc(15) }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'auth', proof: Buffer.alloc(65) }, 'ERR_INVALID_ARGUMENT'],
+    [{ type: 'pake', share: Buffer.alloc(31) }, 'ERR_INVALID_ARGUMENT'],
+    [{ type: 'pake', share: Buffer.alloc(33) }, 'ERR_INVALID_ARGUMENT'],
+    [{ type: 'pake', share: 'x'.repeat(32) as never }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'goodbye', reason: 'r'.repeat(257) }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'nonsense' } as never, 'ERR_INVALID_ARGUMENT'],
   ];

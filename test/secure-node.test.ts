@@ -172,23 +172,28 @@ describe('secure mesh', () => {
     },
   );
 
-  test('six nodes connected in a chain with connectToPeer reach a full mesh', TIMEOUT, async (t) => {
-    const nodes: P2PNode[] = [];
-    for (let i = 0; i < 6; i++) nodes.push(await startNode(t, { name: `c${i}` }));
-    for (let i = 1; i < 6; i++) {
-      await (nodes[i] as P2PNode)
-        .connectToPeer(addressOf(nodes[i - 1] as P2PNode))
-        .catch((err: MeshwireError) => {
-          // An automatic dial through peer exchange may have connected the pair first.
-          if (err.code !== 'ERR_DUPLICATE_PEER') throw err;
-        });
-    }
-    await waitForPeerCount(nodes, 5, 10_000);
-    const first = nodes[0] as P2PNode;
-    const got = Promise.all(nodes.slice(1).map((n) => waitFor(n, 'chat', (m) => m.from.id === first.id)));
-    await first.broadcastMessage('to all\n');
-    for (const m of await got) assert.equal(m.text, 'to all\n');
-  });
+  for (const [what, extra] of [
+    ['', {}],
+    [' with a network key', { networkKey: 'mesh secret' }],
+  ] as const) {
+    test(`six nodes connected in a chain with connectToPeer reach a full mesh${what}`, TIMEOUT, async (t) => {
+      const nodes: P2PNode[] = [];
+      for (let i = 0; i < 6; i++) nodes.push(await startNode(t, { name: `c${i}`, ...extra }));
+      for (let i = 1; i < 6; i++) {
+        await (nodes[i] as P2PNode)
+          .connectToPeer(addressOf(nodes[i - 1] as P2PNode))
+          .catch((err: MeshwireError) => {
+            // An automatic dial through peer exchange may have connected the pair first.
+            if (err.code !== 'ERR_DUPLICATE_PEER') throw err;
+          });
+      }
+      await waitForPeerCount(nodes, 5, 10_000);
+      const first = nodes[0] as P2PNode;
+      const got = Promise.all(nodes.slice(1).map((n) => waitFor(n, 'chat', (m) => m.from.id === first.id)));
+      await first.broadcastMessage('to all\n');
+      for (const m of await got) assert.equal(m.text, 'to all\n');
+    });
+  }
 });
 
 describe('simultaneous dials', () => {
@@ -328,14 +333,13 @@ describe('allow-list', () => {
     await rejectsWith(c.connectToPeer(addressOf(a)), 'ERR_UNAUTHORIZED');
     assert.equal((await aError).error.code, 'ERR_UNAUTHORIZED');
 
-    // A dials C: A refuses C after reading its hello and tells C why (rule 26).
-    const cDropped = waitFor(c, 'peer-disconnected');
+    // A dials C: A refuses C's certified ID right after the TLS handshake and sends nothing at
+    // all, not even a goodbye (rule 26): C never learns A's name and never sees A connect.
+    const cSawClose = waitFor(c, 'error');
     await rejectsWith(a.connectToPeer(addressOf(c)), 'ERR_UNAUTHORIZED');
-    const dropped = await cDropped;
-    assert.equal(dropped.peer.id, a.id);
-    assert.equal(dropped.reason, 'goodbye');
-    assert.match(dropped.error?.message ?? '', /unauthorized/);
+    assert.equal((await cSawClose).error.code, 'ERR_CONNECTION_CLOSED');
     assert.equal(c.getPeerInfo().peers.length, 0);
+    assert.deepEqual(ofType(onC, 'peer-connected'), []);
 
     assert.deepEqual(
       ofType(onA, 'peer-connected')
@@ -429,14 +433,14 @@ describe('firewall hook', () => {
       const reported = (await aError).error;
       assert.equal(reported.code, 'ERR_UNAUTHORIZED', `reported: ${reported.message}`);
 
-      // C admits A before A has seen C's hello, so C sees A come and go, told why.
-      const cDropped = waitFor(c, 'peer-disconnected');
+      // A's hook fails on C's certified ID before A sends anything: C never sees A connect.
+      const onC = record(c);
+      const cSawClose = waitFor(c, 'error');
       const outbound = await rejectsWith(a.connectToPeer(addressOf(c)), 'ERR_UNAUTHORIZED');
       assert.match(outbound.message, /firewall hook failed: firewall exploded/);
       assert.equal((outbound.cause as Error | undefined)?.message, 'firewall exploded');
-      const dropped = await cDropped;
-      assert.equal(dropped.reason, 'goodbye');
-      assert.match(dropped.error?.message ?? '', /unauthorized/);
+      assert.equal((await cSawClose).error.code, 'ERR_CONNECTION_CLOSED');
+      assert.deepEqual(ofType(onC, 'peer-connected'), []);
 
       // Still alive and still refusing.
       await rejectsWith(c.connectToPeer(addressOf(a)), 'ERR_UNAUTHORIZED');

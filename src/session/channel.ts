@@ -8,8 +8,9 @@ import { NativeDecoder, NativeEncoder } from '../codec/native.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { createIdentity, loadOrCreateIdentity, type Identity } from '../secure/identity.js';
+import { AttemptLimiter } from '../secure/attempt-limiter.js';
 import { deriveNetworkKeyAsync } from '../secure/network-key.js';
-import { tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
+import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
 import { verifyPeer } from '../secure/verify.js';
 import { dialTcp } from '../transport/tcp.js';
 import { Connection, type ConnectionLimits } from './connection.js';
@@ -122,6 +123,12 @@ const PLAINTEXT_TLS_ERRORS = new Set([
   'ERR_SSL_RECORD_LAYER_FAILURE',
 ]);
 
+/** OpenSSL's errors for a handshake whose ALPN lists have nothing in common (server, client side). */
+const NO_COMMON_ALPN_ERRORS = new Set([
+  'ERR_SSL_NO_APPLICATION_PROTOCOL',
+  'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
+]);
+
 /** Waits for a TLS socket's handshake; turns failures into clear, coded errors. */
 function secured(
   socket: tls.TLSSocket,
@@ -144,6 +151,14 @@ function secured(
           new MeshwireError(
             'ERR_PLAINTEXT_REJECTED',
             `${address}: sent plaintext to a secure port (a compat-mode node?); connection closed`,
+            { cause: err },
+          ),
+        );
+      } else if (err.code && NO_COMMON_ALPN_ERRORS.has(err.code)) {
+        fail(
+          new MeshwireError(
+            'ERR_TLS',
+            `${address}: the peer speaks another revision of the meshwire protocol (we speak ALPN '${MESHWIRE_ALPN}'; is one side an older release?)`,
             { cause: err },
           ),
         );
@@ -190,6 +205,12 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
   let serverOptions: tls.TLSSocketOptions | undefined;
   let clientOptions: tls.ConnectionOptions | undefined;
   const allow = options.allowList ? new Set(options.allowList) : undefined;
+  // One per node: failed network-key attempts by source address, across all connections.
+  const networkKeyAttempts = new AttemptLimiter({
+    maxFailures: options.networkKeyMaxFailures,
+    windowMs: options.networkKeyFailureWindowMs,
+    maxSources: options.networkKeyMaxSources,
+  });
   const me = (): Identity => {
     if (!identity) throw new MeshwireError('ERR_NOT_STARTED', 'identity not loaded');
     return identity;
@@ -269,7 +290,8 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
     inbound: nativeInbound,
     context: (base) => ({
       ...base,
-      ...(networkKey ? { networkKey } : {}),
+      ...(networkKey ? { networkKey, networkKeyAttempts } : {}),
+      selfId: me().id,
       authorize: async (id, address, direction) => {
         if (allow && !allow.has(id)) return false;
         return options.firewall ? (await options.firewall({ id, address, direction })) === true : true;

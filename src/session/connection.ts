@@ -126,6 +126,12 @@ export class Connection {
     if (held) return Promise.resolve(held);
     if (this.#closed)
       return Promise.reject(this.#closeError ?? new MeshwireError('ERR_CLOSED', 'connection closed'));
+    // Everything held has been read and someone waits for more (a handshake of several rounds,
+    // like the network-key exchange): read on, or the next frame would never arrive.
+    if (this.#pausedByHolder) {
+      this.#pausedByHolder = false;
+      this.#applyPause();
+    }
     return new Promise((resolve, reject) => {
       this.#frameWaiter = { resolve, reject };
     });

@@ -12,13 +12,45 @@ import tls from 'node:tls';
 import { DEFAULT_CODEC_LIMITS } from '../../src/codec/codec.js';
 import type { Frame, HelloFrame } from '../../src/codec/frame.js';
 import { NativeDecoder, NativeEncoder } from '../../src/codec/native.js';
-import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions, type Identity } from '../../src/secure/index.js';
+import {
+  MESHWIRE_ALPN,
+  NetworkKeyExchange,
+  networkKeySession,
+  tlsClientOptions,
+  tlsServerOptions,
+  type Identity,
+} from '../../src/secure/index.js';
 
 const encoder = new NativeEncoder(DEFAULT_CODEC_LIMITS);
 
 /** Encodes frames into one buffer, as a node would put them on the wire. */
 export function encodeFrames(...frames: Frame[]): Buffer {
   return Buffer.concat(frames.flatMap((f) => encoder.encode(f)));
+}
+
+/**
+ * The client side of a network-key exchange run by hand over `peer`: sends our share, reads the
+ * listener's share and tag. Returns the exchange (whose `tag` the test may send or not) and
+ * whether the listener's tag verified. `key` may be wrong on purpose.
+ */
+export async function rawClientExchange(
+  peer: RawNativePeer,
+  key: Buffer,
+  clientId: string,
+  listenerId: string,
+): Promise<{ exchange: NetworkKeyExchange; listenerProved: boolean }> {
+  const exchange = new NetworkKeyExchange(
+    key,
+    'client',
+    networkKeySession(peer.socket, clientId, listenerId),
+  );
+  peer.send({ type: 'pake', share: exchange.share });
+  const share = await peer.nextFrame();
+  if (share.type !== 'pake') throw new Error(`expected pake, got ${describeFrames([share])}`);
+  const tag = await peer.nextFrame();
+  if (tag.type !== 'auth') throw new Error(`expected auth, got ${describeFrames([tag])}`);
+  const valid = exchange.receive(share.share);
+  return { exchange, listenerProved: valid && exchange.verify(tag.proof) };
 }
 
 /** A version 1 hello claiming `id`. */
@@ -79,6 +111,7 @@ export class RawNativePeer {
     port: number,
     identity: Identity | null,
     timeoutMs = 3_000,
+    localAddress?: string,
   ): Promise<RawNativePeer> {
     const options: tls.ConnectionOptions = identity
       ? tlsClientOptions(identity)
@@ -89,7 +122,13 @@ export class RawNativePeer {
           checkServerIdentity: () => undefined,
           ALPNProtocols: [MESHWIRE_ALPN],
         };
-    const socket = tls.connect({ ...options, host: '127.0.0.1', port });
+    // Another loopback source address (127.0.0.2) lets a test be "another host" to the node.
+    const socket = tls.connect({
+      ...options,
+      host: '127.0.0.1',
+      port,
+      ...(localAddress ? { localAddress } : {}),
+    });
     t.after(() => socket.destroy());
     const peer = new RawNativePeer(socket);
     await withTimeout(once(socket, 'secureConnect'), timeoutMs, `TLS handshake with 127.0.0.1:${port}`);
@@ -145,12 +184,14 @@ export function describeFrames(frames: Frame[]): string {
 
 /**
  * A TLS server with its own identity that hands every accepted connection to `onPeer` as a
- * {@link RawNativePeer} (after the TLS handshake). For tests where a node dials a fake peer.
+ * {@link RawNativePeer} (after the TLS handshake; `onAccept` sees it at once, before TLS). For
+ * tests where a node dials a fake peer.
  */
 export async function rawNativeServer(
   t: TestContext,
   identity: Identity,
   onPeer: (peer: RawNativePeer) => void,
+  onAccept: (peer: RawNativePeer) => void = () => undefined,
 ): Promise<{ server: net.Server; port: number; address: string }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((raw) => {
@@ -159,6 +200,7 @@ export async function rawNativeServer(
     const socket = new tls.TLSSocket(raw, { ...tlsServerOptions(identity), isServer: true });
     sockets.add(socket);
     const peer = new RawNativePeer(socket);
+    onAccept(peer);
     socket.once('secure', () => onPeer(peer));
   });
   t.after(() => closeServer(server, sockets));
