@@ -73,3 +73,18 @@ export function toMeshwireError(err: unknown, fallback: ErrorCode = 'ERR_CONNECT
     return new MeshwireError('ERR_ABORTED', message, { cause: err });
   return new MeshwireError(fallback, message, { cause: err });
 }
+
+/**
+ * Dial failures that retrying cannot fix: the name does not exist, the other side speaks the
+ * other mode, refuses us, or is this node itself. Bootstrap stops at once on these (and the CLI
+ * says so) instead of retrying on its schedule.
+ */
+export const PERMANENT_DIAL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_HOST_NOT_FOUND',
+  'ERR_MODE_MISMATCH',
+  'ERR_UNAUTHORIZED',
+  'ERR_SELF_CONNECTION',
+  'ERR_PEER_ID_MISMATCH',
+  'ERR_VERSION_MISMATCH',
+  'ERR_PLAINTEXT_REJECTED',
+]);

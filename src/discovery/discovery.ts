@@ -1,6 +1,6 @@
 import type { PeerAddress, PeersFrame } from '../codec/frame.js';
 import type { MeshCore } from '../core.js';
-import { MeshwireError, toMeshwireError } from '../errors.js';
+import { MeshwireError, PERMANENT_DIAL_ERRORS, toMeshwireError } from '../errors.js';
 import type { PeerRef } from '../messages.js';
 import { peerRef, type Peer } from '../peers/peer-table.js';
 import type { KnownPeer } from './peer-book.js';
@@ -29,6 +29,7 @@ const REDIAL_FINAL_ERRORS = new Set<string>([
   'ERR_VERSION_MISMATCH',
   'ERR_CLOSED',
   'ERR_ABORTED',
+  ...PERMANENT_DIAL_ERRORS,
 ]);
 
 function isIpv6Loopback(address: string): boolean {
@@ -331,7 +332,7 @@ export class Discovery {
             return peerRef(peer);
           }
         }
-        if (lastError.code === 'ERR_ABORTED' || lastError.code === 'ERR_SELF_CONNECTION') break;
+        if (lastError.code === 'ERR_ABORTED' || PERMANENT_DIAL_ERRORS.has(lastError.code)) break;
       }
       const delay = delays[attempt - 1];
       if (delay === undefined) break;
