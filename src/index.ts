@@ -23,7 +23,7 @@ export {
 export type * from './messages.js';
 export type { MessageStreamOptions } from './message-stream.js';
 export { MeshwireError, CodecError, PERMANENT_DIAL_ERRORS, type ErrorCode } from './errors.js';
-export type { WaitForOptions } from './typed-emitter.js';
+export { TypedEmitter, type WaitForOptions } from './typed-emitter.js';
 export type { Frame, FrameType, PeerAddress } from './codec/frame.js';
 export { CompatDecoder, CompatEncoder } from './codec/compat.js';
 export { NativeDecoder, NativeEncoder, PROTOCOL_VERSION } from './codec/native.js';
