@@ -19,6 +19,7 @@ export {
   DEFAULT_PEER_TIMEOUT_MS,
   DEFAULT_MAX_BYTES_PER_MESSAGE,
   DEFAULT_BOOTSTRAP_RETRY_MS,
+  DEFAULT_MAX_LINE_BYTES,
 } from './options.js';
 export type * from './messages.js';
 export type { MessageStreamOptions } from './message-stream.js';
