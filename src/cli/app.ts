@@ -86,7 +86,10 @@ export class CliApp {
   constructor(config: CliConfig, io: CliIO) {
     this.config = config;
     this.io = io;
-    this.#bootstrap = new BootstrapWatch(config.bootstrap, config.bootstrapRetryMs ?? DEFAULT_BOOTSTRAP_RETRY_MS);
+    this.#bootstrap = new BootstrapWatch(
+      config.bootstrap,
+      config.bootstrapRetryMs ?? DEFAULT_BOOTSTRAP_RETRY_MS,
+    );
     if (config.bootstrap !== undefined) this.#requested.add(config.bootstrap);
     const live = !config.json && io.stdout.isTTY === true;
     this.#color = !config.json && shouldColor(io.stdout, io.env);
@@ -206,7 +209,10 @@ export class CliApp {
     rl.on('line', (line) => {
       if (interactive) this.#onLine(line, true);
       // Piped lines keep their order and wait for bootstrap, so they reach the network.
-      else this.#inputQueue = this.#inputQueue.then(() => this.#bootstrap.done).then(() => this.#onLine(line, false));
+      else
+        this.#inputQueue = this.#inputQueue
+          .then(() => this.#bootstrap.done)
+          .then(() => this.#onLine(line, false));
     });
     // Ctrl-C at an interactive prompt arrives here (the terminal is in raw mode).
     rl.on('SIGINT', () => void this.#close('interrupted'));
@@ -253,7 +259,13 @@ export class CliApp {
         this.track(sendFileCommand(this, command.file, command.peer));
         return;
       case 'help':
-        this.emit({ type: 'info', time: Date.now(), category: 'SYSTEM', text: 'Commands:', details: COMMAND_HELP });
+        this.emit({
+          type: 'info',
+          time: Date.now(),
+          category: 'SYSTEM',
+          text: 'Commands:',
+          details: COMMAND_HELP,
+        });
         return;
       case 'quit':
         void this.#close('quit');
@@ -332,7 +344,11 @@ export class CliApp {
     } catch (err) {
       // Dial failures are reported by the node as connection-failed; only argument errors are not.
       const code = (err as { code?: unknown }).code;
-      if (code === 'ERR_INVALID_ARGUMENT' || code === 'ERR_INVALID_OPTION' || !(err instanceof MeshwireError)) {
+      if (
+        code === 'ERR_INVALID_ARGUMENT' ||
+        code === 'ERR_INVALID_OPTION' ||
+        !(err instanceof MeshwireError)
+      ) {
         this.error(err);
       }
     } finally {
@@ -408,7 +424,8 @@ export class CliApp {
 
   /** An error line for anything thrown. */
   error(err: unknown): void {
-    const { code, message } = errorLike(err);
+    const { code, message: raw } = errorLike(err);
+    const message = code === 'ERR_INVALID_OPTION' ? cliOptionMessage(raw) : raw;
     this.emit({ type: 'command-error', time: Date.now(), message, ...(code ? { code } : {}) });
   }
 

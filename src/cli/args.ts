@@ -57,7 +57,6 @@ export function defaultKeyFile(port: number): string {
   return path.join('.meshwire', `node-${port}.key`);
 }
 
-
 const OPTIONS = {
   name: { type: 'string' },
   debug: { type: 'boolean' },

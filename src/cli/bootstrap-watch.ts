@@ -9,7 +9,9 @@ import { isModeMismatch } from './event-text.js';
 
 /** True for a dial failure that retrying cannot fix. */
 export function isPermanent(error: ErrorLike): boolean {
-  return (error.code !== undefined && PERMANENT_DIAL_ERRORS.has(error.code as ErrorCode)) || isModeMismatch(error);
+  return (
+    (error.code !== undefined && PERMANENT_DIAL_ERRORS.has(error.code as ErrorCode)) || isModeMismatch(error)
+  );
 }
 
 export class BootstrapWatch {

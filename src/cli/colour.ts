@@ -39,7 +39,8 @@ export interface ColourTarget {
 export function shouldColor(stream: ColourTarget, env: Record<string, string | undefined>): boolean {
   const force = env.FORCE_COLOR;
   if (force !== undefined) return force !== '0' && force.toLowerCase() !== 'false';
-  if ((env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.NODE_DISABLE_COLORS !== undefined) return false;
+  if ((env.NO_COLOR !== undefined && env.NO_COLOR !== '') || env.NODE_DISABLE_COLORS !== undefined)
+    return false;
   if (stream.isTTY !== true) return false;
   if (typeof stream.hasColors === 'function') return stream.hasColors(env);
   return env.TERM !== 'dumb';

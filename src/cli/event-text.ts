@@ -62,7 +62,9 @@ export function displayName(peer: Pick<PeerRef, 'id' | 'name'>): string {
  */
 export function chatLabel(peer: Pick<PeerRef, 'id' | 'name'>): string {
   const id = shortId(peer.id);
-  return peer.name && peer.name !== peer.id ? `${sanitizeLabel(peer.name)} ${sanitizeLabel(id)}` : sanitizeLabel(id);
+  return peer.name && peer.name !== peer.id
+    ? `${sanitizeLabel(peer.name)} ${sanitizeLabel(id)}`
+    : sanitizeLabel(id);
 }
 
 /** Shows `p` relative to `cwd` when it lies inside it (`downloads/x.txt`), else as given. */

@@ -50,7 +50,11 @@ async function isFile(file: string): Promise<boolean> {
 }
 
 /** The `/send` command: sends `file` to every peer, or to the one `query` names. */
-export async function sendFileCommand(app: FileCommandHost, file: string, query: string | undefined): Promise<void> {
+export async function sendFileCommand(
+  app: FileCommandHost,
+  file: string,
+  query: string | undefined,
+): Promise<void> {
   const node = app.node;
   const peers = node.getPeerInfo().peers;
   if (peers.length === 0) {
@@ -97,7 +101,14 @@ export async function sendFileCommand(app: FileCommandHost, file: string, query:
       onProgress: (p) =>
         app.progress.update(
           key,
-          { direction: 'send', name: p.name, peer: label, done: p.bytesSent, total: p.totalBytes, rate: p.rate },
+          {
+            direction: 'send',
+            name: p.name,
+            peer: label,
+            done: p.bytesSent,
+            total: p.totalBytes,
+            rate: p.rate,
+          },
           {
             type: 'send-progress',
             time: Date.now(),
@@ -147,14 +158,29 @@ export function wireReceiver(app: FileCommandHost, receiver: FileReceiver): void
       app.progress.update(
         keyOf(e),
         { direction: 'recv', name: e.name, peer: displayName(e.from), done: 0, total: e.size, rate: 0 },
-        { type: 'file-progress', time: Date.now(), from: e.from, name: e.name, bytesReceived: 0, size: e.size, rate: 0 },
+        {
+          type: 'file-progress',
+          time: Date.now(),
+          from: e.from,
+          name: e.name,
+          bytesReceived: 0,
+          size: e.size,
+          rate: 0,
+        },
       );
     }
   });
   receiver.on('file-progress', (e) =>
     app.progress.update(
       keyOf(e),
-      { direction: 'recv', name: e.name, peer: displayName(e.from), done: e.bytesReceived, total: e.size, rate: e.rate },
+      {
+        direction: 'recv',
+        name: e.name,
+        peer: displayName(e.from),
+        done: e.bytesReceived,
+        total: e.size,
+        rate: e.rate,
+      },
       { type: 'file-progress', time: Date.now(), ...e, rate: Math.round(e.rate) },
     ),
   );

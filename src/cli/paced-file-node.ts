@@ -40,4 +40,3 @@ export function pacedFileNode(node: FileNode, bytesPerSecond: number): FileNode 
     },
   };
 }
-

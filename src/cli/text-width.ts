@@ -24,7 +24,8 @@ function graphemeWidth(grapheme: string): number {
 /** Columns `text` takes on a terminal (ANSI escape sequences count 0). */
 export function displayWidth(text: string): number {
   let width = 0;
-  for (const { segment } of segmenter.segment(stripVTControlCharacters(text))) width += graphemeWidth(segment);
+  for (const { segment } of segmenter.segment(stripVTControlCharacters(text)))
+    width += graphemeWidth(segment);
   return width;
 }
 

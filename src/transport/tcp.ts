@@ -78,6 +78,7 @@ export function listenError(err: Error, host: string, port: number): MeshwireErr
         `invalid option port: not allowed to listen on port ${port} (ports below 1024 need privileges); pick another port or 0`,
         { cause: err },
       );
+    case 'ENOTFOUND':
     case 'EADDRNOTAVAIL':
       return new MeshwireError(
         'ERR_INVALID_OPTION',
