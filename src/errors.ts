@@ -39,7 +39,11 @@ export type ErrorCode =
   | 'ERR_FILE_IO'
   | 'ERR_FILE_REFUSED'
   | 'ERR_KEY_FILE'
-  | 'ERR_RATE_LIMITED';
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ADDRESS_IN_USE'
+  | 'ERR_HOST_NOT_FOUND'
+  | 'ERR_MODE_MISMATCH';
 
 /** Base class of all meshwire errors. `code` is stable across versions; `message` is for humans. */
 export class MeshwireError extends Error {
@@ -76,11 +80,13 @@ export function toMeshwireError(err: unknown, fallback: ErrorCode = 'ERR_CONNECT
 }
 
 /**
- * Dial failures that retrying cannot fix: the other side refuses us, is someone else than
- * expected, speaks another protocol version, or is this node itself. Bootstrap stops at once on
- * these instead of retrying on its schedule.
+ * Dial failures that retrying cannot fix: the name does not exist, the other side speaks the
+ * other mode, refuses us, or is this node itself. Bootstrap stops at once on these (and the CLI
+ * says so) instead of retrying on its schedule.
  */
 export const PERMANENT_DIAL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_HOST_NOT_FOUND',
+  'ERR_MODE_MISMATCH',
   'ERR_UNAUTHORIZED',
   'ERR_SELF_CONNECTION',
   'ERR_PEER_ID_MISMATCH',

@@ -29,6 +29,8 @@ export interface SpawnOptions {
   cleanup: Cleanup;
   /** Short name for error messages. */
   label?: string;
+  /** A command to run the CLI under, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
+  wrap?: readonly string[];
 }
 
 /** Node's argv to run the CLI from source. */
@@ -70,7 +72,8 @@ export class Cli {
   constructor(args: readonly string[], options: SpawnOptions) {
     this.label = options.label ?? args.join(' ');
     this.cwd = options.cwd;
-    this.child = spawn(process.execPath, cliArgv(args), {
+    const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
+    this.child = spawn(command as string, [...prefix, ...cliArgv(args)], {
       cwd: options.cwd,
       env: childEnv(options.env),
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -2,7 +2,8 @@
  * Progress of file transfers: live bars in the screen's status area on a terminal, otherwise
  * throttled progress lines (at most ~2 per second per transfer, plus the final one).
  */
-import { ProgressThrottle, renderProgressBar, type CliEvent, type ProgressState } from './format.js';
+import type { CliEvent } from './cli-events.js';
+import { ProgressThrottle, renderProgressBar, type ProgressState } from './progress-bar.js';
 import type { Screen } from './screen.js';
 
 export class ProgressView {

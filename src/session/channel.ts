@@ -107,7 +107,7 @@ function explainCompatFailure(err: unknown, remote: Remote): MeshwireError {
   if (error.code === 'ERR_CONNECTION_CLOSED' || error.code === 'ERR_MALFORMED_FRAME') {
     return new MeshwireError(
       'ERR_CONNECTION_CLOSED',
-      `${remote.address} closed the connection during the compat handshake (is it a meshwire node in secure mode? start this node with mode 'secure')`,
+      `${remote.address} closed the connection during the compat handshake: it is probably a node in secure mode, and this one is in compat mode (both sides must use the same mode)`,
       { cause: error },
     );
   }
@@ -166,7 +166,7 @@ function secured(
         fail(
           new MeshwireError(
             'ERR_TLS',
-            `${address}: connection closed during the TLS handshake (is it a compat-mode node? use mode 'compat')`,
+            `${address}: connection closed during the TLS handshake: it is probably a node in compat mode, and this one is in secure mode (both sides must use the same mode)`,
             { cause: err },
           ),
         );
