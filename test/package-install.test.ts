@@ -144,7 +144,13 @@ describe('the packed package', { timeout: 600_000 }, () => {
   test('CommonJS project: require() works, the CJS example runs, TypeScript nodenext compiles and runs', async () => {
     const cwd = await project('commonjs');
     const installed = (await readdir(path.join(cwd, 'node_modules'))).filter((f) => !f.startsWith('.'));
-    assert.deepEqual(installed, ['meshwire'], 'no runtime dependencies');
+    // The runtime dependencies, and nothing they pull in: @noble/curves (CPace for the network
+    // key) and get-east-asian-width (the CLI's terminal widths).
+    assert.deepEqual(
+      installed,
+      ['@noble', 'get-east-asian-width', 'meshwire'],
+      'only the two runtime dependencies',
+    );
     await copyFile(path.join(ROOT, 'examples', 'quickstart.cjs'), path.join(cwd, 'quickstart.cjs'));
     const out = await ok(process.execPath, ['quickstart.cjs'], cwd, 30_000);
     assert.match(out, /\[bob\] Hello from CommonJS!\ndone\n$/);
