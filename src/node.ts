@@ -20,9 +20,12 @@ import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } fro
 import { closeReason, NO_REDIAL_REASONS } from './peers/disconnect-reason.js';
 import { Heartbeat } from './peers/heartbeat.js';
 import { peerRef, PeerTable, type Peer } from './peers/peer-table.js';
-import { openCompat, openSecure, type Channel } from './session/channel.js';
+import { compatMode } from './session/compat-mode.js';
+import { secureMode } from './session/secure-mode.js';
+import type { SessionMode } from './session/session-mode.js';
+import { tcpTransport } from './transport/tcp.js';
 import { Connector } from './session/connector.js';
-import type { Handshaken } from './session/handshake.js';
+import type { Established } from './session/handshake.js';
 import { reachableListenAddress } from './session/listen-address.js';
 import type { Session } from './session/session.js';
 import { TypedEmitter } from './typed-emitter.js';
@@ -49,7 +52,7 @@ export function nodeOptions(node: P2PNode): Readonly<ResolvedOptions> {
  */
 export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #options: ResolvedOptions;
-  readonly #channel: Channel;
+  readonly #mode: SessionMode;
   readonly #connector: Connector;
   #id: string | undefined;
   #table: PeerTable | undefined;
@@ -76,7 +79,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       maxLineBytes: resolved.maxLineBytes,
       maxPeersPerFrame: Math.max(1000, resolved.maxPeers * 2),
     };
-    this.#channel = resolved.mode === 'compat' ? openCompat(limits) : openSecure(limits, resolved);
+    const transport = resolved.transport ?? tcpTransport;
+    this.#mode =
+      resolved.mode === 'compat' ? compatMode(limits, transport) : secureMode(limits, resolved, transport);
     if (resolved.mode === 'compat') this.#setId(randomBytes(16).toString('hex'));
     this.#discovery = new Discovery(
       {
@@ -118,7 +123,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       },
     );
     this.#connector = new Connector(
-      this.#channel,
+      this.#mode,
+      transport,
       {
         isClosed: () => this.#closed,
         selfId: () => this.id,
@@ -127,11 +133,11 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
           id: this.id,
           // PROTOCOL-compat.md: "when the user gave none, NAME is the ID" (`<id>:<id>`, never `<id>:`).
           name: this.name,
-          listen: [this.#self.advertisedFor(connection.socket, this.#port)],
+          listen: [this.#self.advertisedFor(connection.localHost, this.#port)],
           version: 1,
           features: [],
         }),
-        advertisedAddress: (connection) => this.#self.advertisedFor(connection.socket, this.#port),
+        advertisedAddress: (connection) => this.#self.advertisedFor(connection.localHost, this.#port),
         hasPeer: (id) => this.#peers().get(id) !== undefined,
         admit: (session) => this.#peers().admit(asPeer(session)),
         online: (result) => this.#online(result),
@@ -203,7 +209,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   }
 
   async #listen(): Promise<number> {
-    const id = await this.#channel.init();
+    const id = await this.#mode.init();
     if (id) this.#setId(id);
     if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
     this.#port = await this.#connector.listen();
@@ -406,7 +412,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   /** Encodes once and queues to every peer synchronously (so sends keep their call order). */
   async #broadcast(frame: Frame): Promise<SendReport> {
-    const buffers = this.#channel.encode(frame);
+    const buffers = this.#mode.encode(frame);
     const report: SendReport = { sent: [], failed: [] };
     let waits: Promise<void>[] | undefined;
     for (const peer of this.#peers().values()) {
@@ -489,7 +495,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return undefined;
   }
 
-  #online({ peer: session, replaced }: Handshaken): void {
+  #online({ peer: session, replaced }: Established): void {
     const peer = asPeer(session);
     const { connection } = peer;
     if (replaced) {

@@ -1,5 +1,6 @@
 import { MeshwireError } from './errors.js';
 import { tryParseAddress } from './address.js';
+import type { Transport } from './transport/transport.js';
 import {
   DEFAULT_NETWORK_KEY_FAILURE_WINDOW_MS,
   DEFAULT_NETWORK_KEY_MAX_FAILURES,
@@ -75,6 +76,11 @@ export interface NodeOptions {
   networkKeyMaxSources?: number;
   /** Secure mode: only these peer IDs may connect or be connected to. */
   allowList?: string[];
+  /**
+   * How bytes move: listen and dial. @default TCP (`tcpTransport`). A `MemoryNetwork`'s
+   * transport runs nodes in one process without sockets.
+   */
+  transport?: Transport;
   /** Secure mode: async hook deciding whether a peer may connect; return false to refuse. */
   firewall?: (peer: {
     id: string;
@@ -87,12 +93,12 @@ export interface NodeOptions {
 export type ResolvedOptions = Required<
   Omit<
     NodeOptions,
-    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall'
+    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall' | 'transport'
   >
 > &
   Pick<
     NodeOptions,
-    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall'
+    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall' | 'transport'
   >;
 
 export const DEFAULT_MAX_PEERS = 10;
@@ -169,6 +175,11 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
   }
   if (options.firewall !== undefined && typeof options.firewall !== 'function')
     throw invalid('firewall', 'expected a function');
+  if (
+    options.transport !== undefined &&
+    (typeof options.transport?.listen !== 'function' || typeof options.transport?.dial !== 'function')
+  )
+    throw invalid('transport', 'expected an object with listen() and dial()');
   if (mode === 'compat') {
     for (const key of ['keyFile', 'networkKey', 'allowList', 'firewall'] as const) {
       if (options[key] !== undefined)
@@ -248,5 +259,6 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     ),
     allowList: options.allowList,
     firewall: options.firewall,
+    transport: options.transport,
   };
 }

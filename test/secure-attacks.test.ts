@@ -22,7 +22,8 @@ import {
   tlsClientOptions,
   type Identity,
 } from '../src/secure/index.js';
-import { openSecure } from '../src/session/channel.js';
+import { secureMode } from '../src/session/secure-mode.js';
+import { tcpTransport } from '../src/transport/tcp.js';
 import { addressOf, record, startNode, waitFor, waitUntil, rejectsWith, ofType } from './helpers/nodes.js';
 import {
   describeFrames,
@@ -145,7 +146,7 @@ describe('peer-book poisoning', () => {
 
 describe('TLS-terminating man in the middle', () => {
   test(
-    'channel level: dialing with the expected ID exposes the proxy (ERR_PEER_ID_MISMATCH)',
+    'session level: dialing with the expected ID exposes the proxy (ERR_PEER_ID_MISMATCH)',
     TIMEOUT,
     async (t) => {
       const target = await startNode(t);
@@ -154,7 +155,7 @@ describe('TLS-terminating man in the middle', () => {
       const options = resolveOptions({ host: '127.0.0.1' });
       const limits = { maxBytesPerMessage: 1 << 20, maxLineBytes: 1 << 16, maxPeersPerFrame: 100 };
       const connectionLimits = { highWaterMark: 1 << 20, maxQueueBytes: 1 << 24, writeTimeoutMs: 5_000 };
-      const channel = openSecure(limits, options);
+      const channel = secureMode(limits, options, tcpTransport);
       await channel.init();
       const dial = (port: number, expectedId?: string) =>
         channel.connect({

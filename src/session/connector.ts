@@ -1,12 +1,11 @@
-import net from 'node:net';
-import { formatAddress, normalizeHost } from '../address.js';
+import type { Duplex } from 'node:stream';
 import type { HelloFrame } from '../codec/frame.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
-import { listenOn } from '../transport/tcp.js';
-import type { Channel } from './channel.js';
+import type { Listener, Transport, TransportConnection } from '../transport/transport.js';
 import type { Connection, ConnectionLimits } from './connection.js';
-import type { Handshaken, HandshakeContext, Remote } from './handshake.js';
+import type { Established, HandshakeContext, OpenConnection } from './handshake.js';
 import { PendingHandshakes } from './pending-handshakes.js';
+import type { SessionMode } from './session-mode.js';
 import type { Admission, Session } from './session.js';
 
 /** Settings of connection setup. */
@@ -32,7 +31,7 @@ export interface ConnectorHost {
   /** Atomic check-and-insert of a new session into the peer table. */
   admit(session: Session): Admission;
   /** A handshake completed and the session was admitted: bring the peer online. */
-  online(result: Handshaken): void;
+  online(result: Established): void;
   /** An inbound connection failed its handshake (not reported for evictions and refusals). */
   inboundFailed(address: string, error: MeshwireError): void;
 }
@@ -54,20 +53,22 @@ const CLOSE_GRACE_MS = 1000;
  * registry of open sockets that `close()` reaps.
  */
 export class Connector {
-  readonly #channel: Channel;
+  readonly #mode: SessionMode;
+  readonly #transport: Transport;
   readonly #host: ConnectorHost;
   readonly #options: ConnectorOptions;
   readonly #pending: PendingHandshakes;
   /** Dials in progress by address (a second dial of the same address joins the first). */
-  readonly #dialing = new Map<string, Promise<Handshaken>>();
+  readonly #dialing = new Map<string, Promise<Established>>();
   /** IDs proven by the TLS handshake of dials still in their hello exchange, with counts. */
   readonly #dialingIds = new Map<string, number>();
-  /** Every open socket, with the one to destroy to end it (the TLSSocket over an accepted raw one). */
-  readonly #sockets = new Map<net.Socket, net.Socket>();
-  #server: net.Server | undefined;
+  /** Every open stream, with the one to destroy to end it (the TLSSocket over an accepted raw one). */
+  readonly #streams = new Map<Duplex, Duplex>();
+  #listener: Listener | undefined;
 
-  constructor(channel: Channel, host: ConnectorHost, options: ConnectorOptions) {
-    this.#channel = channel;
+  constructor(mode: SessionMode, transport: Transport, host: ConnectorHost, options: ConnectorOptions) {
+    this.#mode = mode;
+    this.#transport = transport;
     this.#host = host;
     this.#options = options;
     this.#pending = new PendingHandshakes(options.maxPendingHandshakes);
@@ -75,15 +76,15 @@ export class Connector {
 
   /** Starts listening; resolves with the bound port. */
   async listen(): Promise<number> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.#accept(socket));
-    this.#server = server;
-    const port = await listenOn(server, this.#options.host, this.#options.port);
+    const { host, port } = this.#options;
+    const listener = await this.#transport.listen({ host, port }, (raw) => this.#accept(raw));
+    this.#listener = listener;
     if (this.#host.isClosed()) {
-      // close() ran while the port was being bound: it could not close a server it did not see.
-      server.close();
+      // close() ran while the port was being bound: it could not close a listener it did not see.
+      void listener.close();
       throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
     }
-    return port;
+    return listener.port;
   }
 
   /** True while a dial to `address` is in progress. */
@@ -92,7 +93,7 @@ export class Connector {
   }
 
   /** Dials `address` (`host`, `port` parsed) and runs the handshake; joins a dial already under way. */
-  dial(address: string, host: string, port: number, options: DialOptions): Promise<Handshaken> {
+  dial(address: string, host: string, port: number, options: DialOptions): Promise<Established> {
     const existing = this.#dialing.get(address);
     if (existing) return existing;
     const attempt = this.#dial(address, host, port, options).finally(() => this.#dialing.delete(address));
@@ -105,11 +106,11 @@ export class Connector {
     host: string,
     port: number,
     { signal, expectedId }: DialOptions,
-  ): Promise<Handshaken> {
+  ): Promise<Established> {
     const { connectionTimeoutMs } = this.#options;
     const deadline = Date.now() + connectionTimeoutMs;
     const timeout = AbortSignal.timeout(connectionTimeoutMs);
-    const remote = await this.#channel
+    const remote = await this.#mode
       .connect({
         host,
         port,
@@ -132,7 +133,7 @@ export class Connector {
     const id = remote.certifiedId;
     if (id) this.#dialingIds.set(id, (this.#dialingIds.get(id) ?? 0) + 1);
     try {
-      return await this.#handshake(remote, deadline, () => this.#channel.outbound(this.#context(), remote));
+      return await this.#handshake(remote, deadline, () => this.#mode.outbound(this.#context(), remote));
     } catch (err) {
       // Say which peer a DUPLICATE was about: the certificate proved who listens at this address.
       const error = toMeshwireError(err);
@@ -149,15 +150,15 @@ export class Connector {
     }
   }
 
-  #accept(socket: net.Socket): void {
-    if (this.#host.isClosed() || !this.#pending.add(socket)) {
-      socket.destroy();
+  #accept(raw: TransportConnection): void {
+    if (this.#host.isClosed() || !this.#pending.add(raw)) {
+      raw.stream.destroy();
       return;
     }
-    this.#track(socket);
+    this.#track(raw.stream);
     const { connectionTimeoutMs } = this.#options;
     const deadline = Date.now() + connectionTimeoutMs;
-    const address = formatAddress(normalizeHost(socket.remoteAddress ?? '?'), socket.remotePort ?? 0);
+    const address = raw.remoteAddress;
     // One deadline for the whole setup, TLS handshake included: until the connection exists the
     // pending-handshake registry destroys the right socket; after that #handshake's own part of
     // the same deadline does. A connection that sends nothing is reported as a handshake timeout
@@ -165,22 +166,20 @@ export class Connector {
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      this.#pending.abort(socket);
+      this.#pending.abort(raw);
     }, connectionTimeoutMs);
-    socket.on('error', () => {
+    raw.stream.on('error', () => {
       // Reported through the handshake's failure below.
     });
-    this.#channel
-      .accept(socket, this.#options.limits, (wrapped) => {
-        this.#pending.wrapped(socket, wrapped);
-        if (this.#sockets.has(socket)) this.#sockets.set(socket, wrapped);
+    this.#mode
+      .accept(raw, this.#options.limits, (wrapped) => {
+        this.#pending.wrapped(raw, wrapped);
+        if (this.#streams.has(raw.stream)) this.#streams.set(raw.stream, wrapped);
       })
-      .then((remote) =>
-        this.#handshake(remote, deadline, () => this.#channel.inbound(this.#context(), remote)),
-      )
+      .then((remote) => this.#handshake(remote, deadline, () => this.#mode.inbound(this.#context(), remote)))
       .catch((err) => {
         // Closed on purpose to make room, like the excess refused above.
-        if (this.#pending.wasEvicted(socket)) return;
+        if (this.#pending.wasEvicted(raw)) return;
         let error = toMeshwireError(err);
         if (timedOut && error.code !== 'ERR_HANDSHAKE_TIMEOUT') {
           error = new MeshwireError(
@@ -195,12 +194,16 @@ export class Connector {
       })
       .finally(() => {
         clearTimeout(timer);
-        this.#pending.release(socket);
+        this.#pending.release(raw);
       });
   }
 
   /** Runs a handshake until the deadline, then hands the admitted session to the host. */
-  async #handshake(remote: Remote, deadline: number, run: () => Promise<Handshaken>): Promise<Handshaken> {
+  async #handshake(
+    remote: OpenConnection,
+    deadline: number,
+    run: () => Promise<Established>,
+  ): Promise<Established> {
     const { connection } = remote;
     const timer = setTimeout(
       () =>
@@ -212,7 +215,7 @@ export class Connector {
         ),
       Math.max(0, deadline - Date.now()),
     );
-    let result: Handshaken;
+    let result: Established;
     try {
       result = await run();
     } catch (err) {
@@ -231,7 +234,7 @@ export class Connector {
   }
 
   #context(): HandshakeContext {
-    return this.#channel.context({
+    return this.#mode.context({
       selfHello: (connection) => this.#host.hello(connection),
       advertisedAddress: (connection) => this.#host.advertisedAddress(connection),
       admit: (session) => this.#admit(session),
@@ -261,10 +264,10 @@ export class Connector {
     return this.#host.admit(session);
   }
 
-  #track(socket: net.Socket): void {
-    if (this.#sockets.has(socket)) return;
-    this.#sockets.set(socket, socket);
-    socket.once('close', () => this.#sockets.delete(socket));
+  #track(stream: Duplex): void {
+    if (this.#streams.has(stream)) return;
+    this.#streams.set(stream, stream);
+    stream.once('close', () => this.#streams.delete(stream));
   }
 
   /**
@@ -273,18 +276,15 @@ export class Connector {
    * peer that does not read cannot hold close() until the write timeout.
    */
   async close(graceMs: number): Promise<void> {
-    const server = this.#server;
-    const serverClosed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
+    const listenerClosed = this.#listener?.close() ?? Promise.resolve();
     this.#pending.abortAll();
-    // Not cleared when the server closes first: outbound sockets may still be flushing.
+    // Not cleared when the listener closes first: outbound sockets may still be flushing.
     setTimeout(
       () => {
-        for (const socket of this.#sockets.values()) socket.destroy();
+        for (const stream of this.#streams.values()) stream.destroy();
       },
       Math.min(graceMs, CLOSE_GRACE_MS),
     ).unref();
-    await serverClosed;
+    await listenerClosed;
   }
 }

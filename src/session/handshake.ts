@@ -27,7 +27,7 @@ export interface HandshakeContext {
 }
 
 /** Known facts about the remote end before its hello is read. */
-export interface Remote {
+export interface OpenConnection {
   connection: Connection;
   direction: Direction;
   /** Outbound: the dialled address. Inbound: the socket's remote `host:port`. */
@@ -37,7 +37,7 @@ export interface Remote {
   certifiedId?: string;
 }
 
-function newPeer(remote: Remote, hello: HelloFrame, address: string): Session {
+function sessionFrom(remote: OpenConnection, hello: HelloFrame, address: string): Session {
   return {
     id: hello.id,
     name: hello.name || hello.id,
@@ -52,7 +52,7 @@ function newPeer(remote: Remote, hello: HelloFrame, address: string): Session {
 }
 
 /** Registers the peer or explains the refusal; returns the admitted peer and who it replaced. */
-function admitOrThrow(
+function admitSession(
   ctx: HandshakeContext,
   peer: Session,
 ):
@@ -73,32 +73,32 @@ function admitOrThrow(
 }
 
 /** Result of a successful handshake. */
-export interface Handshaken {
+export interface Established {
   /** The admitted session (the object the host's `admit` accepted). */
   peer: Session;
   replaced?: Session;
 }
 
 /** Compat dialer: `ID:NAME` + `LISTEN:`, then the listener's hello or DUPLICATE / MAX_PEERS. */
-export async function compatOutbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+export async function compatOutbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   connection.write(ctx.selfHello(connection));
   connection.write({ type: 'listen', address: ctx.advertisedAddress(connection) });
   const answer = await expectFrame(connection, ['hello', 'reject']);
   if (answer.type === 'reject') throw rejectedBy(answer.reason, remote.address);
-  const result = admitOrThrow(ctx, newPeer(remote, answer, remote.address));
+  const result = admitSession(ctx, sessionFrom(remote, answer, remote.address));
   if (result.refusal) throw result.error;
   return result;
 }
 
 /** Compat listener: reads the hello (and LISTEN if it came with it), answers at once. */
-export async function compatInbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+export async function compatInbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   const hello = await expectFrame(connection, ['hello']);
   const listen = connection.takeHeldIf((f) => f.type === 'listen');
   const address =
     listen?.type === 'listen' ? reachableListenAddress(listen.address, remote.remoteAddress) : remote.address;
-  const result = admitOrThrow(ctx, newPeer(remote, hello, address));
+  const result = admitSession(ctx, sessionFrom(remote, hello, address));
   if (result.refusal) {
     // A self-dial gets our own hello back, so the dialer learns the address is its own.
     if (result.refusal === 'self') connection.write(ctx.selfHello(connection));
@@ -111,7 +111,7 @@ export async function compatInbound(ctx: HandshakeContext, remote: Remote): Prom
 }
 
 /** Reads the peer's hello and checks its version and claimed ID (rules 3 and 22). */
-async function readNativeHello(ctx: HandshakeContext, remote: Remote): Promise<HelloFrame> {
+async function readNativeHello(ctx: HandshakeContext, remote: OpenConnection): Promise<HelloFrame> {
   const { connection } = remote;
   // Rule 27: goodbye may come at any time; report its reason instead of "unexpected frame".
   const frame = await expectFrame(connection, ['reject', 'hello', 'goodbye', 'pake', 'auth']);
@@ -144,7 +144,7 @@ async function readNativeHello(ctx: HandshakeContext, remote: Remote): Promise<H
 }
 
 /** Rule 25.1 / 26: the allow-list and firewall hook, on the ID the peer's certificate proves. */
-async function authorize(ctx: HandshakeContext, remote: Remote): Promise<void> {
+async function authorize(ctx: HandshakeContext, remote: OpenConnection): Promise<void> {
   const id = remote.certifiedId;
   if (!id) throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: no certified peer ID`);
   if (!ctx.authorize) return;
@@ -187,7 +187,7 @@ function dialerGoodbyeReason(err: unknown): string | undefined {
  * key the listener proves the key before we send our own proof and hello. A failure in either
  * closes the connection without sending anything more.
  */
-export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+export async function nativeOutbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   try {
     await authorize(ctx, remote);
@@ -211,7 +211,7 @@ export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Pro
     }
     throw err;
   }
-  const result = admitOrThrow(ctx, newPeer(remote, hello, remote.address));
+  const result = admitSession(ctx, sessionFrom(remote, hello, remote.address));
   if (result.refusal) {
     connection.write({ type: 'goodbye', reason: result.refusal });
     connection.end();
@@ -232,7 +232,7 @@ function listenerRejectReason(err: unknown): RejectReason {
  * Native listener (inside TLS): verifies the dialer completely (certified ID, network key, hello)
  * before it says anything but a refusal or its key-exchange messages.
  */
-export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+export async function nativeInbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   let hello: HelloFrame;
   try {
@@ -251,7 +251,7 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
   const address = hello.listen[0]
     ? reachableListenAddress(hello.listen[0], remote.remoteAddress)
     : remote.address;
-  const result = admitOrThrow(ctx, newPeer(remote, hello, address));
+  const result = admitSession(ctx, sessionFrom(remote, hello, address));
   if (result.refusal) {
     connection.write(
       result.refusal === 'self'

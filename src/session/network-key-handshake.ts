@@ -23,7 +23,7 @@ import { MeshwireError } from '../errors.js';
 import type { AttemptLimiter } from '../secure/attempt-limiter.js';
 import { NetworkKeyExchange, networkKeySession } from '../secure/network-key-exchange.js';
 import { expectFrame, rejectedBy, saidGoodbye } from './handshake-frames.js';
-import type { Remote } from './handshake.js';
+import type { OpenConnection } from './handshake.js';
 
 /** What the exchange needs besides the connection. */
 export interface KeyExchangeParams {
@@ -35,7 +35,7 @@ export interface KeyExchangeParams {
   attempts?: AttemptLimiter;
 }
 
-function certified(remote: Remote): string {
+function certified(remote: OpenConnection): string {
   if (!remote.certifiedId) {
     throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: no certified peer ID`);
   }
@@ -47,7 +47,7 @@ function certified(remote: Remote): string {
  * caller then writes its hello. Throws `ERR_UNAUTHORIZED` if the listener did not prove the key
  * (the caller must then close without sending anything), or the listener's reject / goodbye.
  */
-export async function dialerKeyExchange(remote: Remote, params: KeyExchangeParams): Promise<void> {
+export async function dialerKeyExchange(remote: OpenConnection, params: KeyExchangeParams): Promise<void> {
   const { connection, address } = remote;
   const session = networkKeySession(connection.socket as TLSSocket, params.selfId, certified(remote));
   const exchange = new NetworkKeyExchange(params.key, 'client', session);
@@ -80,7 +80,7 @@ export async function dialerKeyExchange(remote: Remote, params: KeyExchangeParam
  * our tag and ends without a valid one from the dialer (wrong tag, close, timeout) is counted
  * as a failure of its source address; so is an invalid share.
  */
-export async function listenerKeyExchange(remote: Remote, params: KeyExchangeParams): Promise<void> {
+export async function listenerKeyExchange(remote: OpenConnection, params: KeyExchangeParams): Promise<void> {
   const { connection, address } = remote;
   const host = hostOf(remote.remoteAddress);
   const wait = params.attempts?.retryAfterMs(host) ?? 0;

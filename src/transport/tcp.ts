@@ -1,6 +1,8 @@
 import net from 'node:net';
+import { formatAddress, normalizeHost } from '../address.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import { limitedLookup } from './lookup-limit.js';
+import type { Listener, Transport, TransportConnection } from './transport.js';
 
 /** Options of an outbound TCP connection. */
 export interface DialOptions {
@@ -103,3 +105,34 @@ export function listenOn(server: net.Server, host: string, port: number): Promis
     });
   });
 }
+
+function tcpConnection(socket: net.Socket): TransportConnection {
+  return {
+    stream: socket,
+    remoteAddress: formatAddress(normalizeHost(socket.remoteAddress ?? 'unknown'), socket.remotePort ?? 0),
+    localHost: normalizeHost(socket.localAddress ?? '127.0.0.1'),
+    bytesRead: () => socket.bytesRead,
+  };
+}
+
+/** Largest delay setTimeout honours: the caller's signal bounds a dial, not a timer of ours. */
+const NO_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * TCP, the default transport: Nagle off (frames are small and latency matters), host names
+ * resolved through the bounded lookup queue.
+ */
+export const tcpTransport: Transport = {
+  async listen({ host, port }, onConnection): Promise<Listener> {
+    const server = net.createServer({ noDelay: true }, (socket) => onConnection(tcpConnection(socket)));
+    const bound = await listenOn(server, host, port);
+    return {
+      port: bound,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  },
+  async dial({ host, port, signal }) {
+    const socket = await dialTcp({ host, port, timeoutMs: NO_TIMEOUT_MS, ...(signal ? { signal } : {}) });
+    return tcpConnection(socket);
+  },
+};
