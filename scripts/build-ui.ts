@@ -30,7 +30,8 @@ export async function buildUi(outDir = DEFAULT_UI_OUT_DIR): Promise<{ bytes: num
     logLevel: 'warning',
   });
   await copyFile(path.join(ROOT, 'web', 'index.html'), path.join(outDir, 'index.html'));
-  await copyFile(path.join(ROOT, 'web', 'app.css'), path.join(outDir, 'app.css'));
+  for (const name of ['app.css', 'favicon.svg'])
+    await copyFile(path.join(ROOT, 'web', name), path.join(outDir, name));
   let bytes = 0;
   let gzipped = 0;
   for (const name of await readdir(outDir)) {
