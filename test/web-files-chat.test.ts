@@ -92,18 +92,14 @@ describe('dashboard actions in Chromium', { skip, timeout: 90_000 }, () => {
     );
     const carolMark2 = carol.mark();
     // Record every progress value the page shows for the outgoing transfer.
-    await page.evaluate(() => {
-      const seen: string[] = [];
-      (window as unknown as { progressSeen: string[] }).progressSeen = seen;
+    // (Page-side code as a string: the test's TypeScript has no DOM types.)
+    await page.evaluate(`(() => {
+      const seen = (window.progressSeen = []);
       new MutationObserver(() => {
         const state = document.querySelector('#transfers li[data-direction="out"] .state')?.textContent;
         if (state && seen[seen.length - 1] !== state) seen.push(state);
-      }).observe(document.getElementById('transfers')!, {
-        subtree: true,
-        childList: true,
-        characterData: true,
-      });
-    });
+      }).observe(document.getElementById('transfers'), { subtree: true, childList: true, characterData: true });
+    })()`);
     await page.setInputFiles('#file-input', upload);
     const carolEvent = await carol.waitForType('file-complete', (e) => e.name === 'page upload.bin', {
       since: carolMark2,
@@ -114,8 +110,10 @@ describe('dashboard actions in Chromium', { skip, timeout: 90_000 }, () => {
     const out = page.locator('#transfers li[data-direction="out"]');
     await out.locator('.state', { hasText: '100%' }).waitFor({ timeout: 5_000 });
     assert.equal(await out.getAttribute('data-state'), 'done');
-    assert.equal(await out.locator('progress').evaluate((p: HTMLProgressElement) => p.value === p.max), true);
-    const shown = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+    const bar = out.locator('progress');
+    assert.equal(await bar.getAttribute('value'), String(content.length));
+    assert.equal(await bar.getAttribute('max'), String(content.length));
+    const shown = (await page.evaluate('window.progressSeen')) as string[];
     t.diagnostic(`progress shown on the page: ${shown.join(' ')}`);
     assert.ok(shown.length >= 1 && shown.at(-1) === '100%', `progress ${shown.join(',')}`);
     await screenshot(page, 'dashboard-files');
