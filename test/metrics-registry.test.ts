@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MeshwireError } from '../src/errors.js';
-import type { MeshMessage, PeerRef } from '../src/messages.js';
+import type { MeshMessage, MessageType, NodeEvents, PeerRef } from '../src/messages.js';
 import {
   collectNodeMetrics,
   Counter,
@@ -28,7 +28,7 @@ function code(fn: () => unknown): string | undefined {
 
 /** A stand-in node with `n` connected peers, driven by hand (the collector uses only this surface). */
 class FakeNode implements CollectedNode {
-  readonly listeners = new Set<(m: MeshMessage) => void>();
+  readonly listeners = new Map<string, Set<(m: MeshMessage) => void>>();
   peers: { id: string; name: string; address: string; rttMs?: number; lastSeen: number }[] = [];
   known: unknown[] = [];
   constructor(n: number) {
@@ -44,18 +44,26 @@ class FakeNode implements CollectedNode {
       this.known.push({ address: `10.0.${i >> 8}.${i & 255}:4000` });
     }
   }
-  on(_: 'message', l: (m: MeshMessage) => void): void {
-    this.listeners.add(l);
+  on<K extends MessageType>(type: K, l: (m: NodeEvents[K]) => void): void {
+    let set = this.listeners.get(type);
+    if (!set) this.listeners.set(type, (set = new Set()));
+    set.add(l as unknown as (m: MeshMessage) => void);
   }
-  off(_: 'message', l: (m: MeshMessage) => void): void {
-    this.listeners.delete(l);
+  off<K extends MessageType>(type: K, l: (m: NodeEvents[K]) => void): void {
+    this.listeners.get(type)?.delete(l as unknown as (m: MeshMessage) => void);
+  }
+  /** Listeners still attached, over all types. */
+  get listenerTotal(): number {
+    let n = 0;
+    for (const set of this.listeners.values()) n += set.size;
+    return n;
   }
   getPeerInfo() {
     // Copies, as the real getPeerInfo() builds fresh objects: that is the part that scales.
     return { peers: this.peers.map((p) => ({ ...p })), known: this.known.map((k) => ({ ...(k as object) })) };
   }
   emit(m: MeshMessage): void {
-    for (const l of this.listeners) l(m);
+    for (const l of this.listeners.get(m.type) ?? []) l(m);
   }
 }
 
@@ -189,7 +197,7 @@ describe('node metrics collector', () => {
     node.emit({ type: 'peer-disconnected', time, peer: ref('a'), reason: 'closed', peerCount: 0 });
     assert.equal(m.traffic.size, 0, 'per-peer traffic leaves with the peer');
     detach();
-    assert.equal(node.listeners.size, 0);
+    assert.equal(node.listenerTotal, 0);
   });
 
   it(`renders in <= 2 ms with 1,000 peers`, (t) => {

@@ -4,7 +4,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { FrameType } from '../codec/frame.js';
-import type { Direction, MeshMessage } from '../messages.js';
+import type { Direction, MeshMessage, MessageType, NodeEvents } from '../messages.js';
 import type { FileReceiverEvents } from '../files/types.js';
 import { Registry, type Counter, type Gauge, type Histogram } from './registry.js';
 
@@ -31,6 +31,19 @@ export interface MetricsHooks {
   /** Reading from the sockets was paused because a consumer fell behind. */
   backpressurePause(): void;
 }
+
+/** The message types {@link NodeMetrics.onMessage} counts. */
+export const COUNTED_TYPES: readonly MessageType[] = [
+  'peer-connected',
+  'peer-disconnected',
+  'connection-failed',
+  'bootstrap-failed',
+  'error',
+  'peers-discovered',
+  'pong',
+  'chat',
+  'bytes',
+];
 
 /** Payload bytes of a message as counted in `meshwire_received_bytes_total`. */
 function payloadBytes(m: MeshMessage): number {
@@ -75,6 +88,11 @@ export class NodeMetrics {
   sendHooksWired = false;
   /** The hooks for the node core, bound to this instance. */
   readonly hooks: MetricsHooks;
+  /** Pre-resolved series of the per-message hot path. */
+  readonly #in: Record<
+    'chat' | 'bytes',
+    { messages: { inc(n?: number): void }; bytes: { inc(n?: number): void } }
+  >;
 
   constructor() {
     const r = this.registry;
@@ -132,6 +150,13 @@ export class NodeMetrics {
       'direction',
       'result',
     ]);
+    this.#in = {
+      chat: { messages: this.messagesReceived.labels(['chat']), bytes: this.receivedBytes.labels(['chat']) },
+      bytes: {
+        messages: this.messagesReceived.labels(['bytes']),
+        bytes: this.receivedBytes.labels(['bytes']),
+      },
+    };
     this.hooks = {
       handshake: (direction, durationMs, error) =>
         this.handshakeSeconds.observe(durationMs / 1000, [direction, error ?? 'ok']),
@@ -181,8 +206,9 @@ export class NodeMetrics {
       case 'chat':
       case 'bytes': {
         const n = payloadBytes(m);
-        this.messagesReceived.inc([m.type]);
-        this.receivedBytes.inc([m.type], n);
+        const series = this.#in[m.type];
+        series.messages.inc();
+        series.bytes.inc(n);
         const t = this.traffic.get(m.from.id);
         if (t) {
           t.bytesIn += n;
@@ -213,8 +239,8 @@ export class NodeMetrics {
 
 /** The part of a node the collector reads: its events and `getPeerInfo()`. */
 export interface CollectedNode {
-  on(type: 'message', listener: (m: MeshMessage) => void): unknown;
-  off(type: 'message', listener: (m: MeshMessage) => void): unknown;
+  on<K extends MessageType>(type: K, listener: (m: NodeEvents[K]) => void): unknown;
+  off<K extends MessageType>(type: K, listener: (m: NodeEvents[K]) => void): unknown;
   getPeerInfo(): {
     peers: ReadonlyArray<{ id: string; rttMs?: number; lastSeen: number }>;
     known: ReadonlyArray<unknown>;
@@ -249,8 +275,9 @@ export function collectNodeMetrics(
   options: CollectOptions = {},
 ): () => void {
   const interval = options.rttSampleIntervalMs ?? DEFAULT_RTT_SAMPLE_INTERVAL_MS;
+  // Subscribed per type rather than to 'message': a type nobody follows costs the node nothing.
   const onMessage = (m: MeshMessage): void => metrics.onMessage(m);
-  node.on('message', onMessage);
+  for (const type of COUNTED_TYPES) node.on(type, onMessage);
 
   /** Last heartbeat seen per peer, so one RTT counts once; pruned to the connected peers. */
   const sampled = new Map<string, number>();
@@ -302,7 +329,7 @@ export function collectNodeMetrics(
     receiver.on('file-error', onError);
   }
   return () => {
-    node.off('message', onMessage);
+    for (const type of COUNTED_TYPES) node.off(type, onMessage);
     if (timer) clearInterval(timer);
     removeRefresh();
     if (receiver) {

@@ -106,6 +106,20 @@ export class Counter extends Family<{ v: number }> {
     this.child(labels).v += n;
   }
 
+  /**
+   * The series with `labels`, resolved once, for hot paths: `inc` on it skips the label lookup.
+   */
+  labels(labels: LabelValues): { inc(n?: number): void } {
+    const child = this.child(labels);
+    const name = this.name;
+    return {
+      inc(n = 1) {
+        if (!(n >= 0)) throw invalid(`${name}: a counter cannot decrease (got ${n})`);
+        child.v += n;
+      },
+    };
+  }
+
   /** The current value of the series with `labels` (0 if never touched). */
   get(labels: LabelValues = []): number {
     return this.children.get(labels.join('\u0000'))?.child.v ?? 0;

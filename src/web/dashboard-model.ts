@@ -4,26 +4,26 @@
  * burst of chat costs one write per page, not one per message.
  */
 import type { FileReceiverEvents } from '../files/types.js';
-import type { MeshMessage } from '../messages.js';
+import type { MeshMessage, MessageType } from '../messages.js';
 import type { NodeMetrics } from '../metrics/node-metrics.js';
 import type { P2PNode } from '../node.js';
 import { shortPeerId } from '../secure/identity.js';
-import type { Batch, ChatLine, Link, NodeFacts, PeerRow, Snapshot, TransferRow } from './live-types.js';
+import { ChatLog, clip, MAX_NAME_CHARS } from './chat-log.js';
+import type { Batch, Link, NodeFacts, PeerRow, Snapshot, TransferRow } from './live-types.js';
 
-/** Chat lines kept for pages that connect later. */
-export const MAX_CHAT_LINES = 500;
-/** Characters of one chat message shown; the rest is cut (and marked as cut). */
-export const MAX_CHAT_DISPLAY_CHARS = 8_192;
 /** Transfers kept in the list; the oldest finished ones leave first. */
 export const MAX_TRANSFERS = 200;
 /** Links kept per peer (its reported neighbours). */
 export const MAX_LINKS_PER_PEER = 64;
-/** Characters of a peer name shown. */
-export const MAX_NAME_CHARS = 128;
 
-function clip(text: string, max: number): { text: string; truncated: boolean } {
-  return text.length > max ? { text: text.slice(0, max), truncated: true } : { text, truncated: false };
-}
+/** The message types the model follows (per type: types nobody follows cost the node nothing). */
+const MODEL_TYPES: readonly MessageType[] = [
+  'chat',
+  'peer-connected',
+  'peer-disconnected',
+  'peers-discovered',
+  'peer-response',
+];
 
 /** The receiver events the model follows. */
 export interface ModelReceiver {
@@ -36,16 +36,14 @@ export class DashboardModel {
   readonly #node: P2PNode;
   readonly #metrics: NodeMetrics;
   readonly #receiver: ModelReceiver | undefined;
-  readonly #chat: ChatLine[] = [];
+  readonly #chat = new ChatLog();
   readonly #transfers = new Map<string, TransferRow>();
   /** Finished incoming files, by transfer ID: the only paths the dashboard ever serves. */
   readonly #files = new Map<string, string>();
   /** Incoming transfers in flight, by sender and name. */
   readonly #incoming = new Map<string, string>();
   readonly #links = new Map<string, Set<string>>();
-  #seq = 0;
   #transferSeq = 0;
-  #pendingChat: ChatLine[] = [];
   readonly #pendingTransfers = new Set<string>();
   #peersDirty = false;
   #linksDirty = false;
@@ -58,8 +56,10 @@ export class DashboardModel {
     this.#metrics = metrics;
     this.#receiver = receiver;
     const onMessage = (m: MeshMessage): void => this.#onMessage(m);
-    node.on('message', onMessage);
-    this.#detach.push(() => node.off('message', onMessage));
+    for (const type of MODEL_TYPES) node.on(type, onMessage);
+    this.#detach.push(() => {
+      for (const type of MODEL_TYPES) node.off(type, onMessage);
+    });
     if (receiver) this.#followReceiver(receiver);
   }
 
@@ -73,7 +73,7 @@ export class DashboardModel {
     return {
       id: info.id,
       shortId: shortPeerId(info.id),
-      name: clip(info.name, MAX_NAME_CHARS).text,
+      name: clip(info.name, MAX_NAME_CHARS),
       mode: info.mode,
       port: info.port,
       maxPeers: info.maxPeers,
@@ -89,7 +89,7 @@ export class DashboardModel {
       return {
         id: p.id,
         shortId: shortPeerId(p.id),
-        name: clip(p.name, MAX_NAME_CHARS).text,
+        name: clip(p.name, MAX_NAME_CHARS),
         address: p.address,
         direction: p.direction,
         rttMs: p.rttMs ?? null,
@@ -112,7 +112,7 @@ export class DashboardModel {
       facts: this.facts(),
       peers: this.peers(),
       links: this.links(),
-      chat: [...this.#chat],
+      chat: this.#chat.all(),
       transfers: [...this.#transfers.values()],
     };
   }
@@ -135,8 +135,10 @@ export class DashboardModel {
       batch.links = this.links();
       any = true;
     }
-    if (this.#pendingChat.length > 0) {
-      batch.chat = this.#pendingChat;
+    const chat = this.#chat.takeNew();
+    if (chat) {
+      batch.chat = chat.lines;
+      if (chat.skipped > 0) batch.chatSkipped = chat.skipped;
       any = true;
     }
     if (this.#pendingTransfers.size > 0) {
@@ -146,7 +148,6 @@ export class DashboardModel {
       any = true;
     }
     this.#peersDirty = this.#linksDirty = false;
-    this.#pendingChat = [];
     this.#pendingTransfers.clear();
     return any ? batch : undefined;
   }
@@ -154,13 +155,9 @@ export class DashboardModel {
   /** Records a chat line this node sent from the page. */
   addOutgoingChat(text: string, toId?: string): void {
     const to = toId ? this.#node.getPeerInfo().peers.find((p) => p.id === toId) : undefined;
-    this.#addChat({
-      fromId: this.#node.id,
-      fromName: this.#node.name,
-      text,
-      outgoing: true,
-      ...(to ? { toName: clip(to.name, MAX_NAME_CHARS).text } : {}),
-    });
+    const name = clip(this.#node.name, MAX_NAME_CHARS);
+    const toName = to ? clip(to.name, MAX_NAME_CHARS) : undefined;
+    if (this.#chat.addOutgoing(this.#node.id, name, text, toName)) this.onChange();
   }
 
   /** Adds an outgoing transfer; returns its ID. */
@@ -187,7 +184,7 @@ export class DashboardModel {
 
   #namesOf(ids: readonly string[]): string[] {
     const byId = new Map(this.#node.getPeerInfo().peers.map((p) => [p.id, p.name]));
-    return ids.map((id) => clip(byId.get(id) ?? shortPeerId(id), MAX_NAME_CHARS).text);
+    return ids.map((id) => clip(byId.get(id) ?? shortPeerId(id), MAX_NAME_CHARS));
   }
 
   #putTransfer(row: Omit<TransferRow, 'id' | 'downloadable'>): string {
@@ -208,30 +205,12 @@ export class DashboardModel {
     return id;
   }
 
-  #addChat(line: Omit<ChatLine, 'seq' | 'time' | 'truncated'>): void {
-    const { text, truncated } = clip(line.text, MAX_CHAT_DISPLAY_CHARS);
-    const full: ChatLine = {
-      ...line,
-      fromName: clip(line.fromName, MAX_NAME_CHARS).text,
-      text,
-      truncated,
-      seq: ++this.#seq,
-      time: Date.now(),
-    };
-    this.#chat.push(full);
-    if (this.#chat.length > MAX_CHAT_LINES) this.#chat.shift();
-    this.#pendingChat.push(full);
-    // A page that falls this far behind gets the snapshot on reconnect instead.
-    if (this.#pendingChat.length > MAX_CHAT_LINES) this.#pendingChat.shift();
-    this.onChange();
-  }
-
   #onMessage(m: MeshMessage): void {
     switch (m.type) {
       case 'chat':
-        this.#addChat({ fromId: m.from.id, fromName: m.from.name, text: m.text, outgoing: false });
-        // Its byte count moved.
-        this.#peersDirty = true;
+        // The hot path under a chat burst: one ring write; the page hears of it at the next flush.
+        this.#peersDirty = true; // its byte count moved
+        if (this.#chat.addIncoming(m)) this.onChange();
         return;
       case 'peer-connected':
         this.#peersDirty = true;
@@ -285,7 +264,7 @@ export class DashboardModel {
         name: e.name,
         size: e.size,
         bytes: 0,
-        peers: [clip(e.from.name, MAX_NAME_CHARS).text],
+        peers: [clip(e.from.name, MAX_NAME_CHARS)],
         state: 'running',
       });
       const previous = this.#incoming.get(key(e));

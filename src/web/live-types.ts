@@ -81,6 +81,8 @@ export interface Batch {
   peers?: PeerRow[];
   links?: Link[];
   chat?: ChatLine[];
+  /** Chat lines of this interval not sent because the burst exceeded what the page keeps. */
+  chatSkipped?: number;
   transfers?: TransferRow[];
 }
 

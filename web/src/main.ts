@@ -69,6 +69,7 @@ function start(api: Api): void {
     if (u.peers) peers = u.peers;
     if (u.links) links = u.links;
     if (u.peers || u.links) renderMesh();
+    if (u.chatSkipped) chat.skipped(u.chatSkipped);
     if (u.chat) chat.append(u.chat);
     if (u.transfers) transfers.update(u.transfers);
   };

@@ -59,6 +59,12 @@ export class ChatView {
     this.append(lines);
   }
 
+  /** Notes that `n` lines of a burst were not sent to the page. */
+  skipped(n: number): void {
+    const li = el('li', 'skipped', `… ${n} more messages arrived in this burst (not shown)`);
+    this.list.append(li);
+  }
+
   append(lines: readonly ChatLine[]): void {
     const stick = this.list.scrollTop + this.list.clientHeight >= this.list.scrollHeight - 8;
     for (const line of lines) {
