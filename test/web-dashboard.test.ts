@@ -22,7 +22,9 @@ async function mesh(
   t: TestContext,
   names: string[],
 ): Promise<{ hub: P2PNode; peers: P2PNode[]; dash: Dashboard }> {
-  const hub = await startNode(t, { name: 'hub' });
+  // Debug mode reports the PEERS lists the hub receives, and a short discovery interval makes
+  // it ask for them: that is where the graph's peer-to-peer links come from.
+  const hub = await startNode(t, { name: 'hub', debug: true, discoveryIntervalMs: 300 });
   const downloads = await mkdtemp(path.join(os.tmpdir(), 'meshwire-web-dl-'));
   t.after(() => rm(downloads, { recursive: true, force: true }));
   const receiver = new FileReceiver(hub, { downloadsDir: downloads });
@@ -86,6 +88,9 @@ describe('dashboard in Chromium', { skip, timeout: 60_000 }, () => {
       return out;
     });
     for (const probe of probes) assert.deepEqual(probe, { ...probe, status: 401, body: '' }, probe.path);
+
+    // Links the peers reported between themselves are drawn (dashed) once a PEERS list is in.
+    await page.locator('#graph line.edge.reported').first().waitFor({ timeout: 5_000 });
 
     // Bob quits: he leaves the table and, after the fade, the graph.
     const left = waitFor(hub, 'peer-disconnected', (m) => m.peer.id === bob.id);

@@ -209,16 +209,22 @@ export class NodeMetrics {
         const series = this.#in[m.type];
         series.messages.inc();
         series.bytes.inc(n);
-        const t = this.traffic.get(m.from.id);
-        if (t) {
-          t.bytesIn += n;
-          t.messagesIn++;
-        }
+        // Created on demand too: a collector attached after a peer connected never saw it join.
+        // Entries of peers that left are pruned by the collector's sampling (see pruneTraffic).
+        let t = this.traffic.get(m.from.id);
+        if (!t) this.traffic.set(m.from.id, (t = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 }));
+        t.bytesIn += n;
+        t.messagesIn++;
         return;
       }
       default:
         return;
     }
+  }
+
+  /** Drops per-peer traffic of peers not in `connected` (bounds the map by the peer count). */
+  pruneTraffic(connected: ReadonlySet<string>): void {
+    for (const id of this.traffic.keys()) if (!connected.has(id)) this.traffic.delete(id);
   }
 
   /** Counts `bytes` more file content handed to send queues. */
@@ -291,7 +297,12 @@ export function collectNodeMetrics(
       metrics.rttSeconds.observe(p.rttMs / 1000);
     }
     for (const id of sampled.keys()) if (!live.has(id)) sampled.delete(id);
+    metrics.pruneTraffic(live);
   };
+  // Peers that connected before the collector was attached get their traffic entries now.
+  for (const p of node.getPeerInfo().peers)
+    if (!metrics.traffic.has(p.id))
+      metrics.traffic.set(p.id, { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 });
   const timer = interval > 0 ? setInterval(sample, interval) : undefined;
   timer?.unref();
   const removeRefresh = metrics.registry.beforeRender(() => {

@@ -100,9 +100,17 @@ export class DashboardModel {
     });
   }
 
+  /**
+   * Links between two peers that are both connected to this node. A peer that left may linger in
+   * the others' lists for a while; it is not drawn (this node cannot vouch for it).
+   */
   links(): Link[] {
+    const connected = new Set(this.#node.getPeerInfo().peers.map((p) => p.id));
     const out: Link[] = [];
-    for (const [a, set] of this.#links) for (const b of set) out.push([a, b]);
+    for (const [a, set] of this.#links) {
+      if (!connected.has(a)) continue;
+      for (const b of set) if (connected.has(b)) out.push([a, b]);
+    }
     return out;
   }
 
@@ -213,7 +221,8 @@ export class DashboardModel {
         if (this.#chat.addIncoming(m)) this.onChange();
         return;
       case 'peer-connected':
-        this.#peersDirty = true;
+        // Links reported earlier to or from this peer become drawable.
+        this.#peersDirty = this.#linksDirty = true;
         this.onChange();
         return;
       case 'peer-disconnected':

@@ -26,8 +26,8 @@ interface GEdge {
 }
 
 const LEAVE_MS = 400;
-const SELF_EDGE_LENGTH = 130;
-const REPORTED_EDGE_LENGTH = 110;
+const SELF_EDGE_LENGTH = 150;
+const REPORTED_EDGE_LENGTH = 140;
 const MAX_LABEL = 24;
 
 function shortLabel(text: string): string {
@@ -52,10 +52,6 @@ export class MeshGraph {
     this.#selfId = self.id;
     const wanted = new Map<string, string>([[self.id, self.name]]);
     for (const p of peers) wanted.set(p.id, p.name);
-    for (const [a, b] of links) {
-      if (!wanted.has(a)) wanted.set(a, a.slice(0, 8));
-      if (!wanted.has(b)) wanted.set(b, b.slice(0, 8));
-    }
     for (const [id, name] of wanted) this.#ensureNode(id, name, id === self.id);
     for (const id of [...this.#nodes.keys()]) if (!wanted.has(id)) this.#removeNode(id);
 
@@ -63,8 +59,9 @@ export class MeshGraph {
     for (const p of peers)
       edges.set(`${self.id}|${p.id}`, { a: self.id, b: p.id, cls: rttClass(p.rttMs), reported: false });
     for (const [a, b] of links) {
-      // Links to this node are drawn from its own peer list, with their RTT.
-      if (a === self.id || b === self.id) continue;
+      // Links to this node are drawn from its own peer list, with their RTT; links to nodes
+      // that are not (or no longer) peers are not drawn.
+      if (a === self.id || b === self.id || !wanted.has(a) || !wanted.has(b)) continue;
       const key = a < b ? `${a}|${b}` : `${b}|${a}`;
       edges.set(key, { a, b, cls: 'reported', reported: true });
     }
@@ -156,7 +153,7 @@ export class MeshGraph {
         const dx = a.x - b.x;
         const dy = a.y - b.y;
         const d2 = Math.max(dx * dx + dy * dy, 25);
-        const f = 1800 / d2;
+        const f = 5000 / d2;
         const d = Math.sqrt(d2);
         a.vx += (dx / d) * f;
         a.vy += (dy / d) * f;
