@@ -193,6 +193,22 @@ describe('node metrics collector', () => {
     assert.equal(sample(parsed, 'meshwire_sent_bytes_total', { type: 'chat' }), 40);
     assert.equal(sample(parsed, 'meshwire_send_queue_high_water_bytes'), 1000);
     assert.equal(sample(parsed, 'meshwire_backpressure_pauses_total'), 1);
+    const snap = m.snapshot();
+    assert.deepEqual(snap.meshwire_messages_received_total, {
+      type: 'counter',
+      help: 'Messages received, by type.',
+      series: [
+        { labels: { type: 'chat' }, value: 1 },
+        { labels: { type: 'bytes' }, value: 1 },
+      ],
+    });
+    assert.deepEqual(snap.meshwire_handshake_duration_seconds?.series[0]?.labels, {
+      direction: 'outbound',
+      result: 'ok',
+    });
+    assert.equal(snap.meshwire_handshake_duration_seconds?.series[0]?.buckets?.['0.025'], 1);
+    assert.equal(snap.meshwire_handshake_duration_seconds?.series[0]?.buckets?.['0.01'], 0);
+    assert.equal(snap.meshwire_rtt_seconds?.series[0]?.sum, 0.003);
     assert.deepEqual(m.traffic.get('a'), { bytesIn: 106, bytesOut: 40, messagesIn: 2, messagesOut: 1 });
     node.emit({ type: 'peer-disconnected', time, peer: ref('a'), reason: 'closed', peerCount: 0 });
     assert.equal(m.traffic.size, 0, 'per-peer traffic leaves with the peer');

@@ -157,6 +157,26 @@ describe('dashboard HTTP security', { timeout: 30_000 }, () => {
     assert.equal((await origin(`http://127.0.0.1:${dash.port}`)).status, 200);
   });
 
+  it('works for a compat-mode node too, and never reveals a network key', async (t) => {
+    const compat = await startNode(t, { name: 'old', mode: 'compat' });
+    const keyed = await startNode(t, { name: 'keyed', networkKey: 'correct horse battery staple' });
+    for (const [node, mode, keySet] of [
+      [compat, 'compat', false],
+      [keyed, 'secure', true],
+    ] as const) {
+      const dash = await startDashboard(node, { assetsDir: await builtAssets() });
+      t.after(() => dash.close());
+      const state = await request(dash.port, '/api/state', {
+        headers: { authorization: `Bearer ${dash.token}` },
+      });
+      assert.equal(state.status, 200);
+      const facts = (JSON.parse(state.body) as { facts: Record<string, unknown> }).facts;
+      assert.equal(facts.mode, mode);
+      assert.equal(facts.networkKeySet, keySet);
+      assert.doesNotMatch(state.body, /horse/);
+    }
+  });
+
   it('bounds uploads and refuses file names that are not plain names', async (t) => {
     const dash = await dashboard(t, { maxUploadBytes: 10 });
     const auth = { authorization: `Bearer ${dash.token}` };

@@ -8,6 +8,8 @@ export {
   MAX_SERIES_PER_FAMILY,
   type MetricFamily,
   type MetricKind,
+  type FamilySnapshot,
+  type SeriesSnapshot,
 } from './registry.js';
 export {
   NodeMetrics,

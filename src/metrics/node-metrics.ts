@@ -6,7 +6,7 @@ import type { ErrorCode } from '../errors.js';
 import type { FrameType } from '../codec/frame.js';
 import type { Direction, MeshMessage, MessageType, NodeEvents } from '../messages.js';
 import type { FileReceiverEvents } from '../files/types.js';
-import { Registry, type Counter, type Gauge, type Histogram } from './registry.js';
+import { Registry, type Counter, type FamilySnapshot, type Gauge, type Histogram } from './registry.js';
 
 /** Histogram buckets of handshake durations, in seconds. */
 export const HANDSHAKE_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -235,6 +235,15 @@ export class NodeMetrics {
   /** Counts one finished transfer. */
   fileTransferDone(direction: 'in' | 'out', result: 'ok' | ErrorCode): void {
     this.fileTransfers.inc([direction, result]);
+  }
+
+  /**
+   * Every family as plain data, for `node.metrics()`: `{ meshwire_peers: { type, help,
+   * series: [{ labels, value }] }, meshwire_rtt_seconds: { ..., series: [{ labels, buckets,
+   * sum, count }] }, ... }`.
+   */
+  snapshot(): Record<string, FamilySnapshot> {
+    return this.registry.snapshot();
   }
 
   /** The Prometheus text of every family. */

@@ -17,6 +17,24 @@ const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 /** The kind of a metric family, as written on its `# TYPE` line. */
 export type MetricKind = 'counter' | 'gauge' | 'histogram';
 
+/** One series in a {@link Registry.snapshot}. */
+export interface SeriesSnapshot {
+  labels: Record<string, string>;
+  /** Counter or gauge value. */
+  value?: number;
+  /** Histogram: cumulative counts by upper bound (`le`, `+Inf` last), sum and count. */
+  buckets?: Record<string, number>;
+  sum?: number;
+  count?: number;
+}
+
+/** One family in a {@link Registry.snapshot}. */
+export interface FamilySnapshot {
+  type: MetricKind;
+  help: string;
+  series: SeriesSnapshot[];
+}
+
 /** Label values in the order of the family's label names. */
 export type LabelValues = readonly string[];
 
@@ -82,6 +100,15 @@ abstract class Family<Child> {
   /** Appends this family's text to `out`. */
   abstract render(out: string[]): void;
 
+  /** This family's series as plain data. */
+  abstract snapshot(): FamilySnapshot;
+
+  protected labelsOf(values: LabelValues): Record<string, string> {
+    const out: Record<string, string> = {};
+    this.labelNames.forEach((n, i) => (out[n] = values[i] ?? ''));
+    return out;
+  }
+
   protected header(out: string[]): void {
     out.push(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} ${this.kind}\n`);
   }
@@ -130,6 +157,14 @@ export class Counter extends Family<{ v: number }> {
     return [...this.children.values()].map((c) => ({ labels: c.values, value: c.child.v }));
   }
 
+  snapshot(): FamilySnapshot {
+    return {
+      type: this.kind,
+      help: this.help,
+      series: [...this.children.values()].map((c) => ({ labels: this.labelsOf(c.values), value: c.child.v })),
+    };
+  }
+
   render(out: string[]): void {
     this.header(out);
     if (this.labelNames.length === 0 && this.children.size === 0) out.push(`${this.name} 0\n`);
@@ -164,6 +199,14 @@ export class Gauge extends Family<{ v: number }> {
 
   get(labels: LabelValues = []): number {
     return this.children.get(labels.join('\u0000'))?.child.v ?? 0;
+  }
+
+  snapshot(): FamilySnapshot {
+    return {
+      type: this.kind,
+      help: this.help,
+      series: [...this.children.values()].map((c) => ({ labels: this.labelsOf(c.values), value: c.child.v })),
+    };
   }
 
   render(out: string[]): void {
@@ -216,6 +259,19 @@ export class Histogram extends Family<HistogramChild> {
   get(labels: LabelValues = []): { count: number; sum: number } {
     const c = this.children.get(labels.join('\u0000'))?.child;
     return { count: c?.count ?? 0, sum: c?.sum ?? 0 };
+  }
+
+  snapshot(): FamilySnapshot {
+    return {
+      type: this.kind,
+      help: this.help,
+      series: [...this.children.values()].map(({ values, child }) => {
+        const buckets: Record<string, number> = {};
+        let cumulative = 0;
+        this.#les.forEach((le, i) => (buckets[le] = cumulative += child.counts[i]!));
+        return { labels: this.labelsOf(values), buckets, sum: child.sum, count: child.count };
+      }),
+    };
   }
 
   render(out: string[]): void {
@@ -283,6 +339,14 @@ export class Registry {
   beforeRender(fn: () => void): () => void {
     this.#beforeRender.add(fn);
     return () => this.#beforeRender.delete(fn);
+  }
+
+  /** Every family as plain data (after the same refresh as a render), keyed by name. */
+  snapshot(): Record<string, FamilySnapshot> {
+    for (const fn of this.#beforeRender) fn();
+    const out: Record<string, FamilySnapshot> = {};
+    for (const f of this.#families.values()) out[f.name] = f.snapshot();
+    return out;
   }
 
   /** Every family in the Prometheus text exposition format, version 0.0.4. */
