@@ -212,6 +212,11 @@ describe('dashboard HTTP security', { timeout: 30_000 }, () => {
     await rejectsCode(startDashboard(node, { assetsDir, host: '' }), 'ERR_INVALID_OPTION', /host/);
     await rejectsCode(startDashboard(node, { assetsDir, token: 'short' }), 'ERR_INVALID_OPTION', /token/);
     await rejectsCode(
+      startDashboard(node, { assetsDir, token: 'has spaces and = signs!' }),
+      'ERR_INVALID_OPTION',
+      /token/,
+    );
+    await rejectsCode(
       startDashboard(node, { assetsDir, maxUploadBytes: -1 }),
       'ERR_INVALID_OPTION',
       /maxUploadBytes/,

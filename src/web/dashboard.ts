@@ -38,7 +38,7 @@ export interface DashboardOptions extends ListenOptions {
   receiver?: ModelReceiver;
   /** The node's metrics for `/metrics` and the per-peer bytes; by default collected from events. */
   metrics?: NodeMetrics;
-  /** The access token; by default 256 random bits. At least 16 characters. */
+  /** The access token; by default 256 random bits. 16 to 256 characters of `A-Za-z0-9_-`. */
   token?: string;
   /** Directory of the built page. @default dist/web-ui of this package */
   assetsDir?: string;
@@ -85,8 +85,9 @@ function contentDisposition(name: string): string {
 export async function startDashboard(node: P2PNode, options: DashboardOptions = {}): Promise<Dashboard> {
   const listen = resolveListen(options, 'dashboard');
   const token = options.token ?? generateToken();
-  if (typeof token !== 'string' || token.length < 16)
-    throw invalid('dashboard token must be at least 16 characters');
+  // The page reads the token from the URL fragment with this same pattern.
+  if (typeof token !== 'string' || !/^[A-Za-z0-9_-]{16,256}$/.test(token))
+    throw invalid('dashboard token must be 16 to 256 characters of A-Z a-z 0-9 _ -');
   const maxUpload = options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES;
   if (!Number.isSafeInteger(maxUpload) || maxUpload < 0)
     throw invalid(`dashboard maxUploadBytes must be a non-negative integer, got ${String(maxUpload)}`);
