@@ -3,7 +3,7 @@
  * (never the full `playwright`, which downloads its own browsers), a fresh profile per test,
  * the page built once per process into a temporary directory, screenshots kept as artifacts.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,7 +43,8 @@ let built: Promise<string> | undefined;
 export function builtAssets(): Promise<string> {
   built ??= (async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-web-ui-'));
-    process.once('exit', () => void rm(dir, { recursive: true, force: true }));
+    // Synchronous: nothing asynchronous runs once the process is exiting.
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     await buildUi(dir);
     return dir;
   })();
