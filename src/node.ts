@@ -186,6 +186,11 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return this.#options.maxPeers;
   }
 
+  /** True when a network key is set (secure mode); the key itself is never exposed. */
+  get hasNetworkKey(): boolean {
+    return this.#options.networkKey !== undefined;
+  }
+
   get maxBytesPerMessage(): number {
     return this.#options.maxBytesPerMessage;
   }
