@@ -8,6 +8,8 @@ import { PeerExchange } from './discovery/peer-exchange.js';
 import { SelfAddresses } from './discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from './errors.js';
 import { MessageStream, type MessageStreamOptions } from './message-stream.js';
+import { collectNodeMetrics, NodeMetrics } from './metrics/node-metrics.js';
+import type { FamilySnapshot } from './metrics/registry.js';
 import type {
   DisconnectReason,
   MeshMessage,
@@ -68,6 +70,12 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   #port = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
+  /** Counted from the start for what only the inside sees (handshakes, dials, pauses). */
+  readonly #metrics = new NodeMetrics();
+  /** Message traffic is counted from the first use of the metrics on (it costs per message). */
+  #metricsCollecting = false;
+  /** What this node sent, as plain numbers (cheap on the send path), read into the metrics on render. */
+  readonly #sent = { chat: { messages: 0, bytes: 0 }, bytes: { messages: 0, bytes: 0 } };
 
   constructor(options: NodeOptions = {}) {
     super();
@@ -142,6 +150,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         admit: (session) => this.#peers().admit(asPeer(session)),
         online: (result) => this.#online(result),
         inboundFailed: (address, error) => this.#report({ type: 'error', error, address }),
+        handshakeDone: (direction, ms, error) => this.#metrics.hooks.handshake(direction, ms, error?.code),
       },
       {
         host: resolved.host,
@@ -302,7 +311,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   sendBytesToPeer(peerId: string, data: Uint8Array): Promise<void> {
     try {
       this.#checkBytes(data);
-      return this.#peerOrThrow(peerId).connection.send({ type: 'bytes', data });
+      const sent = this.#peerOrThrow(peerId).connection.send({ type: 'bytes', data });
+      this.#sent.bytes.messages++;
+      this.#sent.bytes.bytes += data.length;
+      return sent;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -312,7 +324,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   sendMessageToPeer(peerId: string, text: string): Promise<void> {
     try {
       if (typeof text !== 'string') throw new MeshwireError('ERR_INVALID_ARGUMENT', 'text must be a string');
-      return this.#peerOrThrow(peerId).connection.send({ type: 'chat', text });
+      const sent = this.#peerOrThrow(peerId).connection.send({ type: 'chat', text });
+      this.#sent.chat.messages++;
+      this.#sent.chat.bytes += Buffer.byteLength(text);
+      return sent;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -326,6 +341,43 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     this.#disconnect(this.#peerOrThrow(peerId), 'local-close');
   }
 
+  /**
+   * The node's metrics as plain data: peers, connections opened and failed by error code,
+   * handshake and RTT histograms, messages and bytes by type in and out, send-queue high water,
+   * backpressure pauses, dials. Message traffic is counted from the first call (or the first use
+   * of {@link P2PNode.metricsRegistry}) on; the rest from the start.
+   */
+  metrics(): Record<string, FamilySnapshot> {
+    return this.metricsRegistry.snapshot();
+  }
+
+  /** The metric families themselves, for `startDashboard` / `startMetricsServer` and Prometheus text. */
+  get metricsRegistry(): NodeMetrics {
+    if (!this.#metricsCollecting) {
+      this.#metricsCollecting = true;
+      const m = this.#metrics;
+      collectNodeMetrics(this, m);
+      m.sendHooksWired = true;
+      const counted = { chat: { messages: 0, bytes: 0 }, bytes: { messages: 0, bytes: 0 } };
+      m.registry.beforeRender(() => {
+        for (const type of ['chat', 'bytes'] as const) {
+          const now = this.#sent[type];
+          const was = counted[type];
+          m.messagesSent.inc([type], now.messages - was.messages);
+          m.sentBytes.inc([type], now.bytes - was.bytes);
+          counted[type] = { ...now };
+        }
+        if (this.#table) {
+          for (const peer of this.#table.values()) {
+            const t = m.traffic.get(peer.id);
+            if (t) t.bytesOut = peer.connection.bytesSent;
+          }
+        }
+      });
+    }
+    return this.#metrics;
+  }
+
   /** Connected peers and known addresses. */
   getPeerInfo(): NetworkInfo {
     const table = this.#peers();
@@ -335,6 +387,8 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       connectedAt: p.connectedAt,
       lastSeen: p.lastSeen,
       ...(p.rttMs !== undefined ? { rttMs: p.rttMs } : {}),
+      bytesIn: p.connection.bytesReceived,
+      bytesOut: p.connection.bytesSent,
     }));
     const known = [...this.#discovery.book.values()].map((k) => ({
       address: k.address,
@@ -419,13 +473,19 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   async #broadcast(frame: Frame): Promise<SendReport> {
     const buffers = this.#mode.encode(frame);
     const report: SendReport = { sent: [], failed: [] };
+    const counter = frame.type === 'chat' ? this.#sent.chat : this.#sent.bytes;
+    const size =
+      frame.type === 'chat' ? Buffer.byteLength(frame.text) : frame.type === 'bytes' ? frame.data.length : 0;
     let waits: Promise<void>[] | undefined;
     for (const peer of this.#peers().values()) {
       const peerId = peer.id;
       try {
         const wait = peer.connection.sendEncoded(buffers);
+        counter.messages++;
+        counter.bytes += size;
         if (!wait) report.sent.push(peerId);
         else {
+          this.#metrics.hooks.sendQueueBytes(peer.connection.queuedBytes);
           (waits ??= []).push(
             wait.then(
               () => void report.sent.push(peerId),
@@ -466,6 +526,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         ...(signal ? { signal } : {}),
         ...(expected ? { expectedId: expected } : {}),
       });
+      this.#metrics.hooks.dial();
       return peerRef(result.peer);
     } catch (err) {
       const error = toMeshwireError(err);
@@ -477,6 +538,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
         this.#discovery.book.recordDial(address, existing.id, Date.now());
         return peerRef(existing);
       }
+      this.#metrics.hooks.dial(error.code);
       if (error.code !== 'ERR_DUPLICATE_PEER')
         this.#discovery.onDialFailed(address, error.code === 'ERR_SELF_CONNECTION');
       if (!this.#closed) this.#report({ type: 'connection-failed', address, error });
@@ -637,8 +699,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     let over = false;
     for (const stream of this.#streams) if (stream.isOverHighWater(peerId)) over = true;
     if (over === this.#pausedPeers.has(peerId)) return;
-    if (over) this.#pausedPeers.add(peerId);
-    else this.#pausedPeers.delete(peerId);
+    if (over) {
+      this.#pausedPeers.add(peerId);
+      this.#metrics.hooks.backpressurePause();
+    } else this.#pausedPeers.delete(peerId);
     this.#table?.get(peerId)?.connection.setPaused(over);
   }
 }
