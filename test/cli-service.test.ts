@@ -30,6 +30,8 @@ describe('meshwire CLI: headless', () => {
       const first = await alice.waitForType('chat', (e) => e.text === 'first line');
       const second = await alice.waitForType('chat', (e) => e.text === 'second line');
       assert.ok(alice.events.indexOf(first) < alice.events.indexOf(second), 'in order');
+      // Bob reports a send when its promise settles, which can be after Alice printed it.
+      await bob.waitForType('chat-sent', (e) => e.text === 'second line');
       const sent = bob.events.filter((e) => e.type === 'chat-sent');
       assert.deepEqual(
         sent.map((e) => [e.text, e.sent]),
