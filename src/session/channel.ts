@@ -162,7 +162,14 @@ function secured(
       }
     };
     const onClose = (): void =>
-      fail(new MeshwireError('ERR_TLS', `${address}: connection closed during the TLS handshake`));
+      fail(
+        new MeshwireError(
+          'ERR_TLS',
+          event === 'secure'
+            ? `${address}: connection closed during the TLS handshake (the dialer gave up; if it is another node started with this node's key file, give each node its own key file)`
+            : `${address}: connection closed during the TLS handshake`,
+        ),
+      );
     const onAbort = (): void =>
       fail(toMeshwireError(signal?.reason ?? new MeshwireError('ERR_ABORTED', 'aborted')));
     const onSecure = (): void => {
