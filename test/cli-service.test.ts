@@ -79,4 +79,30 @@ describe('meshwire CLI: headless', () => {
     node.child.kill('SIGINT');
     assert.equal(await node.exitCode(), 0);
   });
+
+  it('under nohup, SIGHUP does not stop a headless node; SIGTERM does', TIMEOUT, async (t) => {
+    const cwd = await tempDir((fn) => t.after(fn));
+    const node = new Cli([...FAST, '0'], {
+      cwd,
+      cleanup: (fn) => t.after(fn),
+      label: 'nohup',
+      wrap: ['nohup'],
+    });
+    await node.port();
+    node.child.stdin.end();
+    await node.waitForType('info', (e) => /^End of input; running headless/.test(e.text as string));
+    node.child.kill('SIGHUP');
+    await node.waitForType('info', (e) => /^SIGHUP ignored/.test(e.text as string));
+    // Still answering: a peer can join after the hangup.
+    const peer = new Cli([...FAST, '0', `127.0.0.1:${await node.port()}`], {
+      cwd,
+      cleanup: (fn) => t.after(fn),
+      label: 'peer',
+    });
+    await peer.waitForType('bootstrap-success');
+    assert.equal(node.child.exitCode, null);
+    assert.equal(node.child.signalCode, null);
+    node.child.kill('SIGTERM');
+    assert.equal(await node.exitCode(), 0);
+  });
 });

@@ -120,8 +120,14 @@ export class CliApp {
     // Signals are handled from here on, so Ctrl-C / SIGTERM during start-up also close cleanly.
     const offInt = this.io.onSignal('SIGINT', () => void this.#close('interrupted'));
     const offTerm = this.io.onSignal('SIGTERM', () => void this.#close('terminated'));
-    // The terminal went away: leave as cleanly as for Ctrl-C.
-    const offHup = this.io.onSignal('SIGHUP', () => void this.#close('hangup'));
+    // The terminal went away: leave as cleanly as for Ctrl-C. Only a session on a terminal
+    // hangs up: headless, SIGHUP is ignored, as under nohup (Node resets the ignore nohup set,
+    // so without a handler a service would die when the terminal that started it closes).
+    const hangsUp = this.io.stdin.isTTY === true && !config.noInput;
+    const offHup = this.io.onSignal('SIGHUP', () => {
+      if (hangsUp) void this.#close('hangup');
+      else this.info('SYSTEM', 'SIGHUP ignored (headless); stop with SIGINT or SIGTERM');
+    });
     try {
       try {
         // The receiver subscribes to the node's messages synchronously, before the node can
