@@ -14,6 +14,7 @@ export function isPermanent(error: ErrorLike): boolean {
   );
 }
 
+/** The state of one CLI bootstrap: attempts so far, the schedule, and whether it is over. */
 export class BootstrapWatch {
   readonly address: string | undefined;
   readonly #delays: readonly number[];
