@@ -480,7 +480,7 @@ describe('secure and compat nodes do not mix (no downgrade)', () => {
     const elapsed = Date.now() - started;
     assert.ok(error, 'the dial failed');
     assert.ok(elapsed < 1_000, `failed after ${elapsed} ms`);
-    assert.equal(error.code, 'ERR_TLS');
+    assert.equal(error.code, 'ERR_MODE_MISMATCH');
     assert.match(error.message, /compat/, `message: ${error.message}`);
     assert.match((await compatError).error.message, /TLS/);
     assert.deepEqual(ofType(onCompat, 'peer-connected'), []);
