@@ -1,0 +1,146 @@
+/**
+ * Drives test/support-lan/lan-node.ts processes inside namespace hosts: start them, wait for
+ * their events with a deadline, send commands.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { NetnsHost } from '../helpers/netns.js';
+
+const SCRIPT = fileURLToPath(new URL('./lan-node.ts', import.meta.url));
+
+/** One event line of lan-node.ts. */
+export interface LanEvent {
+  ev: string;
+  i?: number;
+  id?: string;
+  address?: string;
+  reason?: string;
+  ids?: string[];
+  counters?: Record<string, unknown>[];
+  at: number;
+}
+
+/** A lan-node.ts process in a host. */
+export class LanProcess {
+  readonly host: NetnsHost;
+  readonly child: ChildProcess;
+  readonly events: LanEvent[] = [];
+  ids: string[] = [];
+  readonly #waiters = new Set<() => void>();
+  stderr = '';
+
+  constructor(host: NetnsHost, config: object) {
+    this.host = host;
+    this.child = host.spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(config)]);
+    this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      let event: LanEvent;
+      try {
+        event = { ...(JSON.parse(line) as LanEvent), at: performance.now() };
+      } catch {
+        return;
+      }
+      if (event.ev === 'ready') this.ids = event.ids ?? [];
+      this.events.push(event);
+      for (const w of this.#waiters) w();
+    });
+    this.child.once('exit', () => {
+      for (const w of this.#waiters) w();
+    });
+  }
+
+  /** Resolves with the first event (past or future) matching `match`, or rejects after `timeoutMs`. */
+  waitFor(match: (e: LanEvent) => boolean, timeoutMs: number, what: string): Promise<LanEvent> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const hit = this.events.find(match);
+        if (hit) {
+          cleanup();
+          resolve(hit);
+          return true;
+        }
+        if (this.child.exitCode !== null || this.child.signalCode !== null) {
+          cleanup();
+          reject(
+            new Error(
+              `${this.host.ns}: process exited while waiting for ${what}: ${this.stderr.slice(-2000)}`,
+            ),
+          );
+          return true;
+        }
+        return false;
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`${this.host.ns}: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(waiter);
+      };
+      const waiter = () => void check();
+      this.#waiters.add(waiter);
+      check();
+    });
+  }
+
+  /** Peer IDs instance `i` currently knows (candidates minus gone), from the event log. */
+  known(i = 0): Set<string> {
+    const set = new Set<string>();
+    for (const e of this.events) {
+      if (e.i !== i) continue;
+      if (e.ev === 'candidate') set.add(e.id!);
+      if (e.ev === 'gone') set.delete(e.id!);
+    }
+    return set;
+  }
+
+  /** Calls `fn` after every event; returns the unsubscribe function. */
+  subscribe(fn: () => void): () => void {
+    this.#waiters.add(fn);
+    return () => this.#waiters.delete(fn);
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(line + '\n');
+  }
+
+  async counters(): Promise<Record<string, unknown>[]> {
+    const before = this.events.length;
+    this.send('counters');
+    const e = await this.waitFor(
+      (x) => x.ev === 'counters' && this.events.indexOf(x) >= before,
+      5_000,
+      'counters',
+    );
+    return e.counters!;
+  }
+}
+
+/** Waits until `check` is true, re-checking on every event of any of `procs`. */
+export function waitUntil(
+  procs: LanProcess[],
+  check: () => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const unsubscribe: (() => void)[] = [];
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      for (const u of unsubscribe) u();
+      if (err) reject(err);
+      else resolve();
+    };
+    const timer = setTimeout(
+      () => done(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
+      timeoutMs,
+    );
+    const listener = () => {
+      if (check()) done();
+    };
+    for (const p of procs) unsubscribe.push(p.subscribe(listener));
+    listener();
+  });
+}
