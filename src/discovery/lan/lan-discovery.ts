@@ -196,9 +196,8 @@ export class LanDiscovery {
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new MeshwireError('ERR_CLOSED', 'LAN discovery can be started once');
     this.#state = 'started';
-    const interfaces = selectInterfaces(this.#o.interfaces);
     try {
-      for (const iface of interfaces) this.#endpoints.push(await this.#open(iface));
+      for (const iface of selectInterfaces(this.#o.interfaces)) this.#endpoints.push(await this.#open(iface));
     } catch (err) {
       await this.#destroySockets();
       this.#state = 'closed';
