@@ -51,3 +51,40 @@ test('5 hosts discover each other, goodbye removes at once', { skip, timeout: 40
     `nothing rejected: ${JSON.stringify(rejected)}`,
   );
 });
+
+test(
+  'a cut host expires after its TTL, and is found again when its link returns',
+  { skip, timeout: 40_000 },
+  async (t) => {
+    const lan = await createLan(t, 3);
+    const options = { ttlMs: 3_000, maxQueryIntervalMs: 1_000 };
+    const procs = lan.hosts.map((h) => new LanProcess(h, { options }));
+    await Promise.all(procs.map((p) => p.waitFor((e) => e.ev === 'ready', 15_000, 'ready')));
+    const ids = procs.map((p) => p.ids[0]!);
+    const [a, b, c] = procs as [LanProcess, LanProcess, LanProcess];
+    const meshed = () => procs.every((p, i) => ids.every((id, j) => i === j || p.known().has(id)));
+    await waitUntil(procs, meshed, 10_000, 'all three to know each other');
+
+    const cutAt = performance.now();
+    await lan.hosts[2]!.cut();
+    await waitUntil(
+      procs,
+      () =>
+        !a.known().has(ids[2]!) &&
+        !b.known().has(ids[2]!) &&
+        !c.known().has(ids[0]!) &&
+        !c.known().has(ids[1]!),
+      10_000,
+      'both sides of the cut to expire the other',
+    );
+    const expiredIn = performance.now() - cutAt;
+    t.diagnostic(`cut host expired on both sides after ${expiredIn.toFixed(0)} ms (TTL 3000 ms)`);
+    assert.equal(a.events.findLast((e) => e.ev === 'gone' && e.id === ids[2])?.reason, 'expired');
+    assert.ok(expiredIn < 3_000 + 2_500, 'within the TTL plus a sweep and a query round');
+
+    const restoredAt = performance.now();
+    await lan.hosts[2]!.restore();
+    await waitUntil(procs, meshed, 10_000, 'the mesh to heal');
+    t.diagnostic(`found again ${(performance.now() - restoredAt).toFixed(0)} ms after the link returned`);
+  },
+);

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { NetnsHost } from '../helpers/netns.js';
 
 const SCRIPT = fileURLToPath(new URL('./lan-node.ts', import.meta.url));
+const RAW = fileURLToPath(new URL('./raw-mdns.ts', import.meta.url));
 
 /** One event line of lan-node.ts. */
 export interface LanEvent {
@@ -17,7 +18,10 @@ export interface LanEvent {
   address?: string;
   reason?: string;
   ids?: string[];
+  hex?: string;
+  from?: string;
   counters?: Record<string, unknown>[];
+  peers?: { id: string; addresses: string[]; issuedAt: number; expiresAt: number }[][];
   at: number;
 }
 
@@ -30,9 +34,11 @@ export class LanProcess {
   readonly #waiters = new Set<() => void>();
   stderr = '';
 
-  constructor(host: NetnsHost, config: object) {
+  /** `config` for lan-node.ts, or `'raw'` for a raw mDNS peer (raw-mdns.ts). */
+  constructor(host: NetnsHost, config: object | 'raw') {
     this.host = host;
-    this.child = host.spawn(process.execPath, ['--import', 'tsx', SCRIPT, JSON.stringify(config)]);
+    const args = config === 'raw' ? [RAW, host.ip] : [SCRIPT, JSON.stringify(config)];
+    this.child = host.spawn(process.execPath, ['--import', 'tsx', ...args]);
     this.child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let event: LanEvent;
@@ -106,6 +112,13 @@ export class LanProcess {
     this.child.stdin!.write(line + '\n');
   }
 
+  async peers(): Promise<NonNullable<LanEvent['peers']>> {
+    const before = this.events.length;
+    this.send('peers');
+    const e = await this.waitFor((x) => x.ev === 'peers' && this.events.indexOf(x) >= before, 5_000, 'peers');
+    return e.peers!;
+  }
+
   async counters(): Promise<Record<string, unknown>[]> {
     const before = this.events.length;
     this.send('counters');
@@ -115,6 +128,26 @@ export class LanProcess {
       'counters',
     );
     return e.counters!;
+  }
+}
+
+/**
+ * Asks `proc` for its counters or peers every `everyMs` until `check` holds (bounded): for state
+ * that changes without an event, like a refreshed record.
+ */
+export async function pollUntil<T>(
+  ask: () => Promise<T>,
+  check: (value: T) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await ask();
+    if (check(value)) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}: ${JSON.stringify(value)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

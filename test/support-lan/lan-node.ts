@@ -5,8 +5,9 @@
  *   { ev: 'candidate', i, id, address }      instance i found a peer address
  *   { ev: 'gone', i, id, reason }            instance i dropped a peer
  *   { ev: 'counters', counters: [...] }      answer to the `counters` command
+ *   { ev: 'peers', peers: [...] }            answer to `peers`: each instance's LanPeer list
  *   { ev: 'closed', i }                      answer to `close [i]` (goodbye sent)
- * Commands on stdin, one per line: `counters`, `close` (all, then exit), `close i`.
+ * Commands on stdin, one per line: `counters`, `peers`, `close` (all, then exit), `close i`.
  */
 import { createInterface } from 'node:readline';
 import { identitySigner, LanDiscovery, type LanDiscoveryOptions } from '../../src/discovery/lan/index.js';
@@ -50,6 +51,7 @@ const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const [command, arg] = line.trim().split(' ');
   if (command === 'counters') print({ ev: 'counters', counters: instances.map((l) => l.counters) });
+  else if (command === 'peers') print({ ev: 'peers', peers: instances.map((l) => l.peers()) });
   else if (command === 'close' && arg !== undefined) {
     const i = Number(arg);
     void instances[i]!.close().then(() => print({ ev: 'closed', i }));

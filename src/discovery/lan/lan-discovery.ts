@@ -78,6 +78,8 @@ export interface LanPeer {
   addresses: string[];
   /** When its record expires unless refreshed (local clock, ms). */
   expiresAt: number;
+  /** When the newest record we accepted was issued (the peer's clock, ms). */
+  issuedAt: number;
 }
 
 interface PeerState {
@@ -179,6 +181,7 @@ export class LanDiscovery {
       id: p.id,
       addresses: [...p.addresses],
       expiresAt: p.expiresAt,
+      issuedAt: p.issuedAt,
     }));
   }
 
