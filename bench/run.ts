@@ -17,6 +17,7 @@ import type { Context, Row } from './lib/context.js';
 import { machineInfo } from './lib/machine.js';
 import { renderTable, writeJson } from './lib/report.js';
 import { chat } from './suites/chat.js';
+import { discovery } from './suites/discovery.js';
 import { files } from './suites/files.js';
 import { handshake } from './suites/handshake.js';
 import { latency } from './suites/latency.js';
@@ -32,6 +33,7 @@ const SUITES: Record<string, (ctx: Context) => Promise<Row[]>> = {
   handshake,
   mesh,
   memory,
+  discovery,
 };
 
 const HELP = `usage: npm run bench -- [options] [suite ...]

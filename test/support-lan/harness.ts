@@ -47,7 +47,7 @@ export class LanProcess {
       } catch {
         return;
       }
-      if (event.ev === 'ready') this.ids = event.ids ?? [];
+      if (event.ev === 'ready' || event.ev === 'created') this.ids = event.ids ?? [];
       this.events.push(event);
       for (const w of this.#waiters) w();
     });

@@ -1,13 +1,14 @@
 /**
  * LAN discovery instances (`count`, default 1) in one process, run inside a test namespace.
  * argv[2]: JSON config. Prints one JSON object per line on stdout:
+ *   { ev: 'created', ids: [...] }            instances made, waiting for `start` (deferStart)
  *   { ev: 'ready', ids: [...] }              all instances started
  *   { ev: 'candidate', i, id, address }      instance i found a peer address
  *   { ev: 'gone', i, id, reason }            instance i dropped a peer
  *   { ev: 'counters', counters: [...] }      answer to the `counters` command
  *   { ev: 'peers', peers: [...] }            answer to `peers`: each instance's LanPeer list
  *   { ev: 'closed', i }                      answer to `close [i]` (goodbye sent)
- * Commands on stdin, one per line: `counters`, `peers`, `close` (all, then exit), `close i`.
+ * Commands on stdin, one per line: `start`, `counters`, `peers`, `close` (all, then exit), `close i`.
  */
 import { createInterface } from 'node:readline';
 import { identitySigner, LanDiscovery, type LanDiscoveryOptions } from '../../src/discovery/lan/index.js';
@@ -19,6 +20,8 @@ interface Config {
   networkKey?: string;
   port?: number;
   options?: Partial<LanDiscoveryOptions>;
+  /** Create the instances, print `created`, and start them only on the `start` command. */
+  deferStart?: boolean;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
@@ -44,13 +47,18 @@ for (let i = 0; i < (config.count ?? 1); i++) {
     }),
   );
 }
-await Promise.all(instances.map((lan) => lan.start()));
-print({ ev: 'ready', ids });
+const startAll = async () => {
+  await Promise.all(instances.map((lan) => lan.start()));
+  print({ ev: 'ready', ids });
+};
+if (config.deferStart) print({ ev: 'created', ids });
+else await startAll();
 
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const [command, arg] = line.trim().split(' ');
-  if (command === 'counters') print({ ev: 'counters', counters: instances.map((l) => l.counters) });
+  if (command === 'start') void startAll();
+  else if (command === 'counters') print({ ev: 'counters', counters: instances.map((l) => l.counters) });
   else if (command === 'peers') print({ ev: 'peers', peers: instances.map((l) => l.peers()) });
   else if (command === 'close' && arg !== undefined) {
     const i = Number(arg);

@@ -30,6 +30,7 @@ import {
   buildResponse,
   extractInstances,
   instanceName,
+  knownAnswerLabels,
   knownAnswerTtl,
   type KnownAnswer,
 } from './packets.js';
@@ -90,9 +91,13 @@ interface PeerState {
   instances: Set<string>;
 }
 
+/** A query heard from one source, until we answer it (or learn we need not). */
 interface Reply {
   timer: NodeJS.Timeout;
+  /** It listed our record with more than half its TTL left. */
   suppressed: boolean;
+  /** Instance labels it listed as known (across its continuation packets). */
+  known: Set<string>;
 }
 
 /** `send` exists on a multicast-dns instance but not in its type definitions. */
@@ -149,6 +154,9 @@ export class LanDiscovery {
   };
   readonly #timers = new Set<NodeJS.Timeout>();
   #queryInterval: number;
+  #queryTimer: NodeJS.Timeout | undefined;
+  /** The wait of the query timer now running (what a skipped query waits again). */
+  #queryWait = 0;
   #state: 'new' | 'started' | 'closed' = 'new';
 
   /** @throws MeshwireError `ERR_INVALID_OPTION` naming an invalid option. */
@@ -347,15 +355,19 @@ export class LanDiscovery {
     void this.#send(ep, this.#responsePacket(this.#makeRecord(ep), Math.ceil(this.#o.ttlMs / 1000)));
   }
 
-  #query(): void {
-    const now = Date.now();
-    const halfTtl = this.#o.ttlMs / 2;
+  /** Instance labels we would list as known answers: peers with more than half their TTL left. */
+  #knownAnswers(now: number): KnownAnswer[] {
     const known: KnownAnswer[] = [];
     for (const peer of this.#peers.values()) {
       const left = peer.expiresAt - now;
-      if (left <= halfTtl) continue;
+      if (left <= this.#o.ttlMs / 2) continue;
       for (const name of peer.instances) known.push({ instance: name, ttl: Math.floor(left / 1000) });
     }
+    return known;
+  }
+
+  #query(): void {
+    const known = this.#knownAnswers(Date.now());
     for (const ep of this.#endpoints) {
       for (const packet of buildQueries(known)) {
         packet.id = this.#queryId;
@@ -365,7 +377,26 @@ export class LanDiscovery {
     }
     const wait = this.#queryInterval;
     this.#queryInterval = Math.min(this.#queryInterval * 2, this.#o.maxQueryIntervalMs);
-    this.#after(wait, () => this.#query());
+    this.#scheduleQuery(wait);
+  }
+
+  /** Next query after `wait` ms plus up to 20 % jitter, so equal nodes do not query in step. */
+  #scheduleQuery(wait: number): void {
+    this.#queryWait = wait;
+    if (this.#queryTimer) {
+      clearTimeout(this.#queryTimer);
+      this.#timers.delete(this.#queryTimer);
+    }
+    const timer = setTimeout(
+      () => {
+        this.#timers.delete(timer);
+        this.#queryTimer = undefined;
+        if (this.#state === 'started') this.#query();
+      },
+      wait * (1 + Math.random() * 0.2),
+    );
+    this.#queryTimer = timer;
+    this.#timers.add(timer);
   }
 
   #onQuery(ep: Endpoint, packet: Packet, rinfo: dgram.RemoteInfo): void {
@@ -373,26 +404,45 @@ export class LanDiscovery {
     // With several interfaces every socket hears every packet: answer on the one it came from.
     if (this.#endpoints.length > 1 && !onInterface(rinfo.address, ep.iface)) return;
     const record = this.#makeRecord(ep);
-    const source = `${rinfo.address}:${rinfo.port}`;
+    // Several nodes may share an address (and port 5353): the query ID tells their queries apart.
+    const source = `${rinfo.address}:${rinfo.port}#${packet.id ?? 0}`;
     const listed = knownAnswerTtl(packet, record.instance);
     const suppress = listed !== undefined && listed * 1000 >= this.#o.ttlMs / 2;
-    const pending = ep.replies.get(source);
-    if (pending) {
-      pending.suppressed ||= suppress;
-      return;
+    let incoming = ep.replies.get(source);
+    if (!incoming) {
+      // A continuation packet (only known answers) of a query we did not see opens nothing.
+      if (!asksForUs(packet, record.instance) || ep.replies.size >= MAX_PENDING_REPLIES) return;
+      const truncated = ((packet.flags ?? 0) & FLAG_TRUNCATED) !== 0;
+      const reply: Reply = {
+        suppressed: false,
+        known: new Set(),
+        timer: setTimeout(
+          () => {
+            ep.replies.delete(source);
+            if (!reply.suppressed && this.#state === 'started') this.#replyOn(ep);
+          },
+          truncated ? randomInt(400, 501) : randomInt(20, 121),
+        ),
+      };
+      ep.replies.set(source, reply);
+      incoming = reply;
     }
-    // A continuation packet (only known answers) of a query we did not see opens nothing.
-    if (!asksForUs(packet, record.instance) || ep.replies.size >= MAX_PENDING_REPLIES) return;
-    const truncated = ((packet.flags ?? 0) & FLAG_TRUNCATED) !== 0;
-    const delay = truncated ? randomInt(400, 501) : randomInt(20, 121);
-    const reply: Reply = {
-      suppressed: suppress,
-      timer: setTimeout(() => {
-        ep.replies.delete(source);
-        if (!reply.suppressed && this.#state === 'started') this.#replyOn(ep);
-      }, delay),
-    };
-    ep.replies.set(source, reply);
+    incoming.suppressed ||= suppress;
+    for (const label of knownAnswerLabels(packet)) if (incoming.known.size < 256) incoming.known.add(label);
+    if (((packet.flags ?? 0) & FLAG_TRUNCATED) === 0) this.#maybeSkipOwnQuery(incoming.known);
+  }
+
+  /**
+   * RFC 6762 §7.3, duplicate question suppression: another node just asked our question, and
+   * every answer it already knows we know too, so each answer our own query would draw is
+   * coming anyway (answers are multicast). Count its query as ours: the next one waits a full
+   * interval. This keeps a quiet LAN at about one query per interval, not one per node.
+   */
+  #maybeSkipOwnQuery(theirs: Set<string>): void {
+    if (!this.#queryTimer) return;
+    const ours = new Set(this.#knownAnswers(Date.now()).map((k) => k.instance));
+    for (const label of theirs) if (!ours.has(label)) return;
+    this.#scheduleQuery(this.#queryWait);
   }
 
   /** Answers on `ep`, at most once per second: answers due sooner are folded into one. */

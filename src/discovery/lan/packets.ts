@@ -113,6 +113,18 @@ export function knownAnswerTtl(packet: Packet, instance: string): number | undef
   return undefined;
 }
 
+/** Instance labels a query lists as known answers (bounded). */
+export function knownAnswerLabels(packet: Packet): string[] {
+  const suffix = `.${SERVICE_TYPE}`;
+  const out: string[] = [];
+  for (const r of (packet.answers ?? []).slice(0, MAX_RECORDS_PER_PACKET)) {
+    if (r.type !== 'PTR' || r.name.toLowerCase() !== SERVICE_TYPE || typeof r.data !== 'string') continue;
+    const name = r.data.toLowerCase();
+    if (name.endsWith(suffix)) out.push(name.slice(0, -suffix.length));
+  }
+  return out;
+}
+
 /** One service instance found in a response. */
 export interface FoundInstance {
   /** Full instance name. */
