@@ -50,7 +50,8 @@ async function runOnce(ctx: Context, n: number, restMs: number): Promise<RunResu
     const discoveryMs = performance.now() - t0;
     ctx.log(`  discovery: ${n} instances complete in ${discoveryMs.toFixed(0)} ms`);
 
-    // Rest: first let the query interval reach its cap (1 + 2 + ... + 32 s at real speed),
+    // Rest: first let the query interval reach its cap (1 + 2 + ... + 32 s at real speed, then
+    // one more interval, counted from full discovery),
     // then count bytes sent and received by each instance over restMs, scaled to real timers.
     const warm = performance.now();
     const rampMs = (63_000 + DEFAULT_QUERY_CAP_MS) / SPEEDUP;

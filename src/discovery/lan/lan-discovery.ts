@@ -49,6 +49,7 @@ const MDNS_GROUP = '224.0.0.251';
 /** RFC 6762 §6: do not multicast the same record more often than once per second. */
 const MIN_RESPONSE_GAP_MS = 1_000;
 const MAX_PENDING_REPLIES = 256;
+const VERIFIED_CACHE = 1024;
 
 /** Counters of one {@link LanDiscovery}, for tests, benchmarks and `getInfo`. */
 export interface LanCounters {
@@ -153,6 +154,8 @@ export class LanDiscovery {
     packetsReceived: 0,
   };
   readonly #timers = new Set<NodeJS.Timeout>();
+  /** Records already verified, by their TXT bytes (see #verify). */
+  readonly #verified = new Map<string, Announcement>();
   #queryInterval: number;
   #queryTimer: NodeJS.Timeout | undefined;
   /** The wait of the query timer now running (what a skipped query waits again). */
@@ -465,18 +468,8 @@ export class LanDiscovery {
     const now = Date.now();
     for (const found of instances) {
       if (own.has(found.name)) continue;
-      const opened = openAnnouncement(found.txt, {
-        mode: this.#o.mode,
-        signer: this.#o.signer,
-        keys: this.#keys,
-        now,
-        clockSkewMs: this.#o.clockSkewMs,
-      });
-      if (!opened.ok) {
-        this.#counters.rejected[opened.reason]++;
-        continue;
-      }
-      const a = opened.announcement;
+      const a = this.#verify(found.txt, now);
+      if (!a) continue;
       if (a.id === this.#id) continue;
       this.#accept(
         a,
@@ -486,6 +479,34 @@ export class LanDiscovery {
         now,
       );
     }
+  }
+
+  /**
+   * Checks a TXT record. A node repeats the same signed record until it re-signs it, so
+   * records already verified are remembered (bounded) and only their expiry is checked again:
+   * on a busy LAN this saves almost every signature check.
+   */
+  #verify(txt: (string | Uint8Array)[], now: number): Announcement | undefined {
+    const key = txt.map((s) => (typeof s === 'string' ? s : Buffer.from(s).toString('latin1'))).join('\n');
+    const cached = this.#verified.get(key);
+    if (cached) {
+      if (cached.expiresAt + this.#o.clockSkewMs >= now) return cached;
+      this.#verified.delete(key);
+    }
+    const opened = openAnnouncement(txt, {
+      mode: this.#o.mode,
+      signer: this.#o.signer,
+      keys: this.#keys,
+      now,
+      clockSkewMs: this.#o.clockSkewMs,
+    });
+    if (!opened.ok) {
+      this.#counters.rejected[opened.reason]++;
+      return undefined;
+    }
+    if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(key, opened.announcement);
+    return opened.announcement;
   }
 
   #accept(a: Announcement, instance: string, ttlMs: number, fromLoopback: boolean, now: number): void {
