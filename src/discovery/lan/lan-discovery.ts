@@ -13,7 +13,7 @@ import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import makeMdns from 'multicast-dns';
 import dnsPacket, { type Packet } from 'dns-packet';
-import { formatAddress, isLoopbackHost } from '../../address.js';
+import { isLoopbackHost } from '../../address.js';
 import { MeshwireError } from '../../errors.js';
 import { CandidateGate } from './candidate-gate.js';
 import { onInterface, selectInterfaces, type LanInterface } from './interfaces.js';
@@ -32,65 +32,16 @@ import {
   instanceName,
   knownAnswerLabels,
   knownAnswerTtl,
-  type KnownAnswer,
 } from './packets.js';
 import { deriveLanKeys, TAG_WINDOW_MS, type LanKeys } from './private-keys.js';
-import {
-  encodeTxt,
-  instanceLabel,
-  openAnnouncement,
-  signAnnouncement,
-  type Announcement,
-  SERVICE_TYPE,
-  type RejectReason,
-} from './record.js';
+import { emptyCounters, type LanCounters } from './counters.js';
+import { LanPeers, type LanPeer } from './lan-peers.js';
+import { encodeTxt, instanceLabel, signAnnouncement, type Announcement } from './record.js';
 
 const MDNS_GROUP = '224.0.0.251';
 /** RFC 6762 §6: do not multicast the same record more often than once per second. */
 const MIN_RESPONSE_GAP_MS = 1_000;
 const MAX_PENDING_REPLIES = 256;
-const VERIFIED_CACHE = 1024;
-
-/** Counters of one {@link LanDiscovery}, for tests, benchmarks and `getInfo`. */
-export interface LanCounters {
-  /** Announcement / answer packets sent (all interfaces). */
-  announced: number;
-  /** Query packets sent. */
-  queries: number;
-  /** Goodbye packets sent. */
-  goodbyes: number;
-  /** Valid announcements of other nodes received (repeats included). */
-  received: number;
-  /** Ignored announcements by reason. */
-  rejected: Record<RejectReason, number>;
-  /** Candidates handed on, and dropped by the rate limit's full queue. */
-  candidates: number;
-  rateDropped: number;
-  /** Peers dropped on goodbye or expiry. */
-  gone: number;
-  /** UDP payload bytes sent and received. */
-  bytesSent: number;
-  bytesReceived: number;
-  packetsReceived: number;
-}
-
-/** A peer currently known from the LAN. */
-export interface LanPeer {
-  id: string;
-  addresses: string[];
-  /** When its record expires unless refreshed (local clock, ms). */
-  expiresAt: number;
-  /** When the newest record we accepted was issued (the peer's clock, ms). */
-  issuedAt: number;
-}
-
-interface PeerState {
-  id: string;
-  issuedAt: number;
-  expiresAt: number;
-  addresses: Set<string>;
-  instances: Set<string>;
-}
 
 /** A query heard from one source, until we answer it (or learn we need not). */
 interface Reply {
@@ -115,47 +66,18 @@ interface Endpoint {
   deferred?: NodeJS.Timeout;
 }
 
-function emptyRejections(): Record<RejectReason, number> {
-  return {
-    malformed: 0,
-    version: 0,
-    'other-mode': 0,
-    'wrong-id': 0,
-    signature: 0,
-    expired: 0,
-    replay: 0,
-    'not-member': 0,
-    private: 0,
-    full: 0,
-  };
-}
-
 /** Announces this node on the LAN and reports the meshwire nodes it finds there. */
 export class LanDiscovery {
   readonly #o: ResolvedLanOptions;
   readonly #id: string;
   readonly #keys: LanKeys | undefined;
-  readonly #peers = new Map<string, PeerState>();
   readonly #endpoints: Endpoint[] = [];
   readonly #gate: CandidateGate<LanCandidate>;
   /** Identifies our own queries when they loop back (several instances may share an address). */
   readonly #queryId = randomInt(1, 65536);
-  readonly #counters: LanCounters = {
-    announced: 0,
-    queries: 0,
-    goodbyes: 0,
-    received: 0,
-    rejected: emptyRejections(),
-    candidates: 0,
-    rateDropped: 0,
-    gone: 0,
-    bytesSent: 0,
-    bytesReceived: 0,
-    packetsReceived: 0,
-  };
+  readonly #counters: LanCounters = emptyCounters();
+  readonly #peers: LanPeers;
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** Records already verified, by their TXT bytes (see #verify). */
-  readonly #verified = new Map<string, Announcement>();
   #queryInterval: number;
   #queryTimer: NodeJS.Timeout | undefined;
   /** The wait of the query timer now running (what a skipped query waits again). */
@@ -175,6 +97,21 @@ export class LanDiscovery {
         this.#o.onCandidate(candidate);
       },
     );
+    this.#peers = new LanPeers({
+      mode: this.#o.mode,
+      ownId: this.#id,
+      signer: this.#o.signer,
+      keys: this.#keys,
+      ttlMs: this.#o.ttlMs,
+      maxPeers: this.#o.maxPeers,
+      clockSkewMs: this.#o.clockSkewMs,
+      counters: this.#counters,
+      offer: (candidate) => this.#gate.offer(candidate.address, candidate),
+      gone: (id, reason) => {
+        this.#gate.forget((c) => c.id === id);
+        this.#o.onGone?.(id, reason);
+      },
+    });
   }
 
   /** A snapshot of the counters. */
@@ -188,12 +125,7 @@ export class LanDiscovery {
 
   /** Peers currently known. */
   peers(): LanPeer[] {
-    return [...this.#peers.values()].map((p) => ({
-      id: p.id,
-      addresses: [...p.addresses],
-      expiresAt: p.expiresAt,
-      issuedAt: p.issuedAt,
-    }));
+    return this.#peers.list();
   }
 
   /** Interfaces in use (after `start`). */
@@ -358,19 +290,8 @@ export class LanDiscovery {
     void this.#send(ep, this.#responsePacket(this.#makeRecord(ep), Math.ceil(this.#o.ttlMs / 1000)));
   }
 
-  /** Instance labels we would list as known answers: peers with more than half their TTL left. */
-  #knownAnswers(now: number): KnownAnswer[] {
-    const known: KnownAnswer[] = [];
-    for (const peer of this.#peers.values()) {
-      const left = peer.expiresAt - now;
-      if (left <= this.#o.ttlMs / 2) continue;
-      for (const name of peer.instances) known.push({ instance: name, ttl: Math.floor(left / 1000) });
-    }
-    return known;
-  }
-
   #query(): void {
-    const known = this.#knownAnswers(Date.now());
+    const known = this.#peers.knownAnswers(Date.now());
     for (const ep of this.#endpoints) {
       for (const packet of buildQueries(known)) {
         packet.id = this.#queryId;
@@ -443,7 +364,7 @@ export class LanDiscovery {
    */
   #maybeSkipOwnQuery(theirs: Set<string>): void {
     if (!this.#queryTimer) return;
-    const ours = new Set(this.#knownAnswers(Date.now()).map((k) => k.instance));
+    const ours = new Set(this.#peers.knownAnswers(Date.now()).map((k) => k.instance));
     for (const label of theirs) if (!ours.has(label)) return;
     this.#scheduleQuery(this.#queryWait);
   }
@@ -468,103 +389,14 @@ export class LanDiscovery {
     const now = Date.now();
     for (const found of instances) {
       if (own.has(found.name)) continue;
-      const a = this.#verify(found.txt, now);
-      if (!a) continue;
-      if (a.id === this.#id) continue;
-      this.#accept(
-        a,
-        found.name,
-        Math.min(found.ttl * 1000, this.#o.ttlMs * 30),
-        isLoopbackHost(rinfo.address),
-        now,
-      );
+      const ttlMs = Math.min(found.ttl * 1000, this.#o.ttlMs * 30);
+      this.#peers.receive(found.txt, found.name, ttlMs, isLoopbackHost(rinfo.address), now);
     }
-  }
-
-  /**
-   * Checks a TXT record. A node repeats the same signed record until it re-signs it, so
-   * records already verified are remembered (bounded) and only their expiry is checked again:
-   * on a busy LAN this saves almost every signature check.
-   */
-  #verify(txt: (string | Uint8Array)[], now: number): Announcement | undefined {
-    const key = txt.map((s) => (typeof s === 'string' ? s : Buffer.from(s).toString('latin1'))).join('\n');
-    const cached = this.#verified.get(key);
-    if (cached) {
-      if (cached.expiresAt + this.#o.clockSkewMs >= now) return cached;
-      this.#verified.delete(key);
-    }
-    const opened = openAnnouncement(txt, {
-      mode: this.#o.mode,
-      signer: this.#o.signer,
-      keys: this.#keys,
-      now,
-      clockSkewMs: this.#o.clockSkewMs,
-    });
-    if (!opened.ok) {
-      this.#counters.rejected[opened.reason]++;
-      return undefined;
-    }
-    if (this.#verified.size >= VERIFIED_CACHE) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(key, opened.announcement);
-    return opened.announcement;
-  }
-
-  #accept(a: Announcement, instance: string, ttlMs: number, fromLoopback: boolean, now: number): void {
-    const peer = this.#peers.get(a.id);
-    if (peer && a.issuedAt < peer.issuedAt) {
-      this.#counters.rejected.replay++;
-      return;
-    }
-    if (a.goodbye || ttlMs === 0) {
-      if (!peer) return;
-      this.#counters.received++;
-      this.#drop(peer, 'goodbye');
-      return;
-    }
-    if (!peer && this.#peers.size >= this.#o.maxPeers) {
-      this.#counters.rejected.full++;
-      return;
-    }
-    this.#counters.received++;
-    const state = peer ?? { id: a.id, issuedAt: 0, expiresAt: 0, addresses: new Set(), instances: new Set() };
-    if (!peer) this.#peers.set(a.id, state);
-    const newer = a.issuedAt > state.issuedAt;
-    state.issuedAt = a.issuedAt;
-    state.expiresAt = now + ttlMs;
-    const label = instance.slice(0, instance.length - SERVICE_TYPE.length - 1);
-    if (state.instances.size < 8) state.instances.add(label);
-    const addresses = new Set<string>();
-    for (const ip of a.addresses) {
-      // A loopback or unspecified address is only meaningful from the same host.
-      if (
-        (isLoopbackHost(ip) && !fromLoopback) ||
-        ip === '0.0.0.0' ||
-        ip === '::' ||
-        /^(22[4-9]|23\d)\./.test(ip)
-      )
-        continue;
-      addresses.add(formatAddress(ip, a.port));
-    }
-    const fresh = [...addresses].filter((address) => !state.addresses.has(address));
-    // A newer record (say, after a restart on another port) replaces the addresses; an equal
-    // one from another interface adds to them.
-    if (newer && fresh.length > 0) state.addresses = addresses;
-    else for (const address of fresh) if (state.addresses.size < 16) state.addresses.add(address);
-    for (const address of fresh)
-      this.#gate.offer(address, { address, id: a.id, source: 'lan', verified: this.#o.mode === 'secure' });
-  }
-
-  #drop(peer: PeerState, reason: 'goodbye' | 'expired'): void {
-    this.#peers.delete(peer.id);
-    this.#gate.forget((c) => c.id === peer.id);
-    this.#counters.gone++;
-    this.#o.onGone?.(peer.id, reason);
   }
 
   #sweepLater(): void {
     this.#after(Math.min(1_000, Math.max(100, this.#o.ttlMs / 4)), () => {
-      const now = Date.now();
-      for (const peer of [...this.#peers.values()]) if (peer.expiresAt <= now) this.#drop(peer, 'expired');
+      this.#peers.sweep(Date.now());
       this.#sweepLater();
     });
   }
