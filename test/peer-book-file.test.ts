@@ -138,7 +138,7 @@ test('a failed write is reported, not thrown, and the book keeps working', async
   assert.equal(book.size, 1);
 });
 
-test('invalid options and addresses are refused', () => {
+test('invalid options and addresses are refused', async (t) => {
   assert.throws(() => new PeerBookFile({ file: '' }), /peerBookFile/);
   assert.throws(() => new PeerBookFile({ file: 'x', maxEntries: 0 }), /maxEntries/);
   assert.throws(() => new PeerBookFile({ file: 'x', flushDelayMs: -1 }), /flushDelayMs/);

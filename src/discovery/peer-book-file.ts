@@ -42,7 +42,8 @@ export interface PeerBookFileOptions {
   onWarning?: (message: string, cause?: unknown) => void;
 }
 
-const ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Same shape as a peer ID on the wire (codec/native.ts). */
+const ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** A bounded, file-backed set of proven peer addresses. */
 export class PeerBookFile {
@@ -135,9 +136,18 @@ export class PeerBookFile {
     return this.entries();
   }
 
-  /** Records a successful dial of `address` (proving `id`). Saved within `flushDelayMs`. */
+  /**
+   * Records a successful dial of `address` (proving `id`; an ID of an unexpected shape is not
+   * stored). Saved within `flushDelayMs`.
+   *
+   * @throws MeshwireError `ERR_INVALID_ARGUMENT` if `address` is not `host:port`.
+   */
   recordSuccess(address: string, id?: string, at: number = Date.now()): void {
-    const entry = validEntry({ address, id, lastSuccess: at });
+    const entry = validEntry({
+      address,
+      id: id !== undefined && ID.test(id) ? id : undefined,
+      lastSuccess: at,
+    });
     if (!entry)
       throw new MeshwireError('ERR_INVALID_ARGUMENT', `not a peer address: ${JSON.stringify(address)}`);
     this.#put(entry);
