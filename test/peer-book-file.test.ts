@@ -138,13 +138,17 @@ test('a failed write is reported, not thrown, and the book keeps working', async
   assert.equal(book.size, 1);
 });
 
-test('invalid options and addresses are refused', async (t) => {
+test('invalid options and addresses are refused; an odd ID is dropped', async (t) => {
   assert.throws(() => new PeerBookFile({ file: '' }), /peerBookFile/);
   assert.throws(() => new PeerBookFile({ file: 'x', maxEntries: 0 }), /maxEntries/);
   assert.throws(() => new PeerBookFile({ file: 'x', flushDelayMs: -1 }), /flushDelayMs/);
-  const book = new PeerBookFile({ file: 'x' });
+  const book = new PeerBookFile({ file: path.join(await tempDir(t), 'peers.json') });
   assert.throws(
     () => book.recordSuccess('nope'),
     (err: Error & { code?: string }) => err.code === 'ERR_INVALID_ARGUMENT',
   );
+  // An ID of an unexpected shape is not stored; the proven address is.
+  book.recordSuccess('10.0.0.1:1', 'bad id with spaces', 1);
+  assert.deepEqual(book.entries(), [{ address: '10.0.0.1:1', lastSuccess: 1 }]);
+  await book.close();
 });

@@ -365,6 +365,8 @@ export class LanDiscovery {
   #maybeSkipOwnQuery(theirs: Set<string>): void {
     if (!this.#queryTimer) return;
     const ours = new Set(this.#peers.knownAnswers(Date.now()).map((k) => k.instance));
+    // They list us too, which we never list: our own records are not answers we need.
+    for (const ep of this.#endpoints) if (ep.record) ours.add(ep.record.instance.toLowerCase());
     for (const label of theirs) if (!ours.has(label)) return;
     this.#scheduleQuery(this.#queryWait);
   }
