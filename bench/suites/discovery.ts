@@ -26,7 +26,11 @@ interface RunResult {
   removalMs: number;
   sentPerNodePerMin: number;
   receivedPerNodePerMin: number;
+  queriesPerNodePerMin: number;
+  answersPerNodePerMin: number;
 }
+
+type Counted = 'bytesSent' | 'bytesReceived' | 'queries' | 'announced';
 
 async function runOnce(ctx: Context, n: number, restMs: number): Promise<RunResult> {
   const cleanups: (() => Promise<void> | void)[] = [];
@@ -56,17 +60,14 @@ async function runOnce(ctx: Context, n: number, restMs: number): Promise<RunResu
     const warm = performance.now();
     const rampMs = (63_000 + DEFAULT_QUERY_CAP_MS) / SPEEDUP;
     await pollUntil(
-      async () => performance.now() - t0,
+      async () => performance.now() - warm,
       (ms) => ms >= rampMs,
       rampMs + 5_000,
       'warm-up',
     );
     ctx.log(`  discovery: warmed up for ${((performance.now() - warm) / 1000).toFixed(1)} s`);
     const snapshot = async () =>
-      (await Promise.all(procs.map((p) => p.counters()))).flat() as {
-        bytesSent: number;
-        bytesReceived: number;
-      }[];
+      (await Promise.all(procs.map((p) => p.counters()))).flat() as Record<Counted, number>[];
     const before = await snapshot();
     const restStart = performance.now();
     await pollUntil(
@@ -77,7 +78,7 @@ async function runOnce(ctx: Context, n: number, restMs: number): Promise<RunResu
     );
     const after = await snapshot();
     const minutes = ((performance.now() - restStart) * SPEEDUP) / 60_000;
-    const sum = (k: 'bytesSent' | 'bytesReceived') =>
+    const sum = (k: Counted) =>
       after.reduce((acc, c, i) => acc + c[k] - before[i]![k], 0) / after.length / minutes;
 
     // Goodbye: the first instance of the first process closes.
@@ -92,6 +93,8 @@ async function runOnce(ctx: Context, n: number, restMs: number): Promise<RunResu
       removalMs,
       sentPerNodePerMin: sum('bytesSent'),
       receivedPerNodePerMin: sum('bytesReceived'),
+      queriesPerNodePerMin: sum('queries'),
+      answersPerNodePerMin: sum('announced'),
     };
   } finally {
     for (const fn of cleanups.reverse()) await fn();
@@ -99,7 +102,12 @@ async function runOnce(ctx: Context, n: number, restMs: number): Promise<RunResu
 }
 
 export async function discovery(ctx: Context): Promise<Row[]> {
-  const sizes = ctx.quick ? [5, 20] : [5, 20, 50];
+  // MESHWIRE_BENCH_LAN_SIZES=50 measures one size only (comma-separated list).
+  const sizes = process.env.MESHWIRE_BENCH_LAN_SIZES
+    ? process.env.MESHWIRE_BENCH_LAN_SIZES.split(',').map(Number)
+    : ctx.quick
+      ? [5, 20]
+      : [5, 20, 50];
   const skip = netnsSkipReason();
   const rows: Row[] = [];
   const row = (
@@ -159,9 +167,15 @@ export async function discovery(ctx: Context): Promise<Row[]> {
         'B/min',
         received,
         ['<= 60 KB/min', Math.max(...received) <= 60_000],
-        `measured with discovery timers ${SPEEDUP}x faster for ${restMs / 1000} s, divided by ${SPEEDUP}`,
+        `measured with discovery timers ${SPEEDUP}x faster for ${restMs / 1000} s, divided by ${SPEEDUP}; ` +
+          `per node per minute: ${results[0]!.queriesPerNodePerMin.toFixed(2)} query packets, ` +
+          `${results[0]!.answersPerNodePerMin.toFixed(2)} answers`,
       ),
     );
+    rows[rows.length - 1]!.details = {
+      queryPacketsPerNodePerMin: results[0]!.queriesPerNodePerMin,
+      answersPerNodePerMin: results[0]!.answersPerNodePerMin,
+    };
   }
   return rows;
 }

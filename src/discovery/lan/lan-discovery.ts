@@ -42,6 +42,7 @@ const MDNS_GROUP = '224.0.0.251';
 /** RFC 6762 §6: do not multicast the same record more often than once per second. */
 const MIN_RESPONSE_GAP_MS = 1_000;
 const MAX_PENDING_REPLIES = 256;
+const RECEIVE_BUFFER_BYTES = 1 << 20;
 
 /** A query heard from one source, until we answer it (or learn we need not). */
 interface Reply {
@@ -211,6 +212,12 @@ export class LanDiscovery {
         ),
       );
     });
+    try {
+      // A LAN of nodes answering one query at once arrives as a burst: room for it.
+      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
+    } catch {
+      // Capped by the system (net.core.rmem_max): the default still works, with more retries.
+    }
     const ep: Endpoint = { iface, mdns, replies: new Map(), lastSentAt: 0 };
     mdns.removeAllListeners('error');
     mdns.on('error', (err: Error) => this.#o.onWarning?.(err));
