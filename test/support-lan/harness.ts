@@ -10,6 +10,8 @@ import type { NetnsHost } from '../helpers/netns.js';
 const SCRIPT = fileURLToPath(new URL('./lan-node.ts', import.meta.url));
 const RAW = fileURLToPath(new URL('./raw-mdns.ts', import.meta.url));
 
+const EMPTY: ReadonlySet<string> = new Set();
+
 /** One event line of lan-node.ts. */
 export interface LanEvent {
   ev: string;
@@ -19,6 +21,7 @@ export interface LanEvent {
   reason?: string;
   ids?: string[];
   hex?: string;
+  ms?: number;
   from?: string;
   counters?: Record<string, unknown>[];
   peers?: { id: string; addresses: string[]; issuedAt: number; expiresAt: number }[][];
@@ -32,6 +35,7 @@ export class LanProcess {
   readonly events: LanEvent[] = [];
   ids: string[] = [];
   readonly #waiters = new Set<() => void>();
+  readonly #known = new Map<number, Set<string>>();
   stderr = '';
 
   /** `config` for lan-node.ts, or `'raw'` for a raw mDNS peer (raw-mdns.ts). */
@@ -48,6 +52,12 @@ export class LanProcess {
         return;
       }
       if (event.ev === 'ready' || event.ev === 'created') this.ids = event.ids ?? [];
+      if ((event.ev === 'candidate' || event.ev === 'gone') && event.i !== undefined && event.id) {
+        let set = this.#known.get(event.i);
+        if (!set) this.#known.set(event.i, (set = new Set()));
+        if (event.ev === 'candidate') set.add(event.id);
+        else set.delete(event.id);
+      }
       this.events.push(event);
       for (const w of this.#waiters) w();
     });
@@ -91,15 +101,12 @@ export class LanProcess {
     });
   }
 
-  /** Peer IDs instance `i` currently knows (candidates minus gone), from the event log. */
-  known(i = 0): Set<string> {
-    const set = new Set<string>();
-    for (const e of this.events) {
-      if (e.i !== i) continue;
-      if (e.ev === 'candidate') set.add(e.id!);
-      if (e.ev === 'gone') set.delete(e.id!);
-    }
-    return set;
+  /**
+   * Peer IDs instance `i` currently knows (candidates minus gone), kept up to date as events
+   * arrive: waiting on 50 instances re-checks this after every event, so it must be cheap.
+   */
+  known(i = 0): ReadonlySet<string> {
+    return this.#known.get(i) ?? EMPTY;
   }
 
   /** Calls `fn` after every event; returns the unsubscribe function. */
@@ -117,6 +124,14 @@ export class LanProcess {
     this.send('peers');
     const e = await this.waitFor((x) => x.ev === 'peers' && this.events.indexOf(x) >= before, 5_000, 'peers');
     return e.peers!;
+  }
+
+  /** CPU time (ms) the process used since `start` (deferred-start processes). */
+  async cpu(): Promise<number> {
+    const before = this.events.length;
+    this.send('cpu');
+    const e = await this.waitFor((x) => x.ev === 'cpu' && this.events.indexOf(x) >= before, 5_000, 'cpu');
+    return e.ms!;
   }
 
   async counters(): Promise<Record<string, unknown>[]> {

@@ -8,7 +8,8 @@
  *   { ev: 'counters', counters: [...] }      answer to the `counters` command
  *   { ev: 'peers', peers: [...] }            answer to `peers`: each instance's LanPeer list
  *   { ev: 'closed', i }                      answer to `close [i]` (goodbye sent)
- * Commands on stdin, one per line: `start`, `counters`, `peers`, `close` (all, then exit), `close i`.
+ *   { ev: 'cpu', ms }                        answer to `cpu`: CPU time used since `start`
+ * Commands on stdin, one per line: `start`, `cpu`, `counters`, `peers`, `close` (all, then exit), `close i`.
  */
 import { createInterface } from 'node:readline';
 import { identitySigner, LanDiscovery, type LanDiscoveryOptions } from '../../src/discovery/lan/index.js';
@@ -54,11 +55,17 @@ const startAll = async () => {
 if (config.deferStart) print({ ev: 'created', ids });
 else await startAll();
 
+let cpuAtStart = process.cpuUsage();
 const lines = createInterface({ input: process.stdin });
 lines.on('line', (line) => {
   const [command, arg] = line.trim().split(' ');
-  if (command === 'start') void startAll();
-  else if (command === 'counters') print({ ev: 'counters', counters: instances.map((l) => l.counters) });
+  if (command === 'start') {
+    cpuAtStart = process.cpuUsage();
+    void startAll();
+  } else if (command === 'cpu') {
+    const used = process.cpuUsage(cpuAtStart);
+    print({ ev: 'cpu', ms: (used.user + used.system) / 1000 });
+  } else if (command === 'counters') print({ ev: 'counters', counters: instances.map((l) => l.counters) });
   else if (command === 'peers') print({ ev: 'peers', peers: instances.map((l) => l.peers()) });
   else if (command === 'close' && arg !== undefined) {
     const i = Number(arg);
