@@ -58,8 +58,8 @@ test(
     const raw = new LanProcess(forgerHost, 'raw');
     await raw.waitFor((e) => e.ev === 'ready', 15_000, 'raw peer ready');
     // A short TTL makes the victim re-sign within seconds, so an older record can be replayed.
-    const victim = new LanProcess(victimHost, { options: { ttlMs: 4_000, maxQueryIntervalMs: 1_000 } });
-    const observer = new LanProcess(observerHost, { options: { ttlMs: 4_000, maxQueryIntervalMs: 1_000 } });
+    const victim = new LanProcess(victimHost, { options: { ttlMs: 6_000, maxQueryIntervalMs: 1_000 } });
+    const observer = new LanProcess(observerHost, { options: { ttlMs: 6_000, maxQueryIntervalMs: 1_000 } });
     await Promise.all([victim, observer].map((p) => p.waitFor((e) => e.ev === 'ready', 15_000, 'ready')));
     const victimId = victim.ids[0]!;
     await observer.waitFor((e) => e.ev === 'candidate' && e.id === victimId, 10_000, 'observer finds victim');

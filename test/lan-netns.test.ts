@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLan, netnsSkipReason } from './helpers/netns.js';
-import { LanProcess, waitUntil } from './support-lan/harness.js';
+import { LanProcess, pollUntil, waitUntil } from './support-lan/harness.js';
 
 const skip = netnsSkipReason();
 
@@ -86,5 +86,38 @@ test(
     await lan.hosts[2]!.restore();
     await waitUntil(procs, meshed, 10_000, 'the mesh to heal');
     t.diagnostic(`found again ${(performance.now() - restoredAt).toFixed(0)} ms after the link returned`);
+  },
+);
+
+test(
+  'at rest two hosts keep each other across many TTLs (queries refresh, nobody expires)',
+  { skip, timeout: 40_000 },
+  async (t) => {
+    const lan = await createLan(t, 2);
+    const options = { ttlMs: 4_000, maxQueryIntervalMs: 2_000 };
+    const procs = lan.hosts.map((h) => new LanProcess(h, { options }));
+    await Promise.all(procs.map((p) => p.waitFor((e) => e.ev === 'ready', 15_000, 'ready')));
+    const [a, b] = procs as [LanProcess, LanProcess];
+    await waitUntil(procs, () => a.known().has(b.ids[0]!) && b.known().has(a.ids[0]!), 10_000, 'discovery');
+    const received = async (p: LanProcess) => (await p.counters())[0]!.received as number;
+    const [ra, rb] = [await received(a), await received(b)];
+    // Four refreshes each way take at least four half-TTLs: several TTLs of rest.
+    await pollUntil(
+      () => received(a),
+      (n) => n >= ra + 4,
+      20_000,
+      'a to hear b refreshed',
+    );
+    await pollUntil(
+      () => received(b),
+      (n) => n >= rb + 4,
+      20_000,
+      'b to hear a refreshed',
+    );
+    assert.deepEqual(
+      procs.flatMap((p) => p.events.filter((e) => e.ev === 'gone')),
+      [],
+      'no peer expired while both were up',
+    );
   },
 );

@@ -126,3 +126,14 @@ test('a remembered record is checked for expiry again', () => {
   peers.receive(txt, name(alice), 120_000, false, NOW + 1_000 + 30_001);
   assert.equal(counters.rejected.expired, 1);
 });
+
+test('freshAt: true only when every peer at that IP has more than half its TTL left', () => {
+  const { peers } = setup();
+  assert.equal(peers.freshAt('10.0.0.1', NOW), false, 'nobody there');
+  peers.receive(record(alice), name(alice), 120_000, false, NOW);
+  assert.equal(peers.freshAt('10.0.0.1', NOW + 59_000), true);
+  assert.equal(peers.freshAt('10.0.0.1', NOW + 60_000), false);
+  peers.receive(record(bob, { issuedAt: NOW + 1 }), name(bob), 120_000, false, NOW + 59_000);
+  assert.equal(peers.freshAt('10.0.0.1', NOW + 59_500), true);
+  assert.equal(peers.freshAt('10.0.0.1', NOW + 60_500), false, 'alice is due, though bob is fresh');
+});

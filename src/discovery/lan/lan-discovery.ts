@@ -9,12 +9,12 @@
  * after 20-120 ms (400-500 ms when more known answers are announced), at most one per second per
  * interface; a goodbye on close.
  */
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import makeMdns from 'multicast-dns';
 import dnsPacket, { type Packet } from 'dns-packet';
 import { isLoopbackHost } from '../../address.js';
 import { MeshwireError } from '../../errors.js';
+import { openMdnsSocket, type MdnsSocket } from './mdns-socket.js';
 import { CandidateGate } from './candidate-gate.js';
 import { onInterface, selectInterfaces, type LanInterface } from './interfaces.js';
 import {
@@ -38,11 +38,11 @@ import { emptyCounters, type LanCounters } from './counters.js';
 import { LanPeers, type LanPeer } from './lan-peers.js';
 import { encodeTxt, instanceLabel, signAnnouncement, type Announcement } from './record.js';
 
-const MDNS_GROUP = '224.0.0.251';
 /** RFC 6762 §6: do not multicast the same record more often than once per second. */
 const MIN_RESPONSE_GAP_MS = 1_000;
 const MAX_PENDING_REPLIES = 256;
-const RECEIVE_BUFFER_BYTES = 1 << 20;
+/** Queries for refreshing are sent at most this often. */
+const MIN_QUERY_GAP_MS = 250;
 
 /** A query heard from one source, until we answer it (or learn we need not). */
 interface Reply {
@@ -53,14 +53,9 @@ interface Reply {
   known: Set<string>;
 }
 
-/** `send` exists on a multicast-dns instance but not in its type definitions. */
-interface RawSend {
-  send(packet: Packet, cb: (err?: Error | null) => void): void;
-}
-
 interface Endpoint {
   iface: LanInterface;
-  mdns: makeMdns.MulticastDNS;
+  mdns: MdnsSocket;
   record?: { announcement: Announcement; txt: string[]; instance: string };
   replies: Map<string, Reply>;
   lastSentAt: number;
@@ -81,8 +76,9 @@ export class LanDiscovery {
   readonly #timers = new Set<NodeJS.Timeout>();
   #queryInterval: number;
   #queryTimer: NodeJS.Timeout | undefined;
-  /** The wait of the query timer now running (what a skipped query waits again). */
+  /** The backoff wait now running (what a skipped query waits again), and when it is due. */
   #queryWait = 0;
+  #queryDueAt = 0;
   #state: 'new' | 'started' | 'closed' = 'new';
 
   /** @throws MeshwireError `ERR_INVALID_OPTION` naming an invalid option. */
@@ -185,41 +181,11 @@ export class LanDiscovery {
   }
 
   async #open(iface: LanInterface): Promise<Endpoint> {
-    const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-    socket.on('message', (msg: Buffer) => {
-      this.#counters.bytesReceived += msg.length;
+    const mdns = await openMdnsSocket(iface, this.#o.mdnsPort, (bytes) => {
+      this.#counters.bytesReceived += bytes;
       this.#counters.packetsReceived++;
     });
-    // Bound to the wildcard (a socket bound to a unicast address receives no multicast); the
-    // interface address picks where we send and which group membership we join.
-    const mdns = makeMdns({
-      socket,
-      interface: iface.ipv4,
-      bind: '0.0.0.0',
-      port: this.#o.mdnsPort,
-      ip: MDNS_GROUP,
-      multicast: true,
-      loopback: true,
-      ttl: 255,
-    });
-    await new Promise<void>((resolve, reject) => {
-      mdns.once('ready', resolve);
-      mdns.once('error', (err: Error) =>
-        reject(
-          new MeshwireError('ERR_DISCOVERY_SOCKET', `mDNS socket on ${iface.name}: ${err.message}`, {
-            cause: err,
-          }),
-        ),
-      );
-    });
-    try {
-      // A LAN of nodes answering one query at once arrives as a burst: room for it.
-      socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
-    } catch {
-      // Capped by the system (net.core.rmem_max): the default still works, with more retries.
-    }
     const ep: Endpoint = { iface, mdns, replies: new Map(), lastSentAt: 0 };
-    mdns.removeAllListeners('error');
     mdns.on('error', (err: Error) => this.#o.onWarning?.(err));
     mdns.on('warning', (err: Error) => this.#o.onWarning?.(err));
     mdns.on('response', (packet: Packet, rinfo: dgram.RemoteInfo) => this.#onResponse(packet, rinfo));
@@ -284,7 +250,7 @@ export class LanDiscovery {
   #send(ep: Endpoint, packet: Packet): Promise<void> {
     this.#counters.bytesSent += dnsPacket.encodingLength(packet);
     return new Promise((resolve) =>
-      (ep.mdns as unknown as RawSend).send(packet, (err?: Error | null) => {
+      ep.mdns.send(packet, (err?: Error | null) => {
         if (err) this.#o.onWarning?.(err);
         resolve();
       }),
@@ -314,17 +280,35 @@ export class LanDiscovery {
   /** Next query after `wait` ms plus up to 20 % jitter, so equal nodes do not query in step. */
   #scheduleQuery(wait: number): void {
     this.#queryWait = wait;
+    const now = Date.now();
+    this.#queryDueAt = now + wait * (1 + Math.random() * 0.2);
+    this.#armQueryTimer(now);
+  }
+
+  /**
+   * Fires at the backoff's due time, or earlier when a record is due for refreshing (plus up to
+   * 2 % of the TTL at random, so that nodes that refreshed together do not all ask at once).
+   */
+  #armQueryTimer(now: number): void {
     if (this.#queryTimer) {
       clearTimeout(this.#queryTimer);
       this.#timers.delete(this.#queryTimer);
     }
+    const refresh = this.#peers.nextRefreshIn(now);
+    let delay = this.#queryDueAt - now;
+    if (refresh !== undefined)
+      delay = Math.min(delay, Math.max(MIN_QUERY_GAP_MS, refresh + Math.random() * 0.02 * this.#o.ttlMs));
     const timer = setTimeout(
       () => {
         this.#timers.delete(timer);
         this.#queryTimer = undefined;
-        if (this.#state === 'started') this.#query();
+        if (this.#state !== 'started') return;
+        const at = Date.now();
+        // Woken for a refresh that someone else's query already brought: nothing to ask.
+        if (at < this.#queryDueAt && !this.#peers.needsRefresh(at)) this.#armQueryTimer(at);
+        else this.#query();
       },
-      wait * (1 + Math.random() * 0.2),
+      Math.max(0, delay),
     );
     this.#queryTimer = timer;
     this.#timers.add(timer);
@@ -360,18 +344,22 @@ export class LanDiscovery {
     }
     incoming.suppressed ||= suppress;
     for (const label of knownAnswerLabels(packet)) if (incoming.known.size < 256) incoming.known.add(label);
-    if (((packet.flags ?? 0) & FLAG_TRUNCATED) === 0) this.#maybeSkipOwnQuery(incoming.known);
+    if (((packet.flags ?? 0) & FLAG_TRUNCATED) === 0) this.#maybeSkipOwnQuery(incoming.known, rinfo.address);
   }
 
   /**
    * RFC 6762 §7.3, duplicate question suppression: another node just asked our question, and
-   * every answer it already knows we know too, so each answer our own query would draw is
-   * coming anyway (answers are multicast). Count its query as ours: the next one waits a full
+   * every answer it already knows we know too, and we hold its own record fresh, so each
+   * answer our own query would draw is coming anyway (answers are multicast). Count its query as ours: the next one waits a full
    * interval. This keeps a quiet LAN at about one query per interval, not one per node.
    */
-  #maybeSkipOwnQuery(theirs: Set<string>): void {
+  #maybeSkipOwnQuery(theirs: Set<string>, from: string): void {
     if (!this.#queryTimer) return;
-    const ours = new Set(this.#peers.knownAnswers(Date.now()).map((k) => k.instance));
+    const now = Date.now();
+    // Nobody answers a query with their own record: if the asker's record is one we need
+    // refreshed (or do not have), only our own query will bring it.
+    if (!this.#peers.freshAt(from, now)) return;
+    const ours = new Set(this.#peers.knownAnswers(now).map((k) => k.instance));
     // They list us too, which we never list: our own records are not answers we need.
     for (const ep of this.#endpoints) if (ep.record) ours.add(ep.record.instance.toLowerCase());
     for (const label of theirs) if (!ours.has(label)) return;

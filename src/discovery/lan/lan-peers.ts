@@ -16,6 +16,8 @@ const VERIFIED_CACHE = 1024;
 /** Addresses and instance names remembered per peer at most. */
 const MAX_ADDRESSES_PER_PEER = 16;
 const MAX_INSTANCES_PER_PEER = 8;
+/** Fractions of a record's TTL at which it is asked for again. */
+const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
 
 /** A peer currently known from the LAN. */
 export interface LanPeer {
@@ -29,6 +31,9 @@ export interface LanPeer {
 
 interface PeerState {
   id: string;
+  /** When its record was last refreshed (local clock) and the TTL it came with, ms. */
+  refreshedAt: number;
+  ttlMs: number;
   issuedAt: number;
   expiresAt: number;
   addresses: Set<string>;
@@ -100,6 +105,46 @@ export class LanPeers {
     this.#accept(a, name.slice(0, name.length - SERVICE_TYPE.length - 1), ttlMs, fromLoopback, now);
   }
 
+  /**
+   * Time until the next point at which a record should be asked for again, or `undefined`:
+   * RFC 6762 §5.2 cache maintenance, at 80, 85, 90 and 95 % of its TTL, so a record is
+   * refreshed before it expires however long the query interval has grown.
+   */
+  nextRefreshIn(now: number): number | undefined {
+    let soonest: number | undefined;
+    for (const peer of this.#peers.values()) {
+      for (const fraction of REFRESH_POINTS) {
+        const at = peer.refreshedAt + fraction * peer.ttlMs;
+        if (at <= now) continue;
+        if (soonest === undefined || at - now < soonest) soonest = at - now;
+        break;
+      }
+    }
+    return soonest;
+  }
+
+  /** True when some record has passed the first refresh point (80 % of its TTL). */
+  needsRefresh(now: number): boolean {
+    for (const peer of this.#peers.values())
+      if (now - peer.refreshedAt >= REFRESH_POINTS[0]! * peer.ttlMs) return true;
+    return false;
+  }
+
+  /**
+   * True when we hold a record of every peer at IP `ip` (there is at least one) with more than
+   * half the TTL left: a query from there will not draw an answer we need from that peer.
+   */
+  freshAt(ip: string, now: number): boolean {
+    const prefix = ip.includes(':') ? `[${ip}]:` : `${ip}:`;
+    let found = false;
+    for (const peer of this.#peers.values()) {
+      if (![...peer.addresses].some((a) => a.startsWith(prefix))) continue;
+      if (peer.expiresAt - now <= this.#host.ttlMs / 2) return false;
+      found = true;
+    }
+    return found;
+  }
+
   /** Drops peers whose records have expired. */
   sweep(now: number): void {
     for (const peer of [...this.#peers.values()]) if (peer.expiresAt <= now) this.#drop(peer, 'expired');
@@ -152,11 +197,21 @@ export class LanPeers {
       return;
     }
     counters.received++;
-    const state = peer ?? { id: a.id, issuedAt: 0, expiresAt: 0, addresses: new Set(), instances: new Set() };
+    const state: PeerState = peer ?? {
+      id: a.id,
+      refreshedAt: now,
+      ttlMs,
+      issuedAt: 0,
+      expiresAt: 0,
+      addresses: new Set(),
+      instances: new Set(),
+    };
     if (!peer) this.#peers.set(a.id, state);
     const newer = a.issuedAt > state.issuedAt;
     state.issuedAt = a.issuedAt;
     state.expiresAt = now + ttlMs;
+    state.refreshedAt = now;
+    state.ttlMs = ttlMs;
     if (state.instances.size < MAX_INSTANCES_PER_PEER) state.instances.add(label);
     const addresses = new Set<string>();
     for (const ip of a.addresses) {
