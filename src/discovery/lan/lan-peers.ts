@@ -17,7 +17,7 @@ const VERIFIED_CACHE = 1024;
 const MAX_ADDRESSES_PER_PEER = 16;
 const MAX_INSTANCES_PER_PEER = 8;
 /** Fractions of a record's TTL at which it is asked for again. */
-const REFRESH_POINTS = [0.8, 0.85, 0.9, 0.95];
+const REFRESH_POINTS = [0.75, 0.8, 0.85, 0.9];
 
 /** A peer currently known from the LAN. */
 export interface LanPeer {
@@ -107,8 +107,9 @@ export class LanPeers {
 
   /**
    * Time until the next point at which a record should be asked for again, or `undefined`:
-   * RFC 6762 §5.2 cache maintenance, at 80, 85, 90 and 95 % of its TTL, so a record is
-   * refreshed before it expires however long the query interval has grown.
+   * RFC 6762 §5.2 cache maintenance, at 75, 80, 85 and 90 % of its TTL (the caller adds up to
+   * 5 % at random), so a record is refreshed before it expires however long the query
+   * interval has grown.
    */
   nextRefreshIn(now: number): number | undefined {
     let soonest: number | undefined;
@@ -123,7 +124,7 @@ export class LanPeers {
     return soonest;
   }
 
-  /** True when some record has passed the first refresh point (80 % of its TTL). */
+  /** True when some record has passed the first refresh point (75 % of its TTL). */
   needsRefresh(now: number): boolean {
     for (const peer of this.#peers.values())
       if (now - peer.refreshedAt >= REFRESH_POINTS[0]! * peer.ttlMs) return true;
