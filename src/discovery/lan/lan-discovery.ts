@@ -7,7 +7,8 @@
  * seconds up to a cap, each carrying the peers already known (RFC 6762 known-answer
  * suppression: they stay quiet until half their TTL has passed); answers to others' queries
  * after 20-120 ms (400-500 ms when more known answers are announced), at most one per second per
- * interface; a goodbye on close.
+ * interface; records asked for again at 75-90 % of their TTL; our query skipped when someone
+ * else just asked it (RFC 6762 §7.3); a goodbye on close.
  */
 import type dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
@@ -142,7 +143,15 @@ export class LanDiscovery {
     if (this.#state !== 'new') throw new MeshwireError('ERR_CLOSED', 'LAN discovery can be started once');
     this.#state = 'started';
     try {
-      for (const iface of selectInterfaces(this.#o.interfaces)) this.#endpoints.push(await this.#open(iface));
+      const interfaces = selectInterfaces(this.#o.interfaces);
+      if (interfaces.length === 0)
+        this.#o.onWarning?.(
+          new MeshwireError(
+            'ERR_DISCOVERY_SOCKET',
+            'no up, multicast-capable IPv4 interface: LAN discovery is idle',
+          ),
+        );
+      for (const iface of interfaces) this.#endpoints.push(await this.#open(iface));
     } catch (err) {
       await this.#destroySockets();
       this.#state = 'closed';
