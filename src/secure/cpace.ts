@@ -8,7 +8,7 @@ import {
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
-import { _map_to_curve_elligator2_curve25519, ed25519 } from '@noble/curves/ed25519.js';
+import * as noble25519 from '@noble/curves/ed25519.js';
 
 /**
  * CPace, the balanced PAKE of draft-irtf-cfrg-cpace, with the cipher suite CPACE-X25519-SHA512
@@ -53,7 +53,20 @@ const DSI_ISK = Buffer.concat([CPACE_DSI, Buffer.from('_ISK', 'latin1')]);
 const MAC_LABEL = Buffer.from('CPaceMac', 'latin1');
 
 /** The field of Curve25519 (integers modulo 2^255 - 19), as `@noble/curves` defines it. */
-const Fp = ed25519.Point.Fp;
+const Fp = noble25519.ed25519.Point.Fp;
+
+/**
+ * RFC 9380's `map_to_curve_elligator2_curve25519`. `@noble/curves` 2.4 exports it under a name
+ * it calls experimental; read through the namespace so that a release that renames it breaks
+ * only the network-key exchange, with the error below, not the import of the whole library.
+ */
+function elligator2(u: bigint): { xMn: bigint; xMd: bigint } {
+  const map = (noble25519 as Partial<typeof noble25519>)._map_to_curve_elligator2_curve25519;
+  if (typeof map !== 'function') {
+    throw new Error('this @noble/curves has no map_to_curve_elligator2_curve25519 (meshwire needs 2.4)');
+  }
+  return map(u);
+}
 
 /** LEB128 encoding of a length (the draft's `prepend_len` prefix). */
 export function leb128(length: number): Buffer {
@@ -108,7 +121,7 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
     .update(generatorString(prs, ci, sid))
     .digest()
     .subarray(0, CPACE_SHARE_BYTES);
-  const { xMn, xMd } = _map_to_curve_elligator2_curve25519(Fp.create(decodeUCoordinate(hash)));
+  const { xMn, xMd } = elligator2(Fp.create(decodeUCoordinate(hash)));
   // xMd = 1 + 2u^2 is never zero (-1/2 is not a square modulo p), so the division is defined.
   return Buffer.from(Fp.toBytes(Fp.div(xMn, xMd)));
 }
