@@ -4,6 +4,7 @@ import type { CodecLimits } from './codec/codec.js';
 import type { Frame } from './codec/frame.js';
 import { bootstrap } from './discovery/bootstrap.js';
 import { Discovery } from './discovery/discovery.js';
+import { LocalSources } from './discovery/local-sources.js';
 import { PeerExchange } from './discovery/peer-exchange.js';
 import { SelfAddresses } from './discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from './errors.js';
@@ -61,6 +62,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
   readonly #discovery: Discovery;
   readonly #exchange: PeerExchange;
   readonly #heartbeat: Heartbeat;
+  readonly #local: LocalSources;
   readonly #self: SelfAddresses;
   readonly #streams = new Set<MessageStream>();
   /** Peers whose messages a consumer of messages() is behind on: their sockets are paused. */
@@ -106,6 +108,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
       resolved,
     );
     this.#self = new SelfAddresses(resolved, this.#discovery.book);
+    this.#local = new LocalSources(this.#discovery, (error) => this.#report({ type: 'error', error }));
     this.#exchange = new PeerExchange(
       {
         peers: () => this.#peers().values(),
@@ -228,8 +231,19 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
     this.#port = await this.#connector.listen();
     this.#self.rememberListening(this.#port);
-    const { host, mode } = this.#options;
+    const { host, mode, lan, lanInterfaces, peerBookFile } = this.#options;
     this.#report({ type: 'system-start', id: this.id, name: this.name, host, port: this.#port, mode });
+    const networkKey = this.#mode.networkKey?.();
+    await this.#local.start({
+      mode,
+      port: this.#port,
+      id: this.id,
+      ...(this.#mode.identity ? { identity: this.#mode.identity() } : {}),
+      ...(networkKey ? { networkKey } : {}),
+      lan,
+      ...(lanInterfaces ? { lanInterfaces } : {}),
+      ...(peerBookFile ? { peerBookFile } : {}),
+    });
     return this.#port;
   }
 
@@ -433,7 +447,10 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     for (const timer of this.#timers) clearInterval(timer);
     this.#discovery.stop();
     if (this.#table) for (const peer of [...this.#table.values()]) this.#disconnect(peer, 'local-close');
-    await this.#connector.close(this.#options.writeTimeoutMs);
+    await Promise.all([
+      this.#local.close().catch((err) => this.#report({ type: 'error', error: toMeshwireError(err) })),
+      this.#connector.close(this.#options.writeTimeoutMs),
+    ]);
     for (const stream of [...this.#streams]) stream.end(true);
   }
 
@@ -587,6 +604,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     connection.setCloseHandler((error) => this.#disconnect(peer, closeReason(error), error));
     if (this.#pausedPeers.has(peer.id)) connection.setPaused(true);
     this.#exchange.onConnected(peer, this.#discovery.onConnected(peer));
+    if (peer.direction === 'outbound') this.#local.recordDial(peer.address, peer.id);
     // An early ping gives an RTT right away instead of after the first maintenance period
     // (secure mode only: compat keeps the original's exact sequence on the wire).
     if (this.mode === 'secure' && !connection.closed) this.#heartbeat.ping(peer, Date.now());

@@ -12,6 +12,7 @@ import {
   type MeshMessage,
 } from '../index.js';
 import { FileReceiver, isFileFrame } from '../files/index.js';
+import { startDashboard, startMetricsServer } from '../web/index.js';
 import { readSecretText } from '../secure/key-file.js';
 import type { CliConfig } from './args.js';
 import { BootstrapWatch } from './bootstrap-watch.js';
@@ -42,6 +43,8 @@ export class CliApp {
   readonly #pending = new Set<Promise<void>>();
   #node: P2PNode | undefined;
   #receiver: FileReceiver | undefined;
+  /** The dashboard and metrics listeners (`--web`, `--metrics`), closed before the node. */
+  readonly #servers: { close(): Promise<void> }[] = [];
   #rl: Interface | undefined;
   readonly #bootstrap: BootstrapWatch;
   /** Addresses the user asked to dial (bootstrap, /connect): their failures are always shown. */
@@ -138,6 +141,15 @@ export class CliApp {
       } catch (err) {
         if (this.#closing) return await this.#finished;
         this.error(err);
+        await receiver.close().catch(() => undefined);
+        await node.close().catch(() => undefined);
+        return EXIT_FAILURE;
+      }
+      try {
+        await this.#startServers(node, receiver);
+      } catch (err) {
+        this.error(err);
+        for (const server of this.#servers.splice(0)) await server.close().catch(() => undefined);
         await receiver.close().catch(() => undefined);
         await node.close().catch(() => undefined);
         return EXIT_FAILURE;
@@ -292,6 +304,30 @@ export class CliApp {
     this.emit(message);
   }
 
+  /** Starts the dashboard (`--web`) and the metrics listener (`--metrics`) on 127.0.0.1. */
+  async #startServers(node: P2PNode, receiver: FileReceiver): Promise<void> {
+    const onWarning = (text: string): void => this.info('SYSTEM', text);
+    if (this.config.webPort !== undefined) {
+      const dashboard = await startDashboard(node, {
+        port: this.config.webPort,
+        receiver,
+        metrics: node.metricsRegistry,
+        onWarning,
+      });
+      this.#servers.push(dashboard);
+      this.emit({ type: 'dashboard', time: Date.now(), url: dashboard.url });
+    }
+    if (this.config.metricsPort !== undefined) {
+      const server = await startMetricsServer(node, {
+        port: this.config.metricsPort,
+        metrics: node.metricsRegistry,
+        onWarning,
+      });
+      this.#servers.push(server);
+      this.emit({ type: 'metrics', time: Date.now(), url: server.url });
+    }
+  }
+
   /** Prints an event: a JSON line with --json, else its text lines. */
   emit(event: CliEvent): void {
     if (this.#outputClosed) return;
@@ -371,6 +407,8 @@ export class CliApp {
     // Leave the live area (bars, prompt) first: from here on output is plain lines.
     this.screen.close();
     this.#rl?.close();
+    for (const server of this.#servers.splice(0))
+      await server.close().catch((err: unknown) => this.error(err));
     await this.#receiver?.close().catch((err: unknown) => this.error(err));
     await this.#node?.close().catch((err: unknown) => this.error(err));
     await Promise.allSettled([...this.#pending]);

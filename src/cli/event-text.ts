@@ -301,6 +301,10 @@ export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[]
       const text = event.code ? `${event.message} (${event.code})` : event.message;
       return [line(t, 'ERROR', event.hint ? `${text}; ${event.hint}` : text)];
     }
+    case 'dashboard':
+      return [line(t, 'SYSTEM', `Dashboard: ${event.url}`)];
+    case 'metrics':
+      return [line(t, 'SYSTEM', `Metrics: ${event.url}`)];
     case 'info':
       return [
         line(t, event.category, event.text),

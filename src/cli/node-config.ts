@@ -54,6 +54,9 @@ export function nodeOptions(config: CliConfig, networkKey: string | undefined): 
     peerTimeoutMs: config.peerTimeoutMs,
     connectionTimeoutMs: config.connectionTimeoutMs,
     bootstrapRetryMs: config.bootstrapRetryMs,
+    lan: config.lan || undefined,
+    lanInterfaces: config.lanInterfaces,
+    peerBookFile: config.peerBookFile,
   };
   for (const [key, value] of Object.entries(optional)) {
     if (value !== undefined) (options as Record<string, unknown>)[key] = value;

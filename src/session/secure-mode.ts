@@ -143,6 +143,8 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
       clientOptions = tlsClientOptions(identity);
       return identity.id;
     },
+    identity: me,
+    networkKey: () => networkKey,
     async connect(target) {
       const raw = await transport.dial({ host: target.host, port: target.port, signal: target.signal });
       const socket = tls.connect({ ...clientOptions, socket: raw.stream });
