@@ -12,6 +12,7 @@ import path from 'node:path';
 import { FileReceiver, sendFile, type FileReceiverEvents } from '../src/files/index.js';
 import { addressOf, MODES, startNode } from './helpers/nodes.js';
 import { ChildPeer } from './support-faults/child.js';
+import { nextEvent } from './helpers/wait.js';
 
 /** Big enough that the transfer is surely still running when the kill lands (sparse: no disk I/O). */
 const BIG_FILE_BYTES = 128 * 1024 * 1024;
@@ -28,19 +29,7 @@ function fileEvent<K extends keyof FileReceiverEvents>(
   match: (e: FileReceiverEvents[K]) => boolean = () => true,
   timeoutMs = 15_000,
 ): Promise<FileReceiverEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const listener = (e: FileReceiverEvents[K]): void => {
-      if (!match(e)) return;
-      clearTimeout(timer);
-      receiver.off(type, listener);
-      resolve(e);
-    };
-    const timer = setTimeout(() => {
-      receiver.off(type, listener);
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for '${String(type)}'`));
-    }, timeoutMs);
-    receiver.on(type, listener);
-  });
+  return nextEvent<K, FileReceiverEvents[K]>(receiver, type, match, timeoutMs);
 }
 
 describe('SIGKILL of a sending peer mid-transfer', () => {

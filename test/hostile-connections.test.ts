@@ -23,7 +23,8 @@ import {
   waitFor,
   assertServesLegitimatePeer,
 } from './helpers/nodes.js';
-import { describeFrames, helloFrame, RawNativePeer, withTimeout } from './support-secure/raw-native.js';
+import { describeFrames, helloFrame, RawNativePeer } from './support-secure/raw-native.js';
+import { withTimeout } from './helpers/wait.js';
 
 const TEST = { timeout: 20_000 };
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 };

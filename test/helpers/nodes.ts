@@ -12,6 +12,7 @@ import { P2PNode } from '../../src/node.js';
 import type { MeshwireError } from '../../src/errors.js';
 import type { MeshMessage, MessageType, NodeEvents } from '../../src/messages.js';
 import type { Mode, NodeOptions } from '../../src/options.js';
+import { nextEvent, Wakeup } from './wait.js';
 
 /** Both protocol modes, for tests that must hold in each. */
 export const MODES: readonly Mode[] = ['compat', 'secure'];
@@ -63,19 +64,7 @@ export function waitFor<K extends MessageType>(
   predicate: (message: MessageOf<K>) => boolean = () => true,
   timeoutMs = 5_000,
 ): Promise<MessageOf<K>> {
-  return new Promise((resolve, reject) => {
-    const listener = (message: MessageOf<K>): void => {
-      if (!predicate(message)) return;
-      clearTimeout(timer);
-      node.off(type, listener);
-      resolve(message);
-    };
-    const timer = setTimeout(() => {
-      node.off(type, listener);
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for a '${type}' message`));
-    }, timeoutMs);
-    node.on(type, listener);
-  });
+  return nextEvent<K, MessageOf<K>>(node, type, predicate, timeoutMs);
 }
 
 /**
@@ -166,7 +155,7 @@ export class RawCompatPeer {
   readonly id: string;
   #buffer: Buffer = Buffer.alloc(0);
   #ended = false;
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
   readonly closed: Promise<void>;
 
   constructor(socket: net.Socket, id = randomCompatId()) {
@@ -174,7 +163,7 @@ export class RawCompatPeer {
     this.id = id;
     socket.on('data', (chunk: Buffer) => {
       this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-      this.#wake?.();
+      this.#wakeup.notify();
     });
     socket.on('error', () => {
       // A reset by the node is an expected outcome in several tests; `closed` reports it.
@@ -182,13 +171,13 @@ export class RawCompatPeer {
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
         this.#ended = true;
-        this.#wake?.();
+        this.#wakeup.notify();
         resolve();
       }),
     );
     socket.on('end', () => {
       this.#ended = true;
-      this.#wake?.();
+      this.#wakeup.notify();
     });
   }
 
@@ -285,20 +274,7 @@ export class RawCompatPeer {
 
   #waitData(deadline: number, what: string): Promise<void> {
     if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.#wake = undefined;
-          reject(new Error(`timed out waiting for ${what}`));
-        },
-        Math.max(1, deadline - Date.now()),
-      );
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-    });
+    return this.#wakeup.wait(deadline, () => `timed out waiting for ${what}`);
   }
 }
 
@@ -310,13 +286,13 @@ export class RawCompatListener {
   readonly server: net.Server;
   readonly id = randomCompatId();
   readonly #accepted: net.Socket[] = [];
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
 
   private constructor(server: net.Server) {
     this.server = server;
     server.on('connection', (socket) => {
       this.#accepted.push(socket);
-      this.#wake?.();
+      this.#wakeup.notify();
     });
   }
 
@@ -342,17 +318,10 @@ export class RawCompatListener {
 
   async accept(timeoutMs = 3_000): Promise<RawCompatPeer> {
     if (this.#accepted.length === 0) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.#wake = undefined;
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for the node to dial ${this.address}`));
-        }, timeoutMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          resolve();
-        };
-      });
+      await this.#wakeup.wait(
+        Date.now() + timeoutMs,
+        () => `timed out after ${timeoutMs} ms waiting for the node to dial ${this.address}`,
+      );
     }
     return new RawCompatPeer(this.#accepted.shift() as net.Socket, this.id);
   }

@@ -20,6 +20,10 @@ import {
   tlsServerOptions,
   type Identity,
 } from '../../src/secure/index.js';
+import { Wakeup, withTimeout } from '../helpers/wait.js';
+
+/** Kept here too for the tests that import it from this module; it lives in helpers/wait.ts. */
+export { withTimeout };
 
 const encoder = new NativeEncoder(DEFAULT_CODEC_LIMITS);
 
@@ -74,7 +78,7 @@ export class RawNativePeer {
   readonly closed: Promise<void>;
   #read = 0;
   #ended = false;
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
   readonly #decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
 
   constructor(socket: tls.TLSSocket) {
@@ -88,7 +92,7 @@ export class RawNativePeer {
           this.decodeError = err as Error;
         }
       }
-      this.#wake?.();
+      this.#wakeup.notify();
     });
     socket.on('error', () => {
       // Resets by the node are expected outcomes here; `closed` and `ended` report them.
@@ -96,7 +100,7 @@ export class RawNativePeer {
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
         this.#ended = true;
-        this.#wake?.();
+        this.#wakeup.notify();
         resolve();
       }),
     );
@@ -160,20 +164,10 @@ export class RawNativePeer {
 
   #waitData(deadline: number, what: string): Promise<void> {
     if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.#wake = undefined;
-          reject(new Error(`timed out waiting for ${what} (frames so far: ${describeFrames(this.frames)})`));
-        },
-        Math.max(1, deadline - Date.now()),
-      );
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-    });
+    return this.#wakeup.wait(
+      deadline,
+      () => `timed out waiting for ${what} (frames so far: ${describeFrames(this.frames)})`,
+    );
   }
 }
 
@@ -219,15 +213,6 @@ export async function listen(server: net.Server, port = 0): Promise<number> {
 export function closeServer(server: net.Server, sockets: Iterable<net.Socket>): Promise<void> {
   for (const s of sockets) s.destroy();
   return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
