@@ -6,85 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
-import { MeshwireError, type ErrorCode } from '../src/errors.js';
-import { Discovery, type DiscoveryHost, type DiscoveryOptions } from '../src/internal.js';
-import type { PeerRef, PeersDiscoveredMessage, WithoutTime } from '../src/messages.js';
+import { Discovery, type DiscoveryOptions } from '../src/internal.js';
+import type { PeerRef } from '../src/messages.js';
+import { FakeDiscoveryHost as FakeHost, type PendingDial } from './helpers/fake-hosts.js';
 import { fakePeer } from './helpers/fake-peer.js';
 
 const T0 = 1_700_000_000_000;
-
-interface PendingDial {
-  address: string;
-  at: number;
-  succeed(): void;
-  fail(code?: ErrorCode): void;
-}
-
-/** A host whose dials wait for the test to settle them; every call is recorded. */
-class FakeHost implements DiscoveryHost {
-  closed = false;
-  id = 'm';
-  port = 5000;
-  slots = 10;
-  readonly selfAddresses = new Set<string>();
-  readonly connected = new Set<string>();
-  readonly dialingNow = new Set<string>();
-  readonly dials: PendingDial[] = [];
-  readonly reports: WithoutTime<PeersDiscoveredMessage>[] = [];
-  discovery: Discovery | undefined;
-
-  isClosed(): boolean {
-    return this.closed;
-  }
-  selfId(): string {
-    return this.id;
-  }
-  selfPort(): number {
-    return this.port;
-  }
-  isSelfAddress(address: string): boolean {
-    return this.selfAddresses.has(address);
-  }
-  isConnected(address: string, id?: string): boolean {
-    return this.connected.has(address) || (id !== undefined && this.connected.has(id));
-  }
-  freeSlots(): number {
-    return this.slots;
-  }
-  isDialing(address: string): boolean {
-    return this.dialingNow.has(address);
-  }
-  /**
-   * Like the node's dial: the address counts as being dialled until the dial settles; a success
-   * leaves the peer connected, a failure is reported to discovery (which backs the address off).
-   */
-  dial(address: string): Promise<PeerRef> {
-    this.dialingNow.add(address);
-    return new Promise((resolve, reject) => {
-      this.dials.push({
-        address,
-        at: Date.now(),
-        succeed: () => {
-          this.dialingNow.delete(address);
-          this.connected.add(address);
-          resolve({ id: `id-of-${address}`, name: address, address });
-        },
-        fail: (code = 'ERR_CONNECTION_REFUSED') => {
-          this.dialingNow.delete(address);
-          this.discovery?.onDialFailed(address, code === 'ERR_SELF_CONNECTION');
-          reject(new MeshwireError(code, `dial ${address} failed`));
-        },
-      });
-    });
-  }
-  report(message: WithoutTime<PeersDiscoveredMessage>): void {
-    this.reports.push(message);
-  }
-
-  dialled(): string[] {
-    return this.dials.map((d) => d.address);
-  }
-}
 
 const OPTIONS: DiscoveryOptions = {
   maxKnownPeers: 100,
