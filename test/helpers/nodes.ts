@@ -46,6 +46,23 @@ export async function startNode(t: TestContext, options: NodeOptions = {}): Prom
   return node;
 }
 
+/**
+ * Starts two nodes with the given options and makes `dialer` connect to `listener`; resolves
+ * once the listener has reported the dialer as connected.
+ */
+export async function startConnectedPair(
+  t: TestContext,
+  listenerOptions: NodeOptions = {},
+  dialerOptions: NodeOptions = {},
+): Promise<{ listener: P2PNode; dialer: P2PNode }> {
+  const listener = await startNode(t, listenerOptions);
+  const dialer = await startNode(t, dialerOptions);
+  const connected = waitFor(listener, 'peer-connected');
+  await dialer.connectToPeer(addressOf(listener));
+  await connected;
+  return { listener, dialer };
+}
+
 /** The address other peers dial `node` on. */
 export function addressOf(node: P2PNode | { port: number }): string {
   return `127.0.0.1:${node.port}`;
