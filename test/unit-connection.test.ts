@@ -10,7 +10,7 @@ import { NativeEncoder } from '../src/codec/native.js';
 import { DEFAULT_CODEC_LIMITS } from '../src/codec/codec.js';
 import { MeshwireError } from '../src/errors.js';
 import { CONTROL_SLACK_BYTES, type Connection } from '../src/internal.js';
-import { memoryStreams, nativeConnection, tcpSockets } from './helpers/connection-pair.js';
+import { memoryConnections, memoryStreams, nativeConnection, tcpSockets } from './helpers/connection-pair.js';
 import { EventLog } from './helpers/wait.js';
 
 const WAIT = { timeout: 10_000 };
@@ -48,9 +48,7 @@ const texts = (frames: Frame[]): string[] => frames.map((f) => (f.type === 'chat
 
 describe('Connection over in-memory streams: frames', () => {
   test('frames arrive in the order sent, whatever their kind', WAIT, async (t) => {
-    const [x, y] = await memoryStreams(t);
-    const a = nativeConnection(x);
-    const b = nativeConnection(y);
+    const [a, b] = await memoryConnections(t);
     const got = collect(b);
     const sent: Frame[] = [];
     for (let i = 0; i < 500; i++) {
@@ -72,9 +70,7 @@ describe('Connection over in-memory streams: frames', () => {
   });
 
   test('frames that arrive before a handler are held, pulled in order, then handed over', WAIT, async (t) => {
-    const [x, y] = await memoryStreams(t);
-    const a = nativeConnection(x);
-    const b = nativeConnection(y);
+    const [a, b] = await memoryConnections(t);
     for (const text of ['one', 'two', 'three', 'four']) a.write(chat(text));
     assert.deepEqual(await b.nextFrame(), chat('one'));
     assert.equal(
@@ -123,9 +119,7 @@ describe('Connection over in-memory streams: ending', () => {
     'end() flushes what is queued, then FIN: the peer reads it all, then sees the close',
     WAIT,
     async (t) => {
-      const [x, y] = await memoryStreams(t);
-      const a = nativeConnection(x);
-      const b = nativeConnection(y);
+      const [a, b] = await memoryConnections(t);
       const aClosed = closeOf(a);
       const bClosed = closeOf(b);
       const got = collect(b);
@@ -145,9 +139,7 @@ describe('Connection over in-memory streams: ending', () => {
     'destroy(error) closes at once with that error; the peer sees the connection closed',
     WAIT,
     async (t) => {
-      const [x, y] = await memoryStreams(t);
-      const a = nativeConnection(x);
-      const b = nativeConnection(y);
+      const [a, b] = await memoryConnections(t);
       const aClosed = closeOf(a);
       const bClosed = closeOf(b);
       a.destroy(new MeshwireError('ERR_PEER_TIMEOUT', 'silent'));
@@ -173,9 +165,7 @@ describe('Connection over in-memory streams: ending', () => {
     'retire(): queued frames are flushed, nothing more is sent, and late frames still arrive',
     WAIT,
     async (t) => {
-      const [x, y] = await memoryStreams(t);
-      const a = nativeConnection(x);
-      const b = nativeConnection(y);
+      const [a, b] = await memoryConnections(t);
       let aCloseCalls = 0;
       a.setCloseHandler(() => aCloseCalls++);
       const bClosed = closeOf(b);

@@ -66,3 +66,12 @@ export function nativeConnection(
 ): Connection {
   return new Connection(stream, new NativeDecoder(codec), new NativeEncoder(codec), { ...ROOMY, ...limits });
 }
+
+/** Native-frame Connections on both ends of a MemoryNetwork connection: dialer's, listener's. */
+export async function memoryConnections(
+  t: TestContext,
+  limits: Partial<ConnectionLimits> = {},
+): Promise<[Connection, Connection]> {
+  const [x, y] = await memoryStreams(t);
+  return [nativeConnection(x, limits), nativeConnection(y, limits)];
+}
