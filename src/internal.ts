@@ -23,6 +23,7 @@ export {
 } from './discovery/discovery.js';
 export { PeerExchange, type PeerExchangeHost } from './discovery/peer-exchange.js';
 export { DialBudget } from './discovery/dial-budget.js';
+export { bootstrap, type BootstrapHost } from './discovery/bootstrap.js';
 export { MessageStream, type MessageStreamOptions } from './message-stream.js';
 export { MemoryNetwork } from './transport/memory.js';
 export { tcpTransport } from './transport/tcp.js';
