@@ -24,6 +24,7 @@ export {
 export { PeerExchange, type PeerExchangeHost } from './discovery/peer-exchange.js';
 export { DialBudget } from './discovery/dial-budget.js';
 export { bootstrap, type BootstrapHost } from './discovery/bootstrap.js';
+export { SelfAddresses } from './discovery/self-addresses.js';
 export { MessageStream, type MessageStreamOptions } from './message-stream.js';
 export { MemoryNetwork } from './transport/memory.js';
 export { tcpTransport } from './transport/tcp.js';
