@@ -139,3 +139,54 @@ export class EventLog<T> {
     });
   }
 }
+
+/**
+ * Resolves once `check()` holds, re-checking every `intervalMs`: for states no event announces
+ * (socket tables, handle counts, counters bumped inside callbacks). Rejects after `timeoutMs`
+ * naming `what`, with `describe()` if given. Prefer an event wait wherever there is an event.
+ */
+export async function pollUntil(
+  check: () => boolean,
+  what: string,
+  options: { timeoutMs?: number; intervalMs?: number; describe?: () => string } = {},
+): Promise<void> {
+  const { timeoutMs = 5_000, intervalMs = 10, describe } = options;
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) {
+      const detail = describe?.();
+      throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}${detail ? `: ${detail}` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/**
+ * Waits until `progress()` has not changed for `quietMs` (checked every `intervalMs`), for at
+ * most `timeoutMs`: there is no event for "nothing happens any more", so asserting that
+ * something has stopped takes one bounded quiet period. Resolves with the last value and whether
+ * it did go quiet; the caller decides whether not going quiet is a failure.
+ */
+export function waitForQuiet(
+  progress: () => number,
+  quietMs: number,
+  timeoutMs: number,
+  intervalMs = 10,
+): Promise<{ value: number; quiet: boolean }> {
+  return new Promise((resolve) => {
+    const start = Date.now();
+    let last = progress();
+    let since = start;
+    const check = (): void => {
+      const now = progress();
+      if (now !== last) {
+        last = now;
+        since = Date.now();
+      }
+      if (Date.now() - since >= quietMs) return resolve({ value: now, quiet: true });
+      if (Date.now() - start > timeoutMs) return resolve({ value: now, quiet: false });
+      setTimeout(check, intervalMs);
+    };
+    check();
+  });
+}
