@@ -12,6 +12,7 @@ import { P2PNode } from '../../src/node.js';
 import type { MeshwireError } from '../../src/errors.js';
 import type { MeshMessage, MessageType, NodeEvents } from '../../src/messages.js';
 import type { Mode, NodeOptions } from '../../src/options.js';
+import { RawReader } from './raw-reader.js';
 import { nextEvent, Wakeup } from './wait.js';
 
 /** Both protocol modes, for tests that must hold in each. */
@@ -171,31 +172,20 @@ export class RawCompatPeer {
   readonly socket: net.Socket;
   readonly id: string;
   #buffer: Buffer = Buffer.alloc(0);
-  #ended = false;
-  readonly #wakeup = new Wakeup();
+  readonly #reader: RawReader;
+  /** Resolves when the socket has closed (for any reason). */
   readonly closed: Promise<void>;
 
   constructor(socket: net.Socket, id = randomCompatId()) {
     this.socket = socket;
     this.id = id;
-    socket.on('data', (chunk: Buffer) => {
-      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-      this.#wakeup.notify();
+    this.#reader = new RawReader(socket, {
+      endOnFin: true,
+      onData: (chunk) => {
+        this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      },
     });
-    socket.on('error', () => {
-      // A reset by the node is an expected outcome in several tests; `closed` reports it.
-    });
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#ended = true;
-        this.#wakeup.notify();
-        resolve();
-      }),
-    );
-    socket.on('end', () => {
-      this.#ended = true;
-      this.#wakeup.notify();
-    });
+    this.closed = this.#reader.closed;
   }
 
   /** Connects to 127.0.0.1:`port`; destroyed after the test. */
@@ -216,7 +206,7 @@ export class RawCompatPeer {
 
   /** True once the remote closed its side. */
   get ended(): boolean {
-    return this.#ended;
+    return this.#reader.ended;
   }
 
   /** Writes raw text or bytes. */
@@ -255,7 +245,7 @@ export class RawCompatPeer {
         this.#buffer = this.#buffer.subarray(nl + 1);
         return line;
       }
-      await this.#waitData(deadline, `a line (have ${JSON.stringify(this.#buffer.toString('utf8'))})`);
+      await this.#reader.waitData(deadline, `a line (have ${JSON.stringify(this.#buffer.toString('utf8'))})`);
     }
   }
 
@@ -277,21 +267,15 @@ export class RawCompatPeer {
   async readExact(n: number, timeoutMs = 3_000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     while (this.#buffer.length < n)
-      await this.#waitData(deadline, `${n} bytes (have ${this.#buffer.length})`);
+      await this.#reader.waitData(deadline, `${n} bytes (have ${this.#buffer.length})`);
     const out = Buffer.from(this.#buffer.subarray(0, n));
     this.#buffer = this.#buffer.subarray(n);
     return out;
   }
 
   /** Resolves when the node closes the connection, after reading everything it sent. */
-  async expectClose(timeoutMs = 3_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#ended) await this.#waitData(deadline, 'the connection to close');
-  }
-
-  #waitData(deadline: number, what: string): Promise<void> {
-    if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
-    return this.#wakeup.wait(deadline, () => `timed out waiting for ${what}`);
+  expectClose(timeoutMs = 3_000): Promise<void> {
+    return this.#reader.expectClose(timeoutMs);
   }
 }
 

@@ -20,7 +20,8 @@ import {
   tlsServerOptions,
   type Identity,
 } from '../../src/secure/index.js';
-import { Wakeup, withTimeout } from '../helpers/wait.js';
+import { RawReader } from '../helpers/raw-reader.js';
+import { withTimeout } from '../helpers/wait.js';
 
 /** Kept here too for the tests that import it from this module; it lives in helpers/wait.ts. */
 export { withTimeout };
@@ -77,33 +78,24 @@ export class RawNativePeer {
   /** Resolves when the socket has closed (for any reason). */
   readonly closed: Promise<void>;
   #read = 0;
-  #ended = false;
-  readonly #wakeup = new Wakeup();
+  readonly #reader: RawReader;
   readonly #decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
 
   constructor(socket: tls.TLSSocket) {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      if (!this.decodeError) {
+    this.#reader = new RawReader(socket, {
+      onData: (chunk) => {
+        this.received = Buffer.concat([this.received, chunk]);
+        if (this.decodeError) return;
         try {
           this.frames.push(...this.#decoder.push(chunk));
         } catch (err) {
           this.decodeError = err as Error;
         }
-      }
-      this.#wakeup.notify();
+      },
+      describe: () => `frames so far: ${describeFrames(this.frames)}`,
     });
-    socket.on('error', () => {
-      // Resets by the node are expected outcomes here; `closed` and `ended` report them.
-    });
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#ended = true;
-        this.#wakeup.notify();
-        resolve();
-      }),
-    );
+    this.closed = this.#reader.closed;
   }
 
   /**
@@ -141,7 +133,7 @@ export class RawNativePeer {
 
   /** True once the remote closed (or the socket was destroyed). */
   get ended(): boolean {
-    return this.#ended;
+    return this.#reader.ended;
   }
 
   /** Sends frames in one write. */
@@ -152,22 +144,13 @@ export class RawNativePeer {
   /** The next frame not returned before. */
   async nextFrame(timeoutMs = 3_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#read >= this.frames.length) await this.#waitData(deadline, 'a frame');
+    while (this.#read >= this.frames.length) await this.#reader.waitData(deadline, 'a frame');
     return this.frames[this.#read++] as Frame;
   }
 
   /** Resolves once the remote has closed the connection; everything it sent is in `frames`. */
-  async expectClose(timeoutMs = 3_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#ended) await this.#waitData(deadline, 'the connection to close');
-  }
-
-  #waitData(deadline: number, what: string): Promise<void> {
-    if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
-    return this.#wakeup.wait(
-      deadline,
-      () => `timed out waiting for ${what} (frames so far: ${describeFrames(this.frames)})`,
-    );
+  expectClose(timeoutMs = 3_000): Promise<void> {
+    return this.#reader.expectClose(timeoutMs);
   }
 }
 
