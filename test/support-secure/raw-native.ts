@@ -199,6 +199,22 @@ export function closeServer(server: net.Server, sockets: Iterable<net.Socket>): 
 }
 
 /**
+ * The two sockets of one proxied connection live and die together: an error or a close on
+ * either destroys both. Both are tracked in `sockets`, for the proxy's cleanup.
+ */
+function linkEnds(sockets: Set<net.Socket>, inbound: net.Socket, outbound: net.Socket): void {
+  for (const s of [inbound, outbound]) {
+    sockets.add(s);
+    const both = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    s.on('error', both);
+    s.on('close', both);
+  }
+}
+
+/**
  * Walks TLS records (5-byte header: type, version, u16 length) in one direction of a byte
  * stream and lets a hook change a record's bytes in place before it is forwarded.
  */
@@ -254,17 +270,7 @@ export class TcpProxy {
     this.server = net.createServer((inbound) => {
       const connection = this.#connections++;
       const outbound = net.connect({ host: '127.0.0.1', port: targetPort });
-      for (const s of [inbound, outbound]) {
-        this.sockets.add(s);
-        s.on('error', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-        s.on('close', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-      }
+      linkEnds(this.sockets, inbound, outbound);
       inbound.pause();
       outbound.once('connect', () => inbound.resume());
       const pipe = (from: net.Socket, to: net.Socket, direction: ProxiedRecord['direction']): void => {
@@ -321,17 +327,7 @@ export class TlsMitmProxy {
       const inbound = new tls.TLSSocket(raw, { ...tlsServerOptions(identity), isServer: true });
       const outbound = tls.connect({ ...tlsClientOptions(identity), host: '127.0.0.1', port: targetPort });
       const decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
-      for (const s of [inbound, outbound]) {
-        this.sockets.add(s);
-        s.on('error', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-        s.on('close', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-      }
+      linkEnds(this.sockets, inbound, outbound);
       inbound.on('data', (chunk: Buffer) => {
         try {
           this.fromDialer.push(...decoder.push(chunk));
