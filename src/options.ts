@@ -102,35 +102,21 @@ export interface NodeOptions {
   }) => boolean | Promise<boolean>;
 }
 
+/** Options that stay optional after resolution (no default: absent means "not used"). */
+type OptionalOption =
+  | 'name'
+  | 'bootstrap'
+  | 'advertiseHost'
+  | 'keyFile'
+  | 'networkKey'
+  | 'allowList'
+  | 'firewall'
+  | 'transport'
+  | 'lanInterfaces'
+  | 'peerBookFile';
+
 /** Option values after defaults and validation. */
-export type ResolvedOptions = Required<
-  Omit<
-    NodeOptions,
-    | 'name'
-    | 'bootstrap'
-    | 'advertiseHost'
-    | 'keyFile'
-    | 'networkKey'
-    | 'allowList'
-    | 'firewall'
-    | 'transport'
-    | 'lanInterfaces'
-    | 'peerBookFile'
-  >
-> &
-  Pick<
-    NodeOptions,
-    | 'name'
-    | 'bootstrap'
-    | 'advertiseHost'
-    | 'keyFile'
-    | 'networkKey'
-    | 'allowList'
-    | 'firewall'
-    | 'transport'
-    | 'lanInterfaces'
-    | 'peerBookFile'
-  >;
+export type ResolvedOptions = Required<Omit<NodeOptions, OptionalOption>> & Pick<NodeOptions, OptionalOption>;
 
 export const DEFAULT_MAX_PEERS = 10;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000;
