@@ -17,6 +17,8 @@ import type { Context, Row } from './lib/context.js';
 import { machineInfo } from './lib/machine.js';
 import { renderTable, writeJson } from './lib/report.js';
 import { chat } from './suites/chat.js';
+import { dashboard } from './suites/dashboard.js';
+import { discovery } from './suites/discovery.js';
 import { files } from './suites/files.js';
 import { handshake } from './suites/handshake.js';
 import { latency } from './suites/latency.js';
@@ -32,6 +34,8 @@ const SUITES: Record<string, (ctx: Context) => Promise<Row[]>> = {
   handshake,
   mesh,
   memory,
+  dashboard,
+  discovery,
 };
 
 const HELP = `usage: npm run bench -- [options] [suite ...]

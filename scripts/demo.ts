@@ -17,13 +17,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { describe, renderLine, shouldColor, type CliEvent } from '../src/cli/format.js';
+import type { CliEvent } from '../src/cli/cli-events.js';
+import { renderLine, shouldColor } from '../src/cli/colour.js';
+import { describe } from '../src/cli/event-text.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = path.join(ROOT, 'dist', 'cli', 'main.js');
 const DEMO_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 20_000;
-const color = shouldColor(process.stdout.isTTY, process.env);
+const color = shouldColor(process.stdout, process.env);
 const NAME_COLORS: Record<string, string> = { alice: '35', bob: '33', charlie: '34' };
 
 type JsonEvent = { type: string; time: string } & Record<string, unknown>;

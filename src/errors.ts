@@ -38,16 +38,25 @@ export type ErrorCode =
   | 'ERR_FILE_INTEGRITY'
   | 'ERR_FILE_IO'
   | 'ERR_FILE_REFUSED'
-  | 'ERR_KEY_FILE';
+  | 'ERR_KEY_FILE'
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ADDRESS_IN_USE'
+  | 'ERR_HOST_NOT_FOUND'
+  | 'ERR_MODE_MISMATCH'
+  | 'ERR_DISCOVERY_SOCKET';
 
 /** Base class of all meshwire errors. `code` is stable across versions; `message` is for humans. */
 export class MeshwireError extends Error {
   readonly code: ErrorCode;
+  /** The peer the error is about, when one is known (e.g. the connected peer of `ERR_DUPLICATE_PEER`). */
+  readonly peerId?: string;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; peerId?: string }) {
     super(message, options);
     this.name = 'MeshwireError';
     this.code = code;
+    if (options?.peerId !== undefined) this.peerId = options.peerId;
   }
 }
 
@@ -70,3 +79,38 @@ export function toMeshwireError(err: unknown, fallback: ErrorCode = 'ERR_CONNECT
     return new MeshwireError('ERR_ABORTED', message, { cause: err });
   return new MeshwireError(fallback, message, { cause: err });
 }
+
+/**
+ * Dial failures that retrying cannot fix: the name does not exist, the other side speaks the
+ * other mode, refuses us, or is this node itself. Bootstrap stops at once on these (and the CLI
+ * says so) instead of retrying on its schedule.
+ */
+export const PERMANENT_DIAL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_HOST_NOT_FOUND',
+  'ERR_MODE_MISMATCH',
+  'ERR_UNAUTHORIZED',
+  'ERR_SELF_CONNECTION',
+  'ERR_PEER_ID_MISMATCH',
+  'ERR_VERSION_MISMATCH',
+  'ERR_PLAINTEXT_REJECTED',
+]);
+
+/**
+ * Redial failures that end the redialling of a lost peer: the permanent ones, the peer is back
+ * already (duplicate), or this node is closing.
+ */
+export const REDIAL_FINAL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ...PERMANENT_DIAL_ERRORS,
+  'ERR_DUPLICATE_PEER',
+  'ERR_CLOSED',
+  'ERR_ABORTED',
+]);
+
+/** Codec and protocol violations: the peer is dropped as `protocol-error` and not redialled. */
+export const PROTOCOL_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'ERR_FRAME_TOO_LARGE',
+  'ERR_LINE_TOO_LONG',
+  'ERR_MALFORMED_FRAME',
+  'ERR_UNEXPECTED_FRAME',
+  'ERR_TOO_MANY_ENTRIES',
+]);

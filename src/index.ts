@@ -19,10 +19,12 @@ export {
   DEFAULT_PEER_TIMEOUT_MS,
   DEFAULT_MAX_BYTES_PER_MESSAGE,
   DEFAULT_BOOTSTRAP_RETRY_MS,
+  DEFAULT_MAX_LINE_BYTES,
 } from './options.js';
 export type * from './messages.js';
 export type { MessageStreamOptions } from './message-stream.js';
-export { MeshwireError, CodecError, type ErrorCode } from './errors.js';
+export { MeshwireError, CodecError, PERMANENT_DIAL_ERRORS, type ErrorCode } from './errors.js';
+export { TypedEmitter, type WaitForOptions } from './typed-emitter.js';
 export type { Frame, FrameType, PeerAddress } from './codec/frame.js';
 export { CompatDecoder, CompatEncoder } from './codec/compat.js';
 export { NativeDecoder, NativeEncoder, PROTOCOL_VERSION } from './codec/native.js';
@@ -40,4 +42,8 @@ export {
   type Identity,
 } from './secure/identity.js';
 export { deriveNetworkKey } from './secure/network-key.js';
+export { generateNetworkKey, GENERATED_NETWORK_KEY_BITS } from './secure/network-key-gen.js';
 export { parseAddress, tryParseAddress, formatAddress, type HostPort } from './address.js';
+export type { Transport, TransportConnection, Listener, DialTarget } from './transport/transport.js';
+export { tcpTransport } from './transport/tcp.js';
+export { MemoryNetwork } from './transport/memory.js';

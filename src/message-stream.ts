@@ -23,7 +23,7 @@ function weight(message: MeshMessage): number {
 
 /** The peer a message came from or is about: the one whose socket backpressure would pause. */
 function sourceOf(message: MeshMessage): string | undefined {
-  if ('from' in message) return message.from.id;
+  if ('from' in message) return message.from?.id;
   if ('peer' in message && message.peer) return message.peer.id;
   return undefined;
 }

@@ -53,17 +53,40 @@ export interface PeerConnectedMessage extends Base {
   peerCount: number;
   maxPeers: number;
 }
+/**
+ * Why a peer left, as `peer-disconnected` reports it:
+ * - `closed`: the connection ended without a goodbye (crash, network failure, reset);
+ * - `goodbye`: the peer said goodbye (secure mode), it left on purpose;
+ * - `timeout`: nothing heard from the peer for `peerTimeoutMs`;
+ * - `write-timeout`: the peer accepted none of our data for `writeTimeoutMs`;
+ * - `protocol-error`: the peer sent something malformed or out of place;
+ * - `send-failed`: a control frame (heartbeat, peer list) could not be queued to the peer,
+ *   whose send queue was full;
+ * - `local-close`: this node closed the connection (`disconnectPeer`, `close()`).
+ */
+export type DisconnectReason =
+  'closed' | 'goodbye' | 'timeout' | 'write-timeout' | 'protocol-error' | 'send-failed' | 'local-close';
+
 export interface PeerDisconnectedMessage extends Base {
   type: 'peer-disconnected';
   peer: PeerRef;
-  /** Short machine-readable reason: `closed`, `timeout`, `write-timeout`, `protocol-error`, `local-close`, `replaced`, `goodbye`. */
-  reason: string;
+  reason: DisconnectReason;
   error?: MeshwireError;
   peerCount: number;
 }
+/**
+ * Where a candidate address came from: `exchange` (a peer's PEERS list), `bootstrap`, `dial`
+ * (a dial of ours that succeeded), `lan` (LAN discovery), `book` (the persisted peer book), or
+ * the name of a custom source.
+ */
+export type CandidateSource = 'exchange' | 'bootstrap' | 'dial' | 'lan' | 'book' | (string & {});
+
 export interface PeersDiscoveredMessage extends Base {
   type: 'peers-discovered';
-  from: PeerRef;
+  /** The source that named the addresses. */
+  source: CandidateSource;
+  /** The peer whose list named them (peer exchange only). */
+  from?: PeerRef;
   newCount: number;
   totalKnown: number;
   addresses: string[];
@@ -126,3 +149,6 @@ export interface SendReport {
   /** Peers it could not be delivered to. */
   failed: { peerId: string; error: MeshwireError }[];
 }
+
+/** Distributes `Omit` over a union, so each message keeps its own fields: a message before its time stamp. */
+export type WithoutTime<M> = M extends unknown ? Omit<M, 'time'> : never;

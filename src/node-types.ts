@@ -6,8 +6,9 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /**
    * Secure mode: the peer ID that must answer at this address; anything else (a man in the
-   * middle with its own key) fails with `ERR_PEER_ID_MISMATCH`. Defaults to the ID this node
-   * last saw at that address.
+   * middle with its own key) fails with `ERR_PEER_ID_MISMATCH`, and the call resolves only with
+   * a connection whose certificate proved this ID, whatever else is connected. Defaults to the ID
+   * a dial of this node proved at that address before (never to an ID someone merely claimed).
    */
   expectedId?: string;
 }
@@ -18,12 +19,21 @@ export interface PeerInfo extends PeerRef {
   connectedAt: number;
   lastSeen: number;
   rttMs?: number;
+  /** Bytes received from this peer on its current connection (frames, after TLS). */
+  bytesIn: number;
+  /** Bytes handed to this peer's connection (frames, before TLS). */
+  bytesOut: number;
 }
 
 /** A known address as reported by {@link P2PNode.getPeerInfo}. */
 export interface KnownPeerInfo {
   address: string;
+  /** The ID at this address: proven when `verified`, else only what a peer claimed. */
   id?: string;
+  /** True when a dial of ours to this address proved `id` (secure mode). */
+  verified: boolean;
+  /** Who told us of it: a peer ID (peer exchange), or `dial` (a dial of ours). */
+  source: string;
   firstSeen: number;
   connected: boolean;
 }

@@ -1,5 +1,11 @@
 import { MeshwireError } from './errors.js';
 import { tryParseAddress } from './address.js';
+import type { Transport } from './transport/transport.js';
+import {
+  DEFAULT_NETWORK_KEY_FAILURE_WINDOW_MS,
+  DEFAULT_NETWORK_KEY_MAX_FAILURES,
+  DEFAULT_NETWORK_KEY_MAX_SOURCES,
+} from './secure/attempt-limiter.js';
 
 /** The protocol a node speaks. `secure` (default): TLS 1.3 + native frames. `compat`: the original's plaintext lines. */
 export type Mode = 'secure' | 'compat';
@@ -57,8 +63,37 @@ export interface NodeOptions {
   keyFile?: string;
   /** Secure mode: shared network key (passphrase or bytes); peers without it are refused. */
   networkKey?: string | Uint8Array;
+  /**
+   * Secure mode, with a network key: failed network-key attempts one source address (an IPv4
+   * address, or an IPv6 /64) may make in a burst before its connections are refused with
+   * `reject(rate-limited)`; failures are forgiven at this many per `networkKeyFailureWindowMs`.
+   * Other sources are served as usual. @default 5
+   */
+  networkKeyMaxFailures?: number;
+  /** Secure mode: the time in which `networkKeyMaxFailures` failures are forgiven. @default 60000 */
+  networkKeyFailureWindowMs?: number;
+  /** Secure mode: most source addresses whose failures are remembered at once. @default 4096 */
+  networkKeyMaxSources?: number;
   /** Secure mode: only these peer IDs may connect or be connected to. */
   allowList?: string[];
+  /**
+   * How bytes move: listen and dial. @default TCP (`tcpTransport`). A `MemoryNetwork`'s
+   * transport runs nodes in one process without sockets.
+   */
+  transport?: Transport;
+  /**
+   * Find and announce peers on the local network with mDNS / DNS-SD (`_meshwire._tcp.local`).
+   * Off by default: it sends multicast on every multicast-capable interface (or `lanInterfaces`).
+   * @default false
+   */
+  lan?: boolean;
+  /** Interface names LAN discovery uses. @default every up, multicast-capable, non-loopback IPv4 interface */
+  lanInterfaces?: string[];
+  /**
+   * File that remembers addresses proven by successful dials (atomic writes, bounded); at start
+   * they are redialled, so a group whose every node restarts reforms by itself. @default none
+   */
+  peerBookFile?: string;
   /** Secure mode: async hook deciding whether a peer may connect; return false to refuse. */
   firewall?: (peer: {
     id: string;
@@ -67,17 +102,21 @@ export interface NodeOptions {
   }) => boolean | Promise<boolean>;
 }
 
+/** Options that stay optional after resolution (no default: absent means "not used"). */
+type OptionalOption =
+  | 'name'
+  | 'bootstrap'
+  | 'advertiseHost'
+  | 'keyFile'
+  | 'networkKey'
+  | 'allowList'
+  | 'firewall'
+  | 'transport'
+  | 'lanInterfaces'
+  | 'peerBookFile';
+
 /** Option values after defaults and validation. */
-export type ResolvedOptions = Required<
-  Omit<
-    NodeOptions,
-    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall'
-  >
-> &
-  Pick<
-    NodeOptions,
-    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall'
-  >;
+export type ResolvedOptions = Required<Omit<NodeOptions, OptionalOption>> & Pick<NodeOptions, OptionalOption>;
 
 export const DEFAULT_MAX_PEERS = 10;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000;
@@ -153,6 +192,24 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
   }
   if (options.firewall !== undefined && typeof options.firewall !== 'function')
     throw invalid('firewall', 'expected a function');
+  if (
+    options.transport !== undefined &&
+    (typeof options.transport?.listen !== 'function' || typeof options.transport?.dial !== 'function')
+  )
+    throw invalid('transport', 'expected an object with listen() and dial()');
+  if (options.lan !== undefined && typeof options.lan !== 'boolean')
+    throw invalid('lan', 'expected a boolean');
+  if (
+    options.lanInterfaces !== undefined &&
+    (!Array.isArray(options.lanInterfaces) ||
+      options.lanInterfaces.some((name) => typeof name !== 'string' || name.length === 0 || name.length > 64))
+  )
+    throw invalid('lanInterfaces', 'expected an array of interface names');
+  if (
+    options.peerBookFile !== undefined &&
+    (typeof options.peerBookFile !== 'string' || options.peerBookFile === '')
+  )
+    throw invalid('peerBookFile', 'expected a file path');
   if (mode === 'compat') {
     for (const key of ['keyFile', 'networkKey', 'allowList', 'firewall'] as const) {
       if (options[key] !== undefined)
@@ -209,7 +266,32 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     maxKnownPeers: integer(options, 'maxKnownPeers', DEFAULT_MAX_KNOWN_PEERS, 1, 1_000_000),
     keyFile: options.keyFile,
     networkKey: options.networkKey,
+    networkKeyMaxFailures: integer(
+      options,
+      'networkKeyMaxFailures',
+      DEFAULT_NETWORK_KEY_MAX_FAILURES,
+      1,
+      1_000_000,
+    ),
+    networkKeyFailureWindowMs: integer(
+      options,
+      'networkKeyFailureWindowMs',
+      DEFAULT_NETWORK_KEY_FAILURE_WINDOW_MS,
+      1,
+      DAY_MS,
+    ),
+    networkKeyMaxSources: integer(
+      options,
+      'networkKeyMaxSources',
+      DEFAULT_NETWORK_KEY_MAX_SOURCES,
+      1,
+      1_000_000,
+    ),
     allowList: options.allowList,
     firewall: options.firewall,
+    transport: options.transport,
+    lan: options.lan ?? false,
+    lanInterfaces: options.lanInterfaces,
+    peerBookFile: options.peerBookFile,
   };
 }

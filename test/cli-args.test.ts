@@ -1,6 +1,6 @@
 /**
- * The CLI's command line as a process: usage errors exit 2, --help / --version exit 0, and a
- * port that is taken exits 1.
+ * The CLI's command line as a process: usage errors exit 2 with one line, --help / --version /
+ * keygen exit 0, and a port that is taken exits 1.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -39,18 +39,44 @@ function runCli(
 }
 
 describe('meshwire CLI: arguments', () => {
-  it('bad arguments exit 2 with the usage on stderr', TIMEOUT, async (t) => {
+  it('bad arguments exit 2 with one line and a pointer to --help on stderr', TIMEOUT, async (t) => {
     const cwd = await tempDir((fn) => t.after(fn));
-    // Each kind of failure once (the parser itself is unit-tested in cli-format.test.ts): no
-    // port, an unknown flag, a bad port, and an option only the library rejects.
-    const cases = [[], ['--bogus', '8001'], ['70000'], ['--name', 'a:b', '8001']];
-    const results = await Promise.all(cases.map((args) => runCli(args, cwd)));
+    // Each kind of failure once (the parser itself is unit-tested in cli-format.test.ts and
+    // cli-errors.test.ts): no port, a mistyped flag, a bad port, a bad name, a bad bootstrap
+    // port.
+    const cases: [string[], RegExp][] = [
+      [[], /^missing <port>$/],
+      [['--nmae', 'alice', '8001'], /^unknown option --nmae; did you mean --name\?$/],
+      [['70000'], /^<port> must be from 0 to 65535, got 70000$/],
+      [['--name', 'a:b', '8001'], /^invalid --name "a:b": names cannot contain ':' or '\|'$/],
+      [['8002', '127.0.0.1:99999'], /^bootstrap address: port out of range \(1-65535\)/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runCli(args, cwd)));
     results.forEach((result, i) => {
-      const args = JSON.stringify(cases[i]);
+      const [argv, message] = cases[i] as [string[], RegExp];
+      const args = JSON.stringify(argv);
       assert.equal(result.code, 2, `exit code for ${args}: ${result.stderr}`);
-      assert.match(result.stderr, /^meshwire: .+\n\nUsage: meshwire \[options\] <port> \[host:port\]/, args);
+      const lines = result.stderr.split('\n');
+      assert.equal(lines.length, 3, `two lines for ${args}: ${result.stderr}`);
+      assert.match(lines[0] as string, /^meshwire: /, args);
+      assert.match((lines[0] as string).slice('meshwire: '.length), message, args);
+      assert.equal(lines[1], "Try 'meshwire --help' for more information.", args);
       assert.equal(result.stdout, '', args);
     });
+  });
+
+  it('keygen --network prints a fresh 256-bit key and nothing else on stdout', TIMEOUT, async (t) => {
+    const cwd = await tempDir((fn) => t.after(fn));
+    const [a, b] = await Promise.all([
+      runCli(['keygen', '--network'], cwd),
+      runCli(['keygen', '--network'], cwd),
+    ]);
+    for (const result of [a, b]) {
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, /^[A-Za-z0-9_-]{43}\n$/);
+      assert.equal(Buffer.from(result.stdout.trim(), 'base64url').length, 32);
+    }
+    assert.notEqual(a.stdout, b.stdout);
   });
 
   it('--help and --version exit 0', TIMEOUT, async (t) => {
@@ -66,7 +92,7 @@ describe('meshwire CLI: arguments', () => {
     assert.equal(version.stdout, `meshwire ${pkg.version}\n`);
   });
 
-  it('a port already in use exits 1 with an error', TIMEOUT, async (t) => {
+  it('a port already in use exits 1 with ERR_ADDRESS_IN_USE and what to do', TIMEOUT, async (t) => {
     const cwd = await tempDir((fn) => t.after(fn));
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,6 +100,18 @@ describe('meshwire CLI: arguments', () => {
     const { port } = server.address() as net.AddressInfo;
     const result = await runCli(['--compat', '--host', '127.0.0.1', String(port)], cwd);
     assert.equal(result.code, 1);
-    assert.match(result.stdout, /\[ERROR\] .*EADDRINUSE/);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `\\[ERROR\\] port ${port} is already in use on 127\\.0\\.0\\.1; pick another port or 0 \\(any free port\\) \\(ERR_ADDRESS_IN_USE\\)`,
+      ),
+    );
+    // Secure mode too (the identity loads first, then the listen fails the same way).
+    const secure = await runCli(
+      ['--host', '127.0.0.1', '--key-file', path.join(cwd, 'k.key'), String(port)],
+      cwd,
+    );
+    assert.equal(secure.code, 1);
+    assert.match(secure.stdout, /already in use .*\(ERR_ADDRESS_IN_USE\)/);
   });
 });

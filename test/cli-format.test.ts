@@ -1,37 +1,32 @@
 /**
- * Unit tests of the CLI's pure parts: output formatting (format.ts), argument parsing
+ * Unit tests of the CLI's pure parts: output formatting (units, sanitize, text-width,
+ * event-text, colour, progress-bar, json-output), argument parsing
  * (args.ts) and command parsing / peer lookup (commands.ts).
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { describe, it } from 'node:test';
 import { MeshwireError } from '../src/errors.js';
 import type { MeshMessage, PeerRef } from '../src/messages.js';
 import type { NetworkInfo } from '../src/node.js';
 import { parseCli, parseSize, looksLikeAddress, type CliConfig } from '../src/cli/args.js';
 import { complete, findPeer, parseCommand, splitArgs } from '../src/cli/commands.js';
+import type { CliEvent } from '../src/cli/cli-events.js';
+import { renderLine, shouldColor } from '../src/cli/colour.js';
 import {
   describe as describeEvent,
   displayName,
-  displayWidth,
-  formatBytes,
-  formatDuration,
-  formatElapsed,
-  formatRate,
-  formatTime,
   peersTable,
-  ProgressThrottle,
-  renderLine,
-  renderProgressBar,
-  sanitize,
   shortId,
-  shouldColor,
-  toJsonLine,
-  truncateToWidth,
-  type CliEvent,
-  type Line,
   type Detail,
-} from '../src/cli/format.js';
+  type Line,
+} from '../src/cli/event-text.js';
+import { toJsonLine } from '../src/cli/json-output.js';
+import { ProgressThrottle, renderProgressBar } from '../src/cli/progress-bar.js';
+import { sanitize } from '../src/cli/sanitize.js';
+import { displayWidth, truncateToWidth } from '../src/cli/text-width.js';
+import { formatBytes, formatDuration, formatElapsed, formatRate, formatTime } from '../src/cli/units.js';
 
 const TIMEOUT = { timeout: 10_000 };
 const T = new Date(2024, 0, 2, 15, 4, 35).getTime();
@@ -95,13 +90,25 @@ describe('format: basics', TIMEOUT, () => {
     assert.equal(truncateToWidth('short', 10), 'short');
   });
 
-  it('colours only on a TTY without NO_COLOR', () => {
-    assert.equal(shouldColor(true, {}), true);
-    assert.equal(shouldColor(false, {}), false);
-    assert.equal(shouldColor(undefined, {}), false);
-    assert.equal(shouldColor(true, { NO_COLOR: '1' }), false);
-    assert.equal(shouldColor(true, { NO_COLOR: '' }), true);
-    assert.equal(shouldColor(true, { TERM: 'dumb' }), false);
+  it('colours on a colour TTY; NO_COLOR turns it off, FORCE_COLOR decides first', () => {
+    const tty = { isTTY: true };
+    const pipe = { isTTY: false };
+    assert.equal(shouldColor(tty, {}), true);
+    assert.equal(shouldColor(pipe, {}), false);
+    assert.equal(shouldColor({}, {}), false);
+    assert.equal(shouldColor(tty, { NO_COLOR: '1' }), false);
+    assert.equal(shouldColor(tty, { NO_COLOR: '' }), true);
+    assert.equal(shouldColor(tty, { TERM: 'dumb' }), false);
+    assert.equal(shouldColor(tty, { NODE_DISABLE_COLORS: '1' }), false);
+    // The terminal's own answer (tty.WriteStream#hasColors) is used when there is one.
+    assert.equal(shouldColor({ isTTY: true, hasColors: () => false }, {}), false);
+    assert.equal(shouldColor({ isTTY: true, hasColors: () => true }, {}), true);
+    // FORCE_COLOR: on even into a pipe and over NO_COLOR; 0 / false: never.
+    assert.equal(shouldColor(pipe, { FORCE_COLOR: '1' }), true);
+    assert.equal(shouldColor(pipe, { FORCE_COLOR: '' }), true);
+    assert.equal(shouldColor(tty, { FORCE_COLOR: '1', NO_COLOR: '1' }), true);
+    assert.equal(shouldColor(tty, { FORCE_COLOR: '0' }), false);
+    assert.equal(shouldColor(tty, { FORCE_COLOR: 'false' }), false);
   });
 });
 
@@ -135,12 +142,20 @@ describe('format: event lines', TIMEOUT, () => {
       '[15:04:35] [NETWORK] Connected to peer charlie at localhost:8003 (2/10 peers)',
     );
     assert.equal(
-      text({ type: 'peers-discovered', time: T, from: BOB, newCount: 3, totalKnown: 5, addresses: [] }),
+      text({
+        type: 'peers-discovered',
+        time: T,
+        source: 'exchange',
+        from: BOB,
+        newCount: 3,
+        totalKnown: 5,
+        addresses: [],
+      }),
       '[15:04:35] [DISCOVERY] Found 3 peers via bob (total known: 5)',
     );
     assert.equal(
       text({ type: 'chat', time: T, from: BOB, text: 'network status looks good' }),
-      '[15:04:35] [bob] network status looks good',
+      '[15:04:35] <bob 30dc0aef> network status looks good',
     );
     assert.equal(
       text({ type: 'maintenance-cleanup', time: T, peer: { ...BOB, name: 'dave' }, reason: 'timeout' }),
@@ -322,13 +337,13 @@ describe('format: event lines', TIMEOUT, () => {
 
   it('echoes own chat under the own name, and colours when asked', () => {
     const [echo] = describeEvent(
-      { type: 'chat-sent', time: T, name: 'alice', text: 'hi', sent: 2, failed: 0 },
+      { type: 'chat-sent', time: T, name: 'alice', id: 'a'.repeat(32), text: 'hi', sent: 2, failed: 0 },
       CTX,
     );
-    assert.equal(renderLine(echo as Line), '[15:04:35] [alice] hi');
+    assert.equal(renderLine(echo as Line), '[15:04:35] <alice aaaaaaaa> hi');
     const coloured = renderLine(echo as Line, true);
     assert.ok(coloured.includes('\u001b['));
-    assert.equal(coloured.replaceAll('\u001b[', '').replace(/\d+(;\d+)*m/g, ''), '[15:04:35] [alice] hi');
+    assert.equal(stripVTControlCharacters(coloured), '[15:04:35] <alice aaaaaaaa> hi');
   });
 
   it('renders /peers as a summary and aligned rows', () => {
@@ -339,7 +354,15 @@ describe('format: event lines', TIMEOUT, () => {
       mode: 'secure',
       maxPeers: 10,
       peers: [
-        { ...BOB, direction: 'inbound', connectedAt: T - 60_000, lastSeen: T - 4_000, rttMs: 2 },
+        {
+          ...BOB,
+          direction: 'inbound',
+          connectedAt: T - 60_000,
+          lastSeen: T - 4_000,
+          rttMs: 2,
+          bytesIn: 0,
+          bytesOut: 0,
+        },
         {
           id: 'c'.repeat(32),
           name: 'charlie',
@@ -347,11 +370,20 @@ describe('format: event lines', TIMEOUT, () => {
           direction: 'outbound',
           connectedAt: T,
           lastSeen: T,
+          bytesIn: 0,
+          bytesOut: 0,
         },
       ],
       known: [
-        { address: '192.168.1.100:8002', id: BOB.id, firstSeen: T, connected: true },
-        { address: '127.0.0.1:8009', firstSeen: T, connected: false },
+        {
+          address: '192.168.1.100:8002',
+          id: BOB.id,
+          firstSeen: T,
+          connected: true,
+          verified: true,
+          source: 'dial',
+        },
+        { address: '127.0.0.1:8009', firstSeen: T, connected: false, verified: false, source: BOB.id },
       ],
     };
     const out = peersTable(info, T).map((l: Line | Detail) => renderLine(l));
@@ -509,9 +541,9 @@ describe('args', TIMEOUT, () => {
 
   it('refuses bad arguments with a message', () => {
     assert.match(error([]), /missing <port>/);
-    assert.match(error(['--bogus', '1']), /Unknown option '--bogus'/);
+    assert.match(error(['--bogus', '1']), /^unknown option --bogus$/);
     assert.match(error(['abc']), /<port> must be a whole number/);
-    assert.match(error(['-1']), /Unknown option '-1'/);
+    assert.match(error(['-1']), /^unknown option -1$/);
     assert.match(error(['65536']), /<port> must be from 0 to 65535/);
     assert.match(error(['1', 'nohost']), /host:port/);
     assert.match(error(['1', 'a:1', 'b:2']), /too many arguments/);

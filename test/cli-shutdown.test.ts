@@ -1,6 +1,6 @@
 /**
- * The CLI's shutdown paths: SIGTERM, SIGINT, /quit and end of input all close the node (peers
- * see a goodbye at once) and exit 0.
+ * The CLI's shutdown paths: SIGTERM, SIGINT and /quit close the node (peers see a goodbye at
+ * once) and exit 0; end of piped input keeps it running headless until a signal.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -27,7 +27,8 @@ describe('meshwire CLI: shutdown', () => {
   });
 
   for (const how of ['SIGTERM', 'SIGINT', '/quit', 'end of input'] as const) {
-    it(`${how} closes the node, peers see the disconnect at once, exit code 0`, TIMEOUT, async (t) => {
+    const what = how === 'end of input' ? 'end of input keeps it running until SIGTERM, which' : how;
+    it(`${what} closes the node, peers see the disconnect at once, exit code 0`, TIMEOUT, async (t) => {
       const name = how.replace(/\W/g, '') || 'eof';
       const since = observer.mark();
       const node = new Cli([...FAST, '--name', name, '0', address], {
@@ -45,8 +46,19 @@ describe('meshwire CLI: shutdown', () => {
       );
       assert.ok(joined);
       if (how === '/quit') node.send('/quit');
-      else if (how === 'end of input') node.child.stdin.end();
-      else node.child.kill(how);
+      else if (how === 'end of input') {
+        // A pipe that ends is not a user leaving: the CLI keeps running headless (systemd,
+        // docker without -t, nohup) until a signal.
+        node.child.stdin.end();
+        await node.waitForType('info', (e) => /^End of input; running headless/.test(e.text as string));
+        assert.equal(node.child.exitCode, null);
+        assert.ok(
+          !observer.events
+            .slice(since)
+            .some((e) => e.type === 'peer-disconnected' && (e.peer as { name: string }).name === name),
+        );
+        node.child.kill('SIGTERM');
+      } else node.child.kill(how);
       assert.equal(await node.exitCode(), 0);
       const gone = await observer.waitForType(
         'peer-disconnected',

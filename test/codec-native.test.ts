@@ -4,6 +4,7 @@ import { DEFAULT_CODEC_LIMITS, type CodecLimits } from '../src/codec/codec.js';
 import type { Frame, HelloFrame } from '../src/codec/frame.js';
 import { NativeDecoder, NativeEncoder, PROTOCOL_VERSION } from '../src/codec/native.js';
 import { CodecError, type ErrorCode } from '../src/errors.js';
+import { mulberry32, seededBytes } from './helpers/random.js';
 
 const SMALL: CodecLimits = { maxBytesPerMessage: 1000, maxLineBytes: 100, maxPeersPerFrame: 5 };
 
@@ -79,29 +80,12 @@ function rejects(bytes: Buffer, code: ErrorCode, limits: CodecLimits = SMALL): v
   }, isCode(code));
 }
 
-/** mulberry32: tiny seeded PRNG so random splits are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomBytes(rand: () => number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) buf[i] = Math.floor(rand() * 256);
-  return buf;
-}
-
 const VECTORS: { frame: Frame; bytes: string; decoded?: Frame }[] = [
   { frame: { type: 'ping', nonce: 1n }, bytes: '00 00 00 09 03 00 00 00 00 00 00 00 01' },
   { frame: { type: 'pong', nonce: 0x0123456789abcdefn }, bytes: '00 00 00 09 04 01 23 45 67 89 ab cd ef' },
   { frame: { type: 'request-peers' }, bytes: '00 00 00 01 05' },
   { frame: { type: 'reject', reason: 'version' }, bytes: '00 00 00 02 02 04' },
+  { frame: { type: 'reject', reason: 'rate-limited' }, bytes: '00 00 00 02 02 05' },
   { frame: { type: 'chat', text: 'hi\n' }, bytes: '00 00 00 04 07 68 69 0a' },
   { frame: { type: 'chat', text: 'é' }, bytes: '00 00 00 03 07 c3 a9' },
   { frame: { type: 'bytes', data: hex('deadbeef') }, bytes: '00 00 00 05 08 de ad be ef' },
@@ -110,6 +94,11 @@ const VECTORS: { frame: Frame; bytes: string; decoded?: Frame }[] = [
   {
     frame: { type: 'auth', proof: Buffer.from(Array.from({ length: 16 }, (_, i) => i)) },
     bytes: '00 00 00 12 09 10 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f',
+  },
+  {
+    frame: { type: 'pake', share: Buffer.from(Array.from({ length: 32 }, (_, i) => i)) },
+    bytes:
+      '00 00 00 21 0b 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f',
   },
   {
     frame: { type: 'hello', version: 1, id: 'a1', name: '', listen: ['127.0.0.1:8001'], features: ['x'] },
@@ -201,10 +190,12 @@ describe('native codec: round trips', () => {
     { type: 'chat', text: 'emoji 🎉 and \u0000 nul' },
     { type: 'bytes', data: Buffer.alloc(0) },
     { type: 'bytes', data: Buffer.from([0, 10, 13, 255]) },
-    { type: 'bytes', data: randomBytes(prng(1), 200_000) },
-    { type: 'auth', proof: randomBytes(prng(2), 16) },
-    { type: 'auth', proof: randomBytes(prng(3), 32) },
-    { type: 'auth', proof: randomBytes(prng(4), 64) },
+    { type: 'bytes', data: seededBytes(mulberry32(1), 200_000) },
+    { type: 'auth', proof: seededBytes(mulberry32(2), 16) },
+    { type: 'auth', proof: seededBytes(mulberry32(3), 32) },
+    { type: 'auth', proof: seededBytes(mulberry32(4), 64) },
+    { type: 'pake', share: seededBytes(mulberry32(5), 32) },
+    { type: 'reject', reason: 'rate-limited' },
     { type: 'goodbye', reason: '' },
     { type: 'goodbye', reason: 'shutting down — ciao' },
   ];
@@ -285,13 +276,13 @@ describe('native codec: zero-copy paths', () => {
 });
 
 describe('native codec: incremental decoding', () => {
-  const rand = prng(0xc0ffee);
+  const rand = mulberry32(0xc0ffee);
   const frames: Frame[] = [];
   for (let i = 0; i < 400; i++) {
     const pick = Math.floor(rand() * 8);
     if (pick === 0)
       frames.push({ type: 'chat', text: `msg ${i}\nPING ${'ü'.repeat(Math.floor(rand() * 40))}` });
-    else if (pick === 1) frames.push({ type: 'bytes', data: randomBytes(rand, Math.floor(rand() * 2000)) });
+    else if (pick === 1) frames.push({ type: 'bytes', data: seededBytes(rand, Math.floor(rand() * 2000)) });
     else if (pick === 2) frames.push({ type: 'ping', nonce: BigInt(i) * 0x10001n });
     else if (pick === 3) frames.push({ type: 'pong', nonce: BigInt(i) });
     else if (pick === 4) frames.push({ type: 'request-peers' });
@@ -309,7 +300,7 @@ describe('native codec: incremental decoding', () => {
       });
     }
   }
-  frames.push({ type: 'bytes', data: randomBytes(rand, 40_000) }, { type: 'goodbye', reason: 'done' });
+  frames.push({ type: 'bytes', data: seededBytes(rand, 40_000) }, { type: 'goodbye', reason: 'done' });
   const stream = encodeAll(frames);
 
   it('decodes the whole stream in one chunk', () => {
@@ -324,7 +315,7 @@ describe('native codec: incremental decoding', () => {
 
   it('decodes the stream identically in 200 seeded random splits', () => {
     for (let seed = 1; seed <= 200; seed++) {
-      const r = prng(seed);
+      const r = mulberry32(seed);
       // Mix tiny cuts (which split headers) with large ones (which hold many frames).
       const maxChunk = [6, 17, 300, 4096, 70_000][seed % 5]!;
       const chunks: Buffer[] = [];
@@ -422,7 +413,7 @@ describe('native codec: limits and malformed input', () => {
   });
 
   it('rejects unknown type bytes', () => {
-    for (const type of [0x00, 0x0b, 0x7f, 0xff]) rejects(raw(type), 'ERR_MALFORMED_FRAME');
+    for (const type of [0x00, 0x0c, 0x7f, 0xff]) rejects(raw(type), 'ERR_MALFORMED_FRAME');
   });
 
   it('rejects truncated fields', () => {
@@ -491,7 +482,9 @@ describe('native codec: limits and malformed input', () => {
       raw(0x06, [0, 1, ...str('not an address'), 0]),
       raw(0x06, [0, 1, ...str('[::1:80'), 0]),
       raw(0x02, [0]),
-      raw(0x02, [5]),
+      raw(0x02, [6]),
+      raw(0x0b, [...Buffer.alloc(31)]),
+      raw(0x0b, [...Buffer.alloc(33)]),
       raw(0x09, [15, ...Buffer.alloc(15)]),
       raw(0x09, [65, ...Buffer.alloc(63)]),
     ];
@@ -564,6 +557,9 @@ describe('native encoder: validation', () => {
     [{ type: 'bytes', data: 'text' as never }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'auth', proof: Buffer.alloc(15) }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'auth', proof: Buffer.alloc(65) }, 'ERR_INVALID_ARGUMENT'],
+    [{ type: 'pake', share: Buffer.alloc(31) }, 'ERR_INVALID_ARGUMENT'],
+    [{ type: 'pake', share: Buffer.alloc(33) }, 'ERR_INVALID_ARGUMENT'],
+    [{ type: 'pake', share: 'x'.repeat(32) as never }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'goodbye', reason: 'r'.repeat(257) }, 'ERR_INVALID_ARGUMENT'],
     [{ type: 'nonsense' } as never, 'ERR_INVALID_ARGUMENT'],
   ];

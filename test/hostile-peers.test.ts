@@ -236,7 +236,8 @@ describe('a peer flooding the peer book', () => {
           await flushCompat(node, raw);
           assert.ok(node.getPeerInfo().known.length <= 50, `${node.getPeerInfo().known.length} known`);
         }
-        assert.equal(node.getPeerInfo().known.length, 50);
+        // One source's claims fill at most its share of the book (a quarter, at least 16).
+        assert.equal(node.getPeerInfo().known.length, 16);
         assert.ok(largest <= 50, `the book reached ${largest}`);
         assert.equal(node.getPeerInfo().peers.length, 1, 'valid lists are no offence: the peer stays');
         await assertServesLegitimatePeer(t, node);
@@ -260,7 +261,8 @@ describe('a peer flooding the peer book', () => {
       await flushNative(node, peer, id);
       assert.ok(node.getPeerInfo().known.length <= 50);
     }
-    assert.equal(node.getPeerInfo().known.length, 50);
+    // One source's claims fill at most its share of the book (a quarter, at least 16).
+    assert.equal(node.getPeerInfo().known.length, 16);
     assert.equal(node.getPeerInfo().peers.length, 1);
     await assertServesLegitimatePeer(t, node);
   });

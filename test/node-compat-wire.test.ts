@@ -102,7 +102,7 @@ describe('raw compat peer as a dialer', () => {
       const discovered = waitFor(x, 'peers-discovered');
       raw.send(`PEERS:${target.address},,garbage,[::1]:9,127.0.0.1:${x.port}\n`);
       const d = await discovered;
-      assert.equal(d.from.id, raw.id);
+      assert.equal(d.from?.id, raw.id);
       assert.equal(d.newCount, 1, 'empty, invalid, [::1] and own entries are ignored');
       assert.deepEqual(d.addresses, [target.address]);
       // X dials the new address (auto-connect) as a compat dialer: at once if it ranks first by

@@ -11,29 +11,31 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import type { Frame } from '../src/codec/frame.js';
 import type { MeshwireError } from '../src/errors.js';
 import type { P2PNode } from '../src/node.js';
 import { resolveOptions } from '../src/options.js';
 import {
   createIdentity,
   deriveNetworkKey,
-  networkKeyProof,
+  NetworkKeyExchange,
+  networkKeySession,
   tlsClientOptions,
   type Identity,
 } from '../src/secure/index.js';
-import { openSecure } from '../src/session/channel.js';
+import { secureMode } from '../src/session/secure-mode.js';
+import { tcpTransport } from '../src/transport/tcp.js';
 import { addressOf, record, startNode, waitFor, waitUntil, rejectsWith, ofType } from './helpers/nodes.js';
 import {
   describeFrames,
   helloFrame,
+  rawClientExchange,
   rawNativeServer,
   RawNativePeer,
   TcpProxy,
   TlsMitmProxy,
-  withTimeout,
   type ProxiedRecord,
 } from './support-secure/raw-native.js';
+import { withTimeout } from './helpers/wait.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -144,7 +146,7 @@ describe('peer-book poisoning', () => {
 
 describe('TLS-terminating man in the middle', () => {
   test(
-    'channel level: dialing with the expected ID exposes the proxy (ERR_PEER_ID_MISMATCH)',
+    'session level: dialing with the expected ID exposes the proxy (ERR_PEER_ID_MISMATCH)',
     TIMEOUT,
     async (t) => {
       const target = await startNode(t);
@@ -153,7 +155,7 @@ describe('TLS-terminating man in the middle', () => {
       const options = resolveOptions({ host: '127.0.0.1' });
       const limits = { maxBytesPerMessage: 1 << 20, maxLineBytes: 1 << 16, maxPeersPerFrame: 100 };
       const connectionLimits = { highWaterMark: 1 << 20, maxQueueBytes: 1 << 24, writeTimeoutMs: 5_000 };
-      const channel = openSecure(limits, options);
+      const channel = secureMode(limits, options, tcpTransport);
       await channel.init();
       const dial = (port: number, expectedId?: string) =>
         channel.connect({
@@ -534,105 +536,126 @@ describe('nothing crosses before authorization', () => {
     return listener;
   }
 
-  const attempts: [string, (id: string, peer: RawNativePeer) => Frame[]][] = [
-    ['a random proof', (id) => [{ type: 'auth', proof: randomBytes(32) }, helloFrame(id)]],
+  const KEY = deriveNetworkKey('the real key');
+  const WRONG = deriveNetworkKey('wrong key');
+
+  /** What the hand-made client does after the TLS handshake; `listenerId` is the node's ID. */
+  type Attempt = (peer: RawNativePeer, id: string, listenerId: string) => Promise<void>;
+  const attempts: [string, string[], Attempt][] = [
     [
-      'a proof made with the wrong key',
-      (id, peer) => [
-        { type: 'auth', proof: networkKeyProof(peer.socket, deriveNetworkKey('wrong key'), 'client') },
-        helloFrame(id),
-      ],
+      'a share and a tag made with the wrong key',
+      ['pake', 'auth', 'reject:unauthorized'],
+      async (peer, id, listenerId) => {
+        const { exchange, listenerProved } = await rawClientExchange(peer, WRONG, id, listenerId);
+        assert.equal(listenerProved, false, 'the wrong key cannot check the listener');
+        peer.send({ type: 'auth', proof: exchange.tag }, helloFrame(id));
+      },
     ],
     [
-      "the listener's own role byte (a reflected proof)",
-      (id, peer) => [
-        { type: 'auth', proof: networkKeyProof(peer.socket, deriveNetworkKey('the real key'), 'server') },
-        helloFrame(id),
-      ],
+      'a random tag',
+      ['pake', 'auth', 'reject:unauthorized'],
+      async (peer, id, listenerId) => {
+        await rawClientExchange(peer, KEY, id, listenerId);
+        peer.send({ type: 'auth', proof: randomBytes(64) }, helloFrame(id));
+      },
     ],
-    ['no proof at all', (id) => [helloFrame(id)]],
-    ['a request for peers instead of a proof', () => [{ type: 'request-peers' }]],
-    ['a chat instead of a proof', () => [{ type: 'chat', text: 'let me in' }]],
+    [
+      "the listener's own tag reflected",
+      ['pake', 'auth', 'reject:unauthorized'],
+      async (peer, id) => {
+        const exchange = new NetworkKeyExchange(WRONG, 'client', networkKeySession(peer.socket, id, 'x'));
+        peer.send({ type: 'pake', share: exchange.share });
+        await peer.nextFrame();
+        const tag = await peer.nextFrame();
+        assert.equal(tag.type, 'auth');
+        if (tag.type === 'auth') peer.send(tag, helloFrame(id));
+      },
+    ],
+    [
+      'a hello instead of the tag',
+      ['pake', 'auth', 'reject:unauthorized'],
+      async (peer, id, listenerId) => {
+        await rawClientExchange(peer, KEY, id, listenerId);
+        peer.send(helloFrame(id));
+      },
+    ],
+    [
+      'the neutral element as share',
+      ['reject:unauthorized'],
+      async (peer) => peer.send({ type: 'pake', share: new Uint8Array(32) }),
+    ],
+    ['no key exchange at all', ['reject:unauthorized'], async (peer, id) => peer.send(helloFrame(id))],
+    [
+      'an old HMAC proof instead of a share',
+      ['reject:unauthorized'],
+      async (peer, id) => peer.send({ type: 'auth', proof: randomBytes(32) }, helloFrame(id)),
+    ],
+    [
+      'a request for peers instead of a share',
+      ['reject:unauthorized'],
+      async (peer) => peer.send({ type: 'request-peers' }),
+    ],
+    [
+      'a chat instead of a share',
+      ['reject:unauthorized'],
+      async (peer) => peer.send({ type: 'chat', text: 'let me in' }),
+    ],
   ];
-  for (const [what, frames] of attempts) {
-    test(`${what}: the client receives only reject(unauthorized)`, TIMEOUT, async (t) => {
+  for (const [what, expected, attempt] of attempts) {
+    test(`${what}: the client receives no hello, no peers, no chat`, TIMEOUT, async (t) => {
       const listener = await busyKeyedListener(t);
       const onListener = record(listener);
       const identity = await attacker();
       const peer = await RawNativePeer.dial(t, listener.port, identity);
-      peer.send(...frames(identity.id, peer));
+      await attempt(peer, identity.id, listener.id);
       await peer.expectClose();
       assert.equal(peer.decodeError, undefined);
       assert.deepEqual(
-        peer.frames,
-        [{ type: 'reject', reason: 'unauthorized' }],
+        peer.frames.map((f) => (f.type === 'reject' ? `reject:${f.reason}` : f.type)),
+        expected,
         describeFrames(peer.frames),
       );
       assert.ok(
         !peer.received.includes(Buffer.from('secret')),
         'no secret payload in the raw bytes received',
       );
+      assert.ok(!peer.received.includes(Buffer.from(listener.id)), "not even the listener's ID in a hello");
       assert.deepEqual(ofType(onListener, 'peer-connected'), []);
     });
   }
 
-  test('a valid proof replayed from another session is refused', TIMEOUT, async (t) => {
+  test('a valid tag replayed from another session is refused', TIMEOUT, async (t) => {
     const listener = await busyKeyedListener(t);
     const identity = await attacker();
     const first = await RawNativePeer.dial(t, listener.port, identity);
-    const proof = networkKeyProof(first.socket, deriveNetworkKey('the real key'), 'client');
+    const { exchange } = await rawClientExchange(first, KEY, identity.id, listener.id);
     const second = await RawNativePeer.dial(t, listener.port, identity);
-    second.send({ type: 'auth', proof }, helloFrame(identity.id));
+    second.send({ type: 'pake', share: exchange.share });
+    await second.nextFrame();
+    await second.nextFrame();
+    second.send({ type: 'auth', proof: exchange.tag }, helloFrame(identity.id));
     await second.expectClose();
     assert.deepEqual(
-      second.frames,
-      [{ type: 'reject', reason: 'unauthorized' }],
+      second.frames.map((f) => f.type),
+      ['pake', 'auth', 'reject'],
       describeFrames(second.frames),
     );
     first.socket.destroy();
   });
 
-  test('control: with the right proof the same client gets auth, hello and peers', TIMEOUT, async (t) => {
-    const listener = await busyKeyedListener(t);
-    const identity = await attacker();
-    const peer = await RawNativePeer.dial(t, listener.port, identity);
-    peer.send(
-      { type: 'auth', proof: networkKeyProof(peer.socket, deriveNetworkKey('the real key'), 'client') },
-      helloFrame(identity.id),
-    );
-    assert.equal((await peer.nextFrame()).type, 'auth');
-    const hello = await peer.nextFrame();
-    assert.equal(hello.type === 'hello' && hello.id, listener.id);
-    assert.equal((await peer.nextFrame()).type, 'peers');
-  });
-
   test(
-    'a keyed dialer tells an unproven listener nothing but its own proof and hello',
+    'control: with the right key the same client gets the share, tag, hello and peers',
     TIMEOUT,
     async (t) => {
-      const dialer = await startNode(t, { networkKey: 'the real key' });
-      const friend = await startNode(t, { networkKey: 'the real key' });
-      await friend.connectToPeer(addressOf(dialer));
-      const timer = setInterval(() => void dialer.broadcastMessage('secret chat').catch(() => undefined), 2);
-      t.after(() => clearInterval(timer));
+      const listener = await busyKeyedListener(t);
       const identity = await attacker();
-      const seen: RawNativePeer[] = [];
-      const fake = await rawNativeServer(t, identity, (peer) => {
-        seen.push(peer);
-        void peer
-          .nextFrame()
-          .then(() => peer.nextFrame())
-          .then(() => peer.send({ type: 'auth', proof: randomBytes(32) }, helloFrame(identity.id)));
-      });
-      await rejectsWith(dialer.connectToPeer(fake.address), 'ERR_UNAUTHORIZED');
-      const [peer] = seen;
-      assert.ok(peer);
-      await peer.expectClose();
-      assert.deepEqual(
-        peer.frames.map((f) => f.type),
-        ['auth', 'hello', 'goodbye'],
-        describeFrames(peer.frames),
-      );
+      const peer = await RawNativePeer.dial(t, listener.port, identity);
+      const { exchange, listenerProved } = await rawClientExchange(peer, KEY, identity.id, listener.id);
+      assert.ok(listenerProved, "the listener's tag verifies with the right key");
+      peer.send({ type: 'auth', proof: exchange.tag }, helloFrame(identity.id));
+      const hello = await peer.nextFrame();
+      assert.equal(hello.type === 'hello' && hello.id, listener.id);
+      assert.equal((await peer.nextFrame()).type, 'peers');
     },
   );
 });

@@ -3,11 +3,10 @@
  * text and bytes, the network key, persistent identities, the allow-list and the firewall hook,
  * and clear, prompt errors between a secure and a compat node.
  */
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MeshwireError } from '../src/errors.js';
 import type { ChatMessage, BytesMessage } from '../src/messages.js';
@@ -16,6 +15,7 @@ import type { NodeOptions } from '../src/options.js';
 import {
   addressOf,
   record,
+  startConnectedPair,
   startNode,
   waitFor,
   waitForPeerCount,
@@ -23,6 +23,7 @@ import {
   rejectsWith,
   ofType,
 } from './helpers/nodes.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -59,20 +60,6 @@ function collectChats(node: P2PNode, count: number, timeoutMs = 5_000): Promise<
     };
     node.on('chat', listener);
   });
-}
-
-/** Starts two nodes with the given options and makes `dialer` connect to `listener`. */
-async function pair(
-  t: TestContext,
-  listenerOptions: NodeOptions,
-  dialerOptions: NodeOptions,
-): Promise<{ listener: P2PNode; dialer: P2PNode }> {
-  const listener = await startNode(t, listenerOptions);
-  const dialer = await startNode(t, dialerOptions);
-  const connected = waitFor(listener, 'peer-connected');
-  await dialer.connectToPeer(addressOf(listener));
-  await connected;
-  return { listener, dialer };
 }
 
 describe('secure mesh', () => {
@@ -172,23 +159,28 @@ describe('secure mesh', () => {
     },
   );
 
-  test('six nodes connected in a chain with connectToPeer reach a full mesh', TIMEOUT, async (t) => {
-    const nodes: P2PNode[] = [];
-    for (let i = 0; i < 6; i++) nodes.push(await startNode(t, { name: `c${i}` }));
-    for (let i = 1; i < 6; i++) {
-      await (nodes[i] as P2PNode)
-        .connectToPeer(addressOf(nodes[i - 1] as P2PNode))
-        .catch((err: MeshwireError) => {
-          // An automatic dial through peer exchange may have connected the pair first.
-          if (err.code !== 'ERR_DUPLICATE_PEER') throw err;
-        });
-    }
-    await waitForPeerCount(nodes, 5, 10_000);
-    const first = nodes[0] as P2PNode;
-    const got = Promise.all(nodes.slice(1).map((n) => waitFor(n, 'chat', (m) => m.from.id === first.id)));
-    await first.broadcastMessage('to all\n');
-    for (const m of await got) assert.equal(m.text, 'to all\n');
-  });
+  for (const [what, extra] of [
+    ['', {}],
+    [' with a network key', { networkKey: 'mesh secret' }],
+  ] as const) {
+    test(`six nodes connected in a chain with connectToPeer reach a full mesh${what}`, TIMEOUT, async (t) => {
+      const nodes: P2PNode[] = [];
+      for (let i = 0; i < 6; i++) nodes.push(await startNode(t, { name: `c${i}`, ...extra }));
+      for (let i = 1; i < 6; i++) {
+        await (nodes[i] as P2PNode)
+          .connectToPeer(addressOf(nodes[i - 1] as P2PNode))
+          .catch((err: MeshwireError) => {
+            // An automatic dial through peer exchange may have connected the pair first.
+            if (err.code !== 'ERR_DUPLICATE_PEER') throw err;
+          });
+      }
+      await waitForPeerCount(nodes, 5, 10_000);
+      const first = nodes[0] as P2PNode;
+      const got = Promise.all(nodes.slice(1).map((n) => waitFor(n, 'chat', (m) => m.from.id === first.id)));
+      await first.broadcastMessage('to all\n');
+      for (const m of await got) assert.equal(m.text, 'to all\n');
+    });
+  }
 });
 
 describe('simultaneous dials', () => {
@@ -227,7 +219,11 @@ describe('simultaneous dials', () => {
 
 describe('network key', () => {
   test('the same key (string) connects and carries chat', TIMEOUT, async (t) => {
-    const { listener, dialer } = await pair(t, { networkKey: 'open sesame' }, { networkKey: 'open sesame' });
+    const { listener, dialer } = await startConnectedPair(
+      t,
+      { networkKey: 'open sesame' },
+      { networkKey: 'open sesame' },
+    );
     const chat = waitFor(listener, 'chat');
     await dialer.broadcastMessage('inside');
     assert.equal((await chat).text, 'inside');
@@ -235,8 +231,8 @@ describe('network key', () => {
 
   test('the same key as Uint8Array, and a string equal to those bytes, connect', TIMEOUT, async (t) => {
     const key = new Uint8Array(randomBytes(32));
-    await pair(t, { networkKey: key }, { networkKey: Uint8Array.from(key) });
-    await pair(
+    await startConnectedPair(t, { networkKey: key }, { networkKey: Uint8Array.from(key) });
+    await startConnectedPair(
       t,
       { networkKey: 'pässword' },
       { networkKey: new Uint8Array(Buffer.from('pässword', 'utf8')) },
@@ -280,14 +276,8 @@ describe('network key', () => {
 });
 
 describe('identity key file', () => {
-  async function tempDir(t: TestContext): Promise<string> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-secure-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    return dir;
-  }
-
   test('a restart with the same key file keeps the ID; the file has mode 0600', TIMEOUT, async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'meshwire-secure-');
     const keyFile = path.join(dir, 'sub', 'node.key');
     const first = await startNode(t, { keyFile });
     const id = first.id;
@@ -328,14 +318,13 @@ describe('allow-list', () => {
     await rejectsWith(c.connectToPeer(addressOf(a)), 'ERR_UNAUTHORIZED');
     assert.equal((await aError).error.code, 'ERR_UNAUTHORIZED');
 
-    // A dials C: A refuses C after reading its hello and tells C why (rule 26).
-    const cDropped = waitFor(c, 'peer-disconnected');
+    // A dials C: A refuses C's certified ID right after the TLS handshake and sends nothing at
+    // all, not even a goodbye (rule 26): C never learns A's name and never sees A connect.
+    const cSawClose = waitFor(c, 'error');
     await rejectsWith(a.connectToPeer(addressOf(c)), 'ERR_UNAUTHORIZED');
-    const dropped = await cDropped;
-    assert.equal(dropped.peer.id, a.id);
-    assert.equal(dropped.reason, 'goodbye');
-    assert.match(dropped.error?.message ?? '', /unauthorized/);
+    assert.equal((await cSawClose).error.code, 'ERR_CONNECTION_CLOSED');
     assert.equal(c.getPeerInfo().peers.length, 0);
+    assert.deepEqual(ofType(onC, 'peer-connected'), []);
 
     assert.deepEqual(
       ofType(onA, 'peer-connected')
@@ -429,14 +418,14 @@ describe('firewall hook', () => {
       const reported = (await aError).error;
       assert.equal(reported.code, 'ERR_UNAUTHORIZED', `reported: ${reported.message}`);
 
-      // C admits A before A has seen C's hello, so C sees A come and go, told why.
-      const cDropped = waitFor(c, 'peer-disconnected');
+      // A's hook fails on C's certified ID before A sends anything: C never sees A connect.
+      const onC = record(c);
+      const cSawClose = waitFor(c, 'error');
       const outbound = await rejectsWith(a.connectToPeer(addressOf(c)), 'ERR_UNAUTHORIZED');
       assert.match(outbound.message, /firewall hook failed: firewall exploded/);
       assert.equal((outbound.cause as Error | undefined)?.message, 'firewall exploded');
-      const dropped = await cDropped;
-      assert.equal(dropped.reason, 'goodbye');
-      assert.match(dropped.error?.message ?? '', /unauthorized/);
+      assert.equal((await cSawClose).error.code, 'ERR_CONNECTION_CLOSED');
+      assert.deepEqual(ofType(onC, 'peer-connected'), []);
 
       // Still alive and still refusing.
       await rejectsWith(c.connectToPeer(addressOf(a)), 'ERR_UNAUTHORIZED');
@@ -476,7 +465,7 @@ describe('secure and compat nodes do not mix (no downgrade)', () => {
     const elapsed = Date.now() - started;
     assert.ok(error, 'the dial failed');
     assert.ok(elapsed < 1_000, `failed after ${elapsed} ms`);
-    assert.equal(error.code, 'ERR_TLS');
+    assert.equal(error.code, 'ERR_MODE_MISMATCH');
     assert.match(error.message, /compat/, `message: ${error.message}`);
     assert.match((await compatError).error.message, /TLS/);
     assert.deepEqual(ofType(onCompat, 'peer-connected'), []);

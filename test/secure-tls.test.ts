@@ -9,13 +9,14 @@ import {
   deriveNetworkKey,
   looksLikeTls,
   MESHWIRE_ALPN,
-  networkKeyProof,
+  NetworkKeyExchange,
+  networkKeySession,
   tlsClientOptions,
   tlsServerOptions,
-  verifyNetworkKeyProof,
   verifyPeer,
   type Identity,
 } from '../src/secure/index.js';
+import { pollUntil } from './helpers/wait.js';
 
 const TIMEOUT = 10_000;
 
@@ -179,10 +180,9 @@ describe('secure TLS', () => {
     const { secureContext: _ctx, ...options } = tlsClientOptions(idB);
     await assert.rejects(connect(port, { ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }));
     // The server saw a failed handshake, not a connection.
-    const deadline = Date.now() + 2000;
-    while (server.clientErrors.length === errorsBefore && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await pollUntil(() => server.clientErrors.length > errorsBefore, 'the server reports a client error', {
+      timeoutMs: 2000,
+    });
     assert.ok(server.clientErrors.length > errorsBefore);
   });
 });
@@ -228,7 +228,7 @@ test(
   },
 );
 
-describe('network key proofs', () => {
+describe('network key exchange over a TLS session', () => {
   let server: TestServer;
   let port: number;
   const key = deriveNetworkKey('shared secret');
@@ -255,42 +255,89 @@ describe('network key proofs', () => {
     return { client, serverSide };
   }
 
-  test('the same key verifies in both directions', { timeout: TIMEOUT }, async () => {
-    const { client, serverSide } = await session();
-    const clientProof = networkKeyProof(client, key, 'client');
-    const serverProof = networkKeyProof(serverSide, key, 'server');
-    assert.equal(clientProof.length, 32);
-    assert.ok(verifyNetworkKeyProof(serverSide, key, 'client', clientProof));
-    assert.ok(verifyNetworkKeyProof(client, key, 'server', serverProof));
-  });
+  /** Both ends of a CPace run over one TLS session, with the IDs each side certifies. */
+  function ends(
+    sides: { client: tls.TLSSocket; serverSide: tls.TLSSocket },
+    clientKey: Buffer,
+    serverKey: Buffer,
+  ): { a: NetworkKeyExchange; b: NetworkKeyExchange } {
+    const a = new NetworkKeyExchange(clientKey, 'client', networkKeySession(sides.client, idB.id, idA.id));
+    const b = new NetworkKeyExchange(
+      serverKey,
+      'server',
+      networkKeySession(sides.serverSide, idB.id, idA.id),
+    );
+    return { a, b };
+  }
+
+  test(
+    "the same key: both sides derive one key and each verifies the other's tag",
+    { timeout: TIMEOUT },
+    async () => {
+      const { a, b } = ends(await session(), key, key);
+      assert.equal(a.share.length, 32);
+      assert.ok(a.receive(b.share) && b.receive(a.share));
+      assert.deepEqual(a.isk, b.isk);
+      assert.equal(a.tag.length, 64);
+      assert.ok(b.verify(a.tag));
+      assert.ok(a.verify(b.tag));
+      assert.notDeepEqual(a.tag, b.tag, 'the two directions have different tags');
+    },
+  );
 
   test('a different key fails in both directions', { timeout: TIMEOUT }, async () => {
-    const { client, serverSide } = await session();
-    assert.ok(!verifyNetworkKeyProof(serverSide, key, 'client', networkKeyProof(client, otherKey, 'client')));
-    assert.ok(!verifyNetworkKeyProof(client, key, 'server', networkKeyProof(serverSide, otherKey, 'server')));
+    const { a, b } = ends(await session(), key, otherKey);
+    assert.ok(a.receive(b.share) && b.receive(a.share));
+    assert.ok(!b.verify(a.tag));
+    assert.ok(!a.verify(b.tag));
   });
 
-  test('a proof from one session does not verify in another (replay)', { timeout: TIMEOUT }, async () => {
-    const first = await session();
-    const second = await session();
-    const proof = networkKeyProof(first.client, key, 'client');
-    assert.ok(verifyNetworkKeyProof(first.serverSide, key, 'client', proof));
-    assert.ok(!verifyNetworkKeyProof(second.serverSide, key, 'client', proof));
+  test('a tag from one session does not verify in another (replay)', { timeout: TIMEOUT }, async () => {
+    const first = ends(await session(), key, key);
+    const second = ends(await session(), key, key);
+    // Even replaying the whole first exchange, share and tag, into the second session fails.
+    assert.ok(first.a.receive(first.b.share) && first.b.receive(first.a.share));
+    assert.ok(first.b.verify(first.a.tag));
+    assert.ok(second.b.receive(first.a.share));
+    assert.ok(!second.b.verify(first.a.tag));
   });
 
-  test('a client proof does not verify as a server proof (role binding)', { timeout: TIMEOUT }, async () => {
-    const { client, serverSide } = await session();
-    const clientProof = networkKeyProof(client, key, 'client');
-    assert.ok(!verifyNetworkKeyProof(serverSide, key, 'server', clientProof));
-    // Nor can the client's proof be reflected back to the client as if the server made it.
-    assert.ok(!verifyNetworkKeyProof(client, key, 'server', clientProof));
+  test(
+    'the certified IDs are bound: another pair of IDs gets another key',
+    { timeout: TIMEOUT },
+    async () => {
+      const sides = await session();
+      const a = new NetworkKeyExchange(key, 'client', networkKeySession(sides.client, idB.id, idA.id));
+      const b = new NetworkKeyExchange(key, 'server', networkKeySession(sides.serverSide, idA.id, idB.id));
+      assert.ok(a.receive(b.share) && b.receive(a.share));
+      assert.ok(!b.verify(a.tag));
+    },
+  );
+
+  test('a reflected share or tag is refused (role binding)', { timeout: TIMEOUT }, async () => {
+    const { a, b } = ends(await session(), key, key);
+    assert.equal(a.receive(a.share), false, 'our own share back is refused');
+    assert.ok(a.receive(b.share) && b.receive(a.share));
+    assert.ok(!a.verify(a.tag), "the client's own tag does not pass as the server's");
+    assert.ok(!b.verify(b.tag));
   });
 
-  test('malformed proofs are rejected without throwing', { timeout: TIMEOUT }, async () => {
-    const { client, serverSide } = await session();
-    const proof = networkKeyProof(client, key, 'client');
-    assert.ok(!verifyNetworkKeyProof(serverSide, key, 'client', proof.subarray(0, 31)));
-    assert.ok(!verifyNetworkKeyProof(serverSide, key, 'client', Buffer.concat([proof, Buffer.alloc(1)])));
-    assert.ok(!verifyNetworkKeyProof(serverSide, key, 'client', new Uint8Array(0)));
+  test('malformed shares and tags are refused without throwing', { timeout: TIMEOUT }, async () => {
+    const { a, b } = ends(await session(), key, key);
+    const bad = [
+      new Uint8Array(32), // the neutral element
+      Buffer.alloc(32, 0xff), // not a canonical encoding
+      b.share.subarray(0, 31),
+      Buffer.concat([b.share, Buffer.alloc(1)]),
+      new Uint8Array(0),
+    ];
+    for (const share of bad)
+      assert.equal(a.receive(share), false, `share ${Buffer.from(share).toString('hex')}`);
+    assert.ok(a.receive(b.share) && b.receive(a.share));
+    const tag = a.tag;
+    assert.ok(!b.verify(tag.subarray(0, 63)));
+    assert.ok(!b.verify(Buffer.concat([tag, Buffer.alloc(1)])));
+    assert.ok(!b.verify(new Uint8Array(0)));
+    assert.ok(b.verify(tag));
   });
 });

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { suggestFlag } from './usage.js';
 
 /** Everything the CLI needs to run a node, validated. */
 export interface CliConfig {
@@ -15,6 +16,10 @@ export interface CliConfig {
   debug: boolean;
   compat: boolean;
   json: boolean;
+  /** Never read standard input (`--no-input`): run until SIGINT / SIGTERM, as a service. */
+  noInput: boolean;
+  /** Things to tell the user before starting (a secret on the command line). */
+  warnings: string[];
   /** Network key passphrase given inline (flag or environment), already trimmed. */
   networkKey?: string;
   /** Where the network key passphrase is to be read from. */
@@ -34,6 +39,15 @@ export interface CliConfig {
   peerTimeoutMs?: number;
   connectionTimeoutMs?: number;
   bootstrapRetryMs?: number[];
+  /** LAN discovery (`--lan`), limited to these interfaces if given. */
+  lan: boolean;
+  lanInterfaces?: string[];
+  /** Persisted peer book (absolute); `undefined` with `--no-peer-book` or port 0. */
+  peerBookFile?: string;
+  /** Port of the web dashboard (`--web`; 0 picks one). */
+  webPort?: number;
+  /** Port of the metrics-only listener (`--metrics`; 0 picks one). */
+  metricsPort?: number;
 }
 
 /** What the command line asks for. */
@@ -41,64 +55,21 @@ export type ParsedArgs =
   | { kind: 'run'; config: CliConfig }
   | { kind: 'help' }
   | { kind: 'version' }
+  | { kind: 'keygen' }
   | { kind: 'error'; message: string };
 
 /** The environment variable that supplies the network key when no flag does. */
 export const NETWORK_KEY_ENV = 'MESHWIRE_NETWORK_KEY';
 
+/** Default persisted peer book for a port, relative to the working directory. */
+export function defaultPeerBookFile(port: number): string {
+  return path.join('.meshwire', `peers-${port}.json`);
+}
+
 /** Default identity key file for a port, relative to the working directory. */
 export function defaultKeyFile(port: number): string {
   return path.join('.meshwire', `node-${port}.key`);
 }
-
-export const USAGE = `Usage: meshwire [options] <port> [host:port]
-
-Runs a meshwire node listening on <port> (0 picks a free one) and, if [host:port] is
-given, joins the network through that peer. Type chat messages or commands on stdin.
-
-Options:
-  --name <name>               display name shown to peers (default: the short ID)
-  --debug                     also show heartbeat and peer-exchange traffic
-  --compat                    speak the original Go protocol: plaintext, no authentication
-  --network-key <key>         shared secret; peers without it are refused (secure mode)
-  --network-key-file <file>   read the network key from a file (must be mode 0600)
-  --key-file <file>           identity key file (default: .meshwire/node-<port>.key;
-                              with port 0 the identity is ephemeral)
-  --downloads <dir>           where received files are stored (default: ./downloads)
-  --max-peers <n>             most connected peers (default: 10)
-  --json                      print one JSON object per line per event, for scripts
-  -h, --help                  show this help and exit
-  -v, --version               print the version and exit
-
-Advanced:
-  --host <addr>               address to listen on (default: 0.0.0.0)
-  --advertise-host <host>     host other peers should dial to reach this node
-  --rate-limit <size>         cap the /send upload rate, bytes per second (e.g. 512K, 2M)
-  --max-file-size <size>      refuse incoming files larger than this (default: 4G)
-  --discovery-interval <ms>   peer discovery period (default: 30000)
-  --maintenance-interval <ms> heartbeat and stale-peer check period (default: 15000)
-  --peer-timeout <ms>         drop a peer silent for this long (default: 60000)
-  --connection-timeout <ms>   connect + handshake time limit (default: 10000)
-  --bootstrap-retry <ms,...>  delays between bootstrap attempts (default: 1000,2000,4000,8000,16000)
-
-Commands (type them while the node runs):
-  /peers                      connected peers (name, ID, address, last seen, RTT) and known peers
-  /connect <host:port>        connect to a peer
-  /discover                   ask every peer for its peers now
-  /send <file> [peer]         send a file to all peers, or to one (by name or ID prefix)
-  /quit                       leave the network and exit (also Ctrl-C, Ctrl-D)
-  /help                       list the commands
-  <text>                      chat with every peer (start with // to send a line beginning with /)
-
-Environment:
-  MESHWIRE_NETWORK_KEY        network key, when neither --network-key nor --network-key-file is given
-  NO_COLOR                    disable colours
-
-Examples:
-  meshwire --name alice 8001
-  meshwire --name bob 8002 localhost:8001
-  MESHWIRE_NETWORK_KEY='correct horse' meshwire 8003 localhost:8002
-`;
 
 const OPTIONS = {
   name: { type: 'string' },
@@ -109,6 +80,7 @@ const OPTIONS = {
   'key-file': { type: 'string' },
   downloads: { type: 'string' },
   json: { type: 'boolean' },
+  'no-input': { type: 'boolean' },
   'max-peers': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
@@ -121,6 +93,12 @@ const OPTIONS = {
   'peer-timeout': { type: 'string' },
   'connection-timeout': { type: 'string' },
   'bootstrap-retry': { type: 'string' },
+  lan: { type: 'boolean' },
+  'lan-interface': { type: 'string', multiple: true },
+  'peer-book': { type: 'string' },
+  'no-peer-book': { type: 'boolean' },
+  web: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 class UsageError extends Error {}
@@ -150,12 +128,34 @@ export function parseSize(text: string, what: string): number {
   return value;
 }
 
-/** Loose `host:port` check (the node validates hosts precisely when it starts). */
-export function looksLikeAddress(text: string): boolean {
-  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d{1,5})$/.exec(text);
-  if (!match) return false;
+/**
+ * What is wrong with a `host:port` address typed by the user, or `undefined` when it looks
+ * right (the node validates hosts precisely when it dials).
+ */
+export function addressProblem(text: string): string | undefined {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]/]+):(\d+)$/.exec(text);
+  if (!match) return `not a host:port address: ${JSON.stringify(text)}`;
   const port = Number(match[1]);
-  return port >= 1 && port <= 65535;
+  if (!(port >= 1 && port <= 65535)) return `port out of range (1-65535) in ${JSON.stringify(text)}`;
+  return undefined;
+}
+
+/** Loose `host:port` check: {@link addressProblem} finds nothing wrong. */
+export function looksLikeAddress(text: string): boolean {
+  return addressProblem(text) === undefined;
+}
+
+/** The byte limit of a node name (the node enforces the same rule). */
+const MAX_NAME_BYTES = 64;
+
+/** What is wrong with a `--name`, in the flag's terms, or `undefined`. */
+export function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'invalid --name: it is empty';
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) return `invalid --name: longer than ${MAX_NAME_BYTES} bytes`;
+  if (/[:|]/.test(name)) return `invalid --name ${JSON.stringify(name)}: names cannot contain ':' or '|'`;
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
+  if (/[\u0000-\u001f\u007f]/.test(name)) return 'invalid --name: control characters are not allowed';
+  return undefined;
 }
 
 const DAY_MS = 86_400_000;
@@ -170,11 +170,18 @@ export function parseCli(
   cwd = process.cwd(),
 ): ParsedArgs {
   try {
+    if (argv[0] === 'keygen') return parseKeygen(argv.slice(1));
     let parsed;
     try {
       parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
     } catch (err) {
-      fail((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+      const message = (err as Error).message.replace(/\. To specify a positional argument.*$/s, '');
+      const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(message)?.[1];
+      if (unknown !== undefined) {
+        const guess = suggestFlag(unknown, Object.keys(OPTIONS));
+        fail(`unknown option ${unknown}${guess ? `; did you mean ${guess}?` : ''}`);
+      }
+      fail(message);
     }
     const { values, positionals } = parsed;
     if (values.help) return { kind: 'help' };
@@ -184,9 +191,8 @@ export function parseCli(
     if (positionals.length > 2) fail(`too many arguments: ${positionals.slice(2).join(' ')}`);
     const port = parseInteger(positionals[0] as string, '<port>', 0, 65535);
     const bootstrap = positionals[1];
-    if (bootstrap !== undefined && !looksLikeAddress(bootstrap)) {
-      fail(`bootstrap address must be host:port, got ${JSON.stringify(bootstrap)}`);
-    }
+    const problem = bootstrap !== undefined ? addressProblem(bootstrap) : undefined;
+    if (problem !== undefined) fail(`bootstrap address: ${problem}`);
 
     const compat = values.compat ?? false;
     if (values['network-key'] !== undefined && values['network-key-file'] !== undefined) {
@@ -222,7 +228,15 @@ export function parseCli(
           ? undefined
           : path.resolve(cwd, defaultKeyFile(port));
 
-    if (values.name !== undefined && values.name.length === 0) fail('--name is empty');
+    const badName = values.name !== undefined ? nameProblem(values.name) : undefined;
+    if (badName !== undefined) fail(badName);
+    const warnings: string[] = [];
+    if (values['network-key'] !== undefined) {
+      warnings.push(
+        `--network-key on the command line is visible to other users of this machine (ps, /proc); ` +
+          `put the key in ${NETWORK_KEY_ENV} or a file for --network-key-file instead`,
+      );
+    }
     if (values.downloads !== undefined && values.downloads.length === 0) fail('--downloads is empty');
     if (values.host !== undefined && values.host.length === 0) fail('--host is empty');
 
@@ -241,9 +255,23 @@ export function parseCli(
       debug: values.debug ?? false,
       compat,
       json: values.json ?? false,
+      noInput: values['no-input'] ?? false,
+      warnings,
       downloads: path.resolve(cwd, values.downloads ?? 'downloads'),
       host: values.host ?? '0.0.0.0',
+      lan: values.lan ?? false,
     };
+    if (values['peer-book'] !== undefined && values['no-peer-book'])
+      fail('give either --peer-book or --no-peer-book, not both');
+    const peerBookFile = values['no-peer-book']
+      ? undefined
+      : values['peer-book'] !== undefined
+        ? path.resolve(cwd, values['peer-book'])
+        : port === 0
+          ? undefined
+          : path.resolve(cwd, defaultPeerBookFile(port));
+    const lanInterfaces = values['lan-interface'];
+    if (lanInterfaces !== undefined && !config.lan) fail('--lan-interface needs --lan');
     const optional: Partial<CliConfig> = {
       bootstrap,
       name: values.name,
@@ -266,6 +294,11 @@ export function parseCli(
       peerTimeoutMs: ms('peer-timeout'),
       connectionTimeoutMs: ms('connection-timeout'),
       bootstrapRetryMs,
+      lanInterfaces,
+      peerBookFile,
+      webPort: values.web !== undefined ? parseInteger(values.web, '--web', 0, 65_535) : undefined,
+      metricsPort:
+        values.metrics !== undefined ? parseInteger(values.metrics, '--metrics', 0, 65_535) : undefined,
     };
     for (const [key, value] of Object.entries(optional)) {
       if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
@@ -275,4 +308,18 @@ export function parseCli(
     if (err instanceof UsageError) return { kind: 'error', message: err.message };
     throw err;
   }
+}
+
+/** `meshwire keygen --network`: the only key a user generates by hand (identities are made on first run). */
+function parseKeygen(args: readonly string[]): ParsedArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: { network: { type: 'boolean' } }, strict: true });
+  } catch (err) {
+    fail(`keygen: ${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')}`);
+  }
+  if (!parsed.values.network) {
+    fail('keygen needs --network (identity keys are created by the node on first run, see --key-file)');
+  }
+  return { kind: 'keygen' };
 }

@@ -2,7 +2,7 @@
  * Parsing of the lines typed into the CLI, and peer lookup for `/send <file> <peer>`. Pure.
  */
 import type { PeerRef } from '../messages.js';
-import { displayName, shortId } from './format.js';
+import { displayName, shortId } from './event-text.js';
 
 /** A parsed input line. */
 export type Command =

@@ -2,7 +2,7 @@
 /**
  * Entry point of the `meshwire` command (package `bin`). See `meshwire --help`.
  */
-import { run } from './app.js';
+import { run } from './run.js';
 
 run(process.argv.slice(2)).then(
   (code) => {

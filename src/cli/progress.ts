@@ -2,9 +2,11 @@
  * Progress of file transfers: live bars in the screen's status area on a terminal, otherwise
  * throttled progress lines (at most ~2 per second per transfer, plus the final one).
  */
-import { ProgressThrottle, renderProgressBar, type CliEvent, type ProgressState } from './format.js';
+import type { CliEvent } from './cli-events.js';
+import { ProgressThrottle, renderProgressBar, type ProgressState } from './progress-bar.js';
 import type { Screen } from './screen.js';
 
+/** Shows transfers' progress as live bars on a terminal, else as throttled lines. */
 export class ProgressView {
   readonly #screen: Screen;
   readonly #emit: (event: CliEvent) => void;

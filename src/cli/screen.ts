@@ -4,7 +4,7 @@
  * line writer (no cursor movement, no status area).
  */
 import { clearScreenDown, cursorTo, moveCursor, type Interface } from 'node:readline';
-import { displayWidth, truncateToWidth } from './format.js';
+import { cursorRow, rowsFor, truncateToWidth } from './text-width.js';
 
 /** Renders a status line for a terminal `width` columns wide. */
 export type StatusRenderer = (width: number) => string;
@@ -12,6 +12,7 @@ export type StatusRenderer = (width: number) => string;
 /** Smallest interval between two redraws caused by status updates alone. */
 const REDRAW_INTERVAL_MS = 100;
 
+/** The CLI's output: plain lines, plus on a terminal a live area (bars, prompt) redrawn in place. */
 export class Screen {
   readonly #out: NodeJS.WritableStream & { columns?: number };
   readonly #live: boolean;
@@ -78,8 +79,7 @@ export class Screen {
    */
   submitted(prompt: string, line: string, echo?: string): void {
     if (!this.#live || !this.#rl) return;
-    const width = displayWidth(prompt + line);
-    this.#submittedRows = Math.max(1, Math.ceil(width / this.columns));
+    this.#submittedRows = rowsFor(prompt + line, this.columns);
     this.#erase();
     if (echo !== undefined) this.#out.write(echo + '\n');
     this.#draw();
@@ -116,7 +116,7 @@ export class Screen {
     if (this.#closed) return;
     let up = this.#drawnRows;
     if (this.#submittedRows !== undefined) up += this.#submittedRows;
-    else if (this.#promptDrawn && this.#rl) up += this.#rl.getCursorPos().rows;
+    else if (this.#promptDrawn && this.#rl) up += this.#cursorRow(this.#rl);
     if (up === 0 && !this.#promptDrawn && this.#submittedRows === undefined) return;
     cursorTo(this.#out, 0);
     if (up > 0) moveCursor(this.#out, 0, -up);
@@ -124,6 +124,16 @@ export class Screen {
     this.#drawnRows = 0;
     this.#promptDrawn = false;
     this.#submittedRows = undefined;
+  }
+
+  /**
+   * The row of the cursor below the prompt's first row. readline's own getCursorPos() measures
+   * with Node's internal width table, which misses many emoji (U+1F680 counts as one column),
+   * so a long line of them left a stray row; this measures with text-width's Unicode data.
+   */
+  #cursorRow(rl: Interface): number {
+    const prompt = rl.getPrompt();
+    return cursorRow(prompt + rl.line.slice(0, rl.cursor), this.columns);
   }
 
   #draw(): void {

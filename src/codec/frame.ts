@@ -3,8 +3,11 @@
  * so the session, peer table and discovery code is identical in compat and secure mode.
  */
 
-/** Why a handshake was refused. `unauthorized` and `version` exist only in the native protocol. */
-export type RejectReason = 'duplicate' | 'max-peers' | 'unauthorized' | 'version';
+/**
+ * Why a handshake was refused. `unauthorized`, `version` and `rate-limited` (too many failed
+ * network-key attempts from the dialer's address) exist only in the native protocol.
+ */
+export type RejectReason = 'duplicate' | 'max-peers' | 'unauthorized' | 'version' | 'rate-limited';
 
 /** A peer address as shared in a PEERS frame; `id` is known only in the native protocol. */
 export interface PeerAddress {
@@ -69,10 +72,19 @@ export interface BytesFrame {
   data: Uint8Array;
 }
 
-/** Native only: network-key proof, an HMAC bound to the TLS session. */
+/**
+ * Native only: a network-key confirmation tag (CPace explicit key confirmation, HMAC-SHA512 in
+ * `meshwire/2`), bound to the TLS session through the key exchange.
+ */
 export interface AuthFrame {
   type: 'auth';
   proof: Uint8Array;
+}
+
+/** Native only: this side's share of the network-key exchange (an X25519 u-coordinate, 32 bytes). */
+export interface PakeFrame {
+  type: 'pake';
+  share: Uint8Array;
 }
 
 /** Native only: a polite close with a reason, so the other side can report why. */
@@ -92,6 +104,7 @@ export type Frame =
   | ChatFrame
   | BytesFrame
   | AuthFrame
+  | PakeFrame
   | GoodbyeFrame;
 
 export type FrameType = Frame['type'];

@@ -34,6 +34,8 @@ export const MIN_AUTH_PROOF_BYTES = 16;
 export const MAX_AUTH_PROOF_BYTES = 64;
 /** Longest goodbye reason, in UTF-8 bytes. */
 export const MAX_GOODBYE_REASON_BYTES = 256;
+/** Size of a network-key share in a pake frame: one encoded X25519 u-coordinate. */
+export const PAKE_SHARE_BYTES = 32;
 
 const T_HELLO = 0x01;
 const T_REJECT = 0x02;
@@ -45,6 +47,7 @@ const T_CHAT = 0x07;
 const T_BYTES = 0x08;
 const T_AUTH = 0x09;
 const T_GOODBYE = 0x0a;
+const T_PAKE = 0x0b;
 
 /** Indexed by type code; `undefined` marks a code this version does not know (rule 7). */
 const TYPE_NAMES: readonly (FrameType | undefined)[] = [
@@ -59,13 +62,27 @@ const TYPE_NAMES: readonly (FrameType | undefined)[] = [
   'bytes',
   'auth',
   'goodbye',
+  'pake',
 ];
 
 /**
  * Smallest and largest body each type can have regardless of content. Checking them from the
  * header alone means a 200 KiB "ping" is refused before a byte of it is buffered (rule 7).
  */
-const MIN_BODY: readonly number[] = [0, 1, 1, 8, 8, 0, 2, 0, 0, 1 + MIN_AUTH_PROOF_BYTES, 2];
+const MIN_BODY: readonly number[] = [
+  0,
+  1,
+  1,
+  8,
+  8,
+  0,
+  2,
+  0,
+  0,
+  1 + MIN_AUTH_PROOF_BYTES,
+  2,
+  PAKE_SHARE_BYTES,
+];
 const MAX_BODY: readonly number[] = [
   0,
   Infinity,
@@ -78,6 +95,7 @@ const MAX_BODY: readonly number[] = [
   Infinity,
   1 + MAX_AUTH_PROOF_BYTES,
   2 + MAX_GOODBYE_REASON_BYTES,
+  PAKE_SHARE_BYTES,
 ];
 
 /** Indexed by reason code (rule 13); code 4, `version`, is frozen across versions (rule 23). */
@@ -87,12 +105,14 @@ const REJECT_REASONS: readonly (RejectReason | undefined)[] = [
   'max-peers',
   'unauthorized',
   'version',
+  'rate-limited',
 ];
 const REJECT_CODES: Readonly<Record<RejectReason, number>> = {
   duplicate: 1,
   'max-peers': 2,
   unauthorized: 3,
   version: 4,
+  'rate-limited': 5,
 };
 
 const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -279,6 +299,10 @@ function decodeBody(type: number, buf: Buffer, start: number, end: number, maxPe
       // Copied: a 32-byte proof must not pin a whole 64 KiB socket chunk in memory.
       return { type: 'auth', proof: Buffer.from(buf.subarray(at, at + length)) };
     }
+    case T_PAKE:
+      // Copied, like an auth proof. The size is exact (rule 7); whether the bytes encode a group
+      // element is the key exchange's question, not the codec's.
+      return { type: 'pake', share: Buffer.from(buf.subarray(start, end)) };
     case T_GOODBYE: {
       const r = new BodyReader(buf, start, end);
       const reason = r.string(MAX_GOODBYE_REASON_BYTES, 'goodbye reason');
@@ -512,6 +536,16 @@ export class NativeEncoder implements FrameEncoder {
         const buf = this.alloc(T_AUTH, 1 + proof.length, 'auth');
         buf[NATIVE_HEADER_BYTES] = proof.length;
         buf.set(proof, NATIVE_HEADER_BYTES + 1);
+        return [buf];
+      }
+      case 'pake': {
+        const share = frame.share;
+        if (!(share instanceof Uint8Array)) invalid('pake share must be a Uint8Array');
+        if (share.length !== PAKE_SHARE_BYTES) {
+          invalid(`pake share of ${share.length} bytes (must be ${PAKE_SHARE_BYTES})`);
+        }
+        const buf = this.alloc(T_PAKE, PAKE_SHARE_BYTES, 'pake');
+        buf.set(share, NATIVE_HEADER_BYTES);
         return [buf];
       }
       case 'goodbye': {

@@ -1,16 +1,19 @@
-import type { PeerAddress, PeersFrame } from '../codec/frame.js';
-import type { MeshCore } from '../core.js';
-import { MeshwireError, toMeshwireError } from '../errors.js';
-import type { PeerRef } from '../messages.js';
-import { peerRef, type Peer } from '../peers/peer-table.js';
-import type { KnownPeer } from './peer-book.js';
+import { REDIAL_FINAL_ERRORS, toMeshwireError } from '../errors.js';
+import type { CandidateSource, PeerRef, PeersDiscoveredMessage, WithoutTime } from '../messages.js';
+import type { Peer } from '../peers/peer.js';
+import { DialBudget } from './dial-budget.js';
+import { PeerBook, type KnownPeer } from './peer-book.js';
 
-/** Known-but-unconnected addresses added to each PEERS list (as the original). */
-const EXTRA_KNOWN_IN_LIST = 5;
 /** How long the end of a link that should not dial first waits before it dials anyway. */
 const DEFER_MS = 2000;
 /** Most automatic dials one node keeps in flight: more only burn CPU on handshakes that time out. */
 const MAX_AUTO_DIALS = 8;
+/** Automatic dials, per second, that all sources together may start (sustained; see DialBudget). */
+const GLOBAL_DIALS_PER_SECOND = 16;
+/** Burst of automatic dials above the sustained rate. */
+const GLOBAL_DIAL_BURST = 32;
+/** Sources whose dial credit is tracked at once. */
+const MAX_TRACKED_SOURCES = 1024;
 /** First redial delay after a peer drops; doubles per failure. */
 const REDIAL_BASE_MS = 1000;
 /** Longest wait between two redials of one dropped peer. */
@@ -20,19 +23,42 @@ const REDIAL_MAX_DELAY_MS = 60_000;
  * periodic discovery round keeps retrying it on the peer book's slower backoff.
  */
 const REDIAL_MAX_ATTEMPTS = 8;
-/** Dial failures that no retry can fix: the peer is back, or what answers there is not it. */
-const REDIAL_FINAL_ERRORS = new Set<string>([
-  'ERR_DUPLICATE_PEER',
-  'ERR_SELF_CONNECTION',
-  'ERR_PEER_ID_MISMATCH',
-  'ERR_UNAUTHORIZED',
-  'ERR_VERSION_MISMATCH',
-  'ERR_CLOSED',
-  'ERR_ABORTED',
-]);
 
-function isIpv6Loopback(address: string): boolean {
-  return address.startsWith('[::1]');
+/** How a source hands an address to discovery ({@link Discovery.addCandidate}). */
+export interface CandidateOptions {
+  /** Which source found it; recorded in the peer book and in `peers-discovered`. */
+  source: CandidateSource;
+  /** The peer whose claim it is (peer exchange): its claims share one budget and one book quota. */
+  via?: string;
+  /** The peer ID said to listen there (a hint unless `verified`). */
+  id?: string;
+  /** True when `id` is proven (a signed record, a dial of ours). */
+  verified?: boolean;
+}
+
+/** Settings discovery reads. */
+export interface DiscoveryOptions {
+  maxKnownPeers: number;
+  autoConnectMax: number;
+  autoConnectJitterMs: number;
+  discoveryIntervalMs: number;
+}
+
+/** What discovery needs from the node: who is connected, and a way to dial. */
+export interface DiscoveryHost {
+  isClosed(): boolean;
+  /** This node's ID and port (the dial-order rule). */
+  selfId(): string;
+  selfPort(): number;
+  isSelfAddress(address: string): boolean;
+  /** True when a peer connected at `address` (proven or claimed) or with `id` is connected. */
+  isConnected(address: string, id?: string): boolean;
+  /** Free peer slots. */
+  freeSlots(): number;
+  /** True while a dial to `address` is in progress. */
+  isDialing(address: string): boolean;
+  dial(address: string): Promise<PeerRef>;
+  report(message: WithoutTime<PeersDiscoveredMessage>): void;
 }
 
 function shuffle<T>(items: T[]): T[] {
@@ -43,28 +69,17 @@ function shuffle<T>(items: T[]): T[] {
   return items;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new MeshwireError('ERR_ABORTED', 'aborted'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(new MeshwireError('ERR_ABORTED', 'aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /**
- * Peer exchange, automatic dialling of discovered peers, periodic discovery, bootstrap with
- * retries and redial with backoff. New peers are dialled as soon as a PEERS list names them, so
- * a mesh converges without waiting for the discovery timer.
+ * Candidate addresses from any source (peer exchange, bootstrap, LAN, the persisted book) go
+ * into one bounded peer book through {@link addCandidate}; discovery dials them automatically,
+ * within the dial budget, and redials peers lost to a crash with backoff. New candidates are
+ * dialled at once, so a mesh converges without waiting for the discovery timer.
  */
 export class Discovery {
-  readonly #core: MeshCore;
+  readonly book: PeerBook;
+  readonly #host: DiscoveryHost;
+  readonly #options: DiscoveryOptions;
+  readonly #budget: DialBudget;
   readonly #scheduled = new Set<string>();
   /** Addresses of dropped peers with a redial pending. */
   readonly #redials = new Set<string>();
@@ -73,93 +88,87 @@ export class Discovery {
   #followUpAt = Infinity;
   #inFlight = 0;
 
-  constructor(core: MeshCore) {
-    this.#core = core;
-  }
-
-  /** The PEERS list for `to`: our connected peers but `to`, plus a few known unconnected ones. */
-  peersFrameFor(to: Peer | undefined): PeersFrame | undefined {
-    const { table, book } = this.#core;
-    const peers: PeerAddress[] = [];
-    for (const peer of table.values()) {
-      if (peer !== to && peer.advertised && !isIpv6Loopback(peer.address)) {
-        peers.push({ address: peer.address, id: peer.id });
-      }
-    }
-    let extra = 0;
-    for (const known of book.values()) {
-      if (extra >= EXTRA_KNOWN_IN_LIST) break;
-      if (table.hasAddress(known.address) || isIpv6Loopback(known.address) || known.address === to?.address)
-        continue;
-      if (known.failures > 0) continue;
-      // A connected peer is listed above under its current address; another address it was known
-      // by (e.g. before a late LISTEN line) would only repeat it, or tell `to` its own address.
-      if (known.id && table.get(known.id)) continue;
-      peers.push(known.id ? { address: known.address, id: known.id } : { address: known.address });
-      extra++;
-    }
-    return peers.length > 0 ? { type: 'peers', peers } : undefined;
-  }
-
-  /** Sends our PEERS list to `to`, if non-empty. */
-  sharePeers(to: Peer): void {
-    const frame = this.peersFrameFor(to);
-    if (!frame) return;
-    this.#core.sendControl(to, frame);
-    if (this.#core.options.debug) {
-      this.#core.report({
-        type: 'peer-response',
-        peer: peerRef(to),
-        direction: 'sent',
-        addresses: frame.peers.map((p) => p.address),
-      });
-    }
-  }
-
-  /** Asks `peer` for its peers. */
-  requestPeers(peer: Peer): void {
-    this.#core.sendControl(peer, { type: 'request-peers' });
-    if (this.#core.options.debug)
-      this.#core.report({ type: 'peer-request', peer: peerRef(peer), direction: 'sent' });
-  }
-
-  /** Called once a handshake completes: remember the address, exchange lists at once. */
-  onConnected(peer: Peer): void {
-    const { book } = this.#core;
-    if (peer.advertised) {
-      const isNew = book.add(peer.address, Date.now(), peer.id);
-      book.recordSuccess(peer.address, peer.id);
-      if (isNew) this.#announce(peer);
-    }
-    this.sharePeers(peer);
-    if (peer.direction === 'outbound') this.requestPeers(peer);
+  constructor(host: DiscoveryHost, options: DiscoveryOptions) {
+    this.#host = host;
+    this.#options = options;
+    this.book = new PeerBook(options.maxKnownPeers);
+    this.#budget = new DialBudget({
+      perSource: Math.max(2, 2 * options.autoConnectMax),
+      globalPerSecond: GLOBAL_DIALS_PER_SECOND,
+      globalBurst: GLOBAL_DIAL_BURST,
+      maxSources: MAX_TRACKED_SOURCES,
+    });
   }
 
   /**
-   * Tells every other peer about a newcomer at once. The newcomer learns of them from our list
-   * in the same moment, so both ends of each missing link know of each other and the dial-order
-   * rule (see {@link autoConnect}) lets exactly one of them dial, without waiting for a
-   * discovery round.
+   * The one way in for every source: remembers `address` (bounded per source) and dials it when
+   * it should. Returns true when the address was new.
    */
-  #announce(newcomer: Peer): void {
-    const frame = { type: 'peers' as const, peers: [{ address: newcomer.address, id: newcomer.id }] };
-    for (const peer of this.#core.table.values()) {
-      if (peer !== newcomer) this.#core.sendControl(peer, frame);
+  addCandidate(address: string, options: CandidateOptions, now = Date.now()): boolean {
+    if (this.#host.isSelfAddress(address)) return false;
+    const quotaKey = options.via ?? options.source;
+    const added = this.book.add(address, now, options.source, quotaKey, options.id);
+    if (options.verified && options.id) this.book.recordDial(address, options.id, now);
+    return added;
+  }
+
+  /** Adds a batch from one source, reports what was new, and starts dialling. */
+  addCandidates(
+    addresses: { address: string; id?: string }[],
+    options: CandidateOptions,
+    from?: PeerRef,
+  ): string[] {
+    const now = Date.now();
+    const added: string[] = [];
+    for (const entry of addresses) {
+      const opts = entry.id ? { ...options, id: entry.id } : options;
+      if (this.addCandidate(entry.address, opts, now)) added.push(entry.address);
     }
+    if (added.length > 0) {
+      this.#host.report({
+        type: 'peers-discovered',
+        source: options.source,
+        ...(from ? { from } : {}),
+        newCount: added.length,
+        totalKnown: this.book.size,
+        addresses: added,
+      });
+    }
+    this.autoConnect();
+    return added;
+  }
+
+  /**
+   * Called once a handshake completes. Only our own dial proves that an address belongs to an
+   * ID; what an inbound peer says it listens on is a claim, kept as a hint that binds nothing.
+   * Returns true when the address was new to the book.
+   */
+  onConnected(peer: Peer): boolean {
+    if (!peer.advertised) return false;
+    const now = Date.now();
+    const isNew = !this.book.get(peer.address);
+    if (peer.direction === 'outbound') this.book.recordDial(peer.address, peer.id, now);
+    else this.book.recordClaim(peer.address, peer.id, now, peer.id);
+    return isNew;
+  }
+
+  /** Records a dial that failed (`self`: the address turned out to be this node's). */
+  onDialFailed(address: string, self: boolean): void {
+    if (self) this.book.markSelf(address);
+    else this.book.recordFailure(address, Date.now(), this.#options.discoveryIntervalMs / 4);
   }
 
   /**
    * A peer that dropped unexpectedly (crash, network failure) is redialled with backoff (1 s,
-   * 2 s, 4 s, ... up to {@link REDIAL_MAX_ATTEMPTS} tries) until it is back, so a peer that
-   * restarts on the same address rejoins without a bootstrap of its own. The first redial also
-   * refills other free slots from the peer book.
+   * 2 s, 4 s, ... up to {@link REDIAL_MAX_ATTEMPTS} tries) until it is back, whatever the book
+   * holds, so a peer that restarts on the same address rejoins without a bootstrap of its own.
+   * The first redial also refills other free slots from the peer book.
    */
-  onDisconnected(peer: Peer, byUs: boolean): void {
-    if (byUs || this.#core.closed) return;
-    const entry = this.#core.book.get(peer.address);
-    if (!entry) return;
+  onDisconnected(peer: Peer, redial: boolean): void {
+    if (!redial || this.#host.isClosed() || !peer.advertised) return;
+    const entry = this.book.get(peer.address);
     // The redial owns this address for now: autoConnect leaves it alone until the first attempt.
-    entry.nextAttemptAt = Date.now() + REDIAL_BASE_MS;
+    if (entry) entry.nextAttemptAt = Date.now() + REDIAL_BASE_MS;
     this.#scheduleRedial(peer.address, peer.id, 1);
   }
 
@@ -167,7 +176,7 @@ export class Discovery {
     if (this.#redials.has(address)) return;
     this.#redials.add(address);
     const delay = Math.min(REDIAL_BASE_MS * 2 ** (attempt - 1), REDIAL_MAX_DELAY_MS);
-    this.#later(delay + Math.random() * this.#core.options.autoConnectJitterMs, () => {
+    this.#later(delay + Math.random() * this.#options.autoConnectJitterMs, () => {
       this.#redials.delete(address);
       void this.#redial(address, id, attempt);
       if (attempt === 1) this.autoConnect();
@@ -175,71 +184,46 @@ export class Discovery {
   }
 
   async #redial(address: string, id: string, attempt: number): Promise<void> {
-    const { table, book } = this.#core;
-    if (this.#core.closed || !book.get(address) || this.#core.isSelfAddress(address)) return;
+    const host = this.#host;
+    if (host.isClosed() || this.book.isSelf(address) || host.isSelfAddress(address)) return;
     // Back already (it dialled us, or a PEERS list led to it), or no room: nothing to redial.
-    if (table.hasAddress(address) || table.get(id) || table.isFull()) return;
+    if (host.isConnected(address, id) || host.freeSlots() <= 0) return;
     try {
-      await this.#core.dial(address);
+      await host.dial(address);
     } catch (err) {
       // dial() reported connection-failed already.
-      if (this.#core.closed || attempt >= REDIAL_MAX_ATTEMPTS) return;
+      if (host.isClosed() || attempt >= REDIAL_MAX_ATTEMPTS) return;
       if (REDIAL_FINAL_ERRORS.has(toMeshwireError(err).code)) return;
       this.#scheduleRedial(address, id, attempt + 1);
     }
   }
 
-  /** Handles a received PEERS list. */
-  onPeers(from: Peer, frame: PeersFrame): void {
-    const { book, options } = this.#core;
-    const now = Date.now();
-    const added: string[] = [];
-    for (const entry of frame.peers) {
-      const address = entry.address;
-      if (!address || isIpv6Loopback(address) || this.#core.isSelfAddress(address)) continue;
-      if (book.add(address, now, entry.id)) added.push(address);
-    }
-    if (options.debug) {
-      this.#core.report({
-        type: 'peer-response',
-        peer: peerRef(from),
-        direction: 'received',
-        addresses: frame.peers.map((p) => p.address),
-      });
-    }
-    if (added.length > 0) {
-      this.#core.report({
-        type: 'peers-discovered',
-        from: peerRef(from),
-        newCount: added.length,
-        totalKnown: book.size,
-        addresses: added,
-      });
-    }
-    this.autoConnect();
-  }
-
   /**
-   * Dials up to `autoConnectMax` random known peers that are neither connected nor being
-   * dialled, keeping at most {@link MAX_AUTO_DIALS} of its own dials in flight; each finished dial
-   * starts the next round, so a node fills its mesh as fast as handshakes complete.
+   * Dials up to `limit` random known peers that are neither connected nor being dialled,
+   * keeping at most {@link MAX_AUTO_DIALS} of its own dials in flight and each source within
+   * its budget; each finished dial starts the next round, so a node fills its mesh as fast as
+   * handshakes complete.
    */
-  autoConnect(limit = this.#core.options.autoConnectMax): void {
-    const { table, book, options } = this.#core;
-    if (this.#core.closed) return;
+  autoConnect(limit = this.#options.autoConnectMax): void {
+    const host = this.#host;
+    if (host.isClosed()) return;
     const now = Date.now();
-    const free = options.maxPeers - table.size - this.#scheduled.size - this.#inFlight;
+    const free = host.freeSlots() - this.#scheduled.size - this.#inFlight;
     const room = MAX_AUTO_DIALS - this.#scheduled.size - this.#inFlight;
     let waitingUntil = Infinity;
-    const candidates = [...book.values()].filter((known) => {
+    const candidates = [...this.book.values()].filter((known) => {
       if (
         known.nextAttemptAt > now ||
-        table.hasAddress(known.address) ||
-        (known.id && table.get(known.id)) ||
+        host.isConnected(known.address, known.id) ||
         this.#scheduled.has(known.address) ||
-        this.#core.isDialing(known.address) ||
-        this.#core.isSelfAddress(known.address)
+        host.isDialing(known.address) ||
+        host.isSelfAddress(known.address)
       ) {
+        return false;
+      }
+      // What other peers named is dialled within their budget only (see DialBudget).
+      if (!known.verified && !this.#budget.allows(known.quotaKey, now)) {
+        waitingUntil = Math.min(waitingUntil, this.#budget.nextAllowedAt(known.quotaKey, now));
         return false;
       }
       // Both ends of a missing link usually learn of each other at the same moment; if both
@@ -252,11 +236,23 @@ export class Discovery {
       }
       return true;
     });
-    const chosen = shuffle(candidates).slice(0, Math.max(0, Math.min(limit, free, room)));
+    const max = Math.max(0, Math.min(limit, free, room));
+    const chosen: KnownPeer[] = [];
+    for (const known of shuffle(candidates)) {
+      if (chosen.length >= max) break;
+      // Charged as chosen: several candidates of one source in a round must not overdraw it.
+      if (!known.verified) {
+        if (!this.#budget.allows(known.quotaKey, now)) continue;
+        this.#budget.charge(known.quotaKey, now);
+      }
+      chosen.push(known);
+    }
     // Come back for what this round could not take, rather than wait for the next PEERS list or
     // discovery tick, which may never come once the mesh is nearly complete.
     const next =
-      chosen.length < candidates.length ? now + Math.max(50, options.autoConnectJitterMs) : waitingUntil;
+      chosen.length < candidates.length
+        ? now + Math.max(50, this.#options.autoConnectJitterMs)
+        : waitingUntil;
     if (next < Infinity && next < this.#followUpAt) {
       if (this.#followUp) {
         clearTimeout(this.#followUp);
@@ -268,23 +264,29 @@ export class Discovery {
         this.autoConnect();
       });
     }
-    for (const known of chosen) {
-      this.#scheduled.add(known.address);
-      this.#later(Math.random() * options.autoConnectJitterMs, () => {
-        this.#scheduled.delete(known.address);
-        if (table.hasAddress(known.address) || (known.id && table.get(known.id)) || table.isFull()) return;
-        this.#inFlight++;
-        this.#core
-          .dial(known.address)
-          .catch(() => {
-            // dial() already reported connection-failed; the backoff in the book paces retries.
-          })
-          .finally(() => {
-            this.#inFlight--;
-            this.autoConnect();
-          });
-      });
-    }
+    for (const known of chosen) this.#dialLater(known);
+  }
+
+  #dialLater(known: KnownPeer): void {
+    const charged = !known.verified;
+    this.#scheduled.add(known.address);
+    this.#later(Math.random() * this.#options.autoConnectJitterMs, () => {
+      this.#scheduled.delete(known.address);
+      if (this.#host.isConnected(known.address, known.id) || this.#host.freeSlots() <= 0) return;
+      this.#inFlight++;
+      this.#host
+        .dial(known.address)
+        .then(() => {
+          if (charged) this.#budget.refund(known.quotaKey);
+        })
+        .catch(() => {
+          // dial() already reported connection-failed; the backoff in the book paces retries.
+        })
+        .finally(() => {
+          this.#inFlight--;
+          this.autoConnect();
+        });
+    });
   }
 
   /**
@@ -293,64 +295,9 @@ export class Discovery {
    * the same answer for a pair, and a wrong guess only costs the grace period.
    */
   #defers(known: KnownPeer): boolean {
-    if (known.id) return known.id < this.#core.selfId;
+    if (known.id) return known.id < this.#host.selfId();
     const port = Number(known.address.slice(known.address.lastIndexOf(':') + 1));
-    return port < this.#core.port;
-  }
-
-  /** The periodic discovery round: ask everyone for peers, retry known unconnected ones. */
-  tick(): void {
-    for (const peer of this.#core.table.values()) this.requestPeers(peer);
-    this.autoConnect(Number.MAX_SAFE_INTEGER);
-  }
-
-  /**
-   * Connects to `address`, retrying on the bootstrap schedule: the first attempt at once, then
-   * one after each delay. Reports bootstrap-success or bootstrap-failed.
-   */
-  async bootstrap(address: string, signal?: AbortSignal): Promise<PeerRef> {
-    const delays = this.#core.options.bootstrapRetryMs;
-    let lastError: MeshwireError = new MeshwireError(
-      'ERR_BOOTSTRAP_FAILED',
-      'node closed before the first attempt',
-    );
-    let attempts = 0;
-    for (let attempt = 1; attempt <= delays.length + 1; attempt++) {
-      if (this.#core.closed) break;
-      attempts = attempt;
-      try {
-        const peer = await this.#core.dial(address, { signal });
-        this.#core.report({ type: 'bootstrap-success', address, peer, attempts: attempt });
-        return peer;
-      } catch (err) {
-        lastError = toMeshwireError(err);
-        if (lastError.code === 'ERR_DUPLICATE_PEER') {
-          const peer = [...this.#core.table.values()].find((p) => p.address === address);
-          if (peer) {
-            this.#core.report({ type: 'bootstrap-success', address, peer: peerRef(peer), attempts: attempt });
-            return peerRef(peer);
-          }
-        }
-        if (lastError.code === 'ERR_ABORTED' || lastError.code === 'ERR_SELF_CONNECTION') break;
-      }
-      const delay = delays[attempt - 1];
-      if (delay === undefined) break;
-      try {
-        await sleep(delay, signal);
-      } catch (err) {
-        lastError = toMeshwireError(err);
-        break;
-      }
-    }
-    const error = new MeshwireError(
-      'ERR_BOOTSTRAP_FAILED',
-      `bootstrap to ${address} failed: ${lastError.message}`,
-      {
-        cause: lastError,
-      },
-    );
-    this.#core.report({ type: 'bootstrap-failed', address, attempts, error });
-    throw error;
+    return port < this.#host.selfPort();
   }
 
   /** Cancels every scheduled dial. */

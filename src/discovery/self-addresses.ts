@@ -1,6 +1,5 @@
 import os from 'node:os';
-import type { Socket } from 'node:net';
-import { formatAddress, isWildcardHost, normalizeHost } from '../address.js';
+import { formatAddress, isWildcardHost } from '../address.js';
 import type { ResolvedOptions } from '../options.js';
 import type { PeerBook } from './peer-book.js';
 
@@ -33,10 +32,9 @@ export class SelfAddresses {
   }
 
   /** The address to advertise on a connection (and remember as our own). */
-  advertisedFor(socket: Socket, port: number): string {
+  advertisedFor(localHost: string, port: number): string {
     const { host: bound, advertiseHost } = this.#options;
-    const host =
-      advertiseHost ?? (isWildcardHost(bound) ? normalizeHost(socket.localAddress ?? '127.0.0.1') : bound);
+    const host = advertiseHost ?? (isWildcardHost(bound) ? localHost : bound);
     const address = formatAddress(host, port);
     this.#addresses.add(address);
     return address;

@@ -1,45 +1,10 @@
-import type { Direction, PeerRef } from '../messages.js';
-import type { Connection } from '../session/connection.js';
-import type { RejectReason } from '../codec/frame.js';
+import type { Admission as SessionAdmission } from '../session/session.js';
+import type { Peer } from './peer.js';
 
-/** A connected peer. */
-export interface Peer {
-  id: string;
-  name: string;
-  /** Address other nodes can dial it on (shared in PEERS lists). */
-  address: string;
-  /** The socket's remote address, as seen from here. */
-  remoteAddress: string;
-  direction: Direction;
-  connection: Connection;
-  connectedAt: number;
-  lastSeen: number;
-  /** Last measured round-trip time (native mode pings carry a nonce), in ms. */
-  rttMs?: number;
-  /** False while the address is only the socket's (an inbound compat peer before its LISTEN line). */
-  advertised: boolean;
-  /** Nonce and send time of the ping in flight. */
-  pingNonce?: bigint;
-  pingSentAt?: number;
-}
+export { peerRef, type Peer } from './peer.js';
 
 /** What {@link PeerTable.admit} decided. */
-export type Admission =
-  { accept: true; replaced?: Peer } | { accept: false; reason: RejectReason | 'self'; message: string };
-
-const refs = new WeakMap<object, PeerRef>();
-
-/**
- * Returns the reference form of a peer used in messages. It is cached per peer (one object for
- * all of a peer's messages instead of one per message) and frozen, since listeners share it.
- */
-export function peerRef(peer: Pick<Peer, 'id' | 'name' | 'address'>): PeerRef {
-  const cached = refs.get(peer);
-  if (cached && cached.address === peer.address && cached.name === peer.name) return cached;
-  const ref = Object.freeze({ id: peer.id, name: peer.name, address: peer.address });
-  refs.set(peer, ref);
-  return ref;
-}
+export type Admission = SessionAdmission<Peer>;
 
 /**
  * The one place that decides who is connected. `admit` checks and inserts in one synchronous

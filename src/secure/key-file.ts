@@ -18,7 +18,8 @@ const CHECK_MODE = process.platform !== 'win32';
 
 /**
  * Reads a secret file (identity key or network key) after checking that it is a regular file, at
- * most {@link MAX_SECRET_FILE_BYTES} long and, on POSIX, not accessible by group or others.
+ * most {@link MAX_SECRET_FILE_BYTES} long and, on POSIX, owned by the user running this process
+ * and not accessible by group or others.
  *
  * Checks run on the opened descriptor (fstat), so the file cannot be swapped between check and
  * read. Symlinks are followed on purpose: secret managers (Kubernetes, NixOS, Docker secrets)
@@ -45,6 +46,16 @@ export async function readSecretFile(file: string, what: string): Promise<Buffer
     const stat = await handle.stat();
     if (!stat.isFile()) {
       throw new MeshwireError('ERR_KEY_FILE', `The ${what} ${file} is not a regular file`);
+    }
+    // A file someone else owns could be replaced or read by them at will: refuse it, also when we
+    // run as root (where permission bits alone would let us read anything).
+    const uid = process.getuid?.();
+    if (CHECK_MODE && uid !== undefined && stat.uid !== uid) {
+      throw new MeshwireError(
+        'ERR_KEY_FILE',
+        `The ${what} ${file} is owned by another user (uid ${stat.uid}, this process runs as uid ${uid}); ` +
+          `use a ${what} of your own, or take it over with: chown ${uid} ${JSON.stringify(file)}`,
+      );
     }
     if (CHECK_MODE && (stat.mode & GROUP_OTHER_BITS) !== 0) {
       const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
@@ -77,6 +88,21 @@ export async function readSecretFile(file: string, what: string): Promise<Buffer
   } finally {
     await handle.close().catch(() => undefined);
   }
+}
+
+/**
+ * Reads a secret passphrase file (a network key file): {@link readSecretFile}'s checks, then
+ * UTF-8 text with surrounding whitespace (the editor's trailing newline) removed.
+ *
+ * @throws MeshwireError `ERR_KEY_FILE` if the file is missing, unsafe, unreadable or empty.
+ */
+export async function readSecretText(file: string, what: string): Promise<string> {
+  const data = await readSecretFile(file, what);
+  if (data === undefined) throw new MeshwireError('ERR_KEY_FILE', `The ${what} ${file} does not exist`);
+  const text = data.toString('utf8').trim();
+  data.fill(0);
+  if (text === '') throw new MeshwireError('ERR_KEY_FILE', `The ${what} ${file} is empty`);
+  return text;
 }
 
 /** True when `err` is a Node system error with the given `code`. */

@@ -1,29 +1,20 @@
-import { createHmac, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
-import type * as tls from 'node:tls';
+import { scrypt, scryptSync, type ScryptOptions } from 'node:crypto';
 import { MeshwireError } from '../errors.js';
-import { errMessage, readSecretFile } from './key-file.js';
+import { readSecretFile } from './key-file.js';
 
-/** Length of a derived network key and of a proof, in bytes. */
+/** Length of a derived network key in bytes. */
 export const NETWORK_KEY_BYTES = 32;
-
-/** Length of a network key proof in bytes (HMAC-SHA256). */
-export const NETWORK_KEY_PROOF_BYTES = 32;
 
 /**
  * Fixed scrypt salt. A per-network random salt would have to be distributed alongside the
  * passphrase; the fixed, versioned salt only separates meshwire keys from other uses of the same
- * passphrase, and scrypt's cost is what slows down guessing.
+ * passphrase, and scrypt's cost is what slows down guessing. (The derivation did not change with
+ * the key exchange of `meshwire/2`, so the salt keeps its `v1`.)
  */
 export const NETWORK_KEY_SALT = 'meshwire-network-key-v1';
 
-/** Label for TLS keying material export (RFC 8446 §7.5); binds proofs to one TLS session. */
-export const NETWORK_KEY_EXPORTER_LABEL = 'EXPORTER-meshwire-network-key';
-
 /** scrypt cost: N = 2^14, r = 8, p = 1 (16 MiB, tens of milliseconds once per process). */
 const SCRYPT_OPTIONS: ScryptOptions = { N: 2 ** 14, r: 8, p: 1 };
-
-/** Which end of the TLS connection produced a proof. */
-export type NetworkKeyRole = 'client' | 'server';
 
 /**
  * Derives the 32-byte network key from a shared secret (like a Wi-Fi password).
@@ -78,55 +69,6 @@ export async function readNetworkKeyFile(file: string): Promise<Buffer> {
   data.fill(0);
   if (secret === '') throw new MeshwireError('ERR_KEY_FILE', `Network key file ${file} is empty`);
   return deriveNetworkKeyAsync(secret);
-}
-
-/**
- * Computes this side's proof of knowing the network key, bound to this TLS session and role:
- * `HMAC-SHA256(key, exportKeyingMaterial(32, "EXPORTER-meshwire-network-key") || "c" | "s")`.
- *
- * The exported keying material is unique to the session, so a proof captured from one session
- * is useless in another; the role byte stops a peer from reflecting our own proof back at us.
- * The proof reveals nothing about the key. Call only after the handshake has completed.
- *
- * @param role - The role of the side computing the proof (our own role).
- * @throws MeshwireError `ERR_TLS` if keying material cannot be exported (handshake not done).
- */
-export function networkKeyProof(socket: tls.TLSSocket, key: Buffer, role: NetworkKeyRole): Buffer {
-  if (role !== 'client' && role !== 'server') {
-    throw new MeshwireError('ERR_INVALID_ARGUMENT', `Invalid role ${String(role)}`);
-  }
-  if (key.length === 0) throw new MeshwireError('ERR_INVALID_ARGUMENT', 'The network key is empty');
-  let material: Buffer;
-  try {
-    // In TLS 1.3 an empty context is the same as no context (RFC 8446 §7.5).
-    material = socket.exportKeyingMaterial(32, NETWORK_KEY_EXPORTER_LABEL, Buffer.alloc(0));
-  } catch (err) {
-    throw new MeshwireError('ERR_TLS', `Cannot export TLS keying material: ${errMessage(err)}`, {
-      cause: err,
-    });
-  }
-  return createHmac('sha256', key)
-    .update(material)
-    .update(role === 'client' ? 'c' : 's')
-    .digest();
-}
-
-/**
- * Checks the peer's network key proof in constant time.
- *
- * @param role - The role of the PEER that produced the proof (the opposite of ours).
- * @returns `true` only if the proof matches; wrong length or wrong key gives `false`.
- * @throws MeshwireError `ERR_TLS` if keying material cannot be exported (handshake not done).
- */
-export function verifyNetworkKeyProof(
-  socket: tls.TLSSocket,
-  key: Buffer,
-  role: NetworkKeyRole,
-  proof: Uint8Array,
-): boolean {
-  const expected = networkKeyProof(socket, key, role);
-  if (proof.length !== expected.length) return false;
-  return timingSafeEqual(expected, proof);
 }
 
 function secretBytes(secret: string | Uint8Array): Buffer {

@@ -3,9 +3,11 @@ import type { Identity } from './identity.js';
 
 /**
  * ALPN protocol name of meshwire's secure mode. Bump the suffix for an incompatible wire change:
- * peers then fail `verifyPeer` right after the handshake instead of misparsing frames.
+ * peers then fail the TLS handshake (no common application protocol) or `verifyPeer` instead of
+ * misparsing frames. `meshwire/2`: the network key is proved with CPace (PROTOCOL.md rule 4)
+ * instead of `meshwire/1`'s HMAC, which let a rogue peer test passphrase guesses offline.
  */
-export const MESHWIRE_ALPN = 'meshwire/1';
+export const MESHWIRE_ALPN = 'meshwire/2';
 
 const contexts = new WeakMap<Identity, tls.SecureContext>();
 

@@ -11,7 +11,7 @@ import { MESHWIRE_ALPN } from './tls-options.js';
  * socket if it throws. The TLS handshake itself proved that the peer holds the private key of
  * the certificate it sent (CertificateVerify); this function ties that key to a peer ID:
  *
- * - the session is TLS 1.3 and negotiated ALPN `meshwire/1` (else `ERR_TLS`);
+ * - the session is TLS 1.3 and negotiated ALPN {@link MESHWIRE_ALPN} (`meshwire/2`; else `ERR_TLS`);
  * - the peer sent a certificate (else `ERR_UNAUTHORIZED`, "peer presented no certificate");
  * - its key is Ed25519 (else `ERR_UNAUTHORIZED`);
  * - the peer ID is derived from the key; if `expectedId` is given and differs, `ERR_PEER_ID_MISMATCH`.

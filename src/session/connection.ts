@@ -1,4 +1,4 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FrameDecoder, FrameEncoder } from '../codec/codec.js';
 import type { Frame } from '../codec/frame.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
@@ -31,7 +31,10 @@ export const CONTROL_SLACK_BYTES = 256 * 1024;
  * `nextFrame`), so no line read during the handshake is lost.
  */
 export class Connection {
-  readonly socket: Socket;
+  /** The byte stream: a transport connection's stream, or the TLS socket over one. */
+  readonly socket: Duplex;
+  /** The local host of the transport connection (what this node advertises on it). */
+  readonly localHost: string;
   #decoder: FrameDecoder;
   readonly #encoder: FrameEncoder;
   readonly #limits: ConnectionLimits;
@@ -55,13 +58,22 @@ export class Connection {
   #pausedByHolder = false;
   #pausedByOwner = false;
   #retired = false;
+  /** Bytes handed to the stream so far (progress for the write timeout, whatever the stream). */
+  #handed = 0;
+  #received = 0;
 
-  constructor(socket: Socket, decoder: FrameDecoder, encoder: FrameEncoder, limits: ConnectionLimits) {
+  constructor(
+    socket: Duplex,
+    decoder: FrameDecoder,
+    encoder: FrameEncoder,
+    limits: ConnectionLimits,
+    localHost = '127.0.0.1',
+  ) {
     this.socket = socket;
+    this.localHost = localHost;
     this.#decoder = decoder;
     this.#encoder = encoder;
     this.#limits = limits;
-    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#receive(chunk));
     socket.on('drain', () => {
       this.#pump();
@@ -126,6 +138,12 @@ export class Connection {
     if (held) return Promise.resolve(held);
     if (this.#closed)
       return Promise.reject(this.#closeError ?? new MeshwireError('ERR_CLOSED', 'connection closed'));
+    // Everything held has been read and someone waits for more (a handshake of several rounds,
+    // like the network-key exchange): read on, or the next frame would never arrive.
+    if (this.#pausedByHolder) {
+      this.#pausedByHolder = false;
+      this.#applyPause();
+    }
     return new Promise((resolve, reject) => {
       this.#frameWaiter = { resolve, reject };
     });
@@ -224,6 +242,7 @@ export class Connection {
       });
     }
     for (const b of buffers) this.socket.write(b);
+    this.#handed += size;
     this.#armWriteTimer();
   }
 
@@ -260,8 +279,19 @@ export class Connection {
     this.#finish(error);
   }
 
+  /** Frame bytes handed to the stream so far (queued ones not yet). */
+  get bytesSent(): number {
+    return this.#handed;
+  }
+
+  /** Frame bytes received so far. */
+  get bytesReceived(): number {
+    return this.#received;
+  }
+
   #receive(chunk: Buffer): void {
     if (this.#closed) return;
+    this.#received += chunk.length;
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);
@@ -317,7 +347,7 @@ export class Connection {
   }
 
   #flushed(): number {
-    return this.socket.bytesWritten - this.socket.writableLength;
+    return this.#handed - this.socket.writableLength;
   }
 
   /**
@@ -332,6 +362,7 @@ export class Connection {
       const b = this.#queue[this.#queueHead] as Uint8Array;
       this.#queue[this.#queueHead++] = EMPTY;
       this.#queueBytes -= b.length;
+      this.#handed += b.length;
       this.socket.write(b);
     }
     this.socket.uncork();

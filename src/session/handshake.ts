@@ -1,12 +1,13 @@
-import type { TLSSocket } from 'node:tls';
-import { tryParseAddress } from '../address.js';
-import type { Frame, HelloFrame, RejectReason } from '../codec/frame.js';
+import type { HelloFrame, RejectReason } from '../codec/frame.js';
 import { PROTOCOL_VERSION } from '../codec/native.js';
 import { MeshwireError } from '../errors.js';
 import type { Direction } from '../messages.js';
-import type { Admission, Peer } from '../peers/peer-table.js';
-import { networkKeyProof, verifyNetworkKeyProof } from '../secure/network-key.js';
+import type { AttemptLimiter } from '../secure/attempt-limiter.js';
 import type { Connection } from './connection.js';
+import { reachableListenAddress } from './listen-address.js';
+import type { Admission, Session } from './session.js';
+import { endedByPeer, expectFrame, REJECT_ERRORS, rejectedBy, saidGoodbye } from './handshake-frames.js';
+import { dialerKeyExchange, listenerKeyExchange } from './network-key-handshake.js';
 
 /** What the handshakes need from the node. */
 export interface HandshakeContext {
@@ -14,15 +15,19 @@ export interface HandshakeContext {
   /** The address to advertise on this connection (`host:port`). */
   advertisedAddress(connection: Connection): string;
   /** Atomic check-and-insert into the peer table. */
-  admit(peer: Peer): Admission;
+  admit(session: Session): Admission;
   /** Secure mode: the derived network key, if the network is private. */
   networkKey?: Buffer;
+  /** Secure mode: this node's ID (needed by the network-key exchange). */
+  selfId?: string;
+  /** Secure mode: failed network-key attempts per source address (listener side). */
+  networkKeyAttempts?: AttemptLimiter;
   /** Secure mode: allow-list and firewall hook. */
   authorize?(id: string, address: string, direction: Direction): Promise<boolean>;
 }
 
 /** Known facts about the remote end before its hello is read. */
-export interface Remote {
+export interface OpenConnection {
   connection: Connection;
   direction: Direction;
   /** Outbound: the dialled address. Inbound: the socket's remote `host:port`. */
@@ -32,44 +37,7 @@ export interface Remote {
   certifiedId?: string;
 }
 
-const REJECT_ERRORS: Record<RejectReason, MeshwireError['code']> = {
-  duplicate: 'ERR_DUPLICATE_PEER',
-  'max-peers': 'ERR_MAX_PEERS',
-  unauthorized: 'ERR_UNAUTHORIZED',
-  version: 'ERR_VERSION_MISMATCH',
-};
-
-/** Errors that report the peer's own reject or goodbye: the connection is over, nothing is answered. */
-const endedByPeer = new WeakSet<MeshwireError>();
-
-function rejectedBy(reason: RejectReason, address: string): MeshwireError {
-  const text: Record<RejectReason, string> = {
-    duplicate: 'already connected to that peer (DUPLICATE)',
-    'max-peers': 'the peer has no free slot (MAX_PEERS)',
-    unauthorized: 'the peer refused us as unauthorized',
-    version: 'the peer speaks another protocol version',
-  };
-  const error = new MeshwireError(REJECT_ERRORS[reason], `${address}: ${text[reason]}`);
-  endedByPeer.add(error);
-  return error;
-}
-
-async function expectFrame<T extends Frame['type']>(
-  connection: Connection,
-  types: T[],
-): Promise<Extract<Frame, { type: T }>> {
-  const frame = await connection.nextFrame();
-  if (!(types as string[]).includes(frame.type)) {
-    throw new MeshwireError(
-      'ERR_UNEXPECTED_FRAME',
-      `expected ${types.join(' or ')} during handshake, got ${frame.type}`,
-    );
-  }
-  return frame as Extract<Frame, { type: T }>;
-}
-
-function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
-  const now = Date.now();
+function sessionFrom(remote: OpenConnection, hello: HelloFrame, address: string): Session {
   return {
     id: hello.id,
     name: hello.name || hello.id,
@@ -77,8 +45,6 @@ function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
     remoteAddress: remote.remoteAddress,
     direction: remote.direction,
     connection: remote.connection,
-    connectedAt: now,
-    lastSeen: now,
     // An inbound peer known only by its socket's address (an ephemeral port) cannot be dialled:
     // it must not reach peer lists or the peer book until it says where it listens.
     advertised: remote.direction === 'outbound' || address !== remote.remoteAddress,
@@ -86,12 +52,17 @@ function newPeer(remote: Remote, hello: HelloFrame, address: string): Peer {
 }
 
 /** Registers the peer or explains the refusal; returns the admitted peer and who it replaced. */
-function admitOrThrow(
+function admitSession(
   ctx: HandshakeContext,
-  peer: Peer,
+  peer: Session,
 ):
-  | { peer: Peer; replaced?: Peer; refusal?: undefined }
+  | { peer: Session; replaced?: Session; refusal?: undefined }
   | { refusal: RejectReason | 'self'; error: MeshwireError } {
+  // The handshake awaited the peer (and maybe a slow firewall hook): a connection that closed
+  // meanwhile must not take a slot as a ghost without a socket.
+  if (peer.connection.closed) {
+    throw new MeshwireError('ERR_CONNECTION_CLOSED', `${peer.address}: closed during the handshake`);
+  }
   const admission = ctx.admit(peer);
   if (admission.accept) return { peer, replaced: admission.replaced };
   const code = admission.reason === 'self' ? 'ERR_SELF_CONNECTION' : REJECT_ERRORS[admission.reason];
@@ -102,31 +73,32 @@ function admitOrThrow(
 }
 
 /** Result of a successful handshake. */
-export interface Handshaken {
-  peer: Peer;
-  replaced?: Peer;
+export interface Established {
+  /** The admitted session (the object the host's `admit` accepted). */
+  peer: Session;
+  replaced?: Session;
 }
 
 /** Compat dialer: `ID:NAME` + `LISTEN:`, then the listener's hello or DUPLICATE / MAX_PEERS. */
-export async function compatOutbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+export async function compatOutbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   connection.write(ctx.selfHello(connection));
   connection.write({ type: 'listen', address: ctx.advertisedAddress(connection) });
   const answer = await expectFrame(connection, ['hello', 'reject']);
   if (answer.type === 'reject') throw rejectedBy(answer.reason, remote.address);
-  const result = admitOrThrow(ctx, newPeer(remote, answer, remote.address));
+  const result = admitSession(ctx, sessionFrom(remote, answer, remote.address));
   if (result.refusal) throw result.error;
   return result;
 }
 
 /** Compat listener: reads the hello (and LISTEN if it came with it), answers at once. */
-export async function compatInbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+export async function compatInbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   const hello = await expectFrame(connection, ['hello']);
   const listen = connection.takeHeldIf((f) => f.type === 'listen');
   const address =
     listen?.type === 'listen' ? reachableListenAddress(listen.address, remote.remoteAddress) : remote.address;
-  const result = admitOrThrow(ctx, newPeer(remote, hello, address));
+  const result = admitSession(ctx, sessionFrom(remote, hello, address));
   if (result.refusal) {
     // A self-dial gets our own hello back, so the dialer learns the address is its own.
     if (result.refusal === 'self') connection.write(ctx.selfHello(connection));
@@ -138,37 +110,22 @@ export async function compatInbound(ctx: HandshakeContext, remote: Remote): Prom
   return result;
 }
 
-function proofFor(ctx: HandshakeContext, connection: Connection, role: 'client' | 'server'): Frame[] {
-  if (!ctx.networkKey) return [];
-  return [{ type: 'auth', proof: networkKeyProof(connection.socket as TLSSocket, ctx.networkKey, role) }];
-}
-
-/** Reads the peer's [auth] + hello and checks proof, claimed ID and version. Returns the hello. */
-async function readNativeHello(
-  ctx: HandshakeContext,
-  remote: Remote,
-  peerRole: 'client' | 'server',
-): Promise<HelloFrame> {
+/** Reads the peer's hello and checks its version and claimed ID (rules 3 and 22). */
+async function readNativeHello(ctx: HandshakeContext, remote: OpenConnection): Promise<HelloFrame> {
   const { connection } = remote;
   // Rule 27: goodbye may come at any time; report its reason instead of "unexpected frame".
-  let frame = await expectFrame(connection, ['auth', 'reject', 'hello', 'goodbye']);
+  const frame = await expectFrame(connection, ['reject', 'hello', 'goodbye', 'pake', 'auth']);
   if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
   if (frame.type === 'goodbye') throw saidGoodbye(frame.reason, remote.address);
-  if (ctx.networkKey) {
-    if (
-      frame.type !== 'auth' ||
-      !verifyNetworkKeyProof(connection.socket as TLSSocket, ctx.networkKey, peerRole, frame.proof)
-    ) {
-      throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer did not prove the network key`);
+  if (frame.type === 'pake' || frame.type === 'auth') {
+    // Rule 25.3: a key exchange we cannot take part in is a configuration mismatch, refused as
+    // unauthorized; after our own exchange it is simply out of place.
+    if (ctx.networkKey) {
+      throw new MeshwireError('ERR_UNEXPECTED_FRAME', `expected hello during handshake, got ${frame.type}`);
     }
-    frame = await expectFrame(connection, ['hello', 'reject', 'goodbye']);
-    if (frame.type === 'reject') throw rejectedBy(frame.reason, remote.address);
-    if (frame.type === 'goodbye') throw saidGoodbye(frame.reason, remote.address);
-  } else if (frame.type === 'auth') {
-    // Rule 25.1: a proof we cannot check is a configuration mismatch, refused as unauthorized.
     throw new MeshwireError(
       'ERR_UNAUTHORIZED',
-      `${remote.address}: peer proves a network key, but this node has none (networkKey differs)`,
+      `${remote.address}: unauthorized: the peer uses a network key, but this node has none (networkKey differs)`,
     );
   }
   if (frame.version !== PROTOCOL_VERSION) {
@@ -186,16 +143,10 @@ async function readNativeHello(
   return frame;
 }
 
-function saidGoodbye(reason: string, address: string): MeshwireError {
-  const error = new MeshwireError(
-    'ERR_CONNECTION_CLOSED',
-    `${address}: peer said goodbye during the handshake: ${reason}`,
-  );
-  endedByPeer.add(error);
-  return error;
-}
-
-async function authorize(ctx: HandshakeContext, id: string, remote: Remote): Promise<void> {
+/** Rule 25.1 / 26: the allow-list and firewall hook, on the ID the peer's certificate proves. */
+async function authorize(ctx: HandshakeContext, remote: OpenConnection): Promise<void> {
+  const id = remote.certifiedId;
+  if (!id) throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: no certified peer ID`);
   if (!ctx.authorize) return;
   let allowed: boolean;
   try {
@@ -211,7 +162,17 @@ async function authorize(ctx: HandshakeContext, id: string, remote: Remote): Pro
   if (!allowed) throw new MeshwireError('ERR_UNAUTHORIZED', `${remote.address}: peer ${id} is not allowed`);
 }
 
-/** Rule 26: the goodbye reason a dialer sends when the listener's [auth] + hello fails its checks. */
+/** The parameters of the network-key exchange, or undefined for an open network. */
+function keyExchange(ctx: HandshakeContext, connection: Connection) {
+  if (!ctx.networkKey) return undefined;
+  return {
+    key: ctx.networkKey,
+    selfId: ctx.selfId ?? ctx.selfHello(connection).id,
+    ...(ctx.networkKeyAttempts ? { attempts: ctx.networkKeyAttempts } : {}),
+  };
+}
+
+/** Rule 26: the goodbye reason a dialer sends when the listener's hello fails its checks. */
 function dialerGoodbyeReason(err: unknown): string | undefined {
   const code = err instanceof MeshwireError ? err.code : undefined;
   if (code === 'ERR_VERSION_MISMATCH') return 'version';
@@ -220,15 +181,27 @@ function dialerGoodbyeReason(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Native dialer (inside TLS): [auth] + hello, then the listener's [auth] + hello or a reject. */
-export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+/**
+ * Native dialer (inside TLS). Rule 26: the listener's certified ID passes the allow-list and
+ * firewall (expectedId was checked by `connect`) before a single byte is sent, and with a network
+ * key the listener proves the key before we send our own proof and hello. A failure in either
+ * closes the connection without sending anything more.
+ */
+export async function nativeOutbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
-  for (const frame of proofFor(ctx, connection, 'client')) connection.write(frame);
+  try {
+    await authorize(ctx, remote);
+    const exchange = keyExchange(ctx, connection);
+    if (exchange) await dialerKeyExchange(remote, exchange);
+  } catch (err) {
+    // Silence towards an unproven listener: no goodbye, no reason, just the close.
+    connection.end();
+    throw err;
+  }
   connection.write(ctx.selfHello(connection));
   let hello: HelloFrame;
   try {
-    hello = await readNativeHello(ctx, remote, 'server');
-    await authorize(ctx, hello.id, remote);
+    hello = await readNativeHello(ctx, remote);
   } catch (err) {
     // A reject or goodbye from the listener (or a closed connection) gets no answer.
     const reason = dialerGoodbyeReason(err);
@@ -238,7 +211,7 @@ export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Pro
     }
     throw err;
   }
-  const result = admitOrThrow(ctx, newPeer(remote, hello, remote.address));
+  const result = admitSession(ctx, sessionFrom(remote, hello, remote.address));
   if (result.refusal) {
     connection.write({ type: 'goodbye', reason: result.refusal });
     connection.end();
@@ -247,19 +220,30 @@ export async function nativeOutbound(ctx: HandshakeContext, remote: Remote): Pro
   return result;
 }
 
-/** Native listener (inside TLS): verifies the dialer completely before it says anything. */
-export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken> {
+/** The reject reason a listener answers a failed check with (rule 25). */
+function listenerRejectReason(err: unknown): RejectReason {
+  const code = err instanceof MeshwireError ? err.code : undefined;
+  if (code === 'ERR_VERSION_MISMATCH') return 'version';
+  if (code === 'ERR_RATE_LIMITED') return 'rate-limited';
+  return 'unauthorized';
+}
+
+/**
+ * Native listener (inside TLS): verifies the dialer completely (certified ID, network key, hello)
+ * before it says anything but a refusal or its key-exchange messages.
+ */
+export async function nativeInbound(ctx: HandshakeContext, remote: OpenConnection): Promise<Established> {
   const { connection } = remote;
   let hello: HelloFrame;
   try {
-    hello = await readNativeHello(ctx, remote, 'client');
-    await authorize(ctx, hello.id, remote);
+    await authorize(ctx, remote);
+    const exchange = keyExchange(ctx, connection);
+    if (exchange) await listenerKeyExchange(remote, exchange);
+    hello = await readNativeHello(ctx, remote);
   } catch (err) {
-    const reason: RejectReason =
-      err instanceof MeshwireError && err.code === 'ERR_VERSION_MISMATCH' ? 'version' : 'unauthorized';
     // Rule 31: a peer that said goodbye is not answered.
     if (!connection.closed && !endedByPeer.has(err as MeshwireError)) {
-      connection.write({ type: 'reject', reason });
+      connection.write({ type: 'reject', reason: listenerRejectReason(err) });
       connection.end();
     }
     throw err;
@@ -267,7 +251,7 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
   const address = hello.listen[0]
     ? reachableListenAddress(hello.listen[0], remote.remoteAddress)
     : remote.address;
-  const result = admitOrThrow(ctx, newPeer(remote, hello, address));
+  const result = admitSession(ctx, sessionFrom(remote, hello, address));
   if (result.refusal) {
     connection.write(
       result.refusal === 'self'
@@ -277,28 +261,6 @@ export async function nativeInbound(ctx: HandshakeContext, remote: Remote): Prom
     connection.end();
     throw result.error;
   }
-  for (const frame of proofFor(ctx, connection, 'server')) connection.write(frame);
   connection.write(ctx.selfHello(connection));
   return result;
-}
-
-/**
- * The address a listening peer can be dialled on. A peer behind a real interface that announces
- * `localhost:<port>` (as the original always does) is reachable at its socket's IP instead.
- */
-export function reachableListenAddress(listen: string, remoteAddress: string): string {
-  // A LISTEN line is untrusted text: anything that is not host:port would poison the peer lists
-  // this node shares, so the socket's own address stands in for it.
-  if (!tryParseAddress(listen)) return remoteAddress;
-  const colon = listen.lastIndexOf(':');
-  const host = listen.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = listen.slice(colon + 1);
-  const remoteColon = remoteAddress.lastIndexOf(':');
-  const remoteHost = remoteAddress.slice(0, remoteColon).replace(/^\[|\]$/g, '');
-  const local = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0|::)$/.test(host);
-  const remoteIsLocal = /^(127\.\d+\.\d+\.\d+|::1)$/.test(remoteHost);
-  if (local && !remoteIsLocal && colon > 0) {
-    return remoteHost.includes(':') ? `[${remoteHost}]:${port}` : `${remoteHost}:${port}`;
-  }
-  return listen;
 }

@@ -1,4 +1,7 @@
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TransportConnection } from '../transport/transport.js';
+
+type Raw = TransportConnection;
 
 /**
  * Inbound connections still in handshake, capped. When the cap is reached, a newcomer evicts the
@@ -8,38 +11,38 @@ import type { Socket } from 'node:net';
  */
 export class PendingHandshakes {
   readonly #max: number;
-  /** Each accepted raw socket, with the socket to destroy to abort it (its TLSSocket once wrapped). */
-  readonly #pending = new Map<Socket, Socket>();
-  readonly #evicted = new WeakSet<Socket>();
+  /** Each accepted connection, with the stream to destroy to abort it (its TLSSocket once wrapped). */
+  readonly #pending = new Map<Raw, Duplex>();
+  readonly #evicted = new WeakSet<Raw>();
 
   constructor(max: number) {
     this.#max = max;
   }
 
   /** Registers `raw`, making room if needed; false when there is no room at all. */
-  add(raw: Socket): boolean {
+  add(raw: Raw): boolean {
     if (this.#pending.size >= this.#max && !this.#evictOne()) return false;
-    this.#pending.set(raw, raw);
+    this.#pending.set(raw, raw.stream);
     return true;
   }
 
   /** From now on, aborting `raw` means destroying `wrapped` (never the raw socket under a live TLSSocket). */
-  wrapped(raw: Socket, wrapped: Socket): void {
+  wrapped(raw: Raw, wrapped: Duplex): void {
     if (this.#pending.has(raw)) this.#pending.set(raw, wrapped);
   }
 
   /** Aborts the handshake on `raw`. */
-  abort(raw: Socket): void {
+  abort(raw: Raw): void {
     this.#pending.get(raw)?.destroy();
   }
 
   /** True when `raw` was closed to make room (routine, not an error to report). */
-  wasEvicted(raw: Socket): boolean {
+  wasEvicted(raw: Raw): boolean {
     return this.#evicted.has(raw);
   }
 
   /** The handshake on `raw` is over, one way or the other. */
-  release(raw: Socket): void {
+  release(raw: Raw): void {
     this.#pending.delete(raw);
   }
 
@@ -49,9 +52,9 @@ export class PendingHandshakes {
   }
 
   #evictOne(): boolean {
-    let victim: Socket | undefined;
+    let victim: Raw | undefined;
     for (const raw of this.#pending.keys()) {
-      if (raw.bytesRead === 0) {
+      if (raw.bytesRead() === 0) {
         victim = raw;
         break;
       }

@@ -1,117 +1,18 @@
-import net from 'node:net';
 import tls from 'node:tls';
-import { formatAddress, normalizeHost } from '../address.js';
 import type { CodecLimits } from '../codec/codec.js';
-import { CompatDecoder, CompatEncoder } from '../codec/compat.js';
-import type { Frame } from '../codec/frame.js';
 import { NativeDecoder, NativeEncoder } from '../codec/native.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
+import { AttemptLimiter } from '../secure/attempt-limiter.js';
 import { createIdentity, loadOrCreateIdentity, type Identity } from '../secure/identity.js';
 import { deriveNetworkKeyAsync } from '../secure/network-key.js';
-import { tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
+import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
 import { verifyPeer } from '../secure/verify.js';
-import { dialTcp } from '../transport/tcp.js';
+import type { Transport } from '../transport/transport.js';
 import { Connection, type ConnectionLimits } from './connection.js';
+import { nativeInbound, nativeOutbound } from './handshake.js';
 import { HelloFirstDecoder } from './hello-first.js';
-import {
-  compatInbound,
-  compatOutbound,
-  nativeInbound,
-  nativeOutbound,
-  type Handshaken,
-  type HandshakeContext,
-  type Remote,
-} from './handshake.js';
-
-/** Where and how to dial. */
-export interface OutboundTarget {
-  host: string;
-  port: number;
-  address: string;
-  /** Secure mode: the ID the peer must prove (learned from a PEERS list or an earlier connection). */
-  expectedId?: string;
-  signal: AbortSignal;
-  limits: ConnectionLimits;
-}
-
-/**
- * The mode-specific part of a node: how a socket becomes an authenticated connection with the
- * right codec, and which handshake runs on it. Everything else is shared by both modes.
- */
-export interface Channel {
-  readonly mode: 'secure' | 'compat';
-  /** Prepares keys; returns the node ID when the mode derives it (secure). */
-  init(): Promise<string | undefined>;
-  connect(target: OutboundTarget): Promise<Remote>;
-  /**
-   * Turns an accepted socket into a connection. `onWrap` receives the socket that must be
-   * destroyed from then on (the TLS socket: destroying the raw socket under a live TLSSocket
-   * can crash Node 20).
-   */
-  accept(socket: net.Socket, limits: ConnectionLimits, onWrap: (socket: net.Socket) => void): Promise<Remote>;
-  outbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken>;
-  inbound(ctx: HandshakeContext, remote: Remote): Promise<Handshaken>;
-  /** Completes the handshake context with the mode's access control. */
-  context(base: HandshakeContext): HandshakeContext;
-  /** Encodes `frame` once for many peers; throws if this mode cannot carry it (e.g. compat chat that reads as a control line). */
-  encode(frame: Frame): Buffer[];
-}
-
-function socketAddress(socket: net.Socket): string {
-  return formatAddress(normalizeHost(socket.remoteAddress ?? 'unknown'), socket.remotePort ?? 0);
-}
-
-/** The original's plaintext line protocol. */
-export function openCompat(limits: CodecLimits): Channel {
-  const encoder = new CompatEncoder(limits);
-  return {
-    mode: 'compat',
-    init: async () => undefined,
-    async connect(target) {
-      const socket = await dialTcp({
-        host: target.host,
-        port: target.port,
-        timeoutMs: 2 ** 31 - 1,
-        signal: target.signal,
-      });
-      const connection = new Connection(socket, new CompatDecoder('dialer', limits), encoder, target.limits);
-      return {
-        connection,
-        direction: 'outbound',
-        address: target.address,
-        remoteAddress: socketAddress(socket),
-      };
-    },
-    async accept(socket, connectionLimits) {
-      const connection = new Connection(
-        socket,
-        new CompatDecoder('listener', limits),
-        encoder,
-        connectionLimits,
-      );
-      const address = socketAddress(socket);
-      return { connection, direction: 'inbound', address, remoteAddress: address };
-    },
-    outbound: (ctx, remote) =>
-      compatOutbound(ctx, remote).catch((err) => Promise.reject(explainCompatFailure(err, remote))),
-    inbound: compatInbound,
-    context: (base) => base,
-    encode: (frame) => encoder.encode(frame),
-  };
-}
-
-function explainCompatFailure(err: unknown, remote: Remote): MeshwireError {
-  const error = toMeshwireError(err);
-  if (error.code === 'ERR_CONNECTION_CLOSED' || error.code === 'ERR_MALFORMED_FRAME') {
-    return new MeshwireError(
-      'ERR_CONNECTION_CLOSED',
-      `${remote.address} closed the connection during the compat handshake (is it a meshwire node in secure mode? start this node with mode 'secure')`,
-      { cause: error },
-    );
-  }
-  return error;
-}
+import type { SessionMode } from './session-mode.js';
 
 const PLAINTEXT_TLS_ERRORS = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
@@ -120,6 +21,12 @@ const PLAINTEXT_TLS_ERRORS = new Set([
   'ERR_SSL_PACKET_LENGTH_TOO_LONG',
   'ERR_SSL_UNKNOWN_PROTOCOL',
   'ERR_SSL_RECORD_LAYER_FAILURE',
+]);
+
+/** OpenSSL's errors for a handshake whose ALPN lists have nothing in common (server, client side). */
+const NO_COMMON_ALPN_ERRORS = new Set([
+  'ERR_SSL_NO_APPLICATION_PROTOCOL',
+  'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
 ]);
 
 /** Waits for a TLS socket's handshake; turns failures into clear, coded errors. */
@@ -147,11 +54,19 @@ function secured(
             { cause: err },
           ),
         );
-      } else if (event === 'secureConnect' && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+      } else if (err.code && NO_COMMON_ALPN_ERRORS.has(err.code)) {
         fail(
           new MeshwireError(
             'ERR_TLS',
-            `${address}: connection closed during the TLS handshake (is it a compat-mode node? use mode 'compat')`,
+            `${address}: the peer speaks another revision of the meshwire protocol (we speak ALPN '${MESHWIRE_ALPN}'; is one side an older release?)`,
+            { cause: err },
+          ),
+        );
+      } else if (event === 'secureConnect' && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+        fail(
+          new MeshwireError(
+            'ERR_MODE_MISMATCH',
+            `${address}: connection closed during the TLS handshake: it is probably a node in compat mode, and this one is in secure mode (both sides must use the same mode)`,
             { cause: err },
           ),
         );
@@ -162,7 +77,14 @@ function secured(
       }
     };
     const onClose = (): void =>
-      fail(new MeshwireError('ERR_TLS', `${address}: connection closed during the TLS handshake`));
+      fail(
+        new MeshwireError(
+          'ERR_TLS',
+          event === 'secure'
+            ? `${address}: connection closed during the TLS handshake (the dialer gave up; if it is another node started with this node's key file, give each node its own key file)`
+            : `${address}: connection closed during the TLS handshake`,
+        ),
+      );
     const onAbort = (): void =>
       fail(toMeshwireError(signal?.reason ?? new MeshwireError('ERR_ABORTED', 'aborted')));
     const onSecure = (): void => {
@@ -182,24 +104,34 @@ function secured(
   });
 }
 
-/** TLS 1.3 with Ed25519 identities, native binary frames, network key, allow-list and firewall. */
-export function openSecure(limits: CodecLimits, options: ResolvedOptions): Channel {
+/**
+ * TLS 1.3 with Ed25519 identities, native binary frames, network key, allow-list and firewall,
+ * over any transport (TLS runs on the transport's stream).
+ */
+export function secureMode(limits: CodecLimits, options: ResolvedOptions, transport: Transport): SessionMode {
   const encoder = new NativeEncoder(limits);
   let identity: Identity | undefined;
   let networkKey: Buffer | undefined;
   let serverOptions: tls.TLSSocketOptions | undefined;
   let clientOptions: tls.ConnectionOptions | undefined;
   const allow = options.allowList ? new Set(options.allowList) : undefined;
+  // One per node: failed network-key attempts by source address, across all connections.
+  const networkKeyAttempts = new AttemptLimiter({
+    maxFailures: options.networkKeyMaxFailures,
+    windowMs: options.networkKeyFailureWindowMs,
+    maxSources: options.networkKeyMaxSources,
+  });
   const me = (): Identity => {
     if (!identity) throw new MeshwireError('ERR_NOT_STARTED', 'identity not loaded');
     return identity;
   };
-  const wrap = (socket: tls.TLSSocket, connectionLimits: ConnectionLimits): Connection =>
+  const wrap = (socket: tls.TLSSocket, connectionLimits: ConnectionLimits, localHost: string): Connection =>
     new Connection(
       socket,
       new HelloFirstDecoder(new NativeDecoder(limits), limits.maxLineBytes),
       encoder,
       connectionLimits,
+      localHost,
     );
   return {
     mode: 'secure',
@@ -211,14 +143,11 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
       clientOptions = tlsClientOptions(identity);
       return identity.id;
     },
+    identity: me,
+    networkKey: () => networkKey,
     async connect(target) {
-      const raw = await dialTcp({
-        host: target.host,
-        port: target.port,
-        timeoutMs: 2 ** 31 - 1,
-        signal: target.signal,
-      });
-      const socket = tls.connect({ ...clientOptions, socket: raw });
+      const raw = await transport.dial({ host: target.host, port: target.port, signal: target.signal });
+      const socket = tls.connect({ ...clientOptions, socket: raw.stream });
       await secured(socket, 'secureConnect', target.address, target.signal);
       let certifiedId: string;
       try {
@@ -232,16 +161,16 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
         throw new MeshwireError('ERR_SELF_CONNECTION', `${target.address} is this node itself`);
       }
       return {
-        connection: wrap(socket, target.limits),
+        connection: wrap(socket, target.limits, raw.localHost),
         direction: 'outbound',
         address: target.address,
-        remoteAddress: socketAddress(raw),
+        remoteAddress: raw.remoteAddress,
         certifiedId,
       };
     },
     async accept(raw, connectionLimits, onWrap) {
-      const address = socketAddress(raw);
-      const socket = new tls.TLSSocket(raw, serverOptions);
+      const address = raw.remoteAddress;
+      const socket = new tls.TLSSocket(raw.stream, serverOptions);
       onWrap(socket);
       await secured(socket, 'secure', address);
       // A server TLSSocket made by hand (not accepted by a tls.Server) reports TLS errors after
@@ -258,7 +187,7 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
         throw err;
       }
       return {
-        connection: wrap(socket, connectionLimits),
+        connection: wrap(socket, connectionLimits, raw.localHost),
         direction: 'inbound',
         address,
         remoteAddress: address,
@@ -269,7 +198,8 @@ export function openSecure(limits: CodecLimits, options: ResolvedOptions): Chann
     inbound: nativeInbound,
     context: (base) => ({
       ...base,
-      ...(networkKey ? { networkKey } : {}),
+      ...(networkKey ? { networkKey, networkKeyAttempts } : {}),
+      selfId: me().id,
       authorize: async (id, address, direction) => {
         if (allow && !allow.has(id)) return false;
         return options.firewall ? (await options.firewall({ id, address, direction })) === true : true;
