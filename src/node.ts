@@ -70,6 +70,14 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
     return this.#options.maxPeers;
   }
 
+  /**
+   * Secure mode, after `start()`: signs data with this node's identity key (its ID is derived
+   * from `publicKey`); `FileShare` signs its offers with it. `undefined` in compat mode.
+   */
+  get signer(): { readonly publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array } | undefined {
+    return this.#mesh.signer;
+  }
+
   /** True when a network key is set (secure mode); the key itself is never exposed. */
   get hasNetworkKey(): boolean {
     return this.#mesh.hasNetworkKey;

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { performance } from 'node:perf_hooks';
 import type { P2PNode } from '../src/node.js';
-import { FileShare, signerFromPrivateKey, type FileShareOptions } from '../src/files/index.js';
+import { FileShare, type FileShareOptions } from '../src/files/index.js';
 import {
   encodeLayer,
   encodeNope,
@@ -42,7 +42,7 @@ interface Peer {
   keyFile: string;
 }
 
-/** A secure node with a key file, and a started FileShare signing with that key. */
+/** A secure node with a key file, and a started FileShare signing with the node's key (node.signer). */
 async function peer(
   t: TestContext,
   root: string,
@@ -60,11 +60,12 @@ async function peer(
   });
   const identity = await loadOrCreateIdentity(keyFile);
   assert.equal(identity.id, node.id);
-  const share = new FileShare(node, {
-    downloadsDir: dir,
-    signer: signerFromPrivateKey(identity.privateKey),
-    ...options,
-  });
+  assert.deepEqual(
+    Buffer.from(node.signer?.publicKey ?? []),
+    identity.publicKeyRaw,
+    'node.signer is the identity',
+  );
+  const share = new FileShare(node, { downloadsDir: dir, ...options });
   t.after(() => share.close());
   await share.start();
   return { node, share, dir, keyFile };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, sign as edSign } from 'node:crypto';
 import { parseAddress } from '../address.js';
 import type { CodecLimits } from '../codec/codec.js';
 import type { Frame } from '../codec/frame.js';
@@ -157,6 +157,13 @@ export class Mesh {
 
   get port(): number {
     return this.#port;
+  }
+
+  /** Secure mode, after listen(): signs with the identity key (file offers); compat: undefined. */
+  get signer(): { readonly publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array } | undefined {
+    if (!this.#mode.identity || !this.#id) return undefined;
+    const identity = this.#mode.identity();
+    return { publicKey: identity.publicKeyRaw, sign: (data) => edSign(null, data, identity.privateKey) };
   }
 
   /** True when a network key is set; the key itself never leaves the session layer. */

@@ -372,8 +372,12 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     filePath: string,
     options: { name?: string; announce?: boolean; signal?: AbortSignal } = {},
   ): Promise<FileOffer> {
-    if (!this.#signer)
-      throw new MeshwireError('ERR_INVALID_OPTION', 'sharing needs the signer option (the node key)');
+    const signer = this.#signer ?? this.#node.signer;
+    if (!signer)
+      throw new MeshwireError(
+        'ERR_INVALID_OPTION',
+        'sharing needs a signer: a started secure-mode node, or the signer option',
+      );
     const absolute = path.resolve(filePath);
     const hashed = await hashFile(absolute, options.signal);
     if (hashed.pieceLength + PIECE_HEADER_BYTES > this.#node.maxBytesPerMessage) {
@@ -382,7 +386,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         `pieces of ${hashed.pieceLength} bytes do not fit maxBytesPerMessage`,
       );
     }
-    const offer = await createOffer(this.#signer, {
+    const offer = await createOffer(signer, {
       root: hashed.root,
       size: hashed.size,
       pieceLength: hashed.pieceLength,
