@@ -6,14 +6,12 @@ import { tryParseAddress } from '../address.js';
 import { CodecError } from '../errors.js';
 import { DEFAULT_CODEC_LIMITS, type CodecLimits, type FrameDecoder, type FrameEncoder } from './codec.js';
 import type { Frame, HelloFrame, PeerAddress } from './frame.js';
+import { asBuffer, ID_PATTERN, looksLikeTls, MAX_NAME_BYTES } from './wire.js';
 
 /** Which side of the connection a {@link CompatDecoder} reads for. */
 export type CompatRole = 'dialer' | 'listener';
 
 const NEWLINE = 0x0a;
-const TLS_HANDSHAKE_RECORD = 0x16;
-const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
-const MAX_NAME_BYTES = 256;
 const MAX_LISTEN_CHARS = 300;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
@@ -56,10 +54,6 @@ function trimGo(s: string): string {
 
 function isAsciiSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d);
-}
-
-function asBuffer(chunk: Uint8Array): Buffer {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function malformed(message: string): CodecError {
@@ -171,7 +165,7 @@ export class CompatDecoder implements FrameDecoder {
       this.#receivedAny = true;
       // Checked on the first byte, not the first line: a TLS client sends no '\n' and would
       // otherwise sit waiting for our answer until the handshake times out.
-      if (buf[0] === TLS_HANDSHAKE_RECORD) {
+      if (looksLikeTls(buf[0] as number)) {
         throw malformed(
           'a TLS handshake arrived on a compat (plaintext) port: the remote is probably a meshwire node in secure mode',
         );

@@ -11,6 +11,7 @@ import { CodecError } from '../errors.js';
 import { DEFAULT_CODEC_LIMITS } from './codec.js';
 import type { CodecLimits, FrameDecoder, FrameEncoder } from './codec.js';
 import type { Frame, FrameType, HelloFrame, PeerAddress, RejectReason } from './frame.js';
+import { asBuffer, ID_PATTERN, MAX_NAME_BYTES } from './wire.js';
 
 /** The protocol version this implementation speaks, sent in every hello (PROTOCOL.md rule 22). */
 export const PROTOCOL_VERSION = 1;
@@ -21,7 +22,7 @@ export const NATIVE_HEADER_BYTES = 5;
 /** Longest peer ID accepted, in characters (IDs are ASCII `[A-Za-z0-9._-]`). */
 export const MAX_ID_LENGTH = 128;
 /** Longest display name accepted, in UTF-8 bytes. */
-export const MAX_NAME_BYTES = 256;
+export { MAX_NAME_BYTES };
 /** Most listen addresses in one hello. */
 export const MAX_LISTEN_ADDRESSES = 16;
 /** Most feature strings in one hello. */
@@ -115,7 +116,6 @@ const REJECT_CODES: Readonly<Record<RejectReason, number>> = {
   'rate-limited': 5,
 };
 
-const ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const FEATURE_PATTERN = /^[a-z0-9-]{1,64}$/;
 const MAX_U64 = (1n << 64n) - 1n;
 
@@ -146,9 +146,6 @@ function invalid(message: string): never {
 }
 
 /** Wraps a plain Uint8Array without copying, so the Buffer read methods are available. */
-function asBuffer(chunk: Uint8Array): Buffer {
-  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-}
 
 /** Bounds-checked cursor over one frame body; every overrun is a malformed frame (rule 9). */
 class BodyReader {

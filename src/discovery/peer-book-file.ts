@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { tryParseAddress } from '../address.js';
+import { ID_PATTERN } from '../codec/wire.js';
 import { MeshwireError } from '../errors.js';
 
 /** Format version written to the file. */
@@ -43,7 +44,6 @@ export interface PeerBookFileOptions {
 }
 
 /** Same shape as a peer ID on the wire (codec/native.ts). */
-const ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** A bounded, file-backed set of proven peer addresses. */
 export class PeerBookFile {
@@ -145,7 +145,7 @@ export class PeerBookFile {
   recordSuccess(address: string, id?: string, at: number = Date.now()): void {
     const entry = validEntry({
       address,
-      id: id !== undefined && ID.test(id) ? id : undefined,
+      id: id !== undefined && ID_PATTERN.test(id) ? id : undefined,
       lastSuccess: at,
     });
     if (!entry)
@@ -216,7 +216,7 @@ function validEntry(raw: unknown): PeerBookEntry | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
   const { address, id, lastSuccess } = raw as Record<string, unknown>;
   if (typeof address !== 'string' || !tryParseAddress(address)) return undefined;
-  if (id !== undefined && (typeof id !== 'string' || !ID.test(id))) return undefined;
+  if (id !== undefined && (typeof id !== 'string' || !ID_PATTERN.test(id))) return undefined;
   if (typeof lastSuccess !== 'number' || !Number.isFinite(lastSuccess) || lastSuccess < 0) return undefined;
   return id === undefined ? { address, lastSuccess } : { address, id, lastSuccess };
 }
