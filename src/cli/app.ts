@@ -1,3 +1,5 @@
+// Slightly over ~400 lines: the CLI's lifecycle (start, input, headless, shutdown) in one place;
+// commands, text and files live in their own modules.
 /**
  * The `meshwire` command at run time: a node, a file receiver and a line-based chat / command
  * interface, interactive on a terminal, headless as a service. It uses meshwire's public API

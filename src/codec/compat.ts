@@ -1,3 +1,6 @@
+// Longer than most files (~530 lines) on purpose: the original's line protocol, decoder and
+// encoder side by side, so its quirks (Go-style trimming, chat that reads as a control line) are
+// handled in one place.
 /**
  * The compat codec: the Go original's plaintext line protocol (see PROTOCOL-compat.md), byte for
  * byte. Pure: bytes in, frames out; no sockets, no timers.

@@ -1,3 +1,5 @@
+// Longer than most files (~670 lines) on purpose: one wire format, its decoder and encoder side
+// by side, so every rule of PROTOCOL.md is checked and produced in one place.
 /**
  * meshwire's native binary codec (secure mode; it runs inside a TLS 1.3 channel). The format is
  * specified as numbered rules in PROTOCOL.md; comments below cite them as "rule N".

@@ -1,3 +1,6 @@
+// Longer than most files (~610 lines): the compat FileReceiver is one state machine per transfer
+// (start, chunks, end, idle, refusal, disk errors) whose steps share its bookkeeping; names and
+// .part files already live in their own modules.
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';

@@ -1,3 +1,6 @@
+// Longer than most files (~600 lines) on purpose: it is the one place that knows every layer (the
+// wiring of the narrow hosts is a third of it) and a peer's whole life (dial policy, online,
+// route, disconnect); split further, that life would be scattered.
 import { randomBytes, sign as edSign } from 'node:crypto';
 import { parseAddress } from '../address.js';
 import type { CodecLimits } from '../codec/codec.js';

@@ -1,3 +1,5 @@
+// Slightly over ~400 lines: the mDNS announce / query / answer / goodbye cycle shares its timers
+// and peer table; records, packets and sockets are in their own modules.
 /**
  * LAN discovery over mDNS / DNS-SD: announces this node as `_meshwire._tcp.local` and browses
  * for others, one multicast socket per interface. It only produces candidates (and goodbyes);

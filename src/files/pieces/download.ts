@@ -1,3 +1,5 @@
+// Longer than most files (~530 lines): one download's scheduler (sources, windows, timeouts,
+// verification, resume state) is one state machine.
 /**
  * One download: pulls the pieces of one file (by Merkle root) from any number of sources, with a
  * pipelined window of requests per source, verifies every piece against the piece layer before

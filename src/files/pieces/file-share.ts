@@ -1,3 +1,5 @@
+// Longer than most files (~590 lines): FileShare is the facade that ties offers, consent,
+// downloads and the piece server to one node; each of those lives in its own module.
 import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
