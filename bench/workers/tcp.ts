@@ -45,9 +45,14 @@ function connected(): net.Socket {
   return socket;
 }
 
-/** Writes and waits for 'drain' when the socket asks for it (backpressure). */
-function write(s: net.Socket, buf: Buffer): Promise<void> | undefined {
-  if (s.write(buf)) return undefined;
+/**
+ * Writes and waits for 'drain' when the socket asks for it (backpressure); with `depth`, only
+ * once more than `depth` bytes wait in the socket's queue (a deeper pipeline than the stream's
+ * 16 KiB high-water mark, which a baseline sweep tries).
+ */
+function write(s: net.Socket, buf: Buffer, depth = 0): Promise<void> | undefined {
+  const ok = s.write(buf);
+  if (depth > 0 ? s.writableLength < depth : ok) return undefined;
   return new Promise((resolve) => s.once('drain', resolve));
 }
 
@@ -98,11 +103,26 @@ serve({
     await armed;
     return null;
   },
-  /** `total` bytes in `size`-byte writes, honouring backpressure. */
-  sendBulk: async ({ size, total }: { size: number; total: number }) => {
+  /**
+   * `total` bytes in `size`-byte writes, honouring backpressure (`depth`: see `write`), with
+   * Nagle's algorithm off (the default here) or on (`noDelay: false`).
+   */
+  sendBulk: async ({
+    size,
+    total,
+    depth = 0,
+    noDelay = true,
+  }: {
+    size: number;
+    total: number;
+    depth?: number;
+    noDelay?: boolean;
+  }) => {
     const s = connected();
+    s.setNoDelay(noDelay);
     const buf = Buffer.alloc(size, 0xab);
-    for (let sent = 0; sent < total; sent += size) await write(s, buf);
+    for (let sent = 0; sent < total; sent += size) await write(s, buf, depth);
+    s.setNoDelay(true);
     return null;
   },
   /** `count` lines of `length` bytes (newline included), corked in batches of `batch`. */
