@@ -63,6 +63,8 @@ export async function transfer(
   const { rx, tx } = pair;
   await rx.call('arm', { kind: 'bytes', total });
   const done = rx.call('wait', {}, 120_000);
+  // Awaited below; a failing sender must not leave it as an unhandled rejection meanwhile.
+  done.catch(() => undefined);
   const [rx0, tx0] = await Promise.all([rx.call<NodeJS.CpuUsage>('cpu'), tx.call<NodeJS.CpuUsage>('cpu')]);
   const t0 = performance.now();
   await tx.call(setup.kind === 'node' ? 'sendBytes' : 'sendBulk', { size, total, ...extra }, 120_000);

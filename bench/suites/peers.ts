@@ -41,6 +41,7 @@ async function smallMessages(pair: Pair, setup: Setup, count: number): Promise<n
     node ? { kind: 'bytes', total: count * SMALL } : { kind: 'messages', total: count },
   );
   const done = pair.rx.call('wait', {}, 120_000);
+  done.catch(() => undefined);
   const t0 = performance.now();
   await pair.tx.call(
     node ? 'sendBytesBatched' : 'sendMessages',

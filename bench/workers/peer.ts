@@ -144,7 +144,11 @@ async function startLibp2p(): Promise<Libp2p> {
   ]);
   const node = await createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    // libp2p closes a TCP connection after 2 idle minutes; in a suite a pair may wait longer
+    // than that while the other configurations run.
+    transports: [
+      tcp({ inboundSocketInactivityTimeout: 3_600_000, outboundSocketInactivityTimeout: 3_600_000 }),
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
   });
