@@ -38,6 +38,8 @@ if (!promiseCtor.withResolvers) {
 
 /** What both stacks offer the commands: a message (secret-stream) or byte (libp2p) pipe. */
 interface Link {
+  /** False once the underlying stream can no longer be written. */
+  open(): boolean;
   /** Queues `buf`; false when the caller should wait for {@link drained}. */
   send(buf: Uint8Array): boolean;
   drained(): Promise<void>;
@@ -104,9 +106,17 @@ function streamLink(stream: Stream): Link {
     const data = e.data;
     listener(data instanceof Uint8Array ? data : data.subarray());
   });
+  stream.addEventListener('close', (e) => {
+    // Not silent: an idle libp2p stream can be closed under us (seen on a heavily loaded
+    // machine); the dialer then opens a new one before its next command.
+    process.stderr.write(
+      `libp2p ${stream.direction} stream closed${e.error ? `: ${e.error.message}` : ''}\n`,
+    );
+  });
   stream.maxReadBufferLength = 64 * 1024 * 1024;
   stream.maxWriteBufferLength = 64 * 1024 * 1024;
   return {
+    open: () => stream.writeStatus === 'writable',
     send: (buf) => stream.send(buf),
     drained: () => stream.onDrain(),
     onData: (l) => (listener = l),
@@ -118,6 +128,7 @@ function secretLink(s: SecretStream): Link {
   s.on('data', (chunk: Buffer) => listener(chunk));
   s.on('error', () => undefined);
   return {
+    open: () => !s.destroyed,
     send: (buf) => s.write(buf),
     drained: () => new Promise((resolve) => s.once('drain', resolve)),
     onData: (l) => (listener = l),
@@ -129,7 +140,13 @@ function setLink(l: Link): void {
   onLink?.();
 }
 
-function connected(): Link {
+/** Where the dialer connected (libp2p), to reopen the data stream if it was closed. */
+let dialed: string | undefined;
+
+async function connected(): Promise<Link> {
+  if (link && !link.open() && libp2p && dialed) {
+    setLink(streamLink(await libp2p.dialProtocol(await multiaddr(dialed), BENCH_PROTOCOL)));
+  }
   if (!link) throw new Error('no connection');
   return link;
 }
@@ -151,6 +168,9 @@ async function startLibp2p(): Promise<Libp2p> {
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
+    // The set-up benchmark dials one listener dozens of times a second from one address: lift
+    // the per-address inbound rate limit (5/s by default) that would otherwise reset it.
+    connectionManager: { inboundConnectionThreshold: 100_000, maxIncomingPendingConnections: 1000 },
   });
   await node.handle(BENCH_PROTOCOL, (stream) => setLink(streamLink(stream)));
   libp2p = node;
@@ -205,6 +225,7 @@ serve(
       stack = s;
       if (s === 'libp2p') {
         const node = await startLibp2p();
+        dialed = address;
         setLink(streamLink(await node.dialProtocol(await multiaddr(address), BENCH_PROTOCOL)));
       } else {
         setLink(secretLink(await dialSecret(port)));
@@ -235,14 +256,14 @@ serve(
     },
     /** `total` bytes in `size`-byte messages, honouring backpressure. */
     sendBulk: async ({ size, total }: { size: number; total: number }) => {
-      const l = connected();
+      const l = await connected();
       const buf = Buffer.alloc(size, 0xab);
       for (let sent = 0; sent < total; sent += size) if (!l.send(buf)) await l.drained();
       return null;
     },
     /** `count` messages of `size` bytes (libp2p: with a 4-byte length prefix), with backpressure. */
     sendMessages: async ({ size, count: n }: { size: number; count: number }) => {
-      const l = connected();
+      const l = await connected();
       const framed = stack === 'libp2p';
       const buf = Buffer.alloc(size + (framed ? 4 : 0), 0x61);
       if (framed) buf.writeUInt32BE(size, 0);
@@ -250,14 +271,14 @@ serve(
       return null;
     },
     /** Sends back every chunk as it arrives. */
-    echo: () => {
-      const l = connected();
+    echo: async () => {
+      const l = await connected();
       l.onData((chunk) => l.send(chunk));
       return null;
     },
     /** `warmup + n` round trips of `size` bytes; returns the last `n` in microseconds. */
     pingpong: async ({ n, warmup, size }: { n: number; warmup: number; size: number }) => {
-      const l = connected();
+      const l = await connected();
       const buf = Buffer.alloc(size, 1);
       let got = 0;
       let wake: (() => void) | undefined;
