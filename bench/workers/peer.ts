@@ -118,7 +118,17 @@ function streamLink(stream: Stream): Link {
   return {
     open: () => stream.writeStatus === 'writable',
     send: (buf) => stream.send(buf),
-    drained: () => stream.onDrain(),
+    // Not stream.onDrain(): in libp2p 3.3 it keeps its first, resolved promise, so every later
+    // call returns at once and a sender queues without bound until the stream is reset at
+    // maxWriteBufferLength. The 'drain' event itself is reliable.
+    drained: () =>
+      stream.writableNeedsDrain
+        ? new Promise<void>((resolve) => {
+            // A stream closed meanwhile makes the next send() throw, which fails the command.
+            stream.addEventListener('drain', () => resolve(), { once: true });
+            stream.addEventListener('close', () => resolve(), { once: true });
+          })
+        : Promise.resolve(),
     onData: (l) => (listener = l),
   };
 }
