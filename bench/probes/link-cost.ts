@@ -35,6 +35,7 @@ function arg(name: string, fallback: number): number {
   return value;
 }
 const N = arg('--n', 200);
+const memoryOnly = process.argv.includes('--memory-only');
 const PEERS = arg('--peers', 100);
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
@@ -91,71 +92,75 @@ const closeBoth = async (a: net.Socket, b: net.Socket) => {
   await closed;
 };
 
-console.log(`per secure link, both sides in one process (${N} repetitions; CPU ms)`);
-await perCall('TCP connect + accept + close', N, async () => {
-  const accepted = accept();
-  const c = net.connect({ host: '127.0.0.1', port: l.port, noDelay: true });
-  const s = await accepted;
-  await new Promise((r) => (c.readyState === 'open' ? r(null) : c.once('connect', r)));
-  await closeBoth(c, s);
-});
-await perCall('TLS 1.3 handshake, meshwire options, no verifyPeer (+ TCP)', N, async () => {
-  const { c, s } = await tlsPair(l.port, accept(), false);
-  await closeBoth(c, s);
-});
-await perCall('TLS 1.3 handshake + verifyPeer both sides (+ TCP)', N, async () => {
-  const { c, s } = await tlsPair(l.port, accept(), true);
-  await closeBoth(c, s);
-});
-{
-  const { c, s } = await tlsPair(l.port, accept(), false);
-  const raw = c.getPeerCertificate().raw;
-  await perCall('  getPeerCertificate() (fingerprints, subject, ...)', N, () => c.getPeerCertificate());
-  await perCall('  new X509Certificate(raw)', N, () => new X509Certificate(raw));
-  const x = new X509Certificate(raw);
-  await perCall('  X509Certificate.publicKey', N, () => x.publicKey);
-  const key = x.publicKey;
-  await perCall('  rawEd25519PublicKey (JWK export)', N, () => rawEd25519PublicKey(key));
-  const rawKey = rawEd25519PublicKey(key);
-  await perCall('  peerIdFromPublicKey (SHA-256)', N, () => peerIdFromPublicKey(rawKey));
-  await perCall('  verifyPeer on a fresh socket object (cache miss)', N, () => {
-    const copy = Object.create(c) as tls.TLSSocket;
-    return verifyPeer(copy, server.id);
-  });
-  await closeBoth(c, s);
-}
-await perCall('tls.createSecureContext (once per identity, cached)', Math.ceil(N / 4), () =>
-  tls.createSecureContext({ key: server.keyPem, cert: server.certPem, minVersion: 'TLSv1.3' }),
-);
-await perCall('createIdentity (Ed25519 key + certificate; once per node)', Math.ceil(N / 4), () =>
-  createIdentity(),
-);
+if (!memoryOnly) await cpuBreakdown();
 
-/** Full meshwire connections between two running nodes: connect, hello, greeting, disconnect. */
-async function meshwireLinks(mode: 'secure' | 'compat'): Promise<void> {
-  const a = new P2PNode({ mode, host: '127.0.0.1', port: 0, autoConnectMax: 0, maxPeers: PEERS + 10 });
-  const b = new P2PNode({ mode, host: '127.0.0.1', port: 0, autoConnectMax: 0, maxPeers: PEERS + 10 });
-  try {
-    await a.start();
-    await b.start();
-    await perCall(
-      `meshwire ${mode}: connectToPeer until both sides see the peer, then disconnect`,
-      N,
-      async () => {
-        const seen = new Promise((r) => a.once('peer-connected', r));
-        const peer = await b.connectToPeer(`127.0.0.1:${a.port}`);
-        await seen;
-        const gone = new Promise((r) => a.once('peer-disconnected', r));
-        b.disconnectPeer(peer.id);
-        await gone;
-      },
-    );
-  } finally {
-    await Promise.all([a.close(), b.close()]);
+async function cpuBreakdown(): Promise<void> {
+  console.log(`per secure link, both sides in one process (${N} repetitions; CPU ms)`);
+  await perCall('TCP connect + accept + close', N, async () => {
+    const accepted = accept();
+    const c = net.connect({ host: '127.0.0.1', port: l.port, noDelay: true });
+    const s = await accepted;
+    await new Promise((r) => (c.readyState === 'open' ? r(null) : c.once('connect', r)));
+    await closeBoth(c, s);
+  });
+  await perCall('TLS 1.3 handshake, meshwire options, no verifyPeer (+ TCP)', N, async () => {
+    const { c, s } = await tlsPair(l.port, accept(), false);
+    await closeBoth(c, s);
+  });
+  await perCall('TLS 1.3 handshake + verifyPeer both sides (+ TCP)', N, async () => {
+    const { c, s } = await tlsPair(l.port, accept(), true);
+    await closeBoth(c, s);
+  });
+  {
+    const { c, s } = await tlsPair(l.port, accept(), false);
+    const raw = c.getPeerCertificate().raw;
+    await perCall('  getPeerCertificate() (fingerprints, subject, ...)', N, () => c.getPeerCertificate());
+    await perCall('  new X509Certificate(raw)', N, () => new X509Certificate(raw));
+    const x = new X509Certificate(raw);
+    await perCall('  X509Certificate.publicKey', N, () => x.publicKey);
+    const key = x.publicKey;
+    await perCall('  rawEd25519PublicKey (JWK export)', N, () => rawEd25519PublicKey(key));
+    const rawKey = rawEd25519PublicKey(key);
+    await perCall('  peerIdFromPublicKey (SHA-256)', N, () => peerIdFromPublicKey(rawKey));
+    await perCall('  verifyPeer on a fresh socket object (cache miss)', N, () => {
+      const copy = Object.create(c) as tls.TLSSocket;
+      return verifyPeer(copy, server.id);
+    });
+    await closeBoth(c, s);
   }
+  await perCall('tls.createSecureContext (once per identity, cached)', Math.ceil(N / 4), () =>
+    tls.createSecureContext({ key: server.keyPem, cert: server.certPem, minVersion: 'TLSv1.3' }),
+  );
+  await perCall('createIdentity (Ed25519 key + certificate; once per node)', Math.ceil(N / 4), () =>
+    createIdentity(),
+  );
+
+  /** Full meshwire connections between two running nodes: connect, hello, greeting, disconnect. */
+  async function meshwireLinks(mode: 'secure' | 'compat'): Promise<void> {
+    const a = new P2PNode({ mode, host: '127.0.0.1', port: 0, autoConnectMax: 0, maxPeers: PEERS + 10 });
+    const b = new P2PNode({ mode, host: '127.0.0.1', port: 0, autoConnectMax: 0, maxPeers: PEERS + 10 });
+    try {
+      await a.start();
+      await b.start();
+      await perCall(
+        `meshwire ${mode}: connectToPeer until both sides see the peer, then disconnect`,
+        N,
+        async () => {
+          const seen = new Promise((r) => a.once('peer-connected', r));
+          const peer = await b.connectToPeer(`127.0.0.1:${a.port}`);
+          await seen;
+          const gone = new Promise((r) => a.once('peer-disconnected', r));
+          b.disconnectPeer(peer.id);
+          await gone;
+        },
+      );
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  }
+  await meshwireLinks('compat');
+  await meshwireLinks('secure');
 }
-await meshwireLinks('compat');
-await meshwireLinks('secure');
 
 // Memory per connection: both ends live in this process, so per link = two sockets' worth.
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -189,6 +194,22 @@ else {
   });
   await memory('node:tls pair, meshwire options', async () => {
     const { c, s } = await tlsPair(l.port, accept(), true);
+    return () => closeBoth(c, s);
+  });
+  await memory('node:tls pair after 1 KiB each way', async () => {
+    const { c, s } = await tlsPair(l.port, accept(), true);
+    const kib = Buffer.alloc(1024, 1);
+    await new Promise<void>((r) => {
+      let got = 0;
+      const done = (chunk: Buffer) => {
+        got += chunk.length;
+        if (got === 2048) r();
+      };
+      c.on('data', done);
+      s.on('data', done);
+      c.write(kib);
+      s.write(kib);
+    });
     return () => closeBoth(c, s);
   });
   for (const mode of ['compat', 'secure'] as const) {
