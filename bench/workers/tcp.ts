@@ -56,7 +56,57 @@ function write(s: net.Socket, buf: Buffer, depth = 0): Promise<void> | undefined
   return new Promise((resolve) => s.once('drain', resolve));
 }
 
+/** Every connection a hub accepted (memory baseline), kept open until exit. */
+const hubSockets: net.Socket[] = [];
+/** Connections a client opened to a hub. */
+const clientSockets: net.Socket[] = [];
+
+async function settledMemory(): Promise<NodeJS.MemoryUsage> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 4; i++) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return process.memoryUsage();
+}
+
 serve({
+  /**
+   * Memory baseline: listens (TCP, or node:tls with meshwire's settings) and keeps every
+   * accepted connection, once its TLS handshake is done, without reading or writing.
+   */
+  hubListen: async ({ tls: secure = false }: { tls?: boolean }) => {
+    const options = secure ? tlsServerOptions(await createIdentity()) : {};
+    const keep = (s: net.Socket) => {
+      s.on('error', () => undefined);
+      hubSockets.push(s);
+    };
+    return new Promise<{ port: number }>((resolve) => {
+      server = secure ? tls.createServer(options, keep) : net.createServer({ noDelay: true }, keep);
+      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+        const address = server?.address();
+        resolve({ port: typeof address === 'object' && address ? address.port : 0 });
+      });
+    });
+  },
+  /** Number of connections the hub holds. */
+  hubCount: () => hubSockets.length,
+  /** Opens `count` connections to a hub, one after the other. */
+  dialMany: async ({ port, count, tls: secure = false }: { port: number; count: number; tls?: boolean }) => {
+    const options = secure ? tlsClientOptions(await createIdentity()) : {};
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const s = secure
+          ? tls.connect({ ...options, host: '127.0.0.1', port }, () => resolve())
+          : net.connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve());
+        s.once('error', reject);
+        clientSockets.push(s);
+      });
+    }
+    return null;
+  },
+  /** Memory after garbage collection (needs --expose-gc). */
+  memory: () => settledMemory(),
   /** Listens on 127.0.0.1 port 0; with `tls`, as node:tls with meshwire's TLS 1.3 settings. */
   listen: async ({ tls: secure = false }: { tls?: boolean }) => {
     const options = secure ? tlsServerOptions(await createIdentity()) : {};
