@@ -178,7 +178,11 @@ export async function peers(ctx: Context): Promise<Row[]> {
       }
       if (metric === 'bulk64' && outcome && v.length > 0) {
         const ns = (m: string) => median(outcome.samples.map((s) => s[m]!)).toFixed(2);
-        row.note = `CPU: sender ${ns('txNsPerByte64')} ns/byte, receiver ${ns('rxNsPerByte64')} ns/byte`;
+        const bound = Math.round(1000 / Math.max(Number(ns('txNsPerByte64')), Number(ns('rxNsPerByte64'))));
+        row.note =
+          `CPU: sender ${ns('txNsPerByte64')} ns/byte, receiver ${ns('rxNsPerByte64')} ns/byte; ` +
+          `CPU-bound estimate ${bound} MB/s (the busier side with a core of its own)`;
+        row.details = { ...row.details, cpuBoundMBps: bound };
       }
       rows.push(row);
     }

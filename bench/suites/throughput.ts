@@ -121,6 +121,13 @@ export async function throughput(ctx: Context): Promise<Row[]> {
       result.note =
         `CPU: sender ${d.senderCpuPercent}% of a core, ${d.senderCpuNsPerByte!.toFixed(2)} ns/byte; ` +
         `receiver ${d.receiverCpuPercent}%, ${d.receiverCpuNsPerByte!.toFixed(2)} ns/byte`;
+      // What the pair would move if each side had a core of its own and never waited: a
+      // figure that holds up on a busy machine, where MB/s follows the scheduler.
+      const bound = Math.round(1000 / Math.max(d.senderCpuNsPerByte!, d.receiverCpuNsPerByte!));
+      if (Number.isFinite(bound)) {
+        result.details.cpuBoundMBps = bound;
+        result.note += `; CPU-bound estimate ${bound} MB/s`;
+      }
     }
     if (outcome.error) result.note = `failed: ${outcome.error}`;
     if (value && !key.startsWith('raw-tcp') && bestTcp.length > 0)
