@@ -62,7 +62,7 @@ export function verifyPeer(socket: tls.TLSSocket, expectedId?: string): string {
   return id;
 }
 
-const peerCertificates = new WeakMap<tls.TLSSocket, X509Certificate | undefined>();
+const peerCertificates = new WeakMap<tls.TLSSocket, X509Certificate>();
 
 /**
  * The certificate the peer presented (the leaf, whose key the peer proved it holds), or
@@ -81,9 +81,10 @@ const peerCertificates = new WeakMap<tls.TLSSocket, X509Certificate | undefined>
  * the peer certificate, and code that needs it must call this function, never the socket.
  */
 export function peerCertificate(socket: tls.TLSSocket): X509Certificate | undefined {
-  if (peerCertificates.has(socket)) return peerCertificates.get(socket);
+  const cached = peerCertificates.get(socket);
+  if (cached) return cached;
+  // Nothing is removed from the chain when there is no certificate, so that is not cached.
   const cert = socket.getPeerX509Certificate();
-  // A socket without a peer certificate is remembered too, so that the answer never changes.
-  peerCertificates.set(socket, cert);
+  if (cert) peerCertificates.set(socket, cert);
   return cert;
 }
