@@ -147,9 +147,9 @@ export async function peers(ctx: Context): Promise<Row[]> {
     target?: { factor: number; text: string },
   ): void => {
     const values = (key: string) => results.get(`${key}-${suffix}`)?.samples.map((s) => s[metric]!) ?? [];
-    const rounds = Math.max(...STACKS.map(({ key }) => values(key).length));
+    const roundCount = Math.max(...STACKS.map(({ key }) => values(key).length));
     const bestAlternative: number[] = [];
-    for (let i = 0; i < rounds; i++) {
+    for (let i = 0; i < roundCount; i++) {
       const alts = ALTERNATIVES.map((k) => values(k)[i]).filter((v): v is number => v !== undefined);
       bestAlternative.push(alts.length === 0 ? NaN : higherIsBetter ? Math.max(...alts) : Math.min(...alts));
     }
