@@ -18,6 +18,7 @@ import { machineInfo } from './lib/machine.js';
 import { renderTable, writeJson } from './lib/report.js';
 import { chat } from './suites/chat.js';
 import { dashboard } from './suites/dashboard.js';
+import { discovery } from './suites/discovery.js';
 import { files } from './suites/files.js';
 import { handshake } from './suites/handshake.js';
 import { latency } from './suites/latency.js';
@@ -36,6 +37,7 @@ const SUITES: Record<string, (ctx: Context) => Promise<Row[]>> = {
   mesh,
   memory,
   dashboard,
+  discovery,
 };
 
 const HELP = `usage: npm run bench -- [options] [suite ...]

@@ -43,7 +43,8 @@ export type ErrorCode =
   | 'ERR_TIMEOUT'
   | 'ERR_ADDRESS_IN_USE'
   | 'ERR_HOST_NOT_FOUND'
-  | 'ERR_MODE_MISMATCH';
+  | 'ERR_MODE_MISMATCH'
+  | 'ERR_DISCOVERY_SOCKET';
 
 /** Base class of all meshwire errors. `code` is stable across versions; `message` is for humans. */
 export class MeshwireError extends Error {

@@ -44,3 +44,6 @@ export {
 export { deriveNetworkKey } from './secure/network-key.js';
 export { generateNetworkKey, GENERATED_NETWORK_KEY_BITS } from './secure/network-key-gen.js';
 export { parseAddress, tryParseAddress, formatAddress, type HostPort } from './address.js';
+export type { Transport, TransportConnection, Listener, DialTarget } from './transport/transport.js';
+export { tcpTransport } from './transport/tcp.js';
+export { MemoryNetwork } from './transport/memory.js';

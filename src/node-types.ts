@@ -19,6 +19,10 @@ export interface PeerInfo extends PeerRef {
   connectedAt: number;
   lastSeen: number;
   rttMs?: number;
+  /** Bytes received from this peer on its current connection (frames, after TLS). */
+  bytesIn: number;
+  /** Bytes handed to this peer's connection (frames, before TLS). */
+  bytesOut: number;
 }
 
 /** A known address as reported by {@link P2PNode.getPeerInfo}. */

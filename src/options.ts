@@ -81,6 +81,19 @@ export interface NodeOptions {
    * transport runs nodes in one process without sockets.
    */
   transport?: Transport;
+  /**
+   * Find and announce peers on the local network with mDNS / DNS-SD (`_meshwire._tcp.local`).
+   * Off by default: it sends multicast on every multicast-capable interface (or `lanInterfaces`).
+   * @default false
+   */
+  lan?: boolean;
+  /** Interface names LAN discovery uses. @default every up, multicast-capable, non-loopback IPv4 interface */
+  lanInterfaces?: string[];
+  /**
+   * File that remembers addresses proven by successful dials (atomic writes, bounded); at start
+   * they are redialled, so a group whose every node restarts reforms by itself. @default none
+   */
+  peerBookFile?: string;
   /** Secure mode: async hook deciding whether a peer may connect; return false to refuse. */
   firewall?: (peer: {
     id: string;
@@ -89,17 +102,21 @@ export interface NodeOptions {
   }) => boolean | Promise<boolean>;
 }
 
+/** Options that stay optional after resolution (no default: absent means "not used"). */
+type OptionalOption =
+  | 'name'
+  | 'bootstrap'
+  | 'advertiseHost'
+  | 'keyFile'
+  | 'networkKey'
+  | 'allowList'
+  | 'firewall'
+  | 'transport'
+  | 'lanInterfaces'
+  | 'peerBookFile';
+
 /** Option values after defaults and validation. */
-export type ResolvedOptions = Required<
-  Omit<
-    NodeOptions,
-    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall' | 'transport'
-  >
-> &
-  Pick<
-    NodeOptions,
-    'name' | 'bootstrap' | 'advertiseHost' | 'keyFile' | 'networkKey' | 'allowList' | 'firewall' | 'transport'
-  >;
+export type ResolvedOptions = Required<Omit<NodeOptions, OptionalOption>> & Pick<NodeOptions, OptionalOption>;
 
 export const DEFAULT_MAX_PEERS = 10;
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 30_000;
@@ -180,6 +197,19 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     (typeof options.transport?.listen !== 'function' || typeof options.transport?.dial !== 'function')
   )
     throw invalid('transport', 'expected an object with listen() and dial()');
+  if (options.lan !== undefined && typeof options.lan !== 'boolean')
+    throw invalid('lan', 'expected a boolean');
+  if (
+    options.lanInterfaces !== undefined &&
+    (!Array.isArray(options.lanInterfaces) ||
+      options.lanInterfaces.some((name) => typeof name !== 'string' || name.length === 0 || name.length > 64))
+  )
+    throw invalid('lanInterfaces', 'expected an array of interface names');
+  if (
+    options.peerBookFile !== undefined &&
+    (typeof options.peerBookFile !== 'string' || options.peerBookFile === '')
+  )
+    throw invalid('peerBookFile', 'expected a file path');
   if (mode === 'compat') {
     for (const key of ['keyFile', 'networkKey', 'allowList', 'firewall'] as const) {
       if (options[key] !== undefined)
@@ -260,5 +290,8 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     allowList: options.allowList,
     firewall: options.firewall,
     transport: options.transport,
+    lan: options.lan ?? false,
+    lanInterfaces: options.lanInterfaces,
+    peerBookFile: options.peerBookFile,
   };
 }

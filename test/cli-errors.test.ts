@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseCli, addressProblem, nameProblem } from '../src/cli/args.js';
-import { cliOptionMessage } from '../src/cli/app.js';
+import { cliOptionMessage } from '../src/cli/node-config.js';
 import { BootstrapWatch, isPermanent } from '../src/cli/bootstrap-watch.js';
 import type { CliEvent } from '../src/cli/cli-events.js';
 import { renderLine } from '../src/cli/colour.js';
-import { chatLabel, describe as describeEvent, dialErrorText, type Line } from '../src/cli/event-text.js';
+import { dialErrorText } from '../src/cli/error-text.js';
+import { chatLabel, describe as describeEvent, type Line } from '../src/cli/event-text.js';
 import { cursorRow, displayWidth, rowsFor, truncateToWidth } from '../src/cli/text-width.js';
 import { suggestFlag, usageError, USAGE } from '../src/cli/usage.js';
 import { MeshwireError } from '../src/errors.js';

@@ -354,7 +354,15 @@ describe('format: event lines', TIMEOUT, () => {
       mode: 'secure',
       maxPeers: 10,
       peers: [
-        { ...BOB, direction: 'inbound', connectedAt: T - 60_000, lastSeen: T - 4_000, rttMs: 2 },
+        {
+          ...BOB,
+          direction: 'inbound',
+          connectedAt: T - 60_000,
+          lastSeen: T - 4_000,
+          rttMs: 2,
+          bytesIn: 0,
+          bytesOut: 0,
+        },
         {
           id: 'c'.repeat(32),
           name: 'charlie',
@@ -362,6 +370,8 @@ describe('format: event lines', TIMEOUT, () => {
           direction: 'outbound',
           connectedAt: T,
           lastSeen: T,
+          bytesIn: 0,
+          bytesOut: 0,
         },
       ],
       known: [

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { EventLog } from './helpers/wait.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_ENTRY = path.join(ROOT, 'src', 'cli', 'main.ts');
@@ -49,25 +50,20 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   return env;
 }
 
-interface Waiter {
-  match: (event: JsonEvent) => boolean;
-  resolve: (event: JsonEvent) => void;
-}
-
 /** One running CLI child. */
 export class Cli {
   readonly child: ChildProcessWithoutNullStreams;
   readonly label: string;
   readonly cwd: string;
+  readonly #lineLog = new EventLog<string>();
+  readonly #eventLog = new EventLog<JsonEvent>();
   /** Every stdout line. */
-  readonly lines: string[] = [];
+  readonly lines: string[] = this.#lineLog.all;
   /** Every stdout line that parsed as JSON. */
-  readonly events: JsonEvent[] = [];
+  readonly events: JsonEvent[] = this.#eventLog.all;
   stderr = '';
   /** Resolves when the process has exited. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  readonly #waiters = new Set<Waiter>();
-  readonly #lineWaiters = new Set<{ match: (line: string) => boolean; resolve: (line: string) => void }>();
 
   constructor(args: readonly string[], options: SpawnOptions) {
     this.label = options.label ?? args.join(' ');
@@ -95,13 +91,7 @@ export class Cli {
   }
 
   #onLine(line: string): void {
-    this.lines.push(line);
-    for (const w of [...this.#lineWaiters]) {
-      if (w.match(line)) {
-        this.#lineWaiters.delete(w);
-        w.resolve(line);
-      }
-    }
+    this.#lineLog.push(line);
     if (!line.startsWith('{')) return;
     let event: JsonEvent;
     try {
@@ -109,13 +99,7 @@ export class Cli {
     } catch {
       return;
     }
-    this.events.push(event);
-    for (const w of [...this.#waiters]) {
-      if (w.match(event)) {
-        this.#waiters.delete(w);
-        w.resolve(event);
-      }
-    }
+    this.#eventLog.push(event);
   }
 
   /** Writes one input line. */
@@ -141,28 +125,14 @@ export class Cli {
     options: { since?: number; timeoutMs?: number; what?: string } = {},
   ): Promise<JsonEvent> {
     const { since = 0, timeoutMs = 20_000, what = 'an event' } = options;
-    const seen = this.events.slice(since).find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        match,
-        resolve: (event) => {
-          clearTimeout(timer);
-          resolve(event);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(waiter);
-        reject(this.#timeoutError(what, timeoutMs));
-      }, timeoutMs);
-      this.#waiters.add(waiter);
+    return this.#eventLog.waitFor(match, {
+      since,
+      timeoutMs,
+      timeoutError: () => this.#timeoutError(what, timeoutMs),
       // Fail fast when the process dies before the event arrives.
-      void this.exited.then(({ code, signal }) => {
-        if (!this.#waiters.has(waiter)) return;
-        this.#waiters.delete(waiter);
-        clearTimeout(timer);
-        reject(this.#timeoutError(`${what} (process exited: code ${code}, signal ${signal})`, 0));
-      });
+      giveUp: this.exited.then(({ code, signal }) =>
+        this.#timeoutError(`${what} (process exited: code ${code}, signal ${signal})`, 0),
+      ),
     });
   }
 
@@ -177,21 +147,9 @@ export class Cli {
 
   /** Waits for a stdout line (text mode) matching `re`. */
   waitForLine(re: RegExp, timeoutMs = 20_000): Promise<string> {
-    const seen = this.lines.find((l) => re.test(l));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter = {
-        match: (line: string) => re.test(line),
-        resolve: (line: string) => {
-          clearTimeout(timer);
-          resolve(line);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#lineWaiters.delete(waiter);
-        reject(this.#timeoutError(`a line matching ${re}`, timeoutMs));
-      }, timeoutMs);
-      this.#lineWaiters.add(waiter);
+    return this.#lineLog.waitFor((line) => re.test(line), {
+      timeoutMs,
+      timeoutError: () => this.#timeoutError(`a line matching ${re}`, timeoutMs),
     });
   }
 

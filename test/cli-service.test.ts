@@ -30,6 +30,8 @@ describe('meshwire CLI: headless', () => {
       const first = await alice.waitForType('chat', (e) => e.text === 'first line');
       const second = await alice.waitForType('chat', (e) => e.text === 'second line');
       assert.ok(alice.events.indexOf(first) < alice.events.indexOf(second), 'in order');
+      // Bob reports a send when its promise settles, which can be after Alice printed it.
+      await bob.waitForType('chat-sent', (e) => e.text === 'second line');
       const sent = bob.events.filter((e) => e.type === 'chat-sent');
       assert.deepEqual(
         sent.map((e) => [e.text, e.sent]),
@@ -75,6 +77,32 @@ describe('meshwire CLI: headless', () => {
       !node.events.some((e) => e.type === 'info' && /End of input|Shutting down/.test(e.text as string)),
     );
     node.child.kill('SIGINT');
+    assert.equal(await node.exitCode(), 0);
+  });
+
+  it('under nohup, SIGHUP does not stop a headless node; SIGTERM does', TIMEOUT, async (t) => {
+    const cwd = await tempDir((fn) => t.after(fn));
+    const node = new Cli([...FAST, '0'], {
+      cwd,
+      cleanup: (fn) => t.after(fn),
+      label: 'nohup',
+      wrap: ['nohup'],
+    });
+    await node.port();
+    node.child.stdin.end();
+    await node.waitForType('info', (e) => /^End of input; running headless/.test(e.text as string));
+    node.child.kill('SIGHUP');
+    await node.waitForType('info', (e) => /^SIGHUP ignored/.test(e.text as string));
+    // Still answering: a peer can join after the hangup.
+    const peer = new Cli([...FAST, '0', `127.0.0.1:${await node.port()}`], {
+      cwd,
+      cleanup: (fn) => t.after(fn),
+      label: 'peer',
+    });
+    await peer.waitForType('bootstrap-success');
+    assert.equal(node.child.exitCode, null);
+    assert.equal(node.child.signalCode, null);
+    node.child.kill('SIGTERM');
     assert.equal(await node.exitCode(), 0);
   });
 });

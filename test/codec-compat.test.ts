@@ -5,6 +5,7 @@ import { CompatDecoder, CompatEncoder, isControlLikeChat, type CompatRole } from
 import { DEFAULT_CODEC_LIMITS, type CodecLimits } from '../src/codec/codec.js';
 import type { Frame, HelloFrame } from '../src/codec/frame.js';
 import { CodecError, type ErrorCode } from '../src/errors.js';
+import { mulberry32 } from './helpers/random.js';
 
 const ID = '0123456789abcdef0123456789abcdef';
 const OTHER_ID = 'fedcba9876543210fedcba9876543210';
@@ -74,17 +75,6 @@ function throwsCode(fn: () => unknown, code: ErrorCode, message?: RegExp): Codec
   assert.equal(caught.code, code, caught.message);
   if (message) assert.match(caught.message, message);
   return caught;
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Frame <-> exact wire bytes, valid in both directions once the handshake is over. */

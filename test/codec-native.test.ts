@@ -4,6 +4,7 @@ import { DEFAULT_CODEC_LIMITS, type CodecLimits } from '../src/codec/codec.js';
 import type { Frame, HelloFrame } from '../src/codec/frame.js';
 import { NativeDecoder, NativeEncoder, PROTOCOL_VERSION } from '../src/codec/native.js';
 import { CodecError, type ErrorCode } from '../src/errors.js';
+import { mulberry32, seededBytes } from './helpers/random.js';
 
 const SMALL: CodecLimits = { maxBytesPerMessage: 1000, maxLineBytes: 100, maxPeersPerFrame: 5 };
 
@@ -77,24 +78,6 @@ function rejects(bytes: Buffer, code: ErrorCode, limits: CodecLimits = SMALL): v
   assert.throws(() => {
     for (let i = 0; i < bytes.length; i++) decoder.push(bytes.subarray(i, i + 1));
   }, isCode(code));
-}
-
-/** mulberry32: tiny seeded PRNG so random splits are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function randomBytes(rand: () => number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) buf[i] = Math.floor(rand() * 256);
-  return buf;
 }
 
 const VECTORS: { frame: Frame; bytes: string; decoded?: Frame }[] = [
@@ -207,11 +190,11 @@ describe('native codec: round trips', () => {
     { type: 'chat', text: 'emoji 🎉 and \u0000 nul' },
     { type: 'bytes', data: Buffer.alloc(0) },
     { type: 'bytes', data: Buffer.from([0, 10, 13, 255]) },
-    { type: 'bytes', data: randomBytes(prng(1), 200_000) },
-    { type: 'auth', proof: randomBytes(prng(2), 16) },
-    { type: 'auth', proof: randomBytes(prng(3), 32) },
-    { type: 'auth', proof: randomBytes(prng(4), 64) },
-    { type: 'pake', share: randomBytes(prng(5), 32) },
+    { type: 'bytes', data: seededBytes(mulberry32(1), 200_000) },
+    { type: 'auth', proof: seededBytes(mulberry32(2), 16) },
+    { type: 'auth', proof: seededBytes(mulberry32(3), 32) },
+    { type: 'auth', proof: seededBytes(mulberry32(4), 64) },
+    { type: 'pake', share: seededBytes(mulberry32(5), 32) },
     { type: 'reject', reason: 'rate-limited' },
     { type: 'goodbye', reason: '' },
     { type: 'goodbye', reason: 'shutting down — ciao' },
@@ -293,13 +276,13 @@ describe('native codec: zero-copy paths', () => {
 });
 
 describe('native codec: incremental decoding', () => {
-  const rand = prng(0xc0ffee);
+  const rand = mulberry32(0xc0ffee);
   const frames: Frame[] = [];
   for (let i = 0; i < 400; i++) {
     const pick = Math.floor(rand() * 8);
     if (pick === 0)
       frames.push({ type: 'chat', text: `msg ${i}\nPING ${'ü'.repeat(Math.floor(rand() * 40))}` });
-    else if (pick === 1) frames.push({ type: 'bytes', data: randomBytes(rand, Math.floor(rand() * 2000)) });
+    else if (pick === 1) frames.push({ type: 'bytes', data: seededBytes(rand, Math.floor(rand() * 2000)) });
     else if (pick === 2) frames.push({ type: 'ping', nonce: BigInt(i) * 0x10001n });
     else if (pick === 3) frames.push({ type: 'pong', nonce: BigInt(i) });
     else if (pick === 4) frames.push({ type: 'request-peers' });
@@ -317,7 +300,7 @@ describe('native codec: incremental decoding', () => {
       });
     }
   }
-  frames.push({ type: 'bytes', data: randomBytes(rand, 40_000) }, { type: 'goodbye', reason: 'done' });
+  frames.push({ type: 'bytes', data: seededBytes(rand, 40_000) }, { type: 'goodbye', reason: 'done' });
   const stream = encodeAll(frames);
 
   it('decodes the whole stream in one chunk', () => {
@@ -332,7 +315,7 @@ describe('native codec: incremental decoding', () => {
 
   it('decodes the stream identically in 200 seeded random splits', () => {
     for (let seed = 1; seed <= 200; seed++) {
-      const r = prng(seed);
+      const r = mulberry32(seed);
       // Mix tiny cuts (which split headers) with large ones (which hold many frames).
       const maxChunk = [6, 17, 300, 4096, 70_000][seed % 5]!;
       const chunks: Buffer[] = [];

@@ -14,8 +14,6 @@
  */
 import { describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { P2PNode } from '../src/node.js';
 import type { NodeOptions } from '../src/options.js';
@@ -27,6 +25,7 @@ import {
   waitForPeerCount,
   waitUntil,
 } from './helpers/nodes.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { ChildPeer } from './support-faults/child.js';
 
 /**
@@ -46,12 +45,6 @@ function startNode(t: TestContext, options: NodeOptions = {}): Promise<P2PNode> 
 
 function addressOf(node: { port: number }): string {
   return `${HOST}:${node.port}`;
-}
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-rejoin-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 /** IDs of the peers of `node`, sorted. */
@@ -126,7 +119,7 @@ describe('a peer restarted on the same address rejoins on its own', () => {
     'secure: a crashed node (SIGKILL) restarted with the same key file and port is redialled',
     { timeout: 25_000 },
     async (t) => {
-      const dir = await tempDir(t);
+      const dir = await tempDir(t, 'meshwire-rejoin-');
       const keyFile = path.join(dir, 'c.key');
       const a = await startNode(t, { name: 'a' });
       const b = await startNode(t, { name: 'b', bootstrap: addressOf(a) });

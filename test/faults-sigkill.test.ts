@@ -3,24 +3,19 @@
  * the middle of a transfer. The receiver must leave nothing behind (no file under a final name,
  * its `.part` deleted), report the failure, and keep working for the next sender.
  */
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FileReceiver, sendFile, type FileReceiverEvents } from '../src/files/index.js';
 import { addressOf, MODES, startNode } from './helpers/nodes.js';
+import { tempDir } from './helpers/temp-dir.js';
 import { ChildPeer } from './support-faults/child.js';
+import { nextEvent } from './helpers/wait.js';
 
 /** Big enough that the transfer is surely still running when the kill lands (sparse: no disk I/O). */
 const BIG_FILE_BYTES = 128 * 1024 * 1024;
-
-async function tempDir(t: TestContext): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-faults-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 function fileEvent<K extends keyof FileReceiverEvents>(
   receiver: FileReceiver,
@@ -28,19 +23,7 @@ function fileEvent<K extends keyof FileReceiverEvents>(
   match: (e: FileReceiverEvents[K]) => boolean = () => true,
   timeoutMs = 15_000,
 ): Promise<FileReceiverEvents[K]> {
-  return new Promise((resolve, reject) => {
-    const listener = (e: FileReceiverEvents[K]): void => {
-      if (!match(e)) return;
-      clearTimeout(timer);
-      receiver.off(type, listener);
-      resolve(e);
-    };
-    const timer = setTimeout(() => {
-      receiver.off(type, listener);
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for '${String(type)}'`));
-    }, timeoutMs);
-    receiver.on(type, listener);
-  });
+  return nextEvent<K, FileReceiverEvents[K]>(receiver, type, match, timeoutMs);
 }
 
 describe('SIGKILL of a sending peer mid-transfer', () => {
@@ -49,7 +32,7 @@ describe('SIGKILL of a sending peer mid-transfer', () => {
       `no partial file is left and the receiver keeps working (${mode})`,
       { timeout: 30_000 },
       async (t) => {
-        const dir = await tempDir(t);
+        const dir = await tempDir(t, 'meshwire-faults-');
         const downloads = path.join(dir, 'downloads');
         const big = path.join(dir, 'big.bin');
         const fh = await open(big, 'w');

@@ -23,7 +23,8 @@ import {
   waitFor,
   assertServesLegitimatePeer,
 } from './helpers/nodes.js';
-import { describeFrames, helloFrame, RawNativePeer, withTimeout } from './support-secure/raw-native.js';
+import { describeFrames, helloFrame, RawNativePeer } from './support-secure/raw-native.js';
+import { pollUntil, withTimeout } from './helpers/wait.js';
 
 const TEST = { timeout: 20_000 };
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000 };
@@ -34,24 +35,6 @@ function errorCodes(node: P2PNode): string[] {
   const codes: string[] = [];
   node.on('error', (m) => codes.push(m.error.code));
   return codes;
-}
-
-/**
- * Resolves once `check()` holds, re-checking every 10 ms; for states that no event announces
- * (socket and handle counts). Rejects after `timeoutMs` with `what` and `describe()`.
- */
-async function eventually(
-  check: () => boolean,
-  what: string,
-  describe: () => string = () => '',
-  timeoutMs = 5_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}: ${describe()}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 type Handle = { constructor: { name: string }; localPort?: number };
@@ -263,7 +246,7 @@ async function assertNothingLeft(
   node: P2PNode,
   maxTimers: number,
 ): Promise<void> {
-  await eventually(
+  await pollUntil(
     () => {
       const current = now();
       return (
@@ -273,7 +256,7 @@ async function assertNothingLeft(
       );
     },
     `handles (${base.handles}), resources (${base.others}) and timers (${base.timers} + ${maxTimers}) are back to their baseline`,
-    resources,
+    { describe: resources },
   );
   assert.deepEqual(node.getPeerInfo().peers, []);
   assert.equal(nodeSideSockets(node.port), 0);
@@ -286,13 +269,13 @@ async function assertNothingLeft(
 /** Closes the nodes; then every timer, socket and server they had is gone. */
 async function assertAllGoneAfterClose(base: ReturnType<typeof snapshot>, nodes: P2PNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.close()));
-  await eventually(
+  await pollUntil(
     () => {
       const current = now();
       return current.handles < base.handles && current.others < base.others && current.timers <= base.timers;
     },
     'the closed nodes hold no handle or timer',
-    resources,
+    { describe: resources },
   );
 }
 
@@ -420,13 +403,13 @@ describe('the wrong protocol on a port', () => {
     const secureReported = waitFor(secure, 'error');
     const started = Date.now();
     await assert.rejects(compat.connectToPeer(addressOf(secure)), (err: MeshwireError) => {
-      assert.match(err.code, /^ERR_(CONNECTION_CLOSED|TLS)$/);
+      assert.match(err.code, /^ERR_(MODE_MISMATCH|TLS)$/);
       return true;
     });
     assert.equal((await secureReported).error.code, 'ERR_PLAINTEXT_REJECTED');
     const compatReported = waitFor(compat, 'error');
     await assert.rejects(secure.connectToPeer(addressOf(compat)), (err: MeshwireError) => {
-      assert.equal(err.code, 'ERR_TLS', err.message);
+      assert.equal(err.code, 'ERR_MODE_MISMATCH', err.message);
       return true;
     });
     const { error } = await compatReported;

@@ -16,6 +16,7 @@ import type { Mode, NodeOptions } from '../src/options.js';
 import { createIdentity } from '../src/secure/index.js';
 import { addressOf, MODES, RawCompatPeer, startNode, waitFor } from './helpers/nodes.js';
 import { describeFrames, helloFrame, RawNativePeer } from './support-secure/raw-native.js';
+import { EventLog } from './helpers/wait.js';
 
 const TEST = { timeout: 15_000 };
 const QUIET: NodeOptions = { maintenanceIntervalMs: 60_000, peerTimeoutMs: 60_000, autoConnectMax: 0 };
@@ -29,19 +30,14 @@ type FileEvent = {
 
 /** Every receiver event, in order, with bounded waits for one that matches. */
 class Events {
-  readonly all: FileEvent[] = [];
-  #waiters: { match: (e: FileEvent) => boolean; wake: () => void }[] = [];
+  readonly #log = new EventLog<FileEvent>();
+  readonly all: FileEvent[] = this.#log.all;
 
   constructor(receiver: FileReceiver) {
     for (const type of ['file-start', 'file-progress', 'file-complete', 'file-error'] as const) {
-      receiver.on(type, (event: FileReceiverEvents[typeof type]) => {
-        this.all.push({ type, ...event } as FileEvent);
-        this.#waiters = this.#waiters.filter((w) => {
-          if (!w.match(this.all[this.all.length - 1] as FileEvent)) return true;
-          w.wake();
-          return false;
-        });
-      });
+      receiver.on(type, (event: FileReceiverEvents[typeof type]) =>
+        this.#log.push({ type, ...event } as FileEvent),
+      );
     }
   }
 
@@ -56,24 +52,12 @@ class Events {
   }
 
   /** Resolves once an event matching `match` has been seen (now or later). */
-  async seen(what: string, match: (e: FileEvent) => boolean): Promise<FileEvent> {
-    const found = this.all.find(match);
-    if (found) return found;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new Error(`timed out waiting for ${what}; events: ${this.all.map((e) => e.type).join(', ')}`));
-      }, WAIT_MS);
-      const waiter = {
-        match,
-        wake: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-      };
-      this.#waiters.push(waiter);
+  seen(what: string, match: (e: FileEvent) => boolean): Promise<FileEvent> {
+    return this.#log.waitFor(match, {
+      timeoutMs: WAIT_MS,
+      timeoutError: () =>
+        new Error(`timed out waiting for ${what}; events: ${this.all.map((e) => e.type).join(', ')}`),
     });
-    return this.all.find(match) as FileEvent;
   }
 }
 

@@ -12,34 +12,21 @@ import {
   waitForPeerCount,
   waitUntil,
 } from './helpers/nodes.js';
+import { waitForQuiet } from './helpers/wait.js';
 
 /**
- * Resolves once `progress()` has not changed for `quietMs` (checked on every macrotask turn), or
- * rejects after `timeoutMs` if it keeps moving. For asserting that something has stopped: there is
- * no event for "nothing happens", so this is the one bounded quiet period in the suite.
+ * Resolves once `progress()` has not changed for `quietMs`, or rejects after `timeoutMs` if it
+ * keeps moving. For asserting that something has stopped (see waitForQuiet).
  */
-function waitForStall(
+async function waitForStall(
   progress: () => number,
   quietMs: number,
   timeoutMs: number,
   what: string,
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const start = Date.now();
-    let last = progress();
-    let since = Date.now();
-    const check = (): void => {
-      const now = progress();
-      if (now !== last) {
-        last = now;
-        since = Date.now();
-      }
-      if (Date.now() - since >= quietMs) return resolve(now);
-      if (Date.now() - start > timeoutMs) return reject(new Error(`${what} never stalled (at ${now})`));
-      setTimeout(check, 10);
-    };
-    check();
-  });
+  const { value, quiet } = await waitForQuiet(progress, quietMs, timeoutMs);
+  if (!quiet) throw new Error(`${what} never stalled (at ${value})`);
+  return value;
 }
 
 function chunk(index: number, size: number): Buffer {

@@ -33,9 +33,9 @@ import {
   RawNativePeer,
   TcpProxy,
   TlsMitmProxy,
-  withTimeout,
   type ProxiedRecord,
 } from './support-secure/raw-native.js';
+import { withTimeout } from './helpers/wait.js';
 
 const TIMEOUT = { timeout: 15_000 };
 

@@ -3,11 +3,10 @@
  * text and bytes, the network key, persistent identities, the allow-list and the firewall hook,
  * and clear, prompt errors between a secure and a compat node.
  */
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { MeshwireError } from '../src/errors.js';
 import type { ChatMessage, BytesMessage } from '../src/messages.js';
@@ -16,6 +15,7 @@ import type { NodeOptions } from '../src/options.js';
 import {
   addressOf,
   record,
+  startConnectedPair,
   startNode,
   waitFor,
   waitForPeerCount,
@@ -23,6 +23,7 @@ import {
   rejectsWith,
   ofType,
 } from './helpers/nodes.js';
+import { tempDir } from './helpers/temp-dir.js';
 
 const TIMEOUT = { timeout: 15_000 };
 
@@ -59,20 +60,6 @@ function collectChats(node: P2PNode, count: number, timeoutMs = 5_000): Promise<
     };
     node.on('chat', listener);
   });
-}
-
-/** Starts two nodes with the given options and makes `dialer` connect to `listener`. */
-async function pair(
-  t: TestContext,
-  listenerOptions: NodeOptions,
-  dialerOptions: NodeOptions,
-): Promise<{ listener: P2PNode; dialer: P2PNode }> {
-  const listener = await startNode(t, listenerOptions);
-  const dialer = await startNode(t, dialerOptions);
-  const connected = waitFor(listener, 'peer-connected');
-  await dialer.connectToPeer(addressOf(listener));
-  await connected;
-  return { listener, dialer };
 }
 
 describe('secure mesh', () => {
@@ -232,7 +219,11 @@ describe('simultaneous dials', () => {
 
 describe('network key', () => {
   test('the same key (string) connects and carries chat', TIMEOUT, async (t) => {
-    const { listener, dialer } = await pair(t, { networkKey: 'open sesame' }, { networkKey: 'open sesame' });
+    const { listener, dialer } = await startConnectedPair(
+      t,
+      { networkKey: 'open sesame' },
+      { networkKey: 'open sesame' },
+    );
     const chat = waitFor(listener, 'chat');
     await dialer.broadcastMessage('inside');
     assert.equal((await chat).text, 'inside');
@@ -240,8 +231,8 @@ describe('network key', () => {
 
   test('the same key as Uint8Array, and a string equal to those bytes, connect', TIMEOUT, async (t) => {
     const key = new Uint8Array(randomBytes(32));
-    await pair(t, { networkKey: key }, { networkKey: Uint8Array.from(key) });
-    await pair(
+    await startConnectedPair(t, { networkKey: key }, { networkKey: Uint8Array.from(key) });
+    await startConnectedPair(
       t,
       { networkKey: 'pässword' },
       { networkKey: new Uint8Array(Buffer.from('pässword', 'utf8')) },
@@ -285,14 +276,8 @@ describe('network key', () => {
 });
 
 describe('identity key file', () => {
-  async function tempDir(t: TestContext): Promise<string> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-secure-'));
-    t.after(() => rm(dir, { recursive: true, force: true }));
-    return dir;
-  }
-
   test('a restart with the same key file keeps the ID; the file has mode 0600', TIMEOUT, async (t) => {
-    const dir = await tempDir(t);
+    const dir = await tempDir(t, 'meshwire-secure-');
     const keyFile = path.join(dir, 'sub', 'node.key');
     const first = await startNode(t, { keyFile });
     const id = first.id;
@@ -480,7 +465,7 @@ describe('secure and compat nodes do not mix (no downgrade)', () => {
     const elapsed = Date.now() - started;
     assert.ok(error, 'the dial failed');
     assert.ok(elapsed < 1_000, `failed after ${elapsed} ms`);
-    assert.equal(error.code, 'ERR_TLS');
+    assert.equal(error.code, 'ERR_MODE_MISMATCH');
     assert.match(error.message, /compat/, `message: ${error.message}`);
     assert.match((await compatError).error.message, /TLS/);
     assert.deepEqual(ofType(onCompat, 'peer-connected'), []);

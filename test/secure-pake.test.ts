@@ -1,11 +1,11 @@
 /**
- * The network-key exchange (CPace over ristretto255, PROTOCOL.md rules 4 and 25 to 27): the
+ * The network-key exchange (CPace, CPACE-X25519-SHA512, PROTOCOL.md rules 4 and 25 to 27): the
  * draft's own test vectors and meshwire's (also in PROTOCOL.md), the per-source failure limit,
  * and, over real loopback sockets, what a rogue listener or a rogue dialer gets to see.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import tls from 'node:tls';
 import { DEFAULT_CODEC_LIMITS } from '../src/codec/codec.js';
@@ -15,8 +15,10 @@ import type { NodeOptions } from '../src/options.js';
 import { AttemptLimiter, sourceKey } from '../src/secure/attempt-limiter.js';
 import {
   calculateGenerator,
+  decodeUCoordinate,
   generatorString,
   intermediateSessionKey,
+  isCanonicalU,
   leb128,
   lvCat,
   scalarFromBytes,
@@ -46,28 +48,74 @@ import {
 const TIMEOUT = { timeout: 15_000 };
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-/** Inputs and outputs of draft-irtf-cfrg-cpace, "Test vector for CPace using group ristretto255 and hash SHA-512". */
+/** Inputs and outputs of draft-irtf-cfrg-cpace, "Test vector for CPace using group X25519 and hash SHA-512". */
 const DRAFT = {
   prs: Buffer.from('Password'),
   ci: hex('0b415f696e69746961746f720b425f726573706f6e646572'),
   sid: hex('7e4b4791d6a8ef019b936c79fb7f2c57'),
   generatorString: hex(`
-    11435061636552697374726574746f3235350850617373776f726464
+    0843506163653235350850617373776f72646d000000000000000000
     00000000000000000000000000000000000000000000000000000000
     00000000000000000000000000000000000000000000000000000000
     00000000000000000000000000000000000000000000000000000000
     00000000000000000000000000000000180b415f696e69746961746f
     720b425f726573706f6e646572107e4b4791d6a8ef019b936c79fb7f
     2c57`),
-  g: '222b6b195fe84b1652badb6f6a3ae3d24341e7306967f0b8115b40d5698c7e56',
-  ya: hex('da3d23700a9e5699258aef94dc060dfda5ebb61f02a5ea77fad53f4ff0976d08'),
-  yb: hex('d2316b454718c35362d83d69df6320f38578ed5984651435e2949762d900b80d'),
-  Ya: 'd6bac480f2c386c394efc7c47adb9925dcd2630b64f240c50f8d0eec482b9157',
-  Yb: '3ea7e0b19560d7c0b0f5734f63b955286dfa8232b5ebe63324e2d9e7433f7258',
-  K: '80b69a8a76457ab6a4d7f887a4bf6b55a2f80ac19c333f917a05fc9887c8b40f',
+  hashedGeneratorString: hex('03998087bdb1a2617bbe25ef5a7c18cd4f84f902328701790958755ee4aed1d3'),
+  decodedU: hex('03998087bdb1a2617bbe25ef5a7c18cd4f84f902328701790958755ee4aed153'),
+  g: 'd04bf6d41f6a289632a2e929fa29bebd51092512a7829fdde7d314b62f05a73f',
+  ya: hex('21b4f4bd9e64ed355c3eb676a28ebedaf6d8f17bdc365995b319097153044080'),
+  yb: hex('848b0779ff415f0af4ea14df9dd1d3c29ac41d836c7808896c4eba19c51ac40a'),
+  Ya: '1d13c89278cdadd826f6d8d7f887701430f8380ddc17611cdd6dc989ce0c9f32',
+  Yb: '248cccf6d5cdc3646f0ad593f9e6cef4e69d4945f8372e623512ecea32185623',
+  K: '5b067effbdc0b2a0e1d907b21ebb25cfedb96a852179a847c37e43ee71322c6b',
   iskIr:
-    'b69effbf61b51d56401c0f65601abe428de8206feaaf0e32198896dcae7b35cd' +
-    '2b38950a39dfd5d4a79164614c2984f7daa460b588c1e80c3fa2068af7900447',
+    '6e19b875f7a561d6b3ca3dbb9ef42ac55de3e717881018204b8922b4d5e53bb2' +
+    'aa82c300bea7b65d2b671da71922ddf6472301b79bc270adfa8bf413285f2263',
+};
+
+/**
+ * The draft's "Test vectors for G_X25519.scalar_mult_vfy: low order points": `q = scalar_mult_vfy(s, u)`
+ * (all zeros: the neutral element, abort). u6, u8, u9, ua and ub set bit 255, which X25519 must
+ * ignore; u0 to u5 and u7 must make an exchange abort.
+ */
+const LOW_ORDER = {
+  s: hex('af46e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449aff'),
+  cases: [
+    ['u0', '0000000000000000000000000000000000000000000000000000000000000000', '00'],
+    ['u1', '0100000000000000000000000000000000000000000000000000000000000000', '00'],
+    ['u2', 'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '00'],
+    ['u3', 'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', '00'],
+    ['u4', '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', '00'],
+    ['u5', 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '00'],
+    [
+      'u6',
+      'daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+      'd8e2c776bbacd510d09fd9278b7edcd25fc5ae9adfba3b6e040e8d3b71b21806',
+    ],
+    ['u7', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '00'],
+    [
+      'u8',
+      'dbffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+      'c85c655ebe8be44ba9c0ffde69f2fe10194458d137f09bbff725ce58803cdb38',
+    ],
+    [
+      'u9',
+      'd9ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+      'db64dafa9b8fdd136914e61461935fe92aa372cb056314e1231bc4ec12417456',
+    ],
+    [
+      'ua',
+      'cdeb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880',
+      'e062dcd5376d58297be2618c7498f55baa07d7e03184e8aada20bca28888bf7a',
+    ],
+    [
+      'ub',
+      '4c9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7',
+      '993c6ad11c4c29da9a56f7691fd0ff8d732e49de6250b6c2e80003ff4629a175',
+    ],
+  ] as const,
+  mustAbort: ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u7'],
 };
 
 /** meshwire's vectors (PROTOCOL.md "Network-key exchange vectors"): the draft's scalars, our binding. */
@@ -81,22 +129,23 @@ const MESHWIRE = {
     '166d657368776972652f32206e6574776f726b206b6579' +
     '203030313132323333343435353636373738383939616162626363646465656666' +
     '206666656564646363626261613939383837373636353534343333323231313030',
-  g: '368d0d0a74bb605dc30e59fe25a729b9a30f964cb4e9732db3f68693147f5d1c',
-  Ya: '6012baa061e6996ed5f4a7719423edcb80a4ca06f719ea8bacad5a4133c9fc16',
-  Yb: 'e2d067b33b920abfd6262468a5fbb02de125ade4c76652b3a015cbd7b1a6dc5a',
+  g: '118d0283c9d291591db85183d9c2a9c5d42dd0d3a07025e6314ac14c6f70b92a',
+  Ya: 'c1a770fb78fec7856c994b2e314cb84574760af1ecdb6a0980144f3459ae1139',
+  Yb: '95a1ab320b423a087bb10782f3fe986d6fc94c917eaaf3cf4df3926ffb2f7014',
+  K: '4bb75589c70690aa0a7a5304014c54a8474b3225ac46ee1f015c52ba749c9322',
   isk:
-    'cbd73cf0ca55dcfe0d083a99d1d9877ddc5b6b1e0aeb69c993a90dda95df0c1b' +
-    'ba06666571c2b800d65631408998fb4dc82d19cad8a08b60816c82ce48f328c7',
+    '6b1cd2588e2a5d27985b683473d0a60fcbb3ffb022a30a06a5b08848bd4a181a' +
+    'c86e9dc66d513b21f868c15754417e5180a0d35bfe1edba641bbc1ffa3182810',
   Ta:
-    '47762c265fb5c4bca85204d050af6b58d2bc273fcee28aa1406e3bd0580165e1' +
-    '541952f9fe2f7e2f083e51fa64d9bb6c379ef265b279fc5c5e41c9a973ed007f',
+    '47bb3f17f4bd20eba642f81ae3be0350ee348565657d4316d29295256d20b2c8' +
+    'e688bc9d7b9c1eb2ee7bd2c47c6cbe22a168732e87b7e341b117b17d2e15c5ae',
   Tb:
-    '0437b252e37f2077fafc9f2d7fc428d9886d8df74bebe563fc8501ef419a3384' +
-    '62d86c54df6150e3f2d1e23593f06dcb1d99d2d4672ae6c56e581cb8fa81693a',
-  pakeFrameA: '000000210b6012baa061e6996ed5f4a7719423edcb80a4ca06f719ea8bacad5a4133c9fc16',
+    '9f6c5889d57fd2f0877941d531a8b80d6a831ee53fe0051677fb11061b5d03ea' +
+    'fde2a909ea8871ef48a92931780bb698f4eb6a833563977456e9913e66293cda',
+  pakeFrameA: '000000210bc1a770fb78fec7856c994b2e314cb84574760af1ecdb6a0980144f3459ae1139',
   authFrameB:
-    '0000004209400437b252e37f2077fafc9f2d7fc428d9886d8df74bebe563fc8501ef419a3384' +
-    '62d86c54df6150e3f2d1e23593f06dcb1d99d2d4672ae6c56e581cb8fa81693a',
+    '0000004209409f6c5889d57fd2f0877941d531a8b80d6a831ee53fe0051677fb11061b5d03ea' +
+    'fde2a909ea8871ef48a92931780bb698f4eb6a833563977456e9913e66293cda',
 };
 
 describe('CPace test vectors', () => {
@@ -111,10 +160,13 @@ describe('CPace test vectors', () => {
     );
   });
 
-  test("the draft's ristretto255 vectors: generator, shares, K and ISK", () => {
+  test("the draft's X25519 vectors: generator, shares, K and ISK", () => {
     assert.deepEqual(generatorString(DRAFT.prs, DRAFT.ci, DRAFT.sid), DRAFT.generatorString);
+    const hashed = createHash('sha512').update(DRAFT.generatorString).digest().subarray(0, 32);
+    assert.deepEqual(hashed, DRAFT.hashedGeneratorString);
+    assert.equal(decodeUCoordinate(hashed), decodeUCoordinate(DRAFT.decodedU));
     const g = calculateGenerator(DRAFT.prs, DRAFT.ci, DRAFT.sid);
-    assert.equal(Buffer.from(g.toBytes()).toString('hex'), DRAFT.g);
+    assert.equal(g.toString('hex'), DRAFT.g);
     const ya = scalarFromBytes(DRAFT.ya);
     const yb = scalarFromBytes(DRAFT.yb);
     const Ya = scalarMult(ya, g);
@@ -134,35 +186,57 @@ describe('CPace test vectors', () => {
     assert.equal(isk.toString('hex'), DRAFT.iskIr);
   });
 
-  test("scalar_mult_vfy refuses the draft's invalid points and the neutral element", () => {
-    const s = scalarFromBytes(hex('7cd0e075fa7955ba52c02759a6c90dbbfc10e6d40aea8d283e407d88cf538a05'));
-    const valid = hex('2c3c6b8c4f3800e7aef6864025b4ed79bd599117e427c41bd47d93d654b4a51c');
-    assert.equal(
-      scalarMultVfy(s, valid)?.toString('hex'),
-      '7c13645fe790a468f62c39beb7388e541d8405d1ade69d1778c5fe3e7f6b600e',
-    );
-    assert.equal(
-      scalarMultVfy(s, hex('2b3c6b8c4f3800e7aef6864025b4ed79bd599117e427c41bd47d93d654b4a51c')),
-      undefined,
-    );
-    assert.equal(scalarMultVfy(s, Buffer.alloc(32)), undefined);
-    assert.equal(scalarMultVfy(s, valid.subarray(1)), undefined);
+  test("scalar_mult_vfy gives the draft's results for low-order and non-canonical points", () => {
+    const s = scalarFromBytes(LOW_ORDER.s);
+    for (const [name, u, q] of LOW_ORDER.cases) {
+      const result = scalarMultVfy(s, hex(u));
+      if (q === '00') assert.equal(result, undefined, `${name} gives the neutral element`);
+      else assert.equal(result?.toString('hex'), q, name);
+    }
+    assert.equal(scalarMultVfy(s, hex(DRAFT.Ya).subarray(1)), undefined, '31 bytes');
+    assert.equal(scalarMultVfy(s, Buffer.concat([hex(DRAFT.Ya), Buffer.alloc(1)])), undefined, '33 bytes');
   });
 
-  test("meshwire's exchange vectors (PROTOCOL.md): key, CI, shares, ISK, tags and frames", () => {
+  test('an exchange refuses every low-order and non-canonical share, and our own share', () => {
+    const session = { sid: DRAFT.sid, ci: DRAFT.ci };
+    const fresh = (): NetworkKeyExchange => new NetworkKeyExchange(DRAFT.prs, 'server', session);
+    for (const [name, u] of LOW_ORDER.cases) {
+      assert.equal(fresh().receive(hex(u)), false, name);
+    }
+    for (const name of LOW_ORDER.mustAbort) assert.ok(LOW_ORDER.cases.some(([n]) => n === name));
+    const a = new NetworkKeyExchange(DRAFT.prs, 'client', session);
+    // The honest share with bit 255 set: X25519 reads it as the same point (the draft's function
+    // accepts it), but only the canonical encoding is a valid share (PROTOCOL.md rule 4).
+    const flipped = Buffer.from(a.share);
+    flipped[31] = (flipped[31] as number) | 0x80;
+    assert.ok(!isCanonicalU(flipped) && isCanonicalU(a.share));
+    const y = scalarFromBytes(DRAFT.yb);
+    assert.deepEqual(scalarMultVfy(y, flipped), scalarMultVfy(y, a.share));
+    assert.equal(fresh().receive(flipped), false, 'bit 255 set');
+    // p + 2: the encoding of the u-coordinate 2, at or above the modulus.
+    assert.equal(
+      isCanonicalU(hex('efffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f')),
+      false,
+    );
+    assert.equal(isCanonicalU(hex('ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f')), true);
+    assert.equal(a.receive(a.share), false, 'our own share reflected');
+    const b = fresh();
+    assert.ok(a.receive(b.share) && b.receive(a.share), 'and an honest exchange still works');
+    assert.ok(b.verify(a.tag) && a.verify(b.tag));
+  });
+
+  test("meshwire's exchange vectors (PROTOCOL.md): key, CI, generator, shares, K, ISK, tags, frames", () => {
     const key = deriveNetworkKey(MESHWIRE.passphrase);
     assert.equal(key.toString('hex'), MESHWIRE.key);
     const ci = channelIdentifier(MESHWIRE.dialerId, MESHWIRE.listenerId);
     assert.equal(ci.toString('hex'), MESHWIRE.ci);
-    assert.equal(
-      Buffer.from(calculateGenerator(key, ci, MESHWIRE.sid).toBytes()).toString('hex'),
-      MESHWIRE.g,
-    );
+    assert.equal(calculateGenerator(key, ci, MESHWIRE.sid).toString('hex'), MESHWIRE.g);
     const session = { sid: MESHWIRE.sid, ci };
-    const a = new NetworkKeyExchange(key, 'client', session, scalarFromBytes(DRAFT.ya));
-    const b = new NetworkKeyExchange(key, 'server', session, scalarFromBytes(DRAFT.yb));
+    const a = new NetworkKeyExchange(key, 'client', session, DRAFT.ya);
+    const b = new NetworkKeyExchange(key, 'server', session, DRAFT.yb);
     assert.equal(a.share.toString('hex'), MESHWIRE.Ya);
     assert.equal(b.share.toString('hex'), MESHWIRE.Yb);
+    assert.equal(scalarMultVfy(scalarFromBytes(DRAFT.ya), b.share)?.toString('hex'), MESHWIRE.K);
     assert.ok(a.receive(b.share) && b.receive(a.share));
     assert.equal(a.isk.toString('hex'), MESHWIRE.isk);
     assert.equal(b.isk.toString('hex'), MESHWIRE.isk);
@@ -183,6 +257,7 @@ describe('CPace test vectors', () => {
       MESHWIRE.g,
       MESHWIRE.Ya,
       MESHWIRE.Yb,
+      MESHWIRE.K,
       MESHWIRE.isk,
       MESHWIRE.Ta,
       MESHWIRE.Tb,
@@ -192,6 +267,24 @@ describe('CPace test vectors', () => {
     assert.ok(
       text.includes(`\`${DRAFT.ya.toString('hex')}\``) && text.includes(`\`${DRAFT.yb.toString('hex')}\``),
     );
+    assert.match(text, /CPACE-X25519-SHA512/);
+  });
+
+  test('an exchange costs each side well under a millisecond of CPU', () => {
+    // The point of the X25519 suite (two native X25519 per side instead of two ristretto255
+    // multiplications in JS, ~1.4 ms each). A generous bound, so a loaded machine passes.
+    const key = deriveNetworkKey(MESHWIRE.passphrase);
+    const session = { sid: MESHWIRE.sid, ci: channelIdentifier(MESHWIRE.dialerId, MESHWIRE.listenerId) };
+    const runs = 50;
+    const before = process.cpuUsage();
+    for (let i = 0; i < runs; i++) {
+      const a = new NetworkKeyExchange(key, 'client', session);
+      const b = new NetworkKeyExchange(key, 'server', session);
+      assert.ok(a.receive(b.share) && b.receive(a.share) && b.verify(a.tag) && a.verify(b.tag));
+    }
+    const used = process.cpuUsage(before);
+    const perSideMs = (used.user + used.system) / 1000 / runs / 2;
+    assert.ok(perSideMs < 1.5, `${perSideMs.toFixed(3)} ms of CPU per side`);
   });
 });
 
@@ -300,8 +393,18 @@ describe('a rogue listener learns nothing', () => {
   }
 
   const answers: [string, (peer: RawNativePeer, id: string) => void, string?][] = [
-    ['32 random bytes as share', (peer) => peer.send({ type: 'pake', share: randomBytes(32) })],
     ['the neutral element as share', (peer) => peer.send({ type: 'pake', share: new Uint8Array(32) })],
+    // Random bytes are almost always a valid u-coordinate on the curve or its twist, so a random
+    // share would be accepted and the dialer would wait for a tag. These are refused for sure:
+    ['a point of order 8 as share', (peer) => peer.send({ type: 'pake', share: hex(LOW_ORDER.cases[3][1]) })],
+    [
+      'random bytes with bit 255 set (non-canonical) as share',
+      (peer) => {
+        const share = randomBytes(32);
+        share[31] = (share[31] as number) | 0x80;
+        peer.send({ type: 'pake', share });
+      },
+    ],
     [
       'a valid share and a random tag',
       (peer, id) => {
@@ -355,6 +458,45 @@ describe('a rogue listener learns nothing', () => {
 });
 
 describe('a rogue dialer is rate limited', () => {
+  test(
+    'low-order and non-canonical shares are refused over the wire, and each counts as a failure',
+    TIMEOUT,
+    async (t) => {
+      const listener = await startNode(t, { networkKey: 'the real key', networkKeyMaxFailures: 3 });
+      const identity = await createIdentity();
+      // u1 (order 4), u3 (order 8), u5 (2^255 - 19, a non-canonical zero): one connection each.
+      for (const name of ['u1', 'u3', 'u5']) {
+        const u = LOW_ORDER.cases.find(([n]) => n === name)?.[1] as string;
+        const refused = waitFor(listener, 'error', (m) => /invalid network-key share/.test(m.error.message));
+        const peer = await RawNativePeer.dial(t, listener.port, identity, 3_000, '127.0.0.3');
+        peer.send({ type: 'pake', share: hex(u) });
+        await peer.expectClose();
+        assert.deepEqual(
+          peer.frames,
+          [{ type: 'reject', reason: 'unauthorized' }],
+          `${name}: ${describeFrames(peer.frames)}`,
+        );
+        assert.equal((await refused).error.code, 'ERR_UNAUTHORIZED');
+      }
+      // Three failures: the source's budget is spent, even a valid share is now refused unseen.
+      const peer = await RawNativePeer.dial(t, listener.port, identity, 3_000, '127.0.0.3');
+      peer.send({
+        type: 'pake',
+        share: new NetworkKeyExchange(
+          deriveNetworkKey('the real key'),
+          'client',
+          networkKeySession(peer.socket, identity.id, listener.id),
+        ).share,
+      });
+      await peer.expectClose();
+      assert.deepEqual(
+        peer.frames,
+        [{ type: 'reject', reason: 'rate-limited' }],
+        describeFrames(peer.frames),
+      );
+    },
+  );
+
   test('repeated failures from one address hit the limit; other addresses are served', TIMEOUT, async (t) => {
     const listener = await startNode(t, {
       networkKey: 'the real key',

@@ -16,6 +16,7 @@ import {
   verifyPeer,
   type Identity,
 } from '../src/secure/index.js';
+import { pollUntil } from './helpers/wait.js';
 
 const TIMEOUT = 10_000;
 
@@ -179,10 +180,9 @@ describe('secure TLS', () => {
     const { secureContext: _ctx, ...options } = tlsClientOptions(idB);
     await assert.rejects(connect(port, { ...options, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }));
     // The server saw a failed handshake, not a connection.
-    const deadline = Date.now() + 2000;
-    while (server.clientErrors.length === errorsBefore && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await pollUntil(() => server.clientErrors.length > errorsBefore, 'the server reports a client error', {
+      timeoutMs: 2000,
+    });
     assert.ok(server.clientErrors.length > errorsBefore);
   });
 });

@@ -11,14 +11,11 @@ import { createIdentity } from '../src/secure/identity.js';
 import type { MeshMessage } from '../src/messages.js';
 import { helloFrame, RawNativePeer } from './support-secure/raw-native.js';
 import { addressOf, RawCompatPeer, record, startNode, waitFor, waitForPeerCount } from './helpers/nodes.js';
+import { pollUntil, waitForQuiet } from './helpers/wait.js';
 
-/** Resolves once `check()` holds (checked every 10 ms), or rejects naming `what` after `timeoutMs`. */
-async function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** Resolves once `check()` holds (polled: some of these states have no event), or rejects naming `what`. */
+function waitUntil(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  return pollUntil(check, what, { timeoutMs });
 }
 
 /** TCP listeners that count connection attempts and close each one at once (a "closed" service). */
@@ -42,17 +39,7 @@ async function countingListeners(
 
 /** Resolves once `value()` has stayed the same for `quietMs` (bounded by `timeoutMs`). */
 async function settled(value: () => number, quietMs: number, timeoutMs: number): Promise<number> {
-  const start = Date.now();
-  let last = value();
-  let since = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    if (value() !== last) {
-      last = value();
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return last;
-  }
-  return value();
+  return (await waitForQuiet(value, quietMs, timeoutMs, 20)).value;
 }
 
 describe('item 1: a claimed listen address binds nothing', () => {

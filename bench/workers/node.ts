@@ -36,6 +36,8 @@ interface Counter {
 }
 
 const nodes: P2PNode[] = [];
+/** FileShares of `nodes` (same order), once `fileShare` ran. */
+const shares: import('../../src/files/index.js').FileShare[] = [];
 const counters: Counter[] = [];
 let kind: Kind = 'bytes';
 let target = 0;
@@ -461,6 +463,53 @@ serve(
       });
       cleanups.unshift(() => receiver.close());
       await receiver.start();
+      return null;
+    },
+    /**
+     * Every node of this process gets a FileShare (pieces protocol, secure mode) in `<dir>/<i>`,
+     * signing with a fresh key (the node does not expose its own); a finished download counts as
+     * a file for `arm({ kind: 'file' })`.
+     */
+    fileShare: async ({ dir, window }: { dir: string; window?: number }) => {
+      const { FileShare, signerFromPrivateKey } = await files();
+      const { generateKeyPairSync } = await import('node:crypto');
+      shares.length = 0;
+      nodes.forEach((n, i) => {
+        const counter = counters[i]!;
+        const share = new FileShare(n, {
+          downloadsDir: path.join(dir, String(i)),
+          signer: signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey),
+          ...(window ? { window } : {}),
+        });
+        share.on('download-complete', () => {
+          counter.file++;
+          if (!counter.done) check(counter);
+        });
+        share.on('source-dropped', (e) => process.stderr.write(`source-dropped: ${e.error.message}\n`));
+        cleanups.unshift(() => share.close());
+        shares.push(share);
+      });
+      await Promise.all(shares.map((s) => s.start()));
+      return null;
+    },
+    /** The first `count` nodes' shares share the file at `path` (hashing it); returns its root. */
+    shareFile: async ({ path: file, count = 1 }: { path: string; count?: number }) => {
+      const offers = await Promise.all(
+        shares.slice(0, count).map((s) => s.shareFile(file, { announce: false })),
+      );
+      return { root: offers[0]!.rootHex };
+    },
+    /** Every share forgets `root` (so the next fetch downloads again). */
+    unshare: async ({ root }: { root: string }) => {
+      for (const s of shares) await s.unshare(root);
+      return null;
+    },
+    /** Ports of this process's nodes. */
+    ports: () => nodes.map((n) => n.port),
+    /** Node 0 fetches `root` from every peer it has; resolves when stored. */
+    fetchFile: async ({ root }: { root: string }) => {
+      const n = node();
+      await shares[0]!.fetchFile(root, { sources: n.getPeerInfo().peers.map((p) => p.id) });
       return null;
     },
     /** Node 0 sends the file at `path` to its first peer with sendFile. */

@@ -6,59 +6,30 @@
 import { createInterface, type Interface } from 'node:readline';
 import {
   DEFAULT_BOOTSTRAP_RETRY_MS,
-  DEFAULT_MAX_LINE_BYTES,
   DEFAULT_MAX_PEERS,
   MeshwireError,
   P2PNode,
   type MeshMessage,
-  type NodeOptions,
 } from '../index.js';
 import { FileReceiver, isFileFrame } from '../files/index.js';
+import { startDashboard, startMetricsServer } from '../web/index.js';
 import { readSecretText } from '../secure/key-file.js';
-import { addressProblem, type CliConfig } from './args.js';
+import type { CliConfig } from './args.js';
 import { BootstrapWatch } from './bootstrap-watch.js';
-import type { Category, CliEvent, ErrorLike } from './cli-events.js';
+import type { Category, CliEvent } from './cli-events.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, type CliIO } from './cli-io.js';
 import { renderEcho, renderLine, shouldColor } from './colour.js';
 import { COMMAND_HELP, complete, parseCommand } from './commands.js';
-import { describe, displayName, type FormatContext } from './event-text.js';
+import { describe, type FormatContext } from './event-text.js';
 import { sendFileCommand, wireReceiver } from './file-commands.js';
 import { toJsonLine } from './json-output.js';
+import { chatCommand, connectCommand } from './network-commands.js';
+import { cliOptionMessage, errorLike, nodeOptions } from './node-config.js';
 import { ProgressView } from './progress.js';
 import { Screen } from './screen.js';
-import { formatBytes } from './units.js';
 import { usageError } from './usage.js';
 
 const PROMPT = '> ';
-
-/** The command-line flag behind each node option, for errors in the user's terms. */
-const OPTION_FLAGS: Record<string, string> = {
-  name: '--name',
-  port: '<port>',
-  host: '--host',
-  advertiseHost: '--advertise-host',
-  maxPeers: '--max-peers',
-  bootstrap: '[host:port]',
-  keyFile: '--key-file',
-  networkKey: '--network-key',
-};
-
-/** `invalid option name: ...` (the library's words) as `invalid --name: ...` (the CLI's). */
-export function cliOptionMessage(message: string): string {
-  return message.replace(/^invalid option (\w+):/, (all, option: string) => {
-    const flag = OPTION_FLAGS[option];
-    return flag ? `invalid ${flag}:` : all;
-  });
-}
-
-/** An unknown thrown value as `{ code?, message }`. */
-export function errorLike(err: unknown): ErrorLike {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? { code, message: err.message } : { message: err.message };
-  }
-  return { message: String(err) };
-}
 
 /** One run of the CLI: created by `run()`, resolves with the exit code. */
 export class CliApp {
@@ -72,6 +43,8 @@ export class CliApp {
   readonly #pending = new Set<Promise<void>>();
   #node: P2PNode | undefined;
   #receiver: FileReceiver | undefined;
+  /** The dashboard and metrics listeners (`--web`, `--metrics`), closed before the node. */
+  readonly #servers: { close(): Promise<void> }[] = [];
   #rl: Interface | undefined;
   readonly #bootstrap: BootstrapWatch;
   /** Addresses the user asked to dial (bootstrap, /connect): their failures are always shown. */
@@ -150,8 +123,14 @@ export class CliApp {
     // Signals are handled from here on, so Ctrl-C / SIGTERM during start-up also close cleanly.
     const offInt = this.io.onSignal('SIGINT', () => void this.#close('interrupted'));
     const offTerm = this.io.onSignal('SIGTERM', () => void this.#close('terminated'));
-    // The terminal went away: leave as cleanly as for Ctrl-C.
-    const offHup = this.io.onSignal('SIGHUP', () => void this.#close('hangup'));
+    // The terminal went away: leave as cleanly as for Ctrl-C. Only a session on a terminal
+    // hangs up: headless, SIGHUP is ignored, as under nohup (Node resets the ignore nohup set,
+    // so without a handler a service would die when the terminal that started it closes).
+    const hangsUp = this.io.stdin.isTTY === true && !config.noInput;
+    const offHup = this.io.onSignal('SIGHUP', () => {
+      if (hangsUp) void this.#close('hangup');
+      else this.info('SYSTEM', 'SIGHUP ignored (headless); stop with SIGINT or SIGTERM');
+    });
     try {
       try {
         // The receiver subscribes to the node's messages synchronously, before the node can
@@ -162,6 +141,15 @@ export class CliApp {
       } catch (err) {
         if (this.#closing) return await this.#finished;
         this.error(err);
+        await receiver.close().catch(() => undefined);
+        await node.close().catch(() => undefined);
+        return EXIT_FAILURE;
+      }
+      try {
+        await this.#startServers(node, receiver);
+      } catch (err) {
+        this.error(err);
+        for (const server of this.#servers.splice(0)) await server.close().catch(() => undefined);
         await receiver.close().catch(() => undefined);
         await node.close().catch(() => undefined);
         return EXIT_FAILURE;
@@ -236,7 +224,7 @@ export class CliApp {
       case 'empty':
         return;
       case 'chat':
-        this.track(this.#chat(command.text));
+        this.track(chatCommand(this, command.text));
         return;
       case 'peers':
         this.emit({ type: 'peers', time: Date.now(), info: this.node.getPeerInfo() });
@@ -253,7 +241,7 @@ export class CliApp {
         return;
       }
       case 'connect':
-        this.track(this.#connect(command.address));
+        this.track(connectCommand(this, command.address, this.#requested));
         return;
       case 'send':
         this.track(sendFileCommand(this, command.file, command.peer));
@@ -281,79 +269,6 @@ export class CliApp {
     const tracked = task.catch((err: unknown) => this.error(err));
     this.#pending.add(tracked);
     void tracked.finally(() => this.#pending.delete(tracked));
-  }
-
-  async #chat(text: string): Promise<void> {
-    const node = this.node;
-    const tooLong = (): void =>
-      this.commandError(
-        `message too long (${formatBytes(Buffer.byteLength(text))}; ${formatBytes(DEFAULT_MAX_LINE_BYTES)} max)`,
-        'use /send for files',
-      );
-    let report;
-    try {
-      report = await node.broadcastMessage(text);
-    } catch (err) {
-      if ((err as { code?: unknown }).code === 'ERR_FRAME_TOO_LARGE') tooLong();
-      else this.error(err);
-      return;
-    }
-    if (report.failed.length > 0 && report.failed.every((f) => f.error.code === 'ERR_FRAME_TOO_LARGE')) {
-      tooLong();
-      return;
-    }
-    this.emit({
-      type: 'chat-sent',
-      time: Date.now(),
-      name: displayName(node),
-      id: node.id,
-      text,
-      sent: report.sent.length,
-      failed: report.failed.length,
-    });
-    const peers = new Map(node.getPeerInfo().peers.map((p) => [p.id, p]));
-    for (const { peerId, error } of report.failed) {
-      const who = peers.get(peerId);
-      this.emit({
-        type: 'command-error',
-        time: Date.now(),
-        message: `Message not delivered to ${who ? displayName(who) : peerId}: ${error.message}`,
-        code: error.code,
-      });
-    }
-    if (report.sent.length === 0 && report.failed.length === 0 && !this.config.json) {
-      this.info('SYSTEM', 'No peers connected; nobody received that');
-    }
-  }
-
-  async #connect(address: string): Promise<void> {
-    const problem = addressProblem(address);
-    if (problem !== undefined) {
-      this.commandError(`Cannot connect: ${problem}`);
-      return;
-    }
-    const existing = this.node.getPeerInfo().peers.find((p) => p.address === address);
-    if (existing) {
-      this.info('NETWORK', `Already connected to ${displayName(existing)} at ${address}`);
-      return;
-    }
-    this.info('NETWORK', `Connecting to ${address}...`);
-    this.#requested.add(address);
-    try {
-      await this.node.connectToPeer(address);
-    } catch (err) {
-      // Dial failures are reported by the node as connection-failed; only argument errors are not.
-      const code = (err as { code?: unknown }).code;
-      if (
-        code === 'ERR_INVALID_ARGUMENT' ||
-        code === 'ERR_INVALID_OPTION' ||
-        !(err instanceof MeshwireError)
-      ) {
-        this.error(err);
-      }
-    } finally {
-      this.#requested.delete(address);
-    }
   }
 
   #onNodeMessage(message: MeshMessage): void {
@@ -387,6 +302,30 @@ export class CliApp {
       }
     }
     this.emit(message);
+  }
+
+  /** Starts the dashboard (`--web`) and the metrics listener (`--metrics`) on 127.0.0.1. */
+  async #startServers(node: P2PNode, receiver: FileReceiver): Promise<void> {
+    const onWarning = (text: string): void => this.info('SYSTEM', text);
+    if (this.config.webPort !== undefined) {
+      const dashboard = await startDashboard(node, {
+        port: this.config.webPort,
+        receiver,
+        metrics: node.metricsRegistry,
+        onWarning,
+      });
+      this.#servers.push(dashboard);
+      this.emit({ type: 'dashboard', time: Date.now(), url: dashboard.url });
+    }
+    if (this.config.metricsPort !== undefined) {
+      const server = await startMetricsServer(node, {
+        port: this.config.metricsPort,
+        metrics: node.metricsRegistry,
+        onWarning,
+      });
+      this.#servers.push(server);
+      this.emit({ type: 'metrics', time: Date.now(), url: server.url });
+    }
   }
 
   /** Prints an event: a JSON line with --json, else its text lines. */
@@ -468,36 +407,12 @@ export class CliApp {
     // Leave the live area (bars, prompt) first: from here on output is plain lines.
     this.screen.close();
     this.#rl?.close();
+    for (const server of this.#servers.splice(0))
+      await server.close().catch((err: unknown) => this.error(err));
     await this.#receiver?.close().catch((err: unknown) => this.error(err));
     await this.#node?.close().catch((err: unknown) => this.error(err));
     await Promise.allSettled([...this.#pending]);
     this.info('SYSTEM', 'Node stopped');
     this.#done(EXIT_OK);
   }
-}
-
-/** The node's options from the command line (bootstrap is run by the CLI itself). */
-function nodeOptions(config: CliConfig, networkKey: string | undefined): NodeOptions {
-  const options: NodeOptions = {
-    port: config.port,
-    host: config.host,
-    mode: config.compat ? 'compat' : 'secure',
-    debug: config.debug,
-  };
-  const optional: Partial<NodeOptions> = {
-    name: config.name,
-    maxPeers: config.maxPeers,
-    keyFile: config.keyFile,
-    networkKey,
-    advertiseHost: config.advertiseHost,
-    discoveryIntervalMs: config.discoveryIntervalMs,
-    maintenanceIntervalMs: config.maintenanceIntervalMs,
-    peerTimeoutMs: config.peerTimeoutMs,
-    connectionTimeoutMs: config.connectionTimeoutMs,
-    bootstrapRetryMs: config.bootstrapRetryMs,
-  };
-  for (const [key, value] of Object.entries(optional)) {
-    if (value !== undefined) (options as Record<string, unknown>)[key] = value;
-  }
-  return options;
 }

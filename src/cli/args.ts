@@ -39,6 +39,15 @@ export interface CliConfig {
   peerTimeoutMs?: number;
   connectionTimeoutMs?: number;
   bootstrapRetryMs?: number[];
+  /** LAN discovery (`--lan`), limited to these interfaces if given. */
+  lan: boolean;
+  lanInterfaces?: string[];
+  /** Persisted peer book (absolute); `undefined` with `--no-peer-book` or port 0. */
+  peerBookFile?: string;
+  /** Port of the web dashboard (`--web`; 0 picks one). */
+  webPort?: number;
+  /** Port of the metrics-only listener (`--metrics`; 0 picks one). */
+  metricsPort?: number;
 }
 
 /** What the command line asks for. */
@@ -51,6 +60,11 @@ export type ParsedArgs =
 
 /** The environment variable that supplies the network key when no flag does. */
 export const NETWORK_KEY_ENV = 'MESHWIRE_NETWORK_KEY';
+
+/** Default persisted peer book for a port, relative to the working directory. */
+export function defaultPeerBookFile(port: number): string {
+  return path.join('.meshwire', `peers-${port}.json`);
+}
 
 /** Default identity key file for a port, relative to the working directory. */
 export function defaultKeyFile(port: number): string {
@@ -79,6 +93,12 @@ const OPTIONS = {
   'peer-timeout': { type: 'string' },
   'connection-timeout': { type: 'string' },
   'bootstrap-retry': { type: 'string' },
+  lan: { type: 'boolean' },
+  'lan-interface': { type: 'string', multiple: true },
+  'peer-book': { type: 'string' },
+  'no-peer-book': { type: 'boolean' },
+  web: { type: 'string' },
+  metrics: { type: 'string' },
 } as const;
 
 class UsageError extends Error {}
@@ -239,7 +259,19 @@ export function parseCli(
       warnings,
       downloads: path.resolve(cwd, values.downloads ?? 'downloads'),
       host: values.host ?? '0.0.0.0',
+      lan: values.lan ?? false,
     };
+    if (values['peer-book'] !== undefined && values['no-peer-book'])
+      fail('give either --peer-book or --no-peer-book, not both');
+    const peerBookFile = values['no-peer-book']
+      ? undefined
+      : values['peer-book'] !== undefined
+        ? path.resolve(cwd, values['peer-book'])
+        : port === 0
+          ? undefined
+          : path.resolve(cwd, defaultPeerBookFile(port));
+    const lanInterfaces = values['lan-interface'];
+    if (lanInterfaces !== undefined && !config.lan) fail('--lan-interface needs --lan');
     const optional: Partial<CliConfig> = {
       bootstrap,
       name: values.name,
@@ -262,6 +294,11 @@ export function parseCli(
       peerTimeoutMs: ms('peer-timeout'),
       connectionTimeoutMs: ms('connection-timeout'),
       bootstrapRetryMs,
+      lanInterfaces,
+      peerBookFile,
+      webPort: values.web !== undefined ? parseInteger(values.web, '--web', 0, 65_535) : undefined,
+      metricsPort:
+        values.metrics !== undefined ? parseInteger(values.metrics, '--metrics', 0, 65_535) : undefined,
     };
     for (const [key, value] of Object.entries(optional)) {
       if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;

@@ -5,7 +5,7 @@
  */
 import { PERMANENT_DIAL_ERRORS, type ErrorCode, type MeshwireError } from '../index.js';
 import type { CliEvent, ErrorLike } from './cli-events.js';
-import { isModeMismatch } from './event-text.js';
+import { isModeMismatch } from './error-text.js';
 
 /** True for a dial failure that retrying cannot fix. */
 export function isPermanent(error: ErrorLike): boolean {
@@ -14,6 +14,7 @@ export function isPermanent(error: ErrorLike): boolean {
   );
 }
 
+/** The state of one CLI bootstrap: attempts so far, the schedule, and whether it is over. */
 export class BootstrapWatch {
   readonly address: string | undefined;
   readonly #delays: readonly number[];

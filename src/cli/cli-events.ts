@@ -70,6 +70,8 @@ export type CliOwnEvent =
   | { type: 'peers'; time: number; info: NetworkInfo }
   | { type: 'command-error'; time: number; message: string; code?: string; hint?: string }
   | { type: 'info'; time: number; category: Category; text: string; details?: string[] }
+  /** The dashboard (`--web`) or the metrics listener (`--metrics`) is up at `url`. */
+  | { type: 'dashboard' | 'metrics'; time: number; url: string }
   | {
       /** One bootstrap attempt failed (`attempt` of `attempts`); `retryInMs` absent when giving up. */
       type: 'bootstrap-attempt';

@@ -19,9 +19,11 @@ export interface CliIO {
   onSignal: (signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', handler: () => void) => () => void;
 }
 
-/** Exit codes: 0 clean shutdown, 1 runtime failure (port taken, unreadable key file), 2 usage. */
+/** Exit code of a clean shutdown. */
 export const EXIT_OK = 0;
+/** Exit code when the node cannot run (port taken, unreadable key file). */
 export const EXIT_FAILURE = 1;
+/** Exit code of a usage error. */
 export const EXIT_USAGE = 2;
 
 /** The package version, read from package.json next to `src/` or `dist/`. */

@@ -4,10 +4,10 @@
  * `/peers` table, before colour. Errors are put in words a person can act on. No I/O and no
  * clock reads here (the caller passes `now`), so it is unit-tested directly.
  */
-import type { MeshwireError } from '../errors.js';
 import type { PeerRef } from '../messages.js';
 import type { NetworkInfo } from '../node.js';
-import type { Category, CliEvent, ErrorLike } from './cli-events.js';
+import type { Category, CliEvent } from './cli-events.js';
+import { dialErrorText, errorText, rootCause, type DialContext } from './error-text.js';
 import { sanitize, sanitizeLabel } from './sanitize.js';
 import { formatAgo, formatBytes, formatDelay, formatElapsed, progressSummary } from './units.js';
 
@@ -28,7 +28,7 @@ export interface Detail {
 }
 
 /** What the formatter needs to know about the running node. */
-export interface FormatContext {
+export interface FormatContext extends DialContext {
   /** This node's MaxPeers, for the `(n/max peers)` suffix. */
   maxPeers: number;
   /** Current time (for "seen 3s ago"). */
@@ -37,12 +37,6 @@ export interface FormatContext {
   cwd?: string;
   /** Whether BYTES payloads that are file frames should be hidden (they are, by the receiver). */
   isFileFrame?: (data: Uint8Array) => boolean;
-  /** This node's mode, for advice on a mode mismatch (`add --compat` / `remove --compat`). */
-  mode?: 'secure' | 'compat';
-  /** This node's listening port, to tell "this node itself" from "another node with our key". */
-  port?: number;
-  /** This node's identity key file, named when two nodes share it. */
-  keyFile?: string;
 }
 
 /** The short form of a peer ID: its first 8 characters (short IDs such as the Go original's `peer-8001` stay whole). */
@@ -74,52 +68,6 @@ export function displayPath(p: string, cwd?: string): string {
     if (p.startsWith(prefix)) return sanitize(p.slice(prefix.length));
   }
   return sanitize(p);
-}
-
-/** The innermost MeshwireError-like cause (bootstrap-failed wraps the last attempt's error). */
-function rootCause(error: MeshwireError): ErrorLike {
-  const cause = error.cause;
-  return cause instanceof Error && typeof (cause as { code?: unknown }).code === 'string'
-    ? (cause as ErrorLike)
-    : error;
-}
-
-/** An error's message and code; a leading `<subject>: ` (address, file name) the line already says is dropped. */
-function errorText(error: ErrorLike, subject?: string): string {
-  let text = error.message;
-  if (subject && text.startsWith(`${subject}: `)) text = text.slice(subject.length + 2);
-  const message = sanitize(text);
-  return error.code ? `${message} (${error.code})` : message;
-}
-
-/** Marker of the session layer's mode-mismatch messages (until they carry ERR_MODE_MISMATCH). */
-const MODE_MISMATCH_TEXT = 'both sides must use the same mode';
-
-/** True when a dial failed because the other node runs in the other mode. */
-export function isModeMismatch(error: ErrorLike): boolean {
-  return error.code === 'ERR_MODE_MISMATCH' || error.message.includes(MODE_MISMATCH_TEXT);
-}
-
-/**
- * A dial error in words the CLI user can act on: CLI flags instead of library options for a
- * mode mismatch, "same key file" for a node that has our identity; else the error's own text.
- */
-export function dialErrorText(error: ErrorLike, ctx: FormatContext, address?: string): string {
-  const code = error.code ? ` (${error.code})` : '';
-  if (isModeMismatch(error) && ctx.mode) {
-    return ctx.mode === 'secure'
-      ? `it is a compat-mode (plaintext) node and this one is in secure mode; add --compat to join it${code}`
-      : `it is a secure-mode node and this one runs with --compat; remove --compat to join it${code}`;
-  }
-  if (error.code === 'ERR_SELF_CONNECTION' && address !== undefined && ctx.port !== undefined) {
-    const port = Number(address.slice(address.lastIndexOf(':') + 1));
-    if (port !== ctx.port) {
-      const file = ctx.keyFile ? ` (${sanitize(ctx.keyFile)})` : '';
-      return `that node has this node's identity: both use the same key file${file}; give each node its own --key-file${code}`;
-    }
-    return `that is this node itself${code}`;
-  }
-  return errorText(error, address);
 }
 
 const DISCONNECT_REASONS: Record<string, string> = {
@@ -353,6 +301,10 @@ export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[]
       const text = event.code ? `${event.message} (${event.code})` : event.message;
       return [line(t, 'ERROR', event.hint ? `${text}; ${event.hint}` : text)];
     }
+    case 'dashboard':
+      return [line(t, 'SYSTEM', `Dashboard: ${event.url}`)];
+    case 'metrics':
+      return [line(t, 'SYSTEM', `Metrics: ${event.url}`)];
     case 'info':
       return [
         line(t, event.category, event.text),

@@ -6,6 +6,7 @@ import type { CliEvent } from './cli-events.js';
 import { ProgressThrottle, renderProgressBar, type ProgressState } from './progress-bar.js';
 import type { Screen } from './screen.js';
 
+/** Shows transfers' progress as live bars on a terminal, else as throttled lines. */
 export class ProgressView {
   readonly #screen: Screen;
   readonly #emit: (event: CliEvent) => void;

@@ -12,6 +12,7 @@ export type StatusRenderer = (width: number) => string;
 /** Smallest interval between two redraws caused by status updates alone. */
 const REDRAW_INTERVAL_MS = 100;
 
+/** The CLI's output: plain lines, plus on a terminal a live area (bars, prompt) redrawn in place. */
 export class Screen {
   readonly #out: NodeJS.WritableStream & { columns?: number };
   readonly #live: boolean;

@@ -20,6 +20,13 @@ Options:
                               with port 0 the identity is ephemeral)
   --downloads <dir>           where received files are stored (default: ./downloads)
   --max-peers <n>             most connected peers (default: 10)
+  --lan                       find and announce peers on the local network (mDNS); off by default
+  --lan-interface <name>      limit --lan to this interface (repeat for more)
+  --peer-book <file>          remember peers proven by a dial, redial them at start
+                              (default: .meshwire/peers-<port>.json; none with port 0)
+  --no-peer-book              do not remember peers
+  --web <port>                serve the live dashboard on 127.0.0.1:<port> (0 picks one)
+  --metrics <port>            serve Prometheus metrics on 127.0.0.1:<port> (0 picks one)
   --json                      print one JSON object per line per event, for scripts
   --no-input                  never read stdin; run until SIGINT/SIGTERM (a service). This is
                               also what happens when stdin is not a terminal and ends

@@ -81,7 +81,7 @@ export interface AuthFrame {
   proof: Uint8Array;
 }
 
-/** Native only: this side's share of the network-key exchange (a ristretto255 element, 32 bytes). */
+/** Native only: this side's share of the network-key exchange (an X25519 u-coordinate, 32 bytes). */
 export interface PakeFrame {
   type: 'pake';
   share: Uint8Array;

@@ -34,7 +34,7 @@ export const MIN_AUTH_PROOF_BYTES = 16;
 export const MAX_AUTH_PROOF_BYTES = 64;
 /** Longest goodbye reason, in UTF-8 bytes. */
 export const MAX_GOODBYE_REASON_BYTES = 256;
-/** Size of a network-key share in a pake frame: one encoded ristretto255 element. */
+/** Size of a network-key share in a pake frame: one encoded X25519 u-coordinate. */
 export const PAKE_SHARE_BYTES = 32;
 
 const T_HELLO = 0x01;

@@ -76,7 +76,8 @@ export class DialBudget {
   #credit(source: string, now: number): number {
     const entry = this.#used.get(source);
     if (!entry) return this.#perSource;
-    const regrown = Math.floor(((now - entry.at) * this.#perSource) / 60_000);
+    // Elapsed time is clamped at 0: a wall clock stepped back must not stall every dial.
+    const regrown = Math.floor((Math.max(0, now - entry.at) * this.#perSource) / 60_000);
     if (regrown > 0) {
       entry.used = Math.max(0, entry.used - regrown);
       entry.at = now;
@@ -85,7 +86,10 @@ export class DialBudget {
   }
 
   #refill(now: number): number {
-    this.#tokens = Math.min(this.#globalBurst, this.#tokens + (now - this.#tokensAt) * this.#globalPerMs);
+    this.#tokens = Math.min(
+      this.#globalBurst,
+      this.#tokens + Math.max(0, now - this.#tokensAt) * this.#globalPerMs,
+    );
     this.#tokensAt = now;
     return this.#tokens;
   }

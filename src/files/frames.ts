@@ -180,12 +180,16 @@ function startsWith(data: Uint8Array, prefix: Uint8Array): boolean {
 }
 
 /**
- * Whether `data` starts like a file frame (one of the five prefixes). Payloads that do not are
+ * Whether `data` starts like a file frame (one of the five prefixes, or the piece protocol's
+ * `MWF1` magic). Payloads that do not are
  * someone else's BYTES protocol and must be left alone.
  */
 export function isFileFrame(data: Uint8Array): boolean {
-  return PREFIXES.some((p) => startsWith(data, p));
+  return PREFIXES.some((p) => startsWith(data, p)) || startsWith(data, PIECE_MAGIC_BYTES);
 }
+
+/** The piece protocol's magic (pieces/wire.ts), repeated here so the frames stay dependency-free. */
+const PIECE_MAGIC_BYTES = Buffer.from('MWF1', 'latin1');
 
 function decodeText(bytes: Uint8Array, what: string): string {
   try {

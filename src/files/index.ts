@@ -61,3 +61,22 @@ export type {
   FileCompleteEvent,
   FileErrorEvent,
 } from './types.js';
+
+// Secure mode: content-addressed, pulled, resumable, multi-source transfers (PROTOCOL.md, "Pieces").
+export { FileShare } from './pieces/file-share.js';
+export { Download } from './pieces/download.js';
+export type { DownloadStatus } from './pieces/download.js';
+export { createOffer, parseOffer, signerFromPrivateKey } from './pieces/offer.js';
+export type { FileOffer, Signer } from './pieces/offer.js';
+export {
+  BLOCK_SIZE,
+  PieceHasher,
+  choosePieceLength,
+  merkleRoot,
+  pieceRoot,
+  rootFromLayer,
+} from './pieces/merkle.js';
+export { hashFile } from './pieces/source.js';
+export { isPieceFrame, parsePieceFrame, PIECE_MAGIC } from './pieces/wire.js';
+export type { PieceFrame } from './pieces/wire.js';
+export type { FileShareOptions, FileShareEvents, TransferInfo } from './pieces/types.js';

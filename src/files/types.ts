@@ -25,6 +25,11 @@ export interface FileNode {
    * dropping messages. It ends when the node closes or `signal` aborts.
    */
   messages(options: { signal?: AbortSignal; types?: MessageType[] }): AsyncIterable<MeshMessage>;
+  /**
+   * Secure mode, once started: signs with the node's identity key (file offers are signed by
+   * the node that offers them). `FileShare` uses it when no `signer` option is given.
+   */
+  readonly signer?: { readonly publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array } | undefined;
   /** The currently connected peers (only their IDs are used, to snapshot broadcast targets). */
   getPeerInfo(): { peers: ReadonlyArray<{ readonly id: string }> };
 }

@@ -14,6 +14,7 @@ export {
 export {
   NodeMetrics,
   collectNodeMetrics,
+  collectReceiverMetrics,
   HANDSHAKE_BUCKETS_S,
   RTT_BUCKETS_S,
   DEFAULT_RTT_SAMPLE_INTERVAL_MS,
@@ -23,4 +24,3 @@ export {
   type CollectedNode,
   type CollectedReceiver,
 } from './node-metrics.js';
-export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './server.js';

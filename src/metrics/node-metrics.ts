@@ -118,12 +118,16 @@ export class NodeMetrics {
       'Payload bytes received in chat and bytes messages.',
       ['type'],
     );
-    this.messagesSent = r.counter('meshwire_frames_sent_total', 'Frames handed to send queues, by type.', [
-      'type',
-    ]);
-    this.sentBytes = r.counter('meshwire_sent_bytes_total', 'Frame bytes handed to send queues, by type.', [
-      'type',
-    ]);
+    this.messagesSent = r.counter(
+      'meshwire_messages_sent_total',
+      'Chat and bytes messages handed to send queues (one per peer), by type.',
+      ['type'],
+    );
+    this.sentBytes = r.counter(
+      'meshwire_sent_bytes_total',
+      'Payload bytes of chat and bytes messages handed to send queues (per peer), by type.',
+      ['type'],
+    );
     this.peersDiscovered = r.counter(
       'meshwire_peers_discovered_total',
       'New addresses learnt from peer exchange.',
@@ -320,7 +324,17 @@ export function collectNodeMetrics(
     metrics.knownPeers.set(info.known.length);
   });
 
-  const receiver = options.receiver;
+  const detachReceiver = options.receiver ? collectReceiverMetrics(options.receiver, metrics) : undefined;
+  return () => {
+    for (const type of COUNTED_TYPES) node.off(type, onMessage);
+    if (timer) clearInterval(timer);
+    removeRefresh();
+    detachReceiver?.();
+  };
+}
+
+/** Counts received file bytes and finished transfers from a FileReceiver's events; returns a detach function. */
+export function collectReceiverMetrics(receiver: CollectedReceiver, metrics: NodeMetrics): () => void {
   /** Bytes already counted per transfer in flight (bounded by the receiver's concurrency cap). */
   const received = new Map<string, number>();
   const key = (e: { from: { id: string }; name?: string }): string => `${e.from.id}\u0000${e.name ?? ''}`;
@@ -342,21 +356,14 @@ export function collectNodeMetrics(
     received.delete(key(e));
     metrics.fileTransferDone('in', e.error.code);
   };
-  if (receiver) {
-    receiver.on('file-start', onStart);
-    receiver.on('file-progress', onProgress);
-    receiver.on('file-complete', onComplete);
-    receiver.on('file-error', onError);
-  }
+  receiver.on('file-start', onStart);
+  receiver.on('file-progress', onProgress);
+  receiver.on('file-complete', onComplete);
+  receiver.on('file-error', onError);
   return () => {
-    for (const type of COUNTED_TYPES) node.off(type, onMessage);
-    if (timer) clearInterval(timer);
-    removeRefresh();
-    if (receiver) {
-      receiver.off('file-start', onStart);
-      receiver.off('file-progress', onProgress);
-      receiver.off('file-complete', onComplete);
-      receiver.off('file-error', onError);
-    }
+    receiver.off('file-start', onStart);
+    receiver.off('file-progress', onProgress);
+    receiver.off('file-complete', onComplete);
+    receiver.off('file-error', onError);
   };
 }

@@ -1,40 +1,72 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
+import {
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  timingSafeEqual,
+  type KeyObject,
+} from 'node:crypto';
+import * as noble25519 from '@noble/curves/ed25519.js';
 
 /**
- * CPace, the balanced PAKE of draft-irtf-cfrg-cpace, with the cipher suite CPACE-RISTR255-SHA512
- * (group ristretto255, hash SHA-512), in the initiator-responder setting.
+ * CPace, the balanced PAKE of draft-irtf-cfrg-cpace, with the cipher suite CPACE-X25519-SHA512
+ * (group G_X25519, hash SHA-512), in the initiator-responder setting.
  *
- * Everything about the curve comes from `@noble/curves`: ristretto255 encoding and decoding
- * (RFC 9496), its element derivation (the map from 64 uniform bytes to a group element) and the
- * constant-time scalar multiplication. This file only arranges bytes as the draft says and hashes
- * them with node:crypto; `test/secure-pake.test.ts` checks it against the draft's ristretto255
- * test vectors.
+ * Nothing here is curve arithmetic of our own. The map from the hashed generator string to the
+ * curve is RFC 9380's `map_to_curve_elligator2_curve25519` from `@noble/curves` (with its field
+ * for the one division that turns the projective result into a u-coordinate); the two scalar
+ * multiplications per side are X25519 (RFC 7748) in OpenSSL, through node:crypto's
+ * `diffieHellman` on X25519 KeyObjects, which is why the suite was chosen: native X25519 takes
+ * tens of microseconds where a ristretto255 multiplication in JS takes over a millisecond. This
+ * file arranges bytes as the draft says and hashes them with node:crypto;
+ * `test/secure-pake.test.ts` checks it against the draft's X25519 test vectors.
  *
  * Notation as in the draft: PRS is the password-related string (here the scrypt-derived network
  * key), CI the channel identifier, sid the session identifier, A the initiator (the TLS client),
  * B the responder (the TLS server), Ya/Yb their shares, ADa/ADb their associated data.
  */
 
-type Point = InstanceType<typeof ristretto255.Point>;
+/** Domain-separation identifier of the X25519 group (G_X25519.DSI). */
+export const CPACE_DSI = Buffer.from('CPace255', 'latin1');
 
-/** Domain-separation identifier of the ristretto255 group (G.DSI). */
-export const CPACE_DSI = Buffer.from('CPaceRistretto255', 'latin1');
-
-/** Length of an encoded ristretto255 element (a share), in bytes. */
+/** Length of a u-coordinate (a share, the generator, K), in bytes: G_X25519.field_size_bytes. */
 export const CPACE_SHARE_BYTES = 32;
 
 /** Length of the intermediate session key and of a confirmation tag (SHA-512 / HMAC-SHA512). */
 export const CPACE_ISK_BYTES = 64;
 
+/** A secret scalar: an X25519 private key, kept by OpenSSL (clamped there, as RFC 7748 says). */
+export type CPaceScalar = KeyObject;
+
 /** Input block size of SHA-512 (H.s_in_bytes), which sizes the zero padding after PRS. */
 const SHA512_BLOCK_BYTES = 128;
 
-/** `G.group_size_bits`: scalars are sampled as 252-bit little-endian integers (draft, ristretto255 group). */
-const SCALAR_TOP_BYTE_MASK = 0x0f;
+/** G_X25519.I, the neutral element: the all-zero u-coordinate. */
+const NEUTRAL = Buffer.alloc(CPACE_SHARE_BYTES);
+
+/** PKCS #8 DER of an X25519 private key (RFC 8410), up to the 32 raw key bytes that follow. */
+const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 const DSI_ISK = Buffer.concat([CPACE_DSI, Buffer.from('_ISK', 'latin1')]);
 const MAC_LABEL = Buffer.from('CPaceMac', 'latin1');
+
+/** The field of Curve25519 (integers modulo 2^255 - 19), as `@noble/curves` defines it. */
+const Fp = noble25519.ed25519.Point.Fp;
+
+/**
+ * RFC 9380's `map_to_curve_elligator2_curve25519`. `@noble/curves` 2.4 exports it under a name
+ * it calls experimental; read through the namespace so that a release that renames it breaks
+ * only the network-key exchange, with the error below, not the import of the whole library.
+ */
+function elligator2(u: bigint): { xMn: bigint; xMd: bigint } {
+  const map = (noble25519 as Partial<typeof noble25519>)._map_to_curve_elligator2_curve25519;
+  if (typeof map !== 'function') {
+    throw new Error('this @noble/curves has no map_to_curve_elligator2_curve25519 (meshwire needs 2.4)');
+  }
+  return map(u);
+}
 
 /** LEB128 encoding of a length (the draft's `prepend_len` prefix). */
 export function leb128(length: number): Buffer {
@@ -69,61 +101,88 @@ export function generatorString(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array
 }
 
 /**
- * `G.calculate_generator(H, PRS, CI, sid)`: SHA-512 of the generator string (64 bytes, twice the
- * field size), mapped to a group element by ristretto255's element derivation (RFC 9496 §4.3.4).
+ * `decodeUCoordinate(u, 255)` of RFC 7748: little-endian, bit 255 cleared. The value may still be
+ * up to 2^255 - 1, above the field's modulus; the map below reduces it.
  */
-export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): Point {
+export function decodeUCoordinate(bytes: Uint8Array): bigint {
+  if (bytes.length !== CPACE_SHARE_BYTES) throw new RangeError('a u-coordinate is 32 bytes');
+  const copy = Buffer.from(bytes).reverse();
+  copy[0] = (copy[0] as number) & 0x7f;
+  return BigInt(`0x${copy.toString('hex')}`);
+}
+
+/**
+ * `G.calculate_generator(H, PRS, CI, sid)` for G_X25519: the first 32 bytes of SHA-512 of the
+ * generator string, decoded as a u-coordinate, mapped to Curve25519 with Elligator2 (RFC 9380
+ * §6.7.1); the result is the encoded u-coordinate of the generator (its v is not needed).
+ */
+export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Array): Buffer {
   const hash = createHash('sha512')
     .update(generatorString(prs, ci, sid))
-    .digest();
-  const derive = ristretto255_hasher.deriveToCurve;
-  // Typed optional in the hasher interface; ristretto255's hasher always has it.
-  if (!derive) throw new Error('@noble/curves lacks ristretto255 element derivation');
-  return derive(hash);
+    .digest()
+    .subarray(0, CPACE_SHARE_BYTES);
+  const { xMn, xMd } = elligator2(Fp.create(decodeUCoordinate(hash)));
+  // xMd = 1 + 2u^2 is never zero (-1/2 is not a square modulo p), so the division is defined.
+  return Buffer.from(Fp.toBytes(Fp.div(xMn, xMd)));
 }
 
 /**
- * `G.sample_scalar()` as the draft recommends for ristretto255: 32 random bytes with the bits
- * above `group_size_bits` (252) cleared, read little-endian. Every such value is below the group
- * order; zero (probability 2^-252) is drawn again, since it would make the share the neutral element.
+ * `G.sample_scalar()`: 32 random bytes. OpenSSL draws them (X25519 key generation) and keeps
+ * them: the scalar never becomes a JS value, and X25519 clamps it when it is used.
  */
-export function sampleScalar(): bigint {
-  for (;;) {
-    const bytes = randomBytes(32);
-    bytes[31] = (bytes[31] as number) & SCALAR_TOP_BYTE_MASK;
-    const scalar = scalarFromBytes(bytes);
-    if (scalar !== 0n) return scalar;
-  }
+export function sampleScalar(): CPaceScalar {
+  return generateKeyPairSync('x25519').privateKey;
 }
 
-/** A little-endian 32-byte scalar, as the draft's vectors write `ya` and `yb`. */
-export function scalarFromBytes(bytes: Uint8Array): bigint {
+/** A scalar given as its 32 bytes (little-endian, unclamped), as the draft's vectors write `ya` and `yb`. */
+export function scalarFromBytes(bytes: Uint8Array): CPaceScalar {
   if (bytes.length !== 32) throw new RangeError('a scalar is 32 bytes');
-  return BigInt(`0x${Buffer.from(bytes).reverse().toString('hex')}`);
-}
-
-/** `G.scalar_mult(y, g)`: the encoding of `y * g`. */
-export function scalarMult(y: bigint, g: Point): Buffer {
-  return Buffer.from(g.multiply(y).toBytes());
+  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, bytes]), format: 'der', type: 'pkcs8' });
 }
 
 /**
- * `G.scalar_mult_vfy(y, X)`: decodes the peer's encoded share `X` and returns the encoding of
- * `y * X`, or `undefined` where the draft returns the neutral element G.I: `X` is not a canonical
- * ristretto255 encoding, or the product is the neutral element. The caller must then abort.
+ * `G.scalar_mult_vfy(y, X)` = X25519(y, X), or `undefined` where the draft returns the neutral
+ * element G.I: the result is all zeros, which is how X25519 shows that `X` is a low-order point
+ * of the curve or of its twist (including non-canonical encodings of one, bit 255 set or at least
+ * 2^255 - 19). `X` itself is taken as RFC 7748 says: bit 255 ignored, values reduced. Also
+ * `undefined` for a length other than 32. The caller must then abort.
  */
-export function scalarMultVfy(y: bigint, encoded: Uint8Array): Buffer | undefined {
+export function scalarMultVfy(y: CPaceScalar, encoded: Uint8Array): Buffer | undefined {
   if (encoded.length !== CPACE_SHARE_BYTES) return undefined;
-  let point: Point;
+  let product: Buffer;
   try {
-    point = ristretto255.Point.fromBytes(encoded);
+    const publicKey = createPublicKey({
+      key: { kty: 'OKP', crv: 'X25519', x: Buffer.from(encoded).toString('base64url') },
+      format: 'jwk',
+    });
+    product = diffieHellman({ privateKey: y, publicKey });
   } catch {
+    // OpenSSL refuses to derive an all-zero secret itself (RFC 7748 §6.1's check); the same case.
     return undefined;
   }
-  if (point.is0()) return undefined;
-  const product = point.multiply(y);
-  if (product.is0()) return undefined;
-  return Buffer.from(product.toBytes());
+  if (product.length !== CPACE_SHARE_BYTES || timingSafeEqual(product, NEUTRAL)) return undefined;
+  return product;
+}
+
+/**
+ * `G.scalar_mult(y, g)`: X25519(y, g), the share sent for the generator `g`.
+ *
+ * @throws RangeError if the product is the neutral element, which would take a generator that
+ *   is a low-order point: SHA-512 would have to hit one of the few inputs Elligator2 maps there.
+ */
+export function scalarMult(y: CPaceScalar, g: Uint8Array): Buffer {
+  const share = scalarMultVfy(y, g);
+  if (!share) throw new RangeError('the CPace generator is a low-order point');
+  return share;
+}
+
+/**
+ * True if `encoded` is the canonical encoding of a u-coordinate: bit 255 clear and the value
+ * below 2^255 - 19. X25519 only ever outputs such encodings, so an honest share always is one.
+ */
+export function isCanonicalU(encoded: Uint8Array): boolean {
+  if (encoded.length !== CPACE_SHARE_BYTES || (encoded[31] as number) & 0x80) return false;
+  return decodeUCoordinate(encoded) < Fp.ORDER;
 }
 
 /**

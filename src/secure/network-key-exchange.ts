@@ -4,11 +4,14 @@ import {
   calculateGenerator,
   confirmationTag,
   intermediateSessionKey,
+  isCanonicalU,
   lvCat,
   sampleScalar,
+  scalarFromBytes,
   scalarMult,
   scalarMultVfy,
   tagsEqual,
+  type CPaceScalar,
 } from './cpace.js';
 import { errMessage } from './key-file.js';
 
@@ -73,7 +76,7 @@ export function channelIdentifier(dialerId: string, listenerId: string): Buffer 
 }
 
 /**
- * One side of a network-key exchange (CPace, CPACE-RISTR255-SHA512, initiator-responder, with
+ * One side of a network-key exchange (CPace, CPACE-X25519-SHA512, initiator-responder, with
  * explicit key confirmation). Proves knowledge of the network key without revealing anything an
  * eavesdropper or the other side could test guesses against offline: a peer that does not know
  * the key learns whether one guess was right per connection it completes, and nothing more.
@@ -88,7 +91,7 @@ export class NetworkKeyExchange {
   readonly share: Buffer;
   readonly #role: NetworkKeyRole;
   readonly #sid: Uint8Array;
-  readonly #scalar: bigint;
+  readonly #scalar: CPaceScalar;
   #isk: Buffer | undefined;
   #peerShare: Buffer | undefined;
 
@@ -96,27 +99,30 @@ export class NetworkKeyExchange {
    * @param key - The derived network key (CPace `PRS`).
    * @param role - Our role: `client` (dialer) or `server` (listener).
    * @param session - `sid` and `CI` (see {@link networkKeySession}).
-   * @param scalar - Test vectors only: a fixed secret scalar instead of a random one.
+   * @param scalar - Test vectors only: a fixed secret scalar (32 bytes, little-endian, as the
+   *   draft writes them) instead of a random one.
    */
-  constructor(key: Uint8Array, role: NetworkKeyRole, session: NetworkKeySession, scalar?: bigint) {
+  constructor(key: Uint8Array, role: NetworkKeyRole, session: NetworkKeySession, scalar?: Uint8Array) {
     if (role !== 'client' && role !== 'server') {
       throw new MeshwireError('ERR_INVALID_ARGUMENT', `Invalid role ${String(role)}`);
     }
     if (key.length === 0) throw new MeshwireError('ERR_INVALID_ARGUMENT', 'The network key is empty');
     this.#role = role;
     this.#sid = session.sid;
-    this.#scalar = scalar ?? sampleScalar();
+    this.#scalar = scalar ? scalarFromBytes(scalar) : sampleScalar();
     this.share = scalarMult(this.#scalar, calculateGenerator(key, session.ci, session.sid));
   }
 
   /**
    * Takes the peer's share and derives the intermediate session key. Returns false, and the
-   * exchange must be abandoned, if the share is not a valid ristretto255 encoding, encodes the
-   * neutral element, gives the neutral element, or is our own share reflected back.
+   * exchange must be abandoned, if the share is not 32 bytes, is not the canonical encoding of a
+   * u-coordinate (X25519 never outputs another, so only a forger sends one; refusing it leaves
+   * each share exactly one encoding), gives the neutral element (a low-order point: the draft's
+   * check), or is our own share reflected back.
    */
   receive(peerShare: Uint8Array): boolean {
     if (this.#isk) throw new MeshwireError('ERR_INVALID_ARGUMENT', 'peer share already received');
-    if (tagsEqual(this.share, peerShare)) return false;
+    if (!isCanonicalU(peerShare) || tagsEqual(this.share, peerShare)) return false;
     const k = scalarMultVfy(this.#scalar, peerShare);
     if (!k) return false;
     const peer = Buffer.from(peerShare);

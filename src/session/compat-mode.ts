@@ -46,7 +46,7 @@ function explainCompatFailure(err: unknown, remote: OpenConnection): MeshwireErr
   const error = toMeshwireError(err);
   if (error.code === 'ERR_CONNECTION_CLOSED' || error.code === 'ERR_MALFORMED_FRAME') {
     return new MeshwireError(
-      'ERR_CONNECTION_CLOSED',
+      'ERR_MODE_MISMATCH',
       `${remote.address} closed the connection during the compat handshake: it is probably a node in secure mode, and this one is in compat mode (both sides must use the same mode)`,
       { cause: error },
     );

@@ -60,6 +60,7 @@ export class Connection {
   #retired = false;
   /** Bytes handed to the stream so far (progress for the write timeout, whatever the stream). */
   #handed = 0;
+  #received = 0;
 
   constructor(
     socket: Duplex,
@@ -278,8 +279,19 @@ export class Connection {
     this.#finish(error);
   }
 
+  /** Frame bytes handed to the stream so far (queued ones not yet). */
+  get bytesSent(): number {
+    return this.#handed;
+  }
+
+  /** Frame bytes received so far. */
+  get bytesReceived(): number {
+    return this.#received;
+  }
+
   #receive(chunk: Buffer): void {
     if (this.#closed) return;
+    this.#received += chunk.length;
     let frames: Frame[];
     try {
       frames = this.#decoder.push(chunk);

@@ -1,5 +1,7 @@
 import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import type { HelloFrame } from '../codec/frame.js';
+import type { Direction } from '../messages.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { Listener, Transport, TransportConnection } from '../transport/transport.js';
 import type { Connection, ConnectionLimits } from './connection.js';
@@ -34,6 +36,8 @@ export interface ConnectorHost {
   online(result: Established): void;
   /** An inbound connection failed its handshake (not reported for evictions and refusals). */
   inboundFailed(address: string, error: MeshwireError): void;
+  /** A connection setup ended after `ms` (TCP, TLS and hello), with `error` if it failed. */
+  handshakeDone(direction: Direction, ms: number, error?: MeshwireError): void;
 }
 
 /** Options of one dial. */
@@ -96,7 +100,19 @@ export class Connector {
   dial(address: string, host: string, port: number, options: DialOptions): Promise<Established> {
     const existing = this.#dialing.get(address);
     if (existing) return existing;
-    const attempt = this.#dial(address, host, port, options).finally(() => this.#dialing.delete(address));
+    const started = performance.now();
+    const attempt = this.#dial(address, host, port, options)
+      .then(
+        (result) => {
+          this.#host.handshakeDone('outbound', performance.now() - started);
+          return result;
+        },
+        (err) => {
+          this.#host.handshakeDone('outbound', performance.now() - started, toMeshwireError(err));
+          throw err;
+        },
+      )
+      .finally(() => this.#dialing.delete(address));
     this.#dialing.set(address, attempt);
     return attempt;
   }
@@ -158,6 +174,7 @@ export class Connector {
     this.#track(raw.stream);
     const { connectionTimeoutMs } = this.#options;
     const deadline = Date.now() + connectionTimeoutMs;
+    const started = performance.now();
     const address = raw.remoteAddress;
     // One deadline for the whole setup, TLS handshake included: until the connection exists the
     // pending-handshake registry destroys the right socket; after that #handshake's own part of
@@ -177,6 +194,7 @@ export class Connector {
         if (this.#streams.has(raw.stream)) this.#streams.set(raw.stream, wrapped);
       })
       .then((remote) => this.#handshake(remote, deadline, () => this.#mode.inbound(this.#context(), remote)))
+      .then(() => this.#host.handshakeDone('inbound', performance.now() - started))
       .catch((err) => {
         // Closed on purpose to make room, like the excess refused above.
         if (this.#pending.wasEvicted(raw)) return;
@@ -188,6 +206,7 @@ export class Connector {
             { cause: error },
           );
         }
+        this.#host.handshakeDone('inbound', performance.now() - started, error);
         if (!this.#host.isClosed() && error.code !== 'ERR_DUPLICATE_PEER' && error.code !== 'ERR_MAX_PEERS') {
           this.#host.inboundFailed(address, error);
         }

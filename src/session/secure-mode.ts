@@ -65,7 +65,7 @@ function secured(
       } else if (event === 'secureConnect' && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
         fail(
           new MeshwireError(
-            'ERR_TLS',
+            'ERR_MODE_MISMATCH',
             `${address}: connection closed during the TLS handshake: it is probably a node in compat mode, and this one is in secure mode (both sides must use the same mode)`,
             { cause: err },
           ),
@@ -77,7 +77,14 @@ function secured(
       }
     };
     const onClose = (): void =>
-      fail(new MeshwireError('ERR_TLS', `${address}: connection closed during the TLS handshake`));
+      fail(
+        new MeshwireError(
+          'ERR_TLS',
+          event === 'secure'
+            ? `${address}: connection closed during the TLS handshake (the dialer gave up; if it is another node started with this node's key file, give each node its own key file)`
+            : `${address}: connection closed during the TLS handshake`,
+        ),
+      );
     const onAbort = (): void =>
       fail(toMeshwireError(signal?.reason ?? new MeshwireError('ERR_ABORTED', 'aborted')));
     const onSecure = (): void => {
@@ -136,6 +143,8 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
       clientOptions = tlsClientOptions(identity);
       return identity.id;
     },
+    identity: me,
+    networkKey: () => networkKey,
     async connect(target) {
       const raw = await transport.dial({ host: target.host, port: target.port, signal: target.signal });
       const socket = tls.connect({ ...clientOptions, socket: raw.stream });

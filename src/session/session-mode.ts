@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Frame } from '../codec/frame.js';
+import type { Identity } from '../secure/identity.js';
 import type { TransportConnection } from '../transport/transport.js';
 import type { ConnectionLimits } from './connection.js';
 import type { Established, HandshakeContext, OpenConnection } from './handshake.js';
@@ -23,6 +24,10 @@ export interface SessionMode {
   readonly mode: 'secure' | 'compat';
   /** Prepares keys; returns the node ID when the mode derives it (secure). */
   init(): Promise<string | undefined>;
+  /** Secure mode, after init: this node's identity (LAN announcements are signed with it). */
+  identity?(): Identity;
+  /** Secure mode, after init: the derived network key, if the network is private. */
+  networkKey?(): Buffer | undefined;
   /** Dials through the transport and authenticates (TLS in secure mode). */
   connect(target: OutboundTarget): Promise<OpenConnection>;
   /**

@@ -7,14 +7,16 @@ import type { Listener, Transport, TransportConnection } from './transport.js';
 class MemoryEnd extends Duplex {
   other: MemoryEnd | undefined;
   received = 0;
+  /** The write held back until the reader wants more (backpressure, as a full socket buffer). */
+  #held: (() => void) | undefined;
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     const other = this.other;
     if (!other || other.destroyed)
       return callback(new MeshwireError('ERR_CONNECTION_CLOSED', 'peer end closed'));
     other.received += chunk.length;
-    other.push(chunk);
-    callback();
+    if (other.push(chunk)) callback();
+    else other.#held = callback;
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -23,7 +25,10 @@ class MemoryEnd extends Duplex {
   }
 
   override _read(): void {
-    // Data is pushed by the other end's writes.
+    // Data is pushed by the other end's writes; one held back for want of room goes on now.
+    const held = this.#held;
+    this.#held = undefined;
+    held?.();
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -34,6 +39,9 @@ class MemoryEnd extends Duplex {
       other.other = undefined;
       other.destroy();
     }
+    const held = this.#held;
+    this.#held = undefined;
+    held?.();
     callback(error);
   }
 }

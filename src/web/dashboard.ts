@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import { sanitizeFileName } from '../files/names.js';
-import { metricsFor, serveMetrics } from '../metrics/server.js';
+import { metricsFor, serveMetrics } from './metrics-server.js';
 import type { NodeMetrics } from '../metrics/node-metrics.js';
 import type { P2PNode } from '../node.js';
 import { DashboardModel, type ModelReceiver } from './dashboard-model.js';

@@ -17,3 +17,4 @@ export type {
   TransferRow,
 } from './live-types.js';
 export * from '../metrics/index.js';
+export { startMetricsServer, type MetricsServer, type MetricsServerOptions } from './metrics-server.js';

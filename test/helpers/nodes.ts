@@ -12,6 +12,8 @@ import { P2PNode } from '../../src/node.js';
 import type { MeshwireError } from '../../src/errors.js';
 import type { MeshMessage, MessageType, NodeEvents } from '../../src/messages.js';
 import type { Mode, NodeOptions } from '../../src/options.js';
+import { RawReader } from './raw-reader.js';
+import { nextEvent, Wakeup } from './wait.js';
 
 /** Both protocol modes, for tests that must hold in each. */
 export const MODES: readonly Mode[] = ['compat', 'secure'];
@@ -45,6 +47,23 @@ export async function startNode(t: TestContext, options: NodeOptions = {}): Prom
   return node;
 }
 
+/**
+ * Starts two nodes with the given options and makes `dialer` connect to `listener`; resolves
+ * once the listener has reported the dialer as connected.
+ */
+export async function startConnectedPair(
+  t: TestContext,
+  listenerOptions: NodeOptions = {},
+  dialerOptions: NodeOptions = {},
+): Promise<{ listener: P2PNode; dialer: P2PNode }> {
+  const listener = await startNode(t, listenerOptions);
+  const dialer = await startNode(t, dialerOptions);
+  const connected = waitFor(listener, 'peer-connected');
+  await dialer.connectToPeer(addressOf(listener));
+  await connected;
+  return { listener, dialer };
+}
+
 /** The address other peers dial `node` on. */
 export function addressOf(node: P2PNode | { port: number }): string {
   return `127.0.0.1:${node.port}`;
@@ -63,19 +82,7 @@ export function waitFor<K extends MessageType>(
   predicate: (message: MessageOf<K>) => boolean = () => true,
   timeoutMs = 5_000,
 ): Promise<MessageOf<K>> {
-  return new Promise((resolve, reject) => {
-    const listener = (message: MessageOf<K>): void => {
-      if (!predicate(message)) return;
-      clearTimeout(timer);
-      node.off(type, listener);
-      resolve(message);
-    };
-    const timer = setTimeout(() => {
-      node.off(type, listener);
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for a '${type}' message`));
-    }, timeoutMs);
-    node.on(type, listener);
-  });
+  return nextEvent<K, MessageOf<K>>(node, type, predicate, timeoutMs);
 }
 
 /**
@@ -165,31 +172,20 @@ export class RawCompatPeer {
   readonly socket: net.Socket;
   readonly id: string;
   #buffer: Buffer = Buffer.alloc(0);
-  #ended = false;
-  #wake: (() => void) | undefined;
+  readonly #reader: RawReader;
+  /** Resolves when the socket has closed (for any reason). */
   readonly closed: Promise<void>;
 
   constructor(socket: net.Socket, id = randomCompatId()) {
     this.socket = socket;
     this.id = id;
-    socket.on('data', (chunk: Buffer) => {
-      this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
-      this.#wake?.();
+    this.#reader = new RawReader(socket, {
+      endOnFin: true,
+      onData: (chunk) => {
+        this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+      },
     });
-    socket.on('error', () => {
-      // A reset by the node is an expected outcome in several tests; `closed` reports it.
-    });
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#ended = true;
-        this.#wake?.();
-        resolve();
-      }),
-    );
-    socket.on('end', () => {
-      this.#ended = true;
-      this.#wake?.();
-    });
+    this.closed = this.#reader.closed;
   }
 
   /** Connects to 127.0.0.1:`port`; destroyed after the test. */
@@ -210,7 +206,7 @@ export class RawCompatPeer {
 
   /** True once the remote closed its side. */
   get ended(): boolean {
-    return this.#ended;
+    return this.#reader.ended;
   }
 
   /** Writes raw text or bytes. */
@@ -249,7 +245,7 @@ export class RawCompatPeer {
         this.#buffer = this.#buffer.subarray(nl + 1);
         return line;
       }
-      await this.#waitData(deadline, `a line (have ${JSON.stringify(this.#buffer.toString('utf8'))})`);
+      await this.#reader.waitData(deadline, `a line (have ${JSON.stringify(this.#buffer.toString('utf8'))})`);
     }
   }
 
@@ -271,34 +267,15 @@ export class RawCompatPeer {
   async readExact(n: number, timeoutMs = 3_000): Promise<Buffer> {
     const deadline = Date.now() + timeoutMs;
     while (this.#buffer.length < n)
-      await this.#waitData(deadline, `${n} bytes (have ${this.#buffer.length})`);
+      await this.#reader.waitData(deadline, `${n} bytes (have ${this.#buffer.length})`);
     const out = Buffer.from(this.#buffer.subarray(0, n));
     this.#buffer = this.#buffer.subarray(n);
     return out;
   }
 
   /** Resolves when the node closes the connection, after reading everything it sent. */
-  async expectClose(timeoutMs = 3_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#ended) await this.#waitData(deadline, 'the connection to close');
-  }
-
-  #waitData(deadline: number, what: string): Promise<void> {
-    if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.#wake = undefined;
-          reject(new Error(`timed out waiting for ${what}`));
-        },
-        Math.max(1, deadline - Date.now()),
-      );
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-    });
+  expectClose(timeoutMs = 3_000): Promise<void> {
+    return this.#reader.expectClose(timeoutMs);
   }
 }
 
@@ -310,13 +287,13 @@ export class RawCompatListener {
   readonly server: net.Server;
   readonly id = randomCompatId();
   readonly #accepted: net.Socket[] = [];
-  #wake: (() => void) | undefined;
+  readonly #wakeup = new Wakeup();
 
   private constructor(server: net.Server) {
     this.server = server;
     server.on('connection', (socket) => {
       this.#accepted.push(socket);
-      this.#wake?.();
+      this.#wakeup.notify();
     });
   }
 
@@ -342,17 +319,10 @@ export class RawCompatListener {
 
   async accept(timeoutMs = 3_000): Promise<RawCompatPeer> {
     if (this.#accepted.length === 0) {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          this.#wake = undefined;
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for the node to dial ${this.address}`));
-        }, timeoutMs);
-        this.#wake = () => {
-          clearTimeout(timer);
-          this.#wake = undefined;
-          resolve();
-        };
-      });
+      await this.#wakeup.wait(
+        Date.now() + timeoutMs,
+        () => `timed out after ${timeoutMs} ms waiting for the node to dial ${this.address}`,
+      );
     }
     return new RawCompatPeer(this.#accepted.shift() as net.Socket, this.id);
   }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { EventLog } from '../helpers/wait.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Absolute loader URL, so the child resolves tsx whatever its working directory. */
@@ -17,18 +18,13 @@ const TSX = import.meta.resolve('tsx');
 /** One line the child printed: `{ "event": ..., ... }`. */
 export type ChildEvent = { event: string } & Record<string, unknown>;
 
-interface Waiter {
-  match: (e: ChildEvent) => boolean;
-  resolve: (e: ChildEvent) => void;
-}
-
 /** A running child script. */
 export class ChildPeer {
   readonly child: ChildProcessWithoutNullStreams;
   readonly label: string;
+  readonly #log = new EventLog<ChildEvent>();
   /** Every event printed so far, in order. */
-  readonly events: ChildEvent[] = [];
-  readonly #waiters = new Set<Waiter>();
+  readonly events: ChildEvent[] = this.#log.all;
   readonly #listeners = new Set<(e: ChildEvent) => void>();
   #stderr = '';
   #stopped = false;
@@ -51,14 +47,8 @@ export class ChildPeer {
       } catch {
         return;
       }
-      this.events.push(event);
+      this.#log.push(event);
       for (const listener of this.#listeners) listener(event);
-      for (const waiter of [...this.#waiters]) {
-        if (waiter.match(event)) {
-          this.#waiters.delete(waiter);
-          waiter.resolve(event);
-        }
-      }
     });
   }
 
@@ -87,34 +77,19 @@ export class ChildPeer {
     match: (e: ChildEvent) => boolean = () => true,
     timeoutMs = 10_000,
   ): Promise<ChildEvent> {
-    const seen = this.events.find((e) => e.event === type && match(e));
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        match: (e) => e.event === type && match(e),
-        resolve: (e) => {
-          clearTimeout(timer);
-          resolve(e);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters.delete(waiter);
-        reject(
+    const stderr = (): string => this.#stderr.trim() || '(empty)';
+    return this.#log.waitFor((e) => e.event === type && match(e), {
+      timeoutMs,
+      timeoutError: () =>
+        new Error(
+          `${this.label}: timed out after ${timeoutMs} ms waiting for '${type}'; stderr: ${stderr()}`,
+        ),
+      giveUp: this.exited.then(
+        ({ code, signal }) =>
           new Error(
-            `${this.label}: timed out after ${timeoutMs} ms waiting for '${type}'; stderr: ${this.#stderr.trim() || '(empty)'}`,
+            `${this.label} exited (${signal ?? code}) while waiting for '${type}'; stderr: ${stderr()}`,
           ),
-        );
-      }, timeoutMs);
-      this.#waiters.add(waiter);
-      void this.exited.then(({ code, signal }) => {
-        if (!this.#waiters.delete(waiter)) return;
-        clearTimeout(timer);
-        reject(
-          new Error(
-            `${this.label} exited (${signal ?? code}) while waiting for '${type}'; stderr: ${this.#stderr.trim() || '(empty)'}`,
-          ),
-        );
-      });
+      ),
     });
   }
 

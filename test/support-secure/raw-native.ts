@@ -20,6 +20,11 @@ import {
   tlsServerOptions,
   type Identity,
 } from '../../src/secure/index.js';
+import { RawReader } from '../helpers/raw-reader.js';
+import { withTimeout } from '../helpers/wait.js';
+
+/** Kept here too for the tests that import it from this module; it lives in helpers/wait.ts. */
+export { withTimeout };
 
 const encoder = new NativeEncoder(DEFAULT_CODEC_LIMITS);
 
@@ -73,33 +78,24 @@ export class RawNativePeer {
   /** Resolves when the socket has closed (for any reason). */
   readonly closed: Promise<void>;
   #read = 0;
-  #ended = false;
-  #wake: (() => void) | undefined;
+  readonly #reader: RawReader;
   readonly #decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
 
   constructor(socket: tls.TLSSocket) {
     this.socket = socket;
-    socket.on('data', (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      if (!this.decodeError) {
+    this.#reader = new RawReader(socket, {
+      onData: (chunk) => {
+        this.received = Buffer.concat([this.received, chunk]);
+        if (this.decodeError) return;
         try {
           this.frames.push(...this.#decoder.push(chunk));
         } catch (err) {
           this.decodeError = err as Error;
         }
-      }
-      this.#wake?.();
+      },
+      describe: () => `frames so far: ${describeFrames(this.frames)}`,
     });
-    socket.on('error', () => {
-      // Resets by the node are expected outcomes here; `closed` and `ended` report them.
-    });
-    this.closed = new Promise((resolve) =>
-      socket.once('close', () => {
-        this.#ended = true;
-        this.#wake?.();
-        resolve();
-      }),
-    );
+    this.closed = this.#reader.closed;
   }
 
   /**
@@ -137,7 +133,7 @@ export class RawNativePeer {
 
   /** True once the remote closed (or the socket was destroyed). */
   get ended(): boolean {
-    return this.#ended;
+    return this.#reader.ended;
   }
 
   /** Sends frames in one write. */
@@ -148,32 +144,13 @@ export class RawNativePeer {
   /** The next frame not returned before. */
   async nextFrame(timeoutMs = 3_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
-    while (this.#read >= this.frames.length) await this.#waitData(deadline, 'a frame');
+    while (this.#read >= this.frames.length) await this.#reader.waitData(deadline, 'a frame');
     return this.frames[this.#read++] as Frame;
   }
 
   /** Resolves once the remote has closed the connection; everything it sent is in `frames`. */
-  async expectClose(timeoutMs = 3_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.#ended) await this.#waitData(deadline, 'the connection to close');
-  }
-
-  #waitData(deadline: number, what: string): Promise<void> {
-    if (this.#ended) return Promise.reject(new Error(`connection closed while waiting for ${what}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          this.#wake = undefined;
-          reject(new Error(`timed out waiting for ${what} (frames so far: ${describeFrames(this.frames)})`));
-        },
-        Math.max(1, deadline - Date.now()),
-      );
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-    });
+  expectClose(timeoutMs = 3_000): Promise<void> {
+    return this.#reader.expectClose(timeoutMs);
   }
 }
 
@@ -221,13 +198,20 @@ export function closeServer(server: net.Server, sockets: Iterable<net.Socket>): 
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** `promise`, or a rejection naming `what` after `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+/**
+ * The two sockets of one proxied connection live and die together: an error or a close on
+ * either destroys both. Both are tracked in `sockets`, for the proxy's cleanup.
+ */
+function linkEnds(sockets: Set<net.Socket>, inbound: net.Socket, outbound: net.Socket): void {
+  for (const s of [inbound, outbound]) {
+    sockets.add(s);
+    const both = (): void => {
+      inbound.destroy();
+      outbound.destroy();
+    };
+    s.on('error', both);
+    s.on('close', both);
+  }
 }
 
 /**
@@ -286,17 +270,7 @@ export class TcpProxy {
     this.server = net.createServer((inbound) => {
       const connection = this.#connections++;
       const outbound = net.connect({ host: '127.0.0.1', port: targetPort });
-      for (const s of [inbound, outbound]) {
-        this.sockets.add(s);
-        s.on('error', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-        s.on('close', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-      }
+      linkEnds(this.sockets, inbound, outbound);
       inbound.pause();
       outbound.once('connect', () => inbound.resume());
       const pipe = (from: net.Socket, to: net.Socket, direction: ProxiedRecord['direction']): void => {
@@ -353,17 +327,7 @@ export class TlsMitmProxy {
       const inbound = new tls.TLSSocket(raw, { ...tlsServerOptions(identity), isServer: true });
       const outbound = tls.connect({ ...tlsClientOptions(identity), host: '127.0.0.1', port: targetPort });
       const decoder = new NativeDecoder(DEFAULT_CODEC_LIMITS);
-      for (const s of [inbound, outbound]) {
-        this.sockets.add(s);
-        s.on('error', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-        s.on('close', () => {
-          inbound.destroy();
-          outbound.destroy();
-        });
-      }
+      linkEnds(this.sockets, inbound, outbound);
       inbound.on('data', (chunk: Buffer) => {
         try {
           this.fromDialer.push(...decoder.push(chunk));

@@ -11,15 +11,16 @@ import {
   requestToken,
   securityHeaders,
   tokenMatches,
-} from '../web/http-guard.js';
-import { closeHttp, httpUrl, listenHttp, resolveListen, type ListenOptions } from '../web/listen-options.js';
+} from './http-guard.js';
+import { closeHttp, httpUrl, listenHttp, resolveListen, type ListenOptions } from './listen-options.js';
 import {
   collectNodeMetrics,
+  collectReceiverMetrics,
   NodeMetrics,
   type CollectedNode,
   type CollectedReceiver,
-} from './node-metrics.js';
-import { PROMETHEUS_CONTENT_TYPE } from './registry.js';
+} from '../metrics/node-metrics.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
 
 /** Options of {@link startMetricsServer}. */
 export interface MetricsServerOptions extends ListenOptions {
@@ -42,13 +43,21 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Obtains the metrics of `node`: the given ones, or new ones with a collector attached. */
+/**
+ * Obtains the metrics of `node`: the given ones, else the node's own registry (which also holds
+ * what only the node's inside sees: handshakes, dials, pauses), else new ones with a collector
+ * attached. A receiver's file events are added to whichever it is.
+ */
 export function metricsFor(
-  node: CollectedNode,
+  node: CollectedNode & { readonly metricsRegistry?: NodeMetrics },
   metrics: NodeMetrics | undefined,
   receiver: CollectedReceiver | undefined,
 ): { metrics: NodeMetrics; detach: () => void } {
-  if (metrics) return { metrics, detach: () => undefined };
+  const chosen = metrics ?? node.metricsRegistry;
+  if (chosen) {
+    const detach = receiver ? collectReceiverMetrics(receiver, chosen) : () => undefined;
+    return { metrics: chosen, detach };
+  }
   const own = new NodeMetrics();
   return { metrics: own, detach: collectNodeMetrics(node, own, receiver ? { receiver } : {}) };
 }

@@ -1,0 +1,92 @@
+import { MeshwireError } from '../errors.js';
+import type { Identity } from '../secure/identity.js';
+import type { Discovery } from './discovery.js';
+import { identitySigner, LanDiscovery } from './lan/index.js';
+import { PeerBookFile } from './peer-book-file.js';
+
+/** What the node tells its local sources. */
+export interface LocalSourcesOptions {
+  mode: 'secure' | 'compat';
+  /** The bound port (announced on the LAN). */
+  port: number;
+  /** This node's ID (compat: announced unsigned). */
+  id: string;
+  /** Secure mode: signs LAN announcements. */
+  identity?: Identity;
+  /** Secure mode: makes LAN announcements private to the network. */
+  networkKey?: Buffer;
+  lan: boolean;
+  lanInterfaces?: readonly string[];
+  peerBookFile?: string;
+}
+
+/**
+ * The discovery sources that live on this machine rather than in the mesh: LAN discovery
+ * (mDNS) and the persisted peer book. Both hand their addresses to discovery through the same
+ * entry as peer exchange, so the dial budget and the book's quotas bound them too.
+ */
+export class LocalSources {
+  readonly #discovery: Discovery;
+  readonly #warn: (error: MeshwireError) => void;
+  #lan: LanDiscovery | undefined;
+  #book: PeerBookFile | undefined;
+
+  constructor(discovery: Discovery, warn: (error: MeshwireError) => void) {
+    this.#discovery = discovery;
+    this.#warn = warn;
+  }
+
+  /** Loads the peer book (its addresses become candidates at once) and starts LAN discovery. */
+  async start(options: LocalSourcesOptions): Promise<void> {
+    if (options.peerBookFile) {
+      const book = new PeerBookFile({
+        file: options.peerBookFile,
+        onWarning: (message, cause) =>
+          this.#warn(new MeshwireError('ERR_FILE_IO', `peer book: ${message}`, { cause })),
+      });
+      this.#book = book;
+      const entries = await book.load();
+      // Hints, not bindings: a remembered peer may come back with a new identity, and a stale
+      // ID must not block its address (a dial proves who is there now).
+      this.#discovery.addCandidates(
+        entries.map((e) => (e.id ? { address: e.address, id: e.id } : { address: e.address })),
+        { source: 'book' },
+      );
+    }
+    if (options.lan) {
+      const lan = new LanDiscovery({
+        mode: options.mode,
+        port: options.port,
+        ...(options.identity ? { signer: identitySigner(options.identity) } : { id: options.id }),
+        ...(options.networkKey ? { networkKey: options.networkKey } : {}),
+        ...(options.lanInterfaces ? { interfaces: options.lanInterfaces } : {}),
+        // Charged to the `lan` budget like any other source's claims: a signed record proves who
+        // announced it, not that the address is theirs to give.
+        onCandidate: (c) =>
+          this.#discovery.addCandidates([{ address: c.address, id: c.id }], { source: 'lan' }),
+        onWarning: (err) =>
+          this.#warn(
+            new MeshwireError('ERR_DISCOVERY_SOCKET', `LAN discovery: ${err.message}`, { cause: err }),
+          ),
+      });
+      this.#lan = lan;
+      await lan.start();
+    }
+  }
+
+  /** A dial of ours reached `id` at `address`: remember it for the next start. */
+  recordDial(address: string, id: string): void {
+    this.#book?.recordSuccess(address, id);
+  }
+
+  /** Says goodbye on the LAN (first, so peers drop us at once), then saves the book. */
+  async close(): Promise<void> {
+    await this.#lan?.close();
+    await this.#book?.close();
+  }
+
+  /** LAN discovery's counters (announcements sent, received, rejected by reason), if it runs. */
+  get lan(): LanDiscovery | undefined {
+    return this.#lan;
+  }
+}
