@@ -24,6 +24,7 @@ import { handshake } from './suites/handshake.js';
 import { latency } from './suites/latency.js';
 import { memory } from './suites/memory.js';
 import { mesh } from './suites/mesh.js';
+import { peers } from './suites/peers.js';
 import { throughput } from './suites/throughput.js';
 
 const SUITES: Record<string, (ctx: Context) => Promise<Row[]>> = {
@@ -31,6 +32,7 @@ const SUITES: Record<string, (ctx: Context) => Promise<Row[]>> = {
   files,
   chat,
   latency,
+  peers,
   handshake,
   mesh,
   memory,

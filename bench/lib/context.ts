@@ -44,7 +44,7 @@ export interface Row {
   bench: string;
   /** What was measured, e.g. `bulk BYTES 64 KiB`. */
   name: string;
-  mode: Mode | 'raw TCP' | 'raw TLS';
+  mode: Mode | 'raw TCP' | 'raw TLS' | 'iperf3' | PeerStack;
   unit: string;
   /** `null` when the benchmark could not run (see `note`). */
   value: Summary | null;
@@ -57,9 +57,16 @@ export interface Row {
   details?: Record<string, number | string | boolean>;
 }
 
+/** The alternatives the `peers` suite measures (bench/workers/peer.ts). */
+export type PeerStack = 'libp2p' | 'secret-stream';
+
 /** What a pair of processes talks over. */
 export type Setup =
+  /** No processes: the configuration measures something external (iperf3). */
+  | { kind: 'none'; label: string }
   | { kind: 'tcp' }
+  /** js-libp2p (TCP + Noise + Yamux) or @hyperswarm/secret-stream over TCP. */
+  | { kind: 'peer'; stack: PeerStack }
   /** node:tls with meshwire's TLS 1.3 settings and certificates, no framing: secure mode's ceiling. */
   | { kind: 'tls' }
   | {
@@ -73,7 +80,18 @@ export type Setup =
 
 /** Human label of a setup. */
 export function setupLabel(setup: Setup): string {
-  return setup.kind === 'tcp' ? 'raw TCP' : setup.kind === 'tls' ? 'raw TLS' : setup.mode;
+  switch (setup.kind) {
+    case 'none':
+      return setup.label;
+    case 'tcp':
+      return 'raw TCP';
+    case 'tls':
+      return 'raw TLS';
+    case 'peer':
+      return setup.stack;
+    default:
+      return setup.mode;
+  }
 }
 
 /** A connected receiver / sender pair of processes. */
@@ -88,7 +106,15 @@ export interface Pair {
  * nodes), waiting until both sides see the connection. On failure both are torn down.
  */
 export async function openPair(ctx: Context, label: string, setup: Setup, lifetimeMs: number): Promise<Pair> {
-  const worker = setup.kind === 'node' ? 'node' : 'tcp';
+  if (setup.kind === 'none') {
+    const absent = new Proxy({} as Child, {
+      get: () => {
+        throw new Error(`${label}: this configuration has no processes`);
+      },
+    });
+    return { rx: absent, tx: absent, close: async () => undefined };
+  }
+  const worker = setup.kind === 'node' ? 'node' : setup.kind === 'peer' ? 'peer' : 'tcp';
   const options = (role: string) => ({
     name: `${label} ${role} (${setupLabel(setup)})`,
     lifetimeMs,
@@ -103,7 +129,12 @@ export async function openPair(ctx: Context, label: string, setup: Setup, lifeti
     children.push(rx);
     const tx = await Child.spawn(worker, options('sender'));
     children.push(tx);
-    if (setup.kind !== 'node') {
+    if (setup.kind === 'peer') {
+      const { stack } = setup;
+      const { port, address } = await rx.call<{ port: number; address: string }>('listen', { stack });
+      await tx.call('connect', { stack, port, address });
+      await rx.call('waitSocket');
+    } else if (setup.kind !== 'node') {
       const tls = setup.kind === 'tls';
       const { port } = await rx.call<{ port: number }>('listen', { tls });
       await tx.call('connect', { port, tls });

@@ -57,7 +57,10 @@ export async function handshake(ctx: Context): Promise<Row[]> {
         };
         // The run-level summary is over connections here: median, fastest and slowest.
         row.value!.runs = [];
-        if (mode === 'secure') row.target = { text: '<= 5 ms', pass: row.value!.median <= 5 };
+        // Issue 16 targets CPU, not wall time: dialer + listener CPU per connection <= 1.5 ms.
+        const cpuMs = result.cpuMsPerHandshake + result.listenerCpuMs;
+        row.details!.cpuMsBothSides = cpuMs;
+        if (mode === 'secure') row.target = { text: '<= 1.5 ms CPU, both', pass: cpuMs <= 1.5 };
         rows.push(row);
       } catch (err) {
         rows.push({
@@ -67,7 +70,7 @@ export async function handshake(ctx: Context): Promise<Row[]> {
           unit: 'ms',
           value: null,
           note: `failed: ${err instanceof Error ? err.message : String(err)}`,
-          ...(mode === 'secure' ? { target: { text: '<= 5 ms', pass: false } } : {}),
+          ...(mode === 'secure' ? { target: { text: '<= 1.5 ms CPU, both', pass: false } } : {}),
         });
       }
     }

@@ -27,7 +27,8 @@ interface MeshResult {
   codes: Record<string, number>;
 }
 
-const TARGET_MS = 3000;
+/** Issue 16: 100 nodes in <= 5 s secure; compat keeps issue 5's 3 s. */
+const TARGET_MS = { secure: 5000, compat: 3000 } as const;
 
 export async function mesh(ctx: Context): Promise<Row[]> {
   const sizes = [10, 50, 100];
@@ -112,8 +113,8 @@ export async function mesh(ctx: Context): Promise<Row[]> {
       if (notes.length > 0) row.note = notes.join('; ');
       if (n === 100) {
         row.target = {
-          text: `<= ${TARGET_MS / 1000} s`,
-          pass: !stuck && !error && row.value !== null && row.value.median * 1000 <= TARGET_MS,
+          text: `<= ${TARGET_MS[mode] / 1000} s`,
+          pass: !stuck && !error && row.value !== null && row.value.median * 1000 <= TARGET_MS[mode],
         };
       }
       rows.push(row);

@@ -315,6 +315,19 @@ serve(
       for (let sent = 0; sent < total; sent += size) await n.sendBytesToPeer(to, buf);
       return null;
     },
+    /** Node 0 sends `count` BYTES messages of `size` bytes to its first peer, `batch` calls at a time. */
+    sendBytesBatched: async ({ size, count, batch }: { size: number; count: number; batch: number }) => {
+      const n = node();
+      const to = firstPeer(n);
+      const buf = randomBytes(size);
+      for (let i = 0; i < count; i += batch) {
+        const k = Math.min(batch, count - i);
+        const sends = new Array<Promise<void>>(k);
+        for (let j = 0; j < k; j++) sends[j] = n.sendBytesToPeer(to, buf);
+        await Promise.all(sends);
+      }
+      return null;
+    },
     /** Node 0 sends `count` chats, `batch` calls at a time, then awaits them. */
     sendChat: async ({
       count,

@@ -45,13 +45,68 @@ function connected(): net.Socket {
   return socket;
 }
 
-/** Writes and waits for 'drain' when the socket asks for it (backpressure). */
-function write(s: net.Socket, buf: Buffer): Promise<void> | undefined {
-  if (s.write(buf)) return undefined;
+/**
+ * Writes and waits for 'drain' when the socket asks for it (backpressure); with `depth`, only
+ * once more than `depth` bytes wait in the socket's queue (a deeper pipeline than the stream's
+ * 16 KiB high-water mark, which a baseline sweep tries).
+ */
+function write(s: net.Socket, buf: Buffer, depth = 0): Promise<void> | undefined {
+  const ok = s.write(buf);
+  if (depth > 0 ? s.writableLength < depth : ok) return undefined;
   return new Promise((resolve) => s.once('drain', resolve));
 }
 
+/** Every connection a hub accepted (memory baseline), kept open until exit. */
+const hubSockets: net.Socket[] = [];
+/** Connections a client opened to a hub. */
+const clientSockets: net.Socket[] = [];
+
+async function settledMemory(): Promise<NodeJS.MemoryUsage> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 4; i++) {
+    gc?.();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return process.memoryUsage();
+}
+
 serve({
+  /**
+   * Memory baseline: listens (TCP, or node:tls with meshwire's settings) and keeps every
+   * accepted connection, once its TLS handshake is done, without reading or writing.
+   */
+  hubListen: async ({ tls: secure = false }: { tls?: boolean }) => {
+    const options = secure ? tlsServerOptions(await createIdentity()) : {};
+    const keep = (s: net.Socket) => {
+      s.on('error', () => undefined);
+      hubSockets.push(s);
+    };
+    return new Promise<{ port: number }>((resolve) => {
+      server = secure ? tls.createServer(options, keep) : net.createServer({ noDelay: true }, keep);
+      server.listen({ host: '127.0.0.1', port: 0 }, () => {
+        const address = server?.address();
+        resolve({ port: typeof address === 'object' && address ? address.port : 0 });
+      });
+    });
+  },
+  /** Number of connections the hub holds. */
+  hubCount: () => hubSockets.length,
+  /** Opens `count` connections to a hub, one after the other. */
+  dialMany: async ({ port, count, tls: secure = false }: { port: number; count: number; tls?: boolean }) => {
+    const options = secure ? tlsClientOptions(await createIdentity()) : {};
+    for (let i = 0; i < count; i++) {
+      await new Promise<void>((resolve, reject) => {
+        const s = secure
+          ? tls.connect({ ...options, host: '127.0.0.1', port }, () => resolve())
+          : net.connect({ host: '127.0.0.1', port, noDelay: true }, () => resolve());
+        s.once('error', reject);
+        clientSockets.push(s);
+      });
+    }
+    return null;
+  },
+  /** Memory after garbage collection (needs --expose-gc). */
+  memory: () => settledMemory(),
   /** Listens on 127.0.0.1 port 0; with `tls`, as node:tls with meshwire's TLS 1.3 settings. */
   listen: async ({ tls: secure = false }: { tls?: boolean }) => {
     const options = secure ? tlsServerOptions(await createIdentity()) : {};
@@ -98,11 +153,26 @@ serve({
     await armed;
     return null;
   },
-  /** `total` bytes in `size`-byte writes, honouring backpressure. */
-  sendBulk: async ({ size, total }: { size: number; total: number }) => {
+  /**
+   * `total` bytes in `size`-byte writes, honouring backpressure (`depth`: see `write`), with
+   * Nagle's algorithm off (the default here) or on (`noDelay: false`).
+   */
+  sendBulk: async ({
+    size,
+    total,
+    depth = 0,
+    noDelay = true,
+  }: {
+    size: number;
+    total: number;
+    depth?: number;
+    noDelay?: boolean;
+  }) => {
     const s = connected();
+    s.setNoDelay(noDelay);
     const buf = Buffer.alloc(size, 0xab);
-    for (let sent = 0; sent < total; sent += size) await write(s, buf);
+    for (let sent = 0; sent < total; sent += size) await write(s, buf, depth);
+    s.setNoDelay(true);
     return null;
   },
   /** `count` lines of `length` bytes (newline included), corked in batches of `batch`. */

@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import type * as tls from 'node:tls';
 import { MeshwireError } from '../errors.js';
 import { peerIdFromPublicKey, rawEd25519PublicKey } from './identity.js';
@@ -68,17 +68,23 @@ const peerCertificates = new WeakMap<tls.TLSSocket, X509Certificate>();
  * The certificate the peer presented (the leaf, whose key the peer proved it holds), or
  * `undefined` if it presented none. Safe to call any number of times.
  *
- * Use this instead of `socket.getPeerX509Certificate()`: on Node 20 that method removes the leaf
- * from OpenSSL's peer chain on client sockets, so a second call (and every later
- * `getPeerCertificate()`) finds no certificate at all (nodejs/node#65579 traces the same
- * `sk_X509_delete` in `X509Certificate::GetPeerCert`). `getPeerCertificate()` only copies.
+ * Uses `socket.getPeerX509Certificate()`, which wraps the certificate OpenSSL already parsed
+ * during the handshake (~0.004 ms), instead of `getPeerCertificate()`, which builds an object
+ * of strings and three fingerprints, plus `new X509Certificate(raw)`, which parses the DER
+ * again (together ~0.1 ms per side and link: bench/probes/link-cost.ts).
+ *
+ * On Node 20 `getPeerX509Certificate()` removes the leaf from OpenSSL's peer chain on client
+ * sockets, so a second call (and every later `getPeerCertificate()`) finds no certificate at
+ * all (nodejs/node#65579 traces the same `sk_X509_delete` in `X509Certificate::GetPeerCert`).
+ * Ownership moves to the returned object, so nothing leaks or is freed twice. Hence: it is
+ * called at most once per socket, here, and the result cached; nothing else in meshwire reads
+ * the peer certificate, and code that needs it must call this function, never the socket.
  */
 export function peerCertificate(socket: tls.TLSSocket): X509Certificate | undefined {
   const cached = peerCertificates.get(socket);
   if (cached) return cached;
-  const raw = socket.getPeerCertificate().raw as Buffer | undefined;
-  if (!raw || raw.length === 0) return undefined;
-  const cert = new X509Certificate(raw);
-  peerCertificates.set(socket, cert);
+  // Nothing is removed from the chain when there is no certificate, so that is not cached.
+  const cert = socket.getPeerX509Certificate();
+  if (cert) peerCertificates.set(socket, cert);
   return cert;
 }
