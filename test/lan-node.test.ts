@@ -6,9 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { tempDir } from './cli-harness.js';
+import { tempDir, type JsonEvent } from './cli-harness.js';
 import { createLan, netnsSkipReason } from './helpers/netns.js';
-import { chatsWith, connectedIds, nodeId, startHostNode, waitFullMesh } from './support-lan/cli-hosts.js';
+import {
+  chatsWith,
+  connectedIds,
+  nodeId,
+  startHostNode,
+  waitFullMesh,
+  type HostNode,
+} from './support-lan/cli-hosts.js';
 
 const skip = netnsSkipReason();
 
@@ -59,3 +66,106 @@ test(
     }
   },
 );
+
+test(
+  'a node that quits is dropped by the others at once (goodbye), not after the peer timeout',
+  {
+    skip,
+    timeout: 30_000,
+  },
+  async (t) => {
+    const lan = await createLan(t, 3);
+    const dir = await tempDir((fn) => t.after(fn), 'meshwire-lan-node-');
+    // The default peer timeout (60 s): a removal within a second can only be the goodbye.
+    const nodes = await Promise.all(
+      lan.hosts.map((h) =>
+        startHostNode(h, dir, ['--lan', '--lan-interface', 'eth0', '--no-peer-book'], (fn) => t.after(fn)),
+      ),
+    );
+    const ids = await Promise.all(nodes.map((n) => nodeId(n)));
+    await waitFullMesh(nodes, ids, 8_000);
+    const [a, b, leaving] = nodes as [HostNode, HostNode, HostNode];
+    const marks = [a.cli.mark(), b.cli.mark()];
+    const quitAt = performance.now();
+    leaving.cli.send('/quit');
+    const gone = await Promise.all(
+      [a, b].map((n, k) =>
+        n.cli.waitFor((e) => e.type === 'peer-disconnected' && peerId(e) === ids[2], {
+          since: marks[k],
+          timeoutMs: 2_000,
+          what: 'h2 to leave',
+        }),
+      ),
+    );
+    const removalMs = performance.now() - quitAt;
+    t.diagnostic(`/quit to removal on both others: ${removalMs.toFixed(0)} ms`);
+    for (const e of gone) assert.equal(e.reason, 'goodbye');
+    assert.equal(await leaving.cli.exitCode(10_000), 0);
+    // The two that stay keep each other.
+    assert.ok(connectedIds(a).has(ids[1]!) && connectedIds(b).has(ids[0]!));
+  },
+);
+
+test(
+  'a partitioned host is reported gone within the peer timeout, and the mesh heals when its link returns',
+  {
+    skip,
+    timeout: 40_000,
+  },
+  async (t) => {
+    const lan = await createLan(t, 3);
+    const dir = await tempDir((fn) => t.after(fn), 'meshwire-lan-node-');
+    const peerTimeoutMs = 2_000;
+    const discoveryMs = 1_000;
+  // A peer dropped for silence is not redialled at once (it may be gone for good); the periodic
+  // discovery round retries it, so a short round makes healing quick.
+  const fast = [
+    '--peer-timeout',
+    String(peerTimeoutMs),
+    '--maintenance-interval',
+    '500',
+    '--discovery-interval',
+    String(discoveryMs),
+  ];
+    const nodes = await Promise.all(
+      lan.hosts.map((h) =>
+        startHostNode(h, dir, ['--lan', '--lan-interface', 'eth0', '--no-peer-book', ...fast], (fn) =>
+          t.after(fn),
+        ),
+      ),
+    );
+    const ids = await Promise.all(nodes.map((n) => nodeId(n)));
+    await waitFullMesh(nodes, ids, 8_000);
+    const cutHost = lan.hosts[2]!;
+    const marks = nodes.map((n) => n.cli.mark());
+    const cutAt = performance.now();
+    await cutHost.cut();
+    // Both sides notice: the two that stay lose h2, h2 loses both. Bound: the peer timeout plus a
+    // maintenance tick and scheduling slack on a shared machine.
+    const bound = peerTimeoutMs + 500 + 1_500;
+    await Promise.all(
+      nodes.flatMap((n, i) =>
+        ids
+          .filter((_, j) => j !== i && (i === 2 || j === 2))
+          .map((id) =>
+            n.cli.waitFor((e) => e.type === 'peer-disconnected' && peerId(e) === id, {
+              since: marks[i],
+              timeoutMs: bound,
+              what: `h${i} to report ${ids.indexOf(id)} gone`,
+            }),
+          ),
+      ),
+    );
+    t.diagnostic(`cut to removal everywhere: ${(performance.now() - cutAt).toFixed(0)} ms (bound ${bound})`);
+    assert.ok(connectedIds(nodes[0]!).has(ids[1]!), 'h0 and h1 stay connected');
+
+    const restoredAt = performance.now();
+    await cutHost.restore();
+    await waitFullMesh(nodes, ids, 15_000);
+    t.diagnostic(`restore to full mesh: ${(performance.now() - restoredAt).toFixed(0)} ms`);
+  },
+);
+
+function peerId(e: JsonEvent): string | undefined {
+  return (e.peer as { id?: string } | undefined)?.id;
+}

@@ -79,12 +79,12 @@ export async function waitFullMesh(nodes: HostNode[], ids: string[], timeoutMs: 
       return ids.every((id, j) => i === j || have.has(id));
     });
   // Every node's events are checked (past ones first): any connect or disconnect may complete it.
-  await Promise.any(
-    nodes.map((n) => n.cli.waitFor(() => full(), { timeoutMs, what: 'a full mesh' })),
-  ).catch(() => {
-    const views = nodes.map((n, i) => `h${i} sees ${[...connectedIds(n)].map((id) => ids.indexOf(id))}`);
-    throw new Error(`no full mesh after ${timeoutMs} ms: ${views.join('; ')}`);
-  });
+  await Promise.any(nodes.map((n) => n.cli.waitFor(() => full(), { timeoutMs, what: 'a full mesh' }))).catch(
+    () => {
+      const views = nodes.map((n, i) => `h${i} sees ${[...connectedIds(n)].map((id) => ids.indexOf(id))}`);
+      throw new Error(`no full mesh after ${timeoutMs} ms: ${views.join('; ')}`);
+    },
+  );
 }
 
 /** Chat events `node` received with exactly `text`. */
