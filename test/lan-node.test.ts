@@ -117,16 +117,16 @@ test(
     const dir = await tempDir((fn) => t.after(fn), 'meshwire-lan-node-');
     const peerTimeoutMs = 2_000;
     const discoveryMs = 1_000;
-  // A peer dropped for silence is not redialled at once (it may be gone for good); the periodic
-  // discovery round retries it, so a short round makes healing quick.
-  const fast = [
-    '--peer-timeout',
-    String(peerTimeoutMs),
-    '--maintenance-interval',
-    '500',
-    '--discovery-interval',
-    String(discoveryMs),
-  ];
+    // A peer dropped for silence is not redialled at once (it may be gone for good); the periodic
+    // discovery round retries it, so a short round makes healing quick.
+    const fast = [
+      '--peer-timeout',
+      String(peerTimeoutMs),
+      '--maintenance-interval',
+      '500',
+      '--discovery-interval',
+      String(discoveryMs),
+    ];
     const nodes = await Promise.all(
       lan.hosts.map((h) =>
         startHostNode(h, dir, ['--lan', '--lan-interface', 'eth0', '--no-peer-book', ...fast], (fn) =>

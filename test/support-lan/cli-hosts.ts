@@ -25,7 +25,7 @@ export interface HostNode {
 }
 
 /**
- * Starts `meshwire <args> 7000` in `host`, in `dir/h<index>` (created if needed). The child is
+ * Starts `meshwire <args> 7000 [bootstrap]` in `host`, in `dir/h<index>` (created if needed). The child is
  * killed by `cleanup` if the test has not ended it; the LAN's own cleanup removes the host.
  */
 export async function startHostNode(
@@ -33,16 +33,18 @@ export async function startHostNode(
   dir: string,
   args: readonly string[],
   cleanup: (fn: () => unknown) => void,
-  env?: Record<string, string | undefined>,
+  options: { name?: string; bootstrap?: string; env?: Record<string, string | undefined> } = {},
 ): Promise<HostNode> {
   const cwd = path.join(dir, `h${host.index}`);
   await mkdir(cwd, { recursive: true });
-  const cli = new Cli([...BASE_ARGS, '--name', `h${host.index}`, ...args, String(NODE_PORT)], {
+  const name = options.name ?? `h${host.index}`;
+  const positional = [String(NODE_PORT), ...(options.bootstrap ? [options.bootstrap] : [])];
+  const cli = new Cli([...BASE_ARGS, '--name', name, ...args, ...positional], {
     cwd,
     cleanup,
     label: `h${host.index}`,
     wrap: ['ip', 'netns', 'exec', host.ns],
-    ...(env ? { env } : {}),
+    ...(options.env ? { env: options.env } : {}),
   });
   return { host, cli, cwd, address: `${host.ip}:${NODE_PORT}` };
 }
