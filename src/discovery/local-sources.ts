@@ -4,6 +4,13 @@ import type { Discovery } from './discovery.js';
 import { identitySigner, LanDiscovery } from './lan/index.js';
 import { PeerBookFile } from './peer-book-file.js';
 
+/**
+ * When the remembered peers are retried after start, ms after it (1 s, then doubling: 1, 3, 7,
+ * 15, 31 s). A group restarted together comes up over a few seconds, so a first dial is often
+ * refused; the book's own backoff would wait for the next discovery round (30 s by default).
+ */
+const BOOK_REDIAL_AT_MS = [1_000, 3_000, 7_000, 15_000, 31_000];
+
 /** What the node tells its local sources. */
 export interface LocalSourcesOptions {
   mode: 'secure' | 'compat';
@@ -30,6 +37,8 @@ export class LocalSources {
   readonly #warn: (error: MeshwireError) => void;
   #lan: LanDiscovery | undefined;
   #book: PeerBookFile | undefined;
+  readonly #redialTimers = new Set<NodeJS.Timeout>();
+  #closed = false;
 
   constructor(discovery: Discovery, warn: (error: MeshwireError) => void) {
     this.#discovery = discovery;
@@ -52,6 +61,7 @@ export class LocalSources {
         entries.map((e) => (e.id ? { address: e.address, id: e.id } : { address: e.address })),
         { source: 'book' },
       );
+      this.#scheduleBookRedials(entries.map((e) => e.address));
     }
     if (options.lan) {
       const lan = new LanDiscovery({
@@ -74,6 +84,31 @@ export class LocalSources {
     }
   }
 
+  /**
+   * Retries the remembered addresses whose first dials failed on a short start-up backoff
+   * ({@link BOOK_REDIAL_AT_MS}), through discovery's normal round so the dial budget and the
+   * connected / in-flight checks still apply. Only entries that failed are touched: a pending
+   * redial of a dropped peer keeps its own schedule.
+   */
+  #scheduleBookRedials(addresses: string[]): void {
+    if (addresses.length === 0) return;
+    for (const at of BOOK_REDIAL_AT_MS) {
+      const timer = setTimeout(() => {
+        this.#redialTimers.delete(timer);
+        if (this.#closed) return;
+        const now = Date.now();
+        for (const address of addresses) {
+          const entry = this.#discovery.book.get(address);
+          if (entry && entry.failures > 0 && entry.nextAttemptAt > now) entry.nextAttemptAt = now;
+        }
+        this.#discovery.autoConnect();
+      }, at);
+      // Never what keeps a process alive.
+      timer.unref();
+      this.#redialTimers.add(timer);
+    }
+  }
+
   /** A dial of ours reached `id` at `address`: remember it for the next start. */
   recordDial(address: string, id: string): void {
     this.#book?.recordSuccess(address, id);
@@ -81,6 +116,9 @@ export class LocalSources {
 
   /** Says goodbye on the LAN (first, so peers drop us at once), then saves the book. */
   async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#redialTimers) clearTimeout(timer);
+    this.#redialTimers.clear();
     await this.#lan?.close();
     await this.#book?.close();
   }
