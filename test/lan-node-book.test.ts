@@ -129,7 +129,10 @@ test(
       (e) => e.type === 'error' && /peer book/.test((e.error as { message?: string }).message ?? ''),
       { timeoutMs: 10_000, what: 'the peer book warning' },
     );
-    assert.match((warning.error as { message: string }).message, /not valid JSON.*\.bad/);
+    assert.match(
+      (warning.error as { message: string }).message,
+      /^peer book .*peers-7000\.json is not valid JSON.*\.bad and started empty$/,
+    );
     assert.equal(await readFile(path.join(cwd, BOOK + '.bad'), 'utf8'), corrupt, 'the corrupt file is kept');
     // The node runs normally: it joins through the address it was given ...
     await node.cli.waitFor((e) => e.type === 'peer-connected' && (e.peer as { id: string }).id === otherId, {

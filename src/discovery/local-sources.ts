@@ -50,8 +50,8 @@ export class LocalSources {
     if (options.peerBookFile) {
       const book = new PeerBookFile({
         file: options.peerBookFile,
-        onWarning: (message, cause) =>
-          this.#warn(new MeshwireError('ERR_FILE_IO', `peer book: ${message}`, { cause })),
+        // The book's messages name it and its file already ("peer book <file> ...").
+        onWarning: (message, cause) => this.#warn(new MeshwireError('ERR_FILE_IO', message, { cause })),
       });
       this.#book = book;
       const entries = await book.load();
