@@ -175,3 +175,19 @@ test(
 function peerId(e: JsonEvent): string | undefined {
   return (e.peer as { id?: string } | undefined)?.id;
 }
+
+test(
+  'an unknown --lan-interface stops the node with an error naming it',
+  { skip, timeout: 20_000 },
+  async (t) => {
+    const lan = await createLan(t, 1);
+    const dir = await tempDir((fn) => t.after(fn), 'meshwire-lan-node-');
+    const node = await startHostNode(lan.hosts[0]!, dir, ['--lan', '--lan-interface', 'nope0'], (fn) =>
+      t.after(fn),
+    );
+    assert.equal(await node.cli.exitCode(15_000), 1);
+    const error = node.cli.events.find((e) => e.type === 'command-error');
+    assert.equal(error?.code, 'ERR_INVALID_OPTION');
+    assert.equal(error?.message, 'invalid --lan-interface: "nope0" is not an interface with an IPv4 address');
+  },
+);

@@ -80,7 +80,16 @@ export class LocalSources {
           ),
       });
       this.#lan = lan;
-      await lan.start();
+      try {
+        await lan.start();
+      } catch (err) {
+        // LAN discovery calls the option `interfaces`; the node's caller set `lanInterfaces`.
+        if (err instanceof MeshwireError && err.code === 'ERR_INVALID_OPTION') {
+          const message = err.message.replace(/^invalid option interfaces:/, 'invalid option lanInterfaces:');
+          throw new MeshwireError('ERR_INVALID_OPTION', message, { cause: err });
+        }
+        throw err;
+      }
     }
   }
 
