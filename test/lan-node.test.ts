@@ -82,15 +82,27 @@ test(
   async (t) => {
     const lan = await createLan(t, 3);
     const dir = await tempDir((fn) => t.after(fn), 'meshwire-lan-node-');
-    // The default peer timeout (60 s): a removal within a second can only be the goodbye.
-    const nodes = await Promise.all(
-      lan.hosts.map((h) =>
-        startHostNode(h, dir, ['--lan', '--lan-interface', 'eth0', '--no-peer-book'], (fn) => t.after(fn)),
-      ),
-    );
+    // The default peer timeout (60 s): a removal within a second can only be the goodbye. Quick
+    // discovery rounds (each one visible with --debug as REQUEST_PEERS sent) and pings (every
+    // 500 ms) pace the waits below.
+    const args = [
+      '--lan',
+      '--lan-interface',
+      'eth0',
+      '--no-peer-book',
+      '--debug',
+      '--discovery-interval',
+      '300',
+      '--maintenance-interval',
+      '500',
+    ];
+    const nodes = await Promise.all(lan.hosts.map((h) => startHostNode(h, dir, args, (fn) => t.after(fn))));
     const ids = await Promise.all(nodes.map((n) => nodeId(n)));
     await waitFullMesh(nodes, ids, 8_000);
     const [a, b, leaving] = nodes as [HostNode, HostNode, HostNode];
+    // Every node announces at start and again a second later: after four ping rounds (1.5 s or
+    // more) each has heard the others on the LAN, not only through peer exchange.
+    await Promise.all(nodes.map((n) => nthAfter(n, 4, (e) => e.type === 'ping' && e.direction === 'sent')));
     const marks = [a.cli.mark(), b.cli.mark()];
     const quitAt = performance.now();
     leaving.cli.send('/quit');
@@ -109,8 +121,36 @@ test(
     assert.equal(await leaving.cli.exitCode(10_000), 0);
     // The two that stay keep each other.
     assert.ok(connectedIds(a).has(ids[1]!) && connectedIds(b).has(ids[0]!));
+    // Its LAN goodbye withdrew the address, not only the connection: once it has gone (one
+    // round to settle a dial that may have started between its TCP and its LAN goodbye), three
+    // more discovery rounds do not dial it again.
+    const isRound = (e: JsonEvent) => e.type === 'peer-request' && e.direction === 'sent';
+    await Promise.all([a, b].map((n) => nthAfter(n, 1, isRound)));
+    const settled = [a.cli.mark(), b.cli.mark()];
+    await Promise.all([a, b].map((n) => nthAfter(n, 3, isRound)));
+    for (const [k, n] of [a, b].entries()) {
+      const dials = (since: number) =>
+        n.cli.events
+          .slice(since)
+          .filter((e) => e.type === 'connection-failed' && e.address === leaving.address).length;
+      t.diagnostic(`${n.cli.label}: ${dials(marks[k]!)} dial(s) of the departed node while it left`);
+      assert.equal(dials(settled[k]!), 0, `${n.cli.label} dialled the node that left`);
+    }
   },
 );
+
+/** Waits until `node` prints `count` more events matching `match` (from now). */
+async function nthAfter(node: HostNode, count: number, match: (e: JsonEvent) => boolean): Promise<void> {
+  let from = node.cli.mark();
+  for (let i = 0; i < count; i++) {
+    const e = await node.cli.waitFor(match, {
+      since: from,
+      timeoutMs: 5_000,
+      what: `event ${i + 1} of ${count}`,
+    });
+    from = node.cli.events.indexOf(e) + 1;
+  }
+}
 
 test(
   'a partitioned host is reported gone within the peer timeout, and the mesh heals when its link returns',

@@ -11,6 +11,12 @@ import { PeerBookFile } from './peer-book-file.js';
  */
 const BOOK_REDIAL_AT_MS = [1_000, 3_000, 7_000, 15_000, 31_000];
 
+/**
+ * How long the addresses of a peer that said goodbye on the LAN are left alone, ms, unless it
+ * announces itself again: it left on purpose, so discovery rounds must not keep dialling it.
+ */
+const LAN_GOODBYE_HOLD_MS = 5 * 60_000;
+
 /** What the node tells its local sources. */
 export interface LocalSourcesOptions {
   mode: 'secure' | 'compat';
@@ -72,8 +78,17 @@ export class LocalSources {
         ...(options.lanInterfaces ? { interfaces: options.lanInterfaces } : {}),
         // Charged to the `lan` budget like any other source's claims: a signed record proves who
         // announced it, not that the address is theirs to give.
-        onCandidate: (c) =>
-          this.#discovery.addCandidates([{ address: c.address, id: c.id }], { source: 'lan' }),
+        onCandidate: (c) => {
+          // A fresh announcement says the peer is there now: a backoff or a goodbye hold on that
+          // address no longer applies (the record is signed in secure mode, and rate limited).
+          const entry = this.#discovery.book.get(c.address);
+          if (entry && entry.nextAttemptAt > Date.now()) entry.nextAttemptAt = Date.now();
+          this.#discovery.addCandidates([{ address: c.address, id: c.id }], { source: 'lan' });
+        },
+        onGone: (id, reason) => {
+          // An expired record may only be a partition: the heartbeat and the redials judge that.
+          if (reason === 'goodbye') this.#holdAddressesOf(id);
+        },
         onWarning: (err) =>
           this.#warn(
             new MeshwireError('ERR_DISCOVERY_SOCKET', `LAN discovery: ${err.message}`, { cause: err }),
@@ -115,6 +130,14 @@ export class LocalSources {
       // Never what keeps a process alive.
       timer.unref();
       this.#redialTimers.add(timer);
+    }
+  }
+
+  /** `id` said goodbye on the LAN: its known addresses are not dialled for a while. */
+  #holdAddressesOf(id: string): void {
+    const until = Date.now() + LAN_GOODBYE_HOLD_MS;
+    for (const entry of this.#discovery.book.values()) {
+      if (entry.id === id && entry.nextAttemptAt < until) entry.nextAttemptAt = until;
     }
   }
 
