@@ -263,6 +263,7 @@ export function parseCli(
     };
     if (values['peer-book'] !== undefined && values['no-peer-book'])
       fail('give either --peer-book or --no-peer-book, not both');
+    if (values['peer-book'] === '') fail('--peer-book is empty');
     const peerBookFile = values['no-peer-book']
       ? undefined
       : values['peer-book'] !== undefined
@@ -272,6 +273,7 @@ export function parseCli(
           : path.resolve(cwd, defaultPeerBookFile(port));
     const lanInterfaces = values['lan-interface'];
     if (lanInterfaces !== undefined && !config.lan) fail('--lan-interface needs --lan');
+    if (lanInterfaces?.some((name) => name === '')) fail('--lan-interface is empty');
     const optional: Partial<CliConfig> = {
       bootstrap,
       name: values.name,

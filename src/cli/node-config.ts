@@ -16,6 +16,9 @@ const OPTION_FLAGS: Record<string, string> = {
   bootstrap: '[host:port]',
   keyFile: '--key-file',
   networkKey: '--network-key',
+  lan: '--lan',
+  lanInterfaces: '--lan-interface',
+  peerBookFile: '--peer-book',
 };
 
 /** `invalid option name: ...` (the library's words) as `invalid --name: ...` (the CLI's). */

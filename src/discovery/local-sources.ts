@@ -4,6 +4,19 @@ import type { Discovery } from './discovery.js';
 import { identitySigner, LanDiscovery } from './lan/index.js';
 import { PeerBookFile } from './peer-book-file.js';
 
+/**
+ * When the remembered peers are retried after start, ms after it (1 s, then doubling: 1, 3, 7,
+ * 15, 31 s). A group restarted together comes up over a few seconds, so a first dial is often
+ * refused; the book's own backoff would wait for the next discovery round (30 s by default).
+ */
+const BOOK_REDIAL_AT_MS = [1_000, 3_000, 7_000, 15_000, 31_000];
+
+/**
+ * How long the addresses of a peer that said goodbye on the LAN are left alone, ms, unless it
+ * announces itself again: it left on purpose, so discovery rounds must not keep dialling it.
+ */
+const LAN_GOODBYE_HOLD_MS = 5 * 60_000;
+
 /** What the node tells its local sources. */
 export interface LocalSourcesOptions {
   mode: 'secure' | 'compat';
@@ -30,6 +43,8 @@ export class LocalSources {
   readonly #warn: (error: MeshwireError) => void;
   #lan: LanDiscovery | undefined;
   #book: PeerBookFile | undefined;
+  readonly #redialTimers = new Set<NodeJS.Timeout>();
+  #closed = false;
 
   constructor(discovery: Discovery, warn: (error: MeshwireError) => void) {
     this.#discovery = discovery;
@@ -41,8 +56,8 @@ export class LocalSources {
     if (options.peerBookFile) {
       const book = new PeerBookFile({
         file: options.peerBookFile,
-        onWarning: (message, cause) =>
-          this.#warn(new MeshwireError('ERR_FILE_IO', `peer book: ${message}`, { cause })),
+        // The book's messages name it and its file already ("peer book <file> ...").
+        onWarning: (message, cause) => this.#warn(new MeshwireError('ERR_FILE_IO', message, { cause })),
       });
       this.#book = book;
       const entries = await book.load();
@@ -52,6 +67,7 @@ export class LocalSources {
         entries.map((e) => (e.id ? { address: e.address, id: e.id } : { address: e.address })),
         { source: 'book' },
       );
+      this.#scheduleBookRedials(entries.map((e) => e.address));
     }
     if (options.lan) {
       const lan = new LanDiscovery({
@@ -62,15 +78,66 @@ export class LocalSources {
         ...(options.lanInterfaces ? { interfaces: options.lanInterfaces } : {}),
         // Charged to the `lan` budget like any other source's claims: a signed record proves who
         // announced it, not that the address is theirs to give.
-        onCandidate: (c) =>
-          this.#discovery.addCandidates([{ address: c.address, id: c.id }], { source: 'lan' }),
+        onCandidate: (c) => {
+          // A fresh announcement says the peer is there now: a backoff or a goodbye hold on that
+          // address no longer applies (the record is signed in secure mode, and rate limited).
+          const entry = this.#discovery.book.get(c.address);
+          if (entry && entry.nextAttemptAt > Date.now()) entry.nextAttemptAt = Date.now();
+          this.#discovery.addCandidates([{ address: c.address, id: c.id }], { source: 'lan' });
+        },
+        onGone: (id, reason) => {
+          // An expired record may only be a partition: the heartbeat and the redials judge that.
+          if (reason === 'goodbye') this.#holdAddressesOf(id);
+        },
         onWarning: (err) =>
           this.#warn(
             new MeshwireError('ERR_DISCOVERY_SOCKET', `LAN discovery: ${err.message}`, { cause: err }),
           ),
       });
       this.#lan = lan;
-      await lan.start();
+      try {
+        await lan.start();
+      } catch (err) {
+        // LAN discovery calls the option `interfaces`; the node's caller set `lanInterfaces`.
+        if (err instanceof MeshwireError && err.code === 'ERR_INVALID_OPTION') {
+          const message = err.message.replace(/^invalid option interfaces:/, 'invalid option lanInterfaces:');
+          throw new MeshwireError('ERR_INVALID_OPTION', message, { cause: err });
+        }
+        throw err;
+      }
+    }
+  }
+
+  /**
+   * Retries the remembered addresses whose first dials failed on a short start-up backoff
+   * ({@link BOOK_REDIAL_AT_MS}), through discovery's normal round so the dial budget and the
+   * connected / in-flight checks still apply. Only entries that failed are touched: a pending
+   * redial of a dropped peer keeps its own schedule.
+   */
+  #scheduleBookRedials(addresses: string[]): void {
+    if (addresses.length === 0) return;
+    for (const at of BOOK_REDIAL_AT_MS) {
+      const timer = setTimeout(() => {
+        this.#redialTimers.delete(timer);
+        if (this.#closed) return;
+        const now = Date.now();
+        for (const address of addresses) {
+          const entry = this.#discovery.book.get(address);
+          if (entry && entry.failures > 0 && entry.nextAttemptAt > now) entry.nextAttemptAt = now;
+        }
+        this.#discovery.autoConnect();
+      }, at);
+      // Never what keeps a process alive.
+      timer.unref();
+      this.#redialTimers.add(timer);
+    }
+  }
+
+  /** `id` said goodbye on the LAN: its known addresses are not dialled for a while. */
+  #holdAddressesOf(id: string): void {
+    const until = Date.now() + LAN_GOODBYE_HOLD_MS;
+    for (const entry of this.#discovery.book.values()) {
+      if (entry.id === id && entry.nextAttemptAt < until) entry.nextAttemptAt = until;
     }
   }
 
@@ -81,6 +148,9 @@ export class LocalSources {
 
   /** Says goodbye on the LAN (first, so peers drop us at once), then saves the book. */
   async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#redialTimers) clearTimeout(timer);
+    this.#redialTimers.clear();
     await this.#lan?.close();
     await this.#book?.close();
   }

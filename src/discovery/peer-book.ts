@@ -129,7 +129,10 @@ export class PeerBook {
     const entry = this.#known.get(address);
     if (!entry) return;
     entry.failures++;
-    entry.nextAttemptAt = now + Math.min(baseDelayMs * 2 ** (entry.failures - 1), MAX_BACKOFF_MS);
+    // Never shortens a longer wait set meanwhile (a LAN goodbye holds a departed peer's address
+    // while a dial of it may still be in flight).
+    const backoff = now + Math.min(baseDelayMs * 2 ** (entry.failures - 1), MAX_BACKOFF_MS);
+    entry.nextAttemptAt = Math.max(entry.nextAttemptAt, backoff);
   }
 
   /**
