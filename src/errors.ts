@@ -37,7 +37,8 @@ export type ErrorCode =
   | 'ERR_FILE_PROTOCOL'
   | 'ERR_FILE_INTEGRITY'
   | 'ERR_FILE_IO'
-  | 'ERR_KEY_FILE';
+  | 'ERR_KEY_FILE'
+  | 'ERR_RATE_LIMITED';
 
 /** Base class of all meshwire errors. `code` is stable across versions; `message` is for humans. */
 export class MeshwireError extends Error {

@@ -1,0 +1,286 @@
+/**
+ * Plumtree (Leitão, Pereira, Rodrigues, SRDS 2007), epidemic broadcast trees, as a sans-IO state
+ * machine: payloads go over eager links, which a duplicate turns lazy (PRUNE), so the eager links
+ * settle into a spanning tree; lazy links carry batched IHAVE announcements, and a message
+ * announced but not received in time is pulled with a GRAFT, which also turns that link eager
+ * again. One tree is shared by all senders (as in the paper and iroh-gossip): per-sender trees
+ * would start every new sender with a full flood, which costs more than it saves when most
+ * senders broadcast rarely.
+ *
+ * Extras over the paper: every payload is signed by its sender and verified before it counts as
+ * seen; delivery is exactly once and in order per sender (`SenderOrder`); a hop limit; per-peer
+ * and per-sender token buckets; and a gap in a sender's sequence is also grafted from the peer
+ * that delivered the later message, which repairs a lost payload even without an IHAVE.
+ */
+import { MeshwireError } from '../errors.js';
+import { MessageCache } from './message-cache.js';
+import type { ResolvedOverlayOptions } from './options.js';
+import { SenderOrder } from './sender-order.js';
+import { TokenBucket } from './token-bucket.js';
+import type { ActionSink, GossipMessage, IHaveEntry, MessageId, OverlayReport, PeerId } from './types.js';
+import { MAX_IHAVE_ENTRIES, MAX_GRAFT_IDS } from './wire.js';
+
+/** Most announcers remembered per missing message. */
+const MAX_SOURCES = 8;
+/** Most missing predecessors grafted when a message reveals a gap. */
+const MAX_GAP_GRAFTS = 16;
+
+interface Missing {
+  id: MessageId;
+  sources: PeerId[];
+  armed: boolean;
+  expires: number;
+}
+
+interface Queued {
+  entry: IHaveEntry;
+  from: PeerId;
+}
+
+/** What `broadcast` reports back. */
+export interface BroadcastResult {
+  id: MessageId;
+  /** Neighbours the payload itself was sent to. */
+  eager: number;
+  /** Neighbours that will be told about it by IHAVE. */
+  lazy: number;
+}
+
+/** The broadcast state of one node. */
+export class Plumtree {
+  readonly eager = new Set<PeerId>();
+  readonly lazy = new Set<PeerId>();
+  readonly order: SenderOrder;
+  readonly cache: MessageCache;
+  readonly #missing = new Map<string, Missing>();
+  #queue: Queued[] = [];
+  #ihaveArmed = false;
+  #seq = 0;
+  readonly #peerBuckets = new Map<PeerId, TokenBucket>();
+  readonly #o: ResolvedOverlayOptions;
+  readonly #isNeighbor: (id: PeerId) => boolean;
+
+  constructor(options: ResolvedOverlayOptions, isNeighbor: (id: PeerId) => boolean) {
+    this.#o = options;
+    this.#isNeighbor = isNeighbor;
+    this.order = new SenderOrder(options);
+    this.cache = new MessageCache(options.maxCachedMessages, options.cacheRetentionMs);
+  }
+
+  /** Messages announced to us that we are still trying to get. */
+  get missingCount(): number {
+    return this.#missing.size;
+  }
+
+  /** A new neighbour starts eager: the tree is built by pruning, not by growing. */
+  neighborUp(peer: PeerId): void {
+    this.eager.add(peer);
+    this.lazy.delete(peer);
+  }
+
+  neighborDown(peer: PeerId): void {
+    this.eager.delete(peer);
+    this.lazy.delete(peer);
+    this.#peerBuckets.delete(peer);
+  }
+
+  /** Broadcasts our own payload. Throws `ERR_RATE_LIMITED` beyond `originRate`. */
+  broadcast(kind: number, payload: Uint8Array, now: number, out: ActionSink): BroadcastResult {
+    const self = this.#o.self.id;
+    if (!this.order.take(self, now)) {
+      throw new MeshwireError('ERR_RATE_LIMITED', 'broadcast rate limit (originRate) exceeded');
+    }
+    const seq = ++this.#seq;
+    const fields = { sender: self, epoch: this.#o.epoch, seq, kind, payload };
+    const message: GossipMessage = {
+      type: 'gossip',
+      ...fields,
+      hops: 1,
+      signature: this.#o.signer.sign(fields),
+    };
+    this.order.own(message);
+    this.cache.add(message, now);
+    let eager = 0;
+    let lazy = 0;
+    for (const p of this.eager) {
+      out.push({ type: 'send', to: p, address: '', message });
+      eager++;
+    }
+    if (this.#o.mode === 'plumtree') {
+      lazy = this.lazy.size;
+      this.#announce(message, self, now, out);
+    } else {
+      for (const p of this.lazy) {
+        out.push({ type: 'send', to: p, address: '', message });
+        eager++;
+      }
+    }
+    return { id: { sender: self, epoch: this.#o.epoch, seq }, eager, lazy };
+  }
+
+  /** Handles a payload from `from`. */
+  onGossip(from: PeerId, m: GossipMessage, now: number, out: ActionSink): void {
+    const peerOk = this.#isNeighbor(from) ? this.#peerBucket(from, now).take(now) : true;
+    if (!peerOk) return this.#report(out, { kind: 'rate-limited', from, scope: 'peer', id: idOf(m) });
+    if (m.hops < 1 || m.hops > this.#o.maxHops)
+      return this.#report(out, { kind: 'hop-limit', from, id: idOf(m) });
+    const seen = this.order.classify(m);
+    if (seen === 'duplicate') {
+      if (this.#o.mode === 'plumtree' && this.eager.delete(from)) {
+        this.lazy.add(from);
+        out.push({ type: 'send', to: from, address: '', message: { type: 'prune' } });
+      }
+      return;
+    }
+    if (seen !== 'new') return this.#report(out, { kind: 'late', from, id: idOf(m), reason: seen });
+    // Verified before it counts as seen: a forged copy must not shadow the real one.
+    if (!this.#o.verifier.verify(m, m.signature)) {
+      return this.#report(out, { kind: 'bad-signature', from, id: idOf(m) });
+    }
+    if (this.#missing.size > 0) this.#missing.delete(keyOf(m));
+    this.cache.add(m, now);
+    if (this.#o.mode === 'plumtree' && this.lazy.delete(from)) this.eager.add(from);
+    const gaps = this.#o.mode === 'direct' ? [] : this.order.missingBefore(m, MAX_GAP_GRAFTS);
+    this.order.accept(m, from, now, out);
+    const relay = this.order.take(m.sender, now);
+    for (const seq of gaps) this.#expect({ sender: m.sender, epoch: m.epoch, seq }, from, now, out);
+    if (!relay) {
+      return this.#report(out, { kind: 'rate-limited', from, scope: 'origin', id: idOf(m) });
+    }
+    if (this.#o.mode === 'direct' || m.hops >= this.#o.maxHops) return;
+    const copy: GossipMessage = { ...m, hops: m.hops + 1 };
+    for (const p of this.eager) if (p !== from) out.push({ type: 'send', to: p, address: '', message: copy });
+    if (this.#o.mode === 'plumtree') this.#announce(m, from, now, out);
+  }
+
+  /** Handles an IHAVE batch from `from`. */
+  onIHave(from: PeerId, entries: readonly IHaveEntry[], now: number, out: ActionSink): void {
+    if (entries.length > MAX_IHAVE_ENTRIES) {
+      return this.#report(out, { kind: 'protocol', from, detail: 'too many IHAVE entries' });
+    }
+    for (const e of entries) {
+      if (e.hops >= this.#o.maxHops || this.order.classify(e) !== 'new') continue;
+      this.#expect(e, from, now, out);
+    }
+  }
+
+  /** Handles a GRAFT: the link becomes eager and the requested payloads are sent if still cached. */
+  onGraft(from: PeerId, ids: readonly MessageId[], now: number, out: ActionSink): void {
+    if (ids.length > MAX_GRAFT_IDS) {
+      return this.#report(out, { kind: 'protocol', from, detail: 'too many GRAFT ids' });
+    }
+    if (this.#o.mode === 'plumtree' && this.#isNeighbor(from)) {
+      this.lazy.delete(from);
+      this.eager.add(from);
+    }
+    for (const id of ids) {
+      const m = this.cache.get(id, now);
+      if (!m) continue;
+      const hops = m.sender === this.#o.self.id ? 1 : m.hops + 1;
+      if (hops > this.#o.maxHops) continue;
+      out.push({ type: 'send', to: from, address: '', message: { ...m, hops } });
+    }
+  }
+
+  onPrune(from: PeerId): void {
+    if (this.#o.mode === 'plumtree' && this.eager.delete(from)) this.lazy.add(from);
+  }
+
+  /** The IHAVE batch timer: announces everything queued to every lazy neighbour. */
+  flushIHave(out: ActionSink): void {
+    this.#ihaveArmed = false;
+    const queue = this.#queue;
+    this.#queue = [];
+    for (const peer of this.lazy) {
+      let entries: IHaveEntry[] = [];
+      for (const q of queue) {
+        if (q.from === peer) continue;
+        entries.push(q.entry);
+        if (entries.length === MAX_IHAVE_ENTRIES) {
+          out.push({ type: 'send', to: peer, address: '', message: { type: 'ihave', entries } });
+          entries = [];
+        }
+      }
+      if (entries.length > 0) {
+        out.push({ type: 'send', to: peer, address: '', message: { type: 'ihave', entries } });
+      }
+    }
+  }
+
+  /** A graft timer: pull the message from the next announcer, or give up when none is left. */
+  graftTimer(key: string, now: number, out: ActionSink): void {
+    const m = this.#missing.get(key);
+    if (!m) return;
+    m.armed = false;
+    if (this.order.classify(m.id) !== 'new') {
+      this.#missing.delete(key);
+      return;
+    }
+    let source: PeerId | undefined;
+    while ((source = m.sources.shift()) !== undefined) {
+      if (!this.#isNeighbor(source)) continue;
+      if (this.#o.mode === 'plumtree') {
+        this.lazy.delete(source);
+        this.eager.add(source);
+      }
+      out.push({ type: 'send', to: source, address: '', message: { type: 'graft', ids: [m.id] } });
+      m.armed = true;
+      out.push({ type: 'timer', at: now + this.#o.graftRetryMs, timer: { kind: 'graft', key } });
+      return;
+    }
+    // No announcer left: wait for another IHAVE (which re-arms) until the entry expires.
+  }
+
+  /** Periodic cleanup of the cache and of missing entries nobody can serve. */
+  tick(now: number): void {
+    this.cache.expire(now);
+    for (const [key, m] of this.#missing) {
+      if (m.expires <= now || this.order.classify(m.id) !== 'new') this.#missing.delete(key);
+    }
+  }
+
+  /** Records that `id` exists and `from` has it; arms a graft timer if none is pending. */
+  #expect(id: MessageId, from: PeerId, now: number, out: ActionSink): void {
+    const key = keyOf(id);
+    let m = this.#missing.get(key);
+    if (!m) {
+      m = { id: { sender: id.sender, epoch: id.epoch, seq: id.seq }, sources: [], armed: false, expires: 0 };
+      this.#missing.set(key, m);
+    }
+    m.expires = now + this.#o.cacheRetentionMs;
+    if (m.sources.length < MAX_SOURCES && !m.sources.includes(from)) m.sources.push(from);
+    if (!m.armed) {
+      m.armed = true;
+      out.push({ type: 'timer', at: now + this.#o.graftTimeoutMs, timer: { kind: 'graft', key } });
+    }
+  }
+
+  #announce(entry: IHaveEntry, from: PeerId, now: number, out: ActionSink): void {
+    if (this.lazy.size === 0) return;
+    this.#queue.push({ entry, from });
+    if (!this.#ihaveArmed) {
+      this.#ihaveArmed = true;
+      out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
+    }
+  }
+
+  #peerBucket(peer: PeerId, now: number): TokenBucket {
+    let b = this.#peerBuckets.get(peer);
+    if (!b) this.#peerBuckets.set(peer, (b = new TokenBucket(this.#o.peerRate, now)));
+    return b;
+  }
+
+  #report(out: ActionSink, report: OverlayReport): void {
+    out.push({ type: 'report', report });
+  }
+}
+
+/** The ID part of a message (reports must not keep payloads alive). */
+function idOf(m: MessageId): MessageId {
+  return { sender: m.sender, epoch: m.epoch, seq: m.seq };
+}
+
+/** A string key for a message ID, for the (small) map of missing messages. */
+export function keyOf(id: MessageId): string {
+  return `${id.epoch}:${id.seq}:${id.sender}`;
+}
