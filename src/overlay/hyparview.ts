@@ -105,7 +105,11 @@ export class HyParView {
       out.push({ type: 'disconnect', peer: id });
     }
     this.#refill(now, out);
-    if (now >= this.#nextShuffle) {
+    // A node with room in its active view shuffles every tick: it is short of peers it knows
+    // (typical of a young or small network), and each shuffle teaches it up to
+    // shuffleActive + shufflePassive more.
+    const hungry = this.active.size < this.#o.maxPeers && this.passive.size === 0;
+    if (now >= this.#nextShuffle || hungry) {
       this.#nextShuffle = now + this.#o.shuffleIntervalMs;
       this.#shuffle(out);
     }
@@ -187,7 +191,13 @@ export class HyParView {
         return;
       }
     }
+    // Answer from the passive view, topped up from the active view when it is short (a small
+    // network keeps everyone active and would otherwise teach the origin nothing).
     const reply = this.passive.sample(this.#o.random, peers.length, (id) => id === origin.id);
+    if (reply.length < peers.length) {
+      const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
+      reply.push(...more);
+    }
     this.#send(origin, { type: 'shuffle-reply', peers: reply }, out);
     if (!this.active.has(origin.id) && !this.#pending.has(origin.id)) {
       out.push({ type: 'disconnect', peer: origin.id });

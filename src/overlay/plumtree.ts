@@ -53,6 +53,8 @@ export class Plumtree {
   readonly order: SenderOrder;
   readonly cache: MessageCache;
   readonly #missing = new Map<string, Missing>();
+  /** Lowest announced sequence per sender not yet tracked by `order` (see `#expect`). */
+  readonly #lowest = new Map<PeerId, { epoch: number; seq: number }>();
   #queue: Queued[] = [];
   #ihaveArmed = false;
   #seq = 0;
@@ -140,8 +142,14 @@ export class Plumtree {
     if (this.#missing.size > 0) this.#missing.delete(keyOf(m));
     this.cache.add(m, now);
     if (this.#o.mode === 'plumtree' && this.lazy.delete(from)) this.eager.add(from);
+    let hint: number | undefined;
+    if (this.#lowest.size > 0 && !this.order.tracks(m.sender, m.epoch)) {
+      const low = this.#lowest.get(m.sender);
+      if (low && low.epoch === m.epoch) hint = low.seq;
+      this.#lowest.delete(m.sender);
+    }
+    this.order.accept(m, from, now, out, hint);
     const gaps = this.#o.mode === 'direct' ? [] : this.order.missingBefore(m, MAX_GAP_GRAFTS);
-    this.order.accept(m, from, now, out);
     const relay = this.order.take(m.sender, now);
     for (const seq of gaps) this.#expect({ sender: m.sender, epoch: m.epoch, seq }, from, now, out);
     if (!relay) {
@@ -248,6 +256,15 @@ export class Plumtree {
       this.#missing.set(key, m);
     }
     m.expires = now + this.#o.cacheRetentionMs;
+    if (!this.order.tracks(id.sender, id.epoch)) {
+      // Remember the lowest announced message of a sender we have no order for yet, so that a
+      // later message overtaking it does not start the order past it.
+      const low = this.#lowest.get(id.sender);
+      if (!low || id.epoch > low.epoch || (id.epoch === low.epoch && id.seq < low.seq)) {
+        if (this.#lowest.size >= this.#o.maxSenders) this.#lowest.clear();
+        this.#lowest.set(id.sender, { epoch: id.epoch, seq: id.seq });
+      }
+    }
     if (m.sources.length < MAX_SOURCES && !m.sources.includes(from)) m.sources.push(from);
     if (!m.armed) {
       m.armed = true;

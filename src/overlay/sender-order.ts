@@ -36,6 +36,8 @@ interface SenderState {
   skipped: [number, number][] | null;
   /** When the current gap is given up; Infinity when nothing is held. */
   gapDeadline: number;
+  /** While non-zero, the order's start is not fixed yet: nothing is delivered before then. */
+  settleUntil: number;
   /** The sender's token bucket (`originRate`), kept here to avoid a second per-sender map. */
   tokens: number;
   refilled: number;
@@ -60,12 +62,20 @@ export class SenderOrder {
     const s = this.#senders.get(id.sender);
     if (!s || id.epoch > s.epoch) return 'new';
     if (id.epoch < s.epoch) return 'old-epoch';
-    if (id.seq < s.first) return 'before-first';
+    if (id.seq < s.first) {
+      return s.settleUntil !== 0 && s.first - id.seq <= this.#o.maxHoldBack ? 'new' : 'before-first';
+    }
     if (id.seq < s.next) {
       if (s.skipped) for (const [a, b] of s.skipped) if (id.seq >= a && id.seq <= b) return 'skipped';
       return 'duplicate';
     }
     return s.held?.has(id.seq) ? 'duplicate' : 'new';
+  }
+
+  /** Whether an order state exists for `sender` at `epoch` or later. */
+  tracks(sender: PeerId, epoch: number): boolean {
+    const s = this.#senders.get(sender);
+    return s !== undefined && s.epoch >= epoch;
   }
 
   /** The sequence numbers below `seq` still missing for `sender` (at most `limit`), oldest first. */
@@ -88,11 +98,33 @@ export class SenderOrder {
    * Accepts a message `classify` called new: delivers it and whatever it unblocks, in order, or
    * holds it back. Pushes `deliver`, `timer` and `report` actions.
    */
-  accept(message: GossipMessage, from: PeerId, now: number, out: ActionSink): void {
+  accept(message: GossipMessage, from: PeerId, now: number, out: ActionSink, firstHint?: number): void {
     let s = this.#senders.get(message.sender);
     if (!s || message.epoch > s.epoch) {
       if (s) this.#flush(message.sender, s, out); // the sender restarted: nothing older will come
-      s = this.#create(message.sender, message.epoch, message.seq, out);
+      // Order starts at the first message seen, or earlier when an IHAVE announced an earlier
+      // one that is still on its way (then it is awaited like any gap).
+      let first = message.seq;
+      if (firstHint !== undefined && firstHint >= 1 && firstHint < first && first - firstHint <= this.#o.maxHoldBack) {
+        first = firstHint;
+      }
+      s = this.#create(message.sender, message.epoch, first, out);
+      if (first > 1 && first === message.seq) {
+        // We may be seeing this sender's messages out of order: wait a moment for earlier ones
+        // before fixing where its order starts (`settleUntil`).
+        s.settleUntil = now + this.#o.graftTimeoutMs + this.#o.ihaveIntervalMs;
+        s.held = new Map([[message.seq, { message, from }]]);
+        s.gapDeadline = s.settleUntil;
+        out.push({ type: 'timer', at: s.gapDeadline, timer: { kind: 'gap', sender: message.sender } });
+        return;
+      }
+    } else if (s.settleUntil > now) {
+      // Still settling: an earlier message moves the start back; nothing is delivered yet.
+      this.#senders.delete(message.sender);
+      this.#senders.set(message.sender, s);
+      if (message.seq < s.first) s.first = s.next = message.seq;
+      s.held!.set(message.seq, { message, from });
+      return;
     } else {
       // Keep the Map in least-recently-active order for eviction.
       this.#senders.delete(message.sender);
@@ -136,7 +168,11 @@ export class SenderOrder {
   gapTimer(sender: PeerId, now: number, out: ActionSink): void {
     const s = this.#senders.get(sender);
     if (!s || !s.held || s.gapDeadline > now) return;
-    this.#skipTo(sender, s, 'timeout', out);
+    if (s.settleUntil !== 0) {
+      s.settleUntil = 0; // the start is fixed now: deliver from there, gaps as usual
+    } else {
+      this.#skipTo(sender, s, 'timeout', out);
+    }
     this.#drain(sender, s, now, out);
   }
 
@@ -157,6 +193,7 @@ export class SenderOrder {
       held: null,
       skipped: null,
       gapDeadline: Infinity,
+      settleUntil: 0,
       tokens: this.#o.originRate.burst,
       refilled: -Infinity,
     };

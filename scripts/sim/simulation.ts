@@ -1,0 +1,452 @@
+/**
+ * The overlay simulator: N overlay cores in one process on a virtual clock, linked by in-memory
+ * links with a fixed per-link latency (so links stay FIFO, like TCP) and optional frame loss.
+ * Everything random comes from the seed, so the same options give the same output.
+ *
+ * Timeline: node i joins at i × joinSpacingMs through a random earlier node; after a warm-up,
+ * `messages` broadcasts start from random live nodes every `intervalMs`; with `kill`, that
+ * fraction of the nodes dies at once halfway through; then the run settles and is measured.
+ */
+import { MeshwireError } from '../../src/errors.js';
+import { Overlay } from '../../src/overlay/index.js';
+import type {
+  BroadcastMode,
+  GossipMessage,
+  OverlayAction,
+  OverlayMessage,
+  OverlayOptions,
+  OverlayTimer,
+  SignedFields,
+} from '../../src/overlay/index.js';
+import { EventHeap } from './heap.js';
+import { mix3, seededRandom } from './rng.js';
+
+/** Options of one simulation run. */
+export interface SimOptions {
+  nodes: number;
+  messages: number;
+  /** Fraction of nodes killed at once halfway through the broadcasts. @default 0 */
+  kill?: number;
+  /** Per-link latency range in ms; each link draws its latency once. @default [5, 30] */
+  latency?: [number, number];
+  /** Probability that a frame is dropped. @default 0 */
+  loss?: number;
+  seed?: number;
+  protocol?: BroadcastMode;
+  /** Active view size. @default 10 */
+  maxPeers?: number;
+  /** Virtual ms between two broadcasts. @default 10 */
+  intervalMs?: number;
+  /** Virtual ms between two joins. @default 2 */
+  joinSpacingMs?: number;
+  /** Virtual ms between the last join and the first broadcast. @default 5000 */
+  warmupMs?: number;
+  /** Virtual ms after the last broadcast before measuring. @default 5000 */
+  settleMs?: number;
+  /** Check exactly-once and per-sender order at every delivery (memory: nodes × senders). */
+  checkOrder?: boolean;
+  /** Overrides passed to every overlay core. */
+  overlay?: Partial<OverlayOptions>;
+  /** Called at the end with the overlay cores and which are alive (tests, debugging). */
+  inspect?: (nodes: readonly Overlay[], alive: Uint8Array) => void;
+  /** Called with every report action (tests, debugging). */
+  onReport?: (node: number, report: unknown, now: number) => void;
+  /** Called with progress records (one JSON object each). */
+  progress?: (record: Record<string, unknown>) => void;
+}
+
+/** The result line. */
+export interface SimResult {
+  protocol: BroadcastMode;
+  nodes: number;
+  messages: number;
+  killed: number;
+  seed: number;
+  latency: string;
+  loss: number;
+  /** Delivered (message, surviving non-sender node) pairs / all such pairs. */
+  delivered: number;
+  /** The same over messages sent after the kill (equal to `delivered` without a kill). */
+  delivered_after_kill: number;
+  /** Payload copies received per delivery, minus one. */
+  rmr: number;
+  /** rmr over the second half of the messages (trees settled; after the kill if any). */
+  rmr_settled: number;
+  ldh_p50: number;
+  ldh_p99: number;
+  ldh_max: number;
+  /** Connected components of the live nodes' active views at the end. */
+  components: number;
+  /** Components 2 s (virtual) after the kill; null without a kill. */
+  components_2s: number | null;
+  /** Virtual ms from the kill until the live nodes form one component; null if never. */
+  repair_ms: number | null;
+  duplicates: number;
+  order_violations: number;
+  frames: number;
+  frames_lost: number;
+  reports: Record<string, number>;
+  events: number;
+  virtual_s: number;
+  wall_s: number;
+  rss_mb: number;
+}
+
+const K_MESSAGE = 0;
+const K_TIMER = 1;
+const K_DOWN = 2;
+const K_JOIN = 3;
+const K_BROADCAST = 4;
+const K_KILL = 5;
+const K_PROBE = 6;
+
+interface SimEvent {
+  t: number;
+  s: number;
+  k: number;
+  /** Node the event happens at. */
+  n: number;
+  /** Sending node (messages), the peer that went down (K_DOWN), the contact (K_JOIN). */
+  f: number;
+  m: OverlayMessage | OverlayTimer | null;
+}
+
+/** The cheap stand-in signature: FNV-1a over sender, epoch, seq, kind and payload. */
+function stubSign(f: SignedFields): Uint8Array {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < f.sender.length; i++) h = Math.imul(h ^ f.sender.charCodeAt(i), 0x01000193);
+  h = Math.imul(h ^ f.epoch, 0x01000193);
+  h = Math.imul(h ^ f.seq, 0x01000193);
+  h = Math.imul(h ^ f.kind, 0x01000193);
+  for (let i = 0; i < f.payload.length; i++) h = Math.imul(h ^ f.payload[i]!, 0x01000193);
+  const sig = new Uint8Array(4);
+  new DataView(sig.buffer).setUint32(0, h >>> 0);
+  return sig;
+}
+
+/** Signer/verifier pair of the simulator (a relay that alters a payload is caught). */
+export const stubSigner = { sign: stubSign };
+export const stubVerifier = {
+  verify(f: SignedFields, sig: Uint8Array): boolean {
+    const want = stubSign(f);
+    return sig.length === 4 && sig[0] === want[0] && sig[1] === want[1] && sig[2] === want[2] && sig[3] === want[3];
+  },
+};
+
+function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Runs one simulation to completion. */
+export function runSimulation(opts: SimOptions): SimResult {
+  const started = performance.now();
+  const N = opts.nodes;
+  const M = opts.messages;
+  const seed = opts.seed ?? 1;
+  const protocol = opts.protocol ?? 'plumtree';
+  const [latMin, latMax] = opts.latency ?? [5, 30];
+  const loss = opts.loss ?? 0;
+  const interval = opts.intervalMs ?? 10;
+  const joinSpacing = opts.joinSpacingMs ?? 2;
+  const warmup = opts.warmupMs ?? 5000;
+  const settle = opts.settleMs ?? 5000;
+  const killFraction = opts.kill ?? 0;
+  const checkOrder = opts.checkOrder ?? N * M <= 5_000_000;
+  const rng = seededRandom(seed);
+  const netRng = seededRandom(seed ^ 0x5bd1e995);
+
+  const ids = Array.from({ length: N }, (_, i) => `n${i}`);
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const alive = new Uint8Array(N).fill(1);
+  const nodes = ids.map(
+    (id, i) =>
+      new Overlay({
+        maxPeers: 10,
+        ...opts.overlay,
+        self: { id, address: id },
+        signer: stubSigner,
+        verifier: stubVerifier,
+        random: seededRandom(mix3(i, 7, seed)),
+        mode: protocol,
+      }),
+  );
+
+  const heap = new EventHeap<SimEvent>();
+  let seq = 0;
+  const schedule = (t: number, k: number, n: number, f: number, m: SimEvent['m']): void => {
+    heap.push({ t, s: seq++, k, n, f, m });
+  };
+  const latency = (a: number, b: number): number => {
+    const lo = a < b ? a : b;
+    const hi = a < b ? b : a;
+    return latMin + (mix3(lo, hi, seed) % (latMax - latMin + 1));
+  };
+
+  // Metrics.
+  const deliveries = new Uint32Array(M);
+  const copies = new Uint32Array(M);
+  const maxHop = new Uint8Array(M);
+  const senderOf = new Int32Array(M).fill(-1);
+  const delivered = new Uint8Array(Math.ceil((N * M) / 8));
+  const lastSeq: (Map<string, number> | null)[] = checkOrder ? ids.map(() => new Map()) : [];
+  let duplicates = 0;
+  let orderViolations = 0;
+  let frames = 0;
+  let framesLost = 0;
+  let events = 0;
+  const reports: Record<string, number> = {};
+
+  const joinEnd = (N - 1) * joinSpacing;
+  const tStart = joinEnd + warmup;
+  const killIndex = killFraction > 0 ? Math.floor(M / 2) : M;
+  const tKill = tStart + killIndex * interval - interval / 2;
+  const tEnd = tStart + M * interval + settle;
+  let killed = 0;
+  let components2s: number | null = null;
+  let repairMs: number | null = null;
+
+  const out: OverlayAction[] = [];
+  const msgIndex = (m: GossipMessage): number => {
+    const p = m.payload;
+    return p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
+  };
+
+  const perform = (i: number, now: number): void => {
+    for (let a = 0; a < out.length; a++) {
+      const act = out[a]!;
+      switch (act.type) {
+        case 'send': {
+          const j = index.get(act.to);
+          if (j === undefined) break;
+          frames++;
+          if (loss > 0 && netRng() < loss) {
+            framesLost++;
+            break;
+          }
+          schedule(now + latency(i, j), K_MESSAGE, j, i, act.message);
+          break;
+        }
+        case 'timer':
+          schedule(act.at > now ? act.at : now, K_TIMER, i, -1, act.timer);
+          break;
+        case 'deliver': {
+          const k = msgIndex(act.message);
+          const bit = k * N + i;
+          if (delivered[bit >> 3]! & (1 << (bit & 7))) {
+            duplicates++;
+            break;
+          }
+          delivered[bit >> 3]! |= 1 << (bit & 7);
+          deliveries[k]!++;
+          if (act.message.hops > maxHop[k]!) maxHop[k] = act.message.hops;
+          if (checkOrder) {
+            const last = lastSeq[i]!.get(act.message.sender) ?? 0;
+            if (act.message.seq <= last) orderViolations++;
+            lastSeq[i]!.set(act.message.sender, act.message.seq);
+          }
+          break;
+        }
+        case 'report':
+          reports[act.report.kind] = (reports[act.report.kind] ?? 0) + 1;
+          opts.onReport?.(i, act.report, now);
+          break;
+        default:
+          break; // disconnect, neighbor-up/down: links are implicit in the simulator
+      }
+    }
+    out.length = 0;
+  };
+
+  const countComponents = (): number => {
+    const seen = new Uint8Array(N);
+    const adj: number[][] = ids.map(() => []);
+    for (let i = 0; i < N; i++) {
+      if (!alive[i]) continue;
+      for (const p of nodes[i]!.membership.active.values()) {
+        const j = index.get(p.id)!;
+        if (alive[j]) {
+          adj[i]!.push(j);
+          adj[j]!.push(i);
+        }
+      }
+    }
+    let components = 0;
+    const stack: number[] = [];
+    for (let i = 0; i < N; i++) {
+      if (!alive[i] || seen[i]) continue;
+      components++;
+      seen[i] = 1;
+      stack.push(i);
+      while (stack.length > 0) {
+        const x = stack.pop()!;
+        for (const y of adj[x]!) {
+          if (!seen[y]) {
+            seen[y] = 1;
+            stack.push(y);
+          }
+        }
+      }
+    }
+    return components;
+  };
+
+  // Script the run.
+  nodes[0]!.start(0, out);
+  perform(0, 0);
+  for (let i = 1; i < N; i++) schedule(i * joinSpacing, K_JOIN, i, Math.floor(rng() * i), null);
+  for (let k = 0; k < M; k++) schedule(tStart + k * interval, K_BROADCAST, -1, k, null);
+  if (killFraction > 0) schedule(tKill, K_KILL, -1, -1, null);
+
+  let now = 0;
+  let ev: SimEvent | undefined;
+  while ((ev = heap.pop()) !== undefined && ev.t <= tEnd) {
+    now = ev.t;
+    events++;
+    const i = ev.n;
+    switch (ev.k) {
+      case K_MESSAGE: {
+        if (!alive[i]) {
+          // The connection is refused or reset: the sender learns after a round trip.
+          if (alive[ev.f]) schedule(now + latency(i, ev.f), K_DOWN, ev.f, i, null);
+          break;
+        }
+        const m = ev.m as OverlayMessage;
+        if (m.type === 'gossip') copies[msgIndex(m)]!++;
+        nodes[i]!.handle({ type: 'message', from: ids[ev.f]!, message: m }, now, out);
+        perform(i, now);
+        break;
+      }
+      case K_TIMER:
+        if (!alive[i]) break;
+        nodes[i]!.handle({ type: 'timer', timer: ev.m as OverlayTimer }, now, out);
+        perform(i, now);
+        break;
+      case K_DOWN:
+        if (!alive[i]) break;
+        nodes[i]!.handle({ type: 'peer-down', peer: ids[ev.f]! }, now, out);
+        perform(i, now);
+        break;
+      case K_JOIN:
+        nodes[i]!.join({ id: ids[ev.f]!, address: ids[ev.f]! }, now, out);
+        perform(i, now);
+        if (i === N - 1) opts.progress?.({ event: 'joined', t: now, events });
+        break;
+      case K_BROADCAST: {
+        const k = ev.f;
+        let sender = Math.floor(rng() * N);
+        while (!alive[sender]) sender = Math.floor(rng() * N);
+        const payload = new Uint8Array(8);
+        payload[0] = k & 0xff;
+        payload[1] = (k >>> 8) & 0xff;
+        payload[2] = (k >>> 16) & 0xff;
+        payload[3] = (k >>> 24) & 0xff;
+        senderOf[k] = sender;
+        try {
+          nodes[sender]!.broadcast(1, payload, now, out);
+        } catch (err) {
+          if (!(err instanceof MeshwireError)) throw err;
+          reports['broadcast-refused'] = (reports['broadcast-refused'] ?? 0) + 1;
+        }
+        perform(sender, now);
+        break;
+      }
+      case K_KILL: {
+        const want = Math.floor(N * killFraction);
+        while (killed < want) {
+          const v = Math.floor(rng() * N);
+          if (!alive[v]) continue;
+          alive[v] = 0;
+          killed++;
+        }
+        // Every live node connected to a dead one sees its connection reset.
+        for (let x = 0; x < N; x++) {
+          if (!alive[x]) continue;
+          const st = nodes[x]!.membership;
+          for (const p of [...st.active.ids(), ...st.pendingIds()]) {
+            const j = index.get(p)!;
+            if (!alive[j]) schedule(now + latency(x, j), K_DOWN, x, j, null);
+          }
+        }
+        opts.progress?.({ event: 'kill', t: now, killed, components: countComponents() });
+        for (let d = 250; d <= 10_000; d += 250) schedule(now + d, K_PROBE, -1, d, null);
+        break;
+      }
+      case K_PROBE: {
+        if (repairMs !== null && ev.f > 2000) break;
+        const c = countComponents();
+        if (ev.f === 2000) components2s = c;
+        if (c === 1 && repairMs === null) repairMs = ev.f;
+        break;
+      }
+    }
+  }
+
+  opts.inspect?.(nodes, alive);
+  // Measure.
+  let pairs = 0;
+  let got = 0;
+  let pairsAfter = 0;
+  let gotAfter = 0;
+  let copiesAll = 0;
+  let delivAll = 0;
+  let copiesSettled = 0;
+  let delivSettled = 0;
+  const survivors = alive.reduce((a, b) => a + b, 0);
+  const hops: number[] = [];
+  for (let k = 0; k < M; k++) {
+    const s = senderOf[k]!;
+    if (s < 0) continue;
+    let receivers = survivors - (alive[s] ? 1 : 0);
+    let d = 0;
+    for (let i = 0; i < N; i++) {
+      if (!alive[i] || i === s) continue;
+      const bit = k * N + i;
+      if (delivered[bit >> 3]! & (1 << (bit & 7))) d++;
+    }
+    if (receivers < 0) receivers = 0;
+    pairs += receivers;
+    got += d;
+    if (k >= killIndex || killFraction === 0) {
+      pairsAfter += receivers;
+      gotAfter += d;
+    }
+    copiesAll += copies[k]!;
+    delivAll += deliveries[k]!;
+    if (k >= M / 2) {
+      copiesSettled += copies[k]!;
+      delivSettled += deliveries[k]!;
+    }
+    hops.push(maxHop[k]!);
+  }
+  hops.sort((a, b) => a - b);
+  const round = (x: number, d = 4): number => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    protocol,
+    nodes: N,
+    messages: M,
+    killed,
+    seed,
+    latency: `${latMin}-${latMax}`,
+    loss,
+    delivered: round(pairs === 0 ? 1 : got / pairs, 6),
+    delivered_after_kill: round(pairsAfter === 0 ? 1 : gotAfter / pairsAfter, 6),
+    rmr: round(delivAll === 0 ? 0 : copiesAll / delivAll - 1),
+    rmr_settled: round(delivSettled === 0 ? 0 : copiesSettled / delivSettled - 1),
+    ldh_p50: percentile(hops, 50),
+    ldh_p99: percentile(hops, 99),
+    ldh_max: hops[hops.length - 1] ?? 0,
+    components: countComponents(),
+    components_2s: components2s,
+    repair_ms: killFraction > 0 ? repairMs : null,
+    duplicates,
+    order_violations: orderViolations,
+    frames,
+    frames_lost: framesLost,
+    reports,
+    events,
+    virtual_s: round(now / 1000, 3),
+    wall_s: round((performance.now() - started) / 1000, 2),
+    rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+}
