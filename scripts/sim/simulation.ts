@@ -29,6 +29,8 @@ export interface SimOptions {
   kill?: number;
   /** Per-link latency range in ms; each link draws its latency once. @default [5, 30] */
   latency?: [number, number];
+  /** How link latencies are drawn (see `runSimulation`). @default 'coordinates' */
+  latencyModel?: 'coordinates' | 'random';
   /** Probability that a frame is dropped. @default 0 */
   loss?: number;
   seed?: number;
@@ -85,6 +87,7 @@ export interface SimResult {
   order_violations: number;
   frames: number;
   frames_lost: number;
+  frames_by_type: Record<string, number>;
   reports: Record<string, number>;
   events: number;
   virtual_s: number;
@@ -177,11 +180,26 @@ export function runSimulation(opts: SimOptions): SimResult {
   const schedule = (t: number, k: number, n: number, f: number, m: SimEvent['m']): void => {
     heap.push({ t, s: seq++, k, n, f, m });
   };
-  const latency = (a: number, b: number): number => {
-    const lo = a < b ? a : b;
-    const hi = a < b ? b : a;
-    return latMin + (mix3(lo, hi, seed) % (latMax - latMin + 1));
-  };
+  // Latency model: by default every node sits at a random point of the unit square and a link's
+  // latency grows with the distance (min at distance 0, max across the diagonal), so latencies
+  // obey the triangle inequality like real networks mostly do; `random` draws each link's
+  // latency independently instead (many short hops can then beat one long one).
+  const xs = new Float64Array(N);
+  const ys = new Float64Array(N);
+  for (let i = 0; i < N; i++) {
+    xs[i] = rng();
+    ys[i] = rng();
+  }
+  const span = latMax - latMin;
+  const latency =
+    (opts.latencyModel ?? 'coordinates') === 'coordinates'
+      ? (a: number, b: number): number =>
+          latMin + Math.round((span * Math.hypot(xs[a]! - xs[b]!, ys[a]! - ys[b]!)) / Math.SQRT2)
+      : (a: number, b: number): number => {
+          const lo = a < b ? a : b;
+          const hi = a < b ? b : a;
+          return latMin + (mix3(lo, hi, seed) % (span + 1));
+        };
 
   // Metrics.
   const deliveries = new Uint32Array(M);
@@ -196,6 +214,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let framesLost = 0;
   let events = 0;
   const reports: Record<string, number> = {};
+  const byType: Record<string, number> = {};
 
   const joinEnd = (N - 1) * joinSpacing;
   const tStart = joinEnd + warmup;
@@ -220,6 +239,7 @@ export function runSimulation(opts: SimOptions): SimResult {
           const j = index.get(act.to);
           if (j === undefined) break;
           frames++;
+          byType[act.message.type] = (byType[act.message.type] ?? 0) + 1;
           if (loss > 0 && netRng() < loss) {
             framesLost++;
             break;
@@ -443,6 +463,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     order_violations: orderViolations,
     frames,
     frames_lost: framesLost,
+    frames_by_type: byType,
     reports,
     events,
     virtual_s: round(now / 1000, 3),

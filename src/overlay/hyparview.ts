@@ -156,8 +156,18 @@ export class HyParView {
       this.active.add(peer); // the confirmation of a request we accepted: refresh the address
       return;
     }
-    if (this.#pending.has(peer.id)) {
-      // The peer accepted our JOIN or NEIGHBOR request (or asked us at the same time).
+    const pending = this.#pending.get(peer.id);
+    if (pending) {
+      // The peer accepted our JOIN or NEIGHBOR request (or asked us at the same time). If others
+      // filled the view meanwhile, decline rather than evict a working link: churn costs the
+      // broadcast tree more than one link short does.
+      if (this.active.size >= this.#o.maxPeers && pending.kind === 'neighbor') {
+        this.#pending.delete(peer.id);
+        this.#send(peer, { type: 'disconnect', alive: true }, out);
+        out.push({ type: 'disconnect', peer: peer.id });
+        this.#addPassive(peer, []);
+        return;
+      }
       this.#addActive(peer, false, out);
       return;
     }

@@ -128,7 +128,10 @@ export class Plumtree {
       return this.#report(out, { kind: 'hop-limit', from, id: idOf(m) });
     const seen = this.order.classify(m);
     if (seen === 'duplicate') {
-      if (this.#o.mode === 'plumtree' && this.eager.delete(from)) {
+      // PRUNE even when `from` is lazy here already: it may still count us as eager (its view and
+      // ours can differ while a PRUNE and a payload cross), and it must stop sending.
+      if (this.#o.mode === 'plumtree' && this.#isNeighbor(from)) {
+        this.eager.delete(from);
         this.lazy.add(from);
         out.push({ type: 'send', to: from, address: '', message: { type: 'prune' } });
       }
@@ -141,7 +144,6 @@ export class Plumtree {
     }
     if (this.#missing.size > 0) this.#missing.delete(keyOf(m));
     this.cache.add(m, now);
-    if (this.#o.mode === 'plumtree' && this.lazy.delete(from)) this.eager.add(from);
     let hint: number | undefined;
     if (this.#lowest.size > 0 && !this.order.tracks(m.sender, m.epoch)) {
       const low = this.#lowest.get(m.sender);
@@ -268,7 +270,12 @@ export class Plumtree {
     if (m.sources.length < MAX_SOURCES && !m.sources.includes(from)) m.sources.push(from);
     if (!m.armed) {
       m.armed = true;
-      out.push({ type: 'timer', at: now + this.#o.graftTimeoutMs, timer: { kind: 'graft', key } });
+      // Jitter (1x to 2x): the nodes of a part of the tree that all missed a payload hear of it
+      // at about the same time; without jitter they would all graft it at once, the grafted
+      // copies would meet inside that part as duplicates, and their PRUNEs would split it up
+      // further. With jitter the first graft usually reaches the others before they time out.
+      const delay = this.#o.graftTimeoutMs * (1 + this.#o.random());
+      out.push({ type: 'timer', at: now + delay, timer: { kind: 'graft', key } });
     }
   }
 
