@@ -34,6 +34,7 @@ const { values } = parseArgs({
     'max-peers': { type: 'string' },
     interval: { type: 'string' },
     settle: { type: 'string' },
+    senders: { type: 'string' },
   },
   strict: true,
 });
@@ -45,6 +46,7 @@ const loss = num('loss', values.loss, 0, 0, 0.99);
 const seed = Math.floor(num('seed', values.seed, 1, 0, 2 ** 32 - 1));
 const maxPeers = Math.floor(num('max-peers', values['max-peers'], 10, 1, 1000));
 const intervalMs = num('interval', values.interval, 10, 0.001, 60_000);
+const senders = Math.floor(num('senders', values.senders, Math.min(nodes, 100), 1, nodes));
 const settleMs = num('settle', values.settle, 5000, 0, 600_000);
 let latency: [number, number] = [5, 30];
 if (values.latency !== undefined) {
@@ -69,6 +71,7 @@ for (const p of protocols) {
     latency,
     protocol: p,
     maxPeers,
+    senders,
     intervalMs,
     settleMs,
     overlay: { maxPeers },

@@ -35,6 +35,8 @@ export interface SimOptions {
   loss?: number;
   seed?: number;
   protocol?: BroadcastMode;
+  /** Broadcasts come from this many distinct random nodes (trees are per sender). @default min(nodes, 100) */
+  senders?: number;
   /** Active view size. @default 10 */
   maxPeers?: number;
   /** Virtual ms between two broadcasts. @default 10 */
@@ -62,6 +64,7 @@ export interface SimResult {
   protocol: BroadcastMode;
   nodes: number;
   messages: number;
+  senders: number;
   killed: number;
   seed: number;
   latency: string;
@@ -174,6 +177,14 @@ export function runSimulation(opts: SimOptions): SimResult {
         mode: protocol,
       }),
   );
+
+  const senderCount = Math.min(N, opts.senders ?? 100);
+  const senderPool: number[] = [];
+  {
+    const chosen = new Set<number>();
+    while (chosen.size < senderCount) chosen.add(Math.floor(rng() * N));
+    senderPool.push(...chosen);
+  }
 
   const heap = new EventHeap<SimEvent>();
   let seq = 0;
@@ -354,7 +365,10 @@ export function runSimulation(opts: SimOptions): SimResult {
         break;
       case K_BROADCAST: {
         const k = ev.f;
-        let sender = Math.floor(rng() * N);
+        let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
+        for (let tries = 0; !alive[sender] && tries < 100; tries++) {
+          sender = senderPool[Math.floor(rng() * senderPool.length)]!;
+        }
         while (!alive[sender]) sender = Math.floor(rng() * N);
         const payload = new Uint8Array(8);
         payload[0] = k & 0xff;
@@ -445,6 +459,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     protocol,
     nodes: N,
     messages: M,
+    senders: senderCount,
     killed,
     seed,
     latency: `${latMin}-${latMax}`,

@@ -17,8 +17,8 @@ export interface OverlayStats {
   active: PeerId[];
   passive: PeerId[];
   pending: PeerId[];
-  eager: PeerId[];
-  lazy: PeerId[];
+  /** Senders whose broadcast tree this node keeps. */
+  trees: number;
   senders: number;
   cached: number;
   missing: number;
@@ -33,9 +33,12 @@ export class Overlay {
 
   constructor(options: OverlayOptions) {
     this.options = resolveOverlayOptions(options);
-    this.broadcaster = new Plumtree(this.options, (id) => this.membership.active.has(id));
+    this.broadcaster = new Plumtree(this.options, {
+      isNeighbor: (id) => this.membership.active.has(id),
+      neighbors: () => this.membership.active.values(),
+    });
     this.membership = new HyParView(this.options, {
-      neighborUp: (p) => this.broadcaster.neighborUp(p),
+      neighborUp: () => {},
       neighborDown: (p) => this.broadcaster.neighborDown(p),
     });
   }
@@ -80,7 +83,7 @@ export class Overlay {
           case 'graft':
             return this.broadcaster.onGraft(from, m.ids, now, out);
           case 'prune':
-            return this.broadcaster.onPrune(from);
+            return this.broadcaster.onPrune(from, m.sender);
           default:
             return this.membership.handle(from, m, now, out);
         }
@@ -119,8 +122,7 @@ export class Overlay {
       active: this.membership.active.ids(),
       passive: this.membership.passive.ids(),
       pending: this.membership.pendingIds(),
-      eager: [...this.broadcaster.eager],
-      lazy: [...this.broadcaster.lazy],
+      trees: this.broadcaster.order.size,
       senders: this.broadcaster.order.size,
       cached: this.broadcaster.cache.size,
       missing: this.broadcaster.missingCount,

@@ -25,7 +25,8 @@ interface Held {
   from: PeerId;
 }
 
-interface SenderState {
+/** What this node keeps per original sender. */
+export interface SenderState {
   epoch: number;
   /** The next sequence number due for delivery. */
   next: number;
@@ -38,6 +39,11 @@ interface SenderState {
   gapDeadline: number;
   /** While non-zero, the order's start is not fixed yet: nothing is delivered before then. */
   settleUntil: number;
+  /**
+   * This sender's broadcast tree here: the neighbours pruned from it (lazy: IHAVE only). Every
+   * other neighbour is eager (gets the payload); null = none pruned yet.
+   */
+  lazy: PeerId[] | null;
   /** The sender's token bucket (`originRate`), kept here to avoid a second per-sender map. */
   tokens: number;
   refilled: number;
@@ -70,6 +76,11 @@ export class SenderOrder {
       return 'duplicate';
     }
     return s.held?.has(id.seq) ? 'duplicate' : 'new';
+  }
+
+  /** The state of `sender`, if tracked. */
+  state(sender: PeerId): SenderState | undefined {
+    return this.#senders.get(sender);
   }
 
   /** Whether an order state exists for `sender` at `epoch` or later. */
@@ -194,6 +205,7 @@ export class SenderOrder {
       skipped: null,
       gapDeadline: Infinity,
       settleUntil: 0,
+      lazy: null,
       tokens: this.#o.originRate.burst,
       refilled: -Infinity,
     };

@@ -57,7 +57,7 @@ export type OverlayMessage =
   | GossipMessage
   | { type: 'ihave'; entries: IHaveEntry[] }
   | { type: 'graft'; ids: MessageId[] }
-  | { type: 'prune' };
+  | { type: 'prune'; sender: PeerId };
 
 /** The overlay message type names. */
 export type OverlayMessageType = OverlayMessage['type'];

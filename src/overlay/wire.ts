@@ -294,6 +294,7 @@ export function encodeOverlayMessage(m: OverlayMessage): Uint8Array {
       for (const id of m.ids) writeMessageId(w, id);
       break;
     case 'prune':
+      writeId(w, m.sender);
       break;
   }
   return w.done();
@@ -372,7 +373,7 @@ export function decodeOverlayMessage(body: Uint8Array, limits: OverlayDecodeLimi
       break;
     }
     case 0x13:
-      m = { type: 'prune' };
+      m = { type: 'prune', sender: readId(r) };
       break;
     default:
       return malformed(`unknown overlay message type 0x${code.toString(16).padStart(2, '0')}`);
