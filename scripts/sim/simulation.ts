@@ -135,7 +135,9 @@ export const stubSigner = { sign: stubSign };
 export const stubVerifier = {
   verify(f: SignedFields, sig: Uint8Array): boolean {
     const want = stubSign(f);
-    return sig.length === 4 && sig[0] === want[0] && sig[1] === want[1] && sig[2] === want[2] && sig[3] === want[3];
+    return (
+      sig.length === 4 && sig[0] === want[0] && sig[1] === want[1] && sig[2] === want[2] && sig[3] === want[3]
+    );
   },
 };
 

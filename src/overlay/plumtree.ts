@@ -21,7 +21,15 @@ import type { ResolvedOverlayOptions } from './options.js';
 import { SenderOrder } from './sender-order.js';
 import type { SenderState } from './sender-order.js';
 import { TokenBucket } from './token-bucket.js';
-import type { ActionSink, GossipMessage, IHaveEntry, MessageId, OverlayReport, PeerId, PeerInfo } from './types.js';
+import type {
+  ActionSink,
+  GossipMessage,
+  IHaveEntry,
+  MessageId,
+  OverlayReport,
+  PeerId,
+  PeerInfo,
+} from './types.js';
 import { MAX_IHAVE_ENTRIES, MAX_GRAFT_IDS } from './wire.js';
 
 /** Most announcers remembered per missing message. */
@@ -103,12 +111,18 @@ export class Plumtree {
   /** Broadcasts our own payload. Throws `ERR_RATE_LIMITED` beyond `originRate`. */
   broadcast(kind: number, payload: Uint8Array, now: number, out: ActionSink): BroadcastResult {
     const self = this.#o.self.id;
+    if (this.#seq === 0) this.order.own({ sender: self, epoch: this.#o.epoch, seq: 0 });
     if (!this.order.take(self, now)) {
       throw new MeshwireError('ERR_RATE_LIMITED', 'broadcast rate limit (originRate) exceeded');
     }
     const seq = ++this.#seq;
     const fields = { sender: self, epoch: this.#o.epoch, seq, kind, payload };
-    const message: GossipMessage = { type: 'gossip', ...fields, hops: 1, signature: this.#o.signer.sign(fields) };
+    const message: GossipMessage = {
+      type: 'gossip',
+      ...fields,
+      hops: 1,
+      signature: this.#o.signer.sign(fields),
+    };
     this.order.own(message);
     this.cache.add(message, now);
     const state = this.order.state(self)!;
@@ -132,7 +146,8 @@ export class Plumtree {
     if (neighbor && !this.#peerBucket(from, now).take(now)) {
       return this.#report(out, { kind: 'rate-limited', from, scope: 'peer', id: idOf(m) });
     }
-    if (m.hops < 1 || m.hops > this.#o.maxHops) return this.#report(out, { kind: 'hop-limit', from, id: idOf(m) });
+    if (m.hops < 1 || m.hops > this.#o.maxHops)
+      return this.#report(out, { kind: 'hop-limit', from, id: idOf(m) });
     const seen = this.order.classify(m);
     if (seen === 'duplicate') {
       // PRUNE even when `from` is lazy here already: it may still count us as eager (a PRUNE and
@@ -299,7 +314,8 @@ export class Plumtree {
     if (!state.lazy) state.lazy = [];
     if (state.lazy.includes(peer)) return;
     // Entries of former neighbours are dropped when the list grows, so churn cannot bloat it.
-    if (state.lazy.length >= this.#o.maxPeers) state.lazy = state.lazy.filter((p) => this.#host.isNeighbor(p));
+    if (state.lazy.length >= this.#o.maxPeers)
+      state.lazy = state.lazy.filter((p) => this.#host.isNeighbor(p));
     state.lazy.push(peer);
   }
 

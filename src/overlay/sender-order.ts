@@ -116,7 +116,12 @@ export class SenderOrder {
       // Order starts at the first message seen, or earlier when an IHAVE announced an earlier
       // one that is still on its way (then it is awaited like any gap).
       let first = message.seq;
-      if (firstHint !== undefined && firstHint >= 1 && firstHint < first && first - firstHint <= this.#o.maxHoldBack) {
+      if (
+        firstHint !== undefined &&
+        firstHint >= 1 &&
+        firstHint < first &&
+        first - firstHint <= this.#o.maxHoldBack
+      ) {
         first = firstHint;
       }
       s = this.#create(message.sender, message.epoch, first, out);
