@@ -182,7 +182,7 @@ export class Plumtree {
       return this.#report(out, { kind: 'rate-limited', from, scope: 'origin', id: idOf(m) });
     }
     if (this.#o.mode === 'direct' || m.hops >= this.#o.maxHops) return;
-    const copy: GossipMessage = { ...m, hops: m.hops + 1 };
+    const copy = withHops(m, m.hops + 1);
     let lazy = false;
     for (const p of this.#host.neighbors()) {
       if (p.id === from) continue;
@@ -214,7 +214,7 @@ export class Plumtree {
       if (!m) continue;
       const hops = m.sender === this.#o.self.id ? 1 : m.hops + 1;
       if (hops > this.#o.maxHops) continue;
-      out.push({ type: 'send', to: from, address: '', message: { ...m, hops } });
+      out.push({ type: 'send', to: from, address: '', message: withHops(m, hops) });
     }
   }
 
@@ -335,6 +335,20 @@ export class Plumtree {
   #report(out: ActionSink, report: OverlayReport): void {
     out.push({ type: 'report', report });
   }
+}
+
+/** A copy with another hop count (a literal, not a spread: this runs for every relayed payload). */
+function withHops(m: GossipMessage, hops: number): GossipMessage {
+  return {
+    type: 'gossip',
+    sender: m.sender,
+    epoch: m.epoch,
+    seq: m.seq,
+    kind: m.kind,
+    payload: m.payload,
+    hops,
+    signature: m.signature,
+  };
 }
 
 function isLazy(state: SenderState | undefined, peer: PeerId): boolean {
