@@ -33,6 +33,12 @@ export interface SimOptions {
   latencyModel?: 'coordinates' | 'random';
   /** Probability that a frame is dropped. @default 0 */
   loss?: number;
+  /**
+   * Which frames `loss` drops: `broadcast` (payload, IHAVE, GRAFT, PRUNE) or `all`. Over TCP a
+   * membership frame is lost only with its connection, which the node notices (modelled by the
+   * kill scenarios), so `broadcast` is the default. @default 'broadcast'
+   */
+  lossScope?: 'broadcast' | 'all';
   seed?: number;
   protocol?: BroadcastMode;
   /** Broadcasts come from this many distinct random nodes (trees are per sender). @default min(nodes, 100) */
@@ -86,6 +92,8 @@ export interface SimResult {
   components_2s: number | null;
   /** Virtual ms from the kill until the live nodes form one component; null if never. */
   repair_ms: number | null;
+  /** Up to 5 (message, node) pairs that were not delivered, for debugging. */
+  undelivered: { message: number; sender: string; node: string; at: number }[];
   duplicates: number;
   order_violations: number;
   frames: number;
@@ -139,7 +147,9 @@ export const stubSigner = {
 /** Verifier of the simulator. */
 export const stubVerifier = {
   verify(f: SignedFields, sig: Uint8Array): boolean {
-    return sig.length === 4 && ((sig[0]! << 24) | (sig[1]! << 16) | (sig[2]! << 8) | sig[3]!) >>> 0 === stubHash(f);
+    return (
+      sig.length === 4 && ((sig[0]! << 24) | (sig[1]! << 16) | (sig[2]! << 8) | sig[3]!) >>> 0 === stubHash(f)
+    );
   },
 };
 
@@ -157,6 +167,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   const protocol = opts.protocol ?? 'plumtree';
   const [latMin, latMax] = opts.latency ?? [5, 30];
   const loss = opts.loss ?? 0;
+  const lossAll = opts.lossScope === 'all';
   const interval = opts.intervalMs ?? 10;
   const joinSpacing = opts.joinSpacingMs ?? 2;
   const warmup = opts.warmupMs ?? 5000;
@@ -173,6 +184,9 @@ export function runSimulation(opts: SimOptions): SimResult {
     (id, i) =>
       new Overlay({
         maxPeers: 10,
+        // A lost frame is noticed only by this timeout here (a real connection that breaks is
+        // noticed at once), so the simulator uses a shorter one than the node's 10 s.
+        neighborTimeoutMs: 2000,
         ...opts.overlay,
         self: { id, address: id },
         signer: stubSigner,
@@ -221,6 +235,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   const copies = new Uint32Array(M);
   const maxHop = new Uint8Array(M);
   const senderOf = new Int32Array(M).fill(-1);
+  const sentAt = new Float64Array(M);
   const delivered = new Uint8Array(Math.ceil((N * M) / 8));
   const lastSeq: (Map<string, number> | null)[] = checkOrder ? ids.map(() => new Map()) : [];
   let duplicates = 0;
@@ -255,7 +270,9 @@ export function runSimulation(opts: SimOptions): SimResult {
           if (j === undefined) break;
           frames++;
           byType[act.message.type] = (byType[act.message.type] ?? 0) + 1;
-          if (loss > 0 && netRng() < loss) {
+          const t = act.message.type;
+          const lossy = lossAll || t === 'gossip' || t === 'ihave' || t === 'graft' || t === 'prune';
+          if (loss > 0 && lossy && netRng() < loss) {
             framesLost++;
             break;
           }
@@ -284,6 +301,9 @@ export function runSimulation(opts: SimOptions): SimResult {
         }
         case 'report':
           reports[act.report.kind] = (reports[act.report.kind] ?? 0) + 1;
+          // A node whose join got no answer tries another contact a second later, as the real
+          // node's bootstrap does.
+          if (act.report.kind === 'join-failed') schedule(now + 1000, K_JOIN, i, -1, null);
           opts.onReport?.(i, act.report, now);
           break;
         default:
@@ -362,11 +382,20 @@ export function runSimulation(opts: SimOptions): SimResult {
         nodes[i]!.handle({ type: 'peer-down', peer: ids[ev.f]! }, now, out);
         perform(i, now);
         break;
-      case K_JOIN:
-        nodes[i]!.join({ id: ids[ev.f]!, address: ids[ev.f]! }, now, out);
+      case K_JOIN: {
+        if (!alive[i]) break;
+        let contact = ev.f;
+        if (contact < 0) {
+          // A retry: until some contact accepted our join, through any live node.
+          if (nodes[i]!.membership.joined) break;
+          do contact = Math.floor(rng() * N);
+          while (contact === i || !alive[contact]);
+        }
+        nodes[i]!.join({ id: ids[contact]!, address: ids[contact]! }, now, out);
         perform(i, now);
-        if (i === N - 1) opts.progress?.({ event: 'joined', t: now, events });
+        if (i === N - 1 && ev.f >= 0) opts.progress?.({ event: 'joined', t: now, events });
         break;
+      }
       case K_BROADCAST: {
         const k = ev.f;
         let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
@@ -380,6 +409,7 @@ export function runSimulation(opts: SimOptions): SimResult {
         payload[2] = (k >>> 16) & 0xff;
         payload[3] = (k >>> 24) & 0xff;
         senderOf[k] = sender;
+        sentAt[k] = now;
         try {
           nodes[sender]!.broadcast(1, payload, now, out);
         } catch (err) {
@@ -432,6 +462,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let delivSettled = 0;
   const survivors = alive.reduce((a, b) => a + b, 0);
   const hops: number[] = [];
+  const undelivered: SimResult['undelivered'] = [];
   for (let k = 0; k < M; k++) {
     const s = senderOf[k]!;
     if (s < 0) continue;
@@ -441,6 +472,8 @@ export function runSimulation(opts: SimOptions): SimResult {
       if (!alive[i] || i === s) continue;
       const bit = k * N + i;
       if (delivered[bit >> 3]! & (1 << (bit & 7))) d++;
+      else if (undelivered.length < 5)
+        undelivered.push({ message: k, sender: ids[s]!, node: ids[i]!, at: sentAt[k]! });
     }
     if (receivers < 0) receivers = 0;
     pairs += receivers;
@@ -478,6 +511,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     components: countComponents(),
     components_2s: components2s,
     repair_ms: killFraction > 0 ? repairMs : null,
+    undelivered,
     duplicates,
     order_violations: orderViolations,
     frames,

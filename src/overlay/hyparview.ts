@@ -36,6 +36,7 @@ export class HyParView {
   readonly passive = new PeerSet();
   readonly #pending = new Map<PeerId, Pending>();
   #shuffleSent: PeerId[] = [];
+  #joined = false;
   #nextShuffle = -Infinity;
   readonly #o: ResolvedOverlayOptions;
   readonly #hooks: MembershipHooks;
@@ -43,6 +44,15 @@ export class HyParView {
   constructor(options: ResolvedOverlayOptions, hooks: MembershipHooks) {
     this.#o = options;
     this.#hooks = hooks;
+  }
+
+  /**
+   * Whether a contact has accepted our JOIN. Until then the driver should retry with other
+   * contacts on `join-failed`: a node whose join was lost can still be picked as a contact by
+   * newcomers, and would otherwise form an island with them.
+   */
+  get joined(): boolean {
+    return this.#joined;
   }
 
   /** Peers we asked to become neighbours (or to let us join) and have not answered yet. */
@@ -168,6 +178,7 @@ export class HyParView {
         this.#addPassive(peer, []);
         return;
       }
+      if (pending.kind === 'join') this.#joined = true;
       this.#addActive(peer, false, out);
       return;
     }

@@ -14,6 +14,8 @@ import type { ActionSink, OverlayEvent, PeerId, PeerInfo } from './types.js';
 
 /** A snapshot for `/peers` and tests. */
 export interface OverlayStats {
+  /** A contact accepted our join (see `HyParView.joined`). */
+  joined: boolean;
   active: PeerId[];
   passive: PeerId[];
   pending: PeerId[];
@@ -119,6 +121,7 @@ export class Overlay {
   /** Current views and counters. */
   stats(): OverlayStats {
     return {
+      joined: this.membership.joined,
       active: this.membership.active.ids(),
       passive: this.membership.passive.ids(),
       pending: this.membership.pendingIds(),

@@ -34,12 +34,16 @@ import { MAX_IHAVE_ENTRIES, MAX_GRAFT_IDS } from './wire.js';
 
 /** Most announcers remembered per missing message. */
 const MAX_SOURCES = 8;
+/** How many times each announcer of a missing message is asked before giving up on it. */
+const MAX_GRAFT_ROUNDS = 3;
 /** Most missing predecessors grafted when a message reveals a gap. */
 const MAX_GAP_GRAFTS = 16;
 
 interface Missing {
   id: MessageId;
   sources: PeerId[];
+  /** GRAFTs sent so far. */
+  attempts: number;
   armed: boolean;
   expires: number;
 }
@@ -253,9 +257,14 @@ export class Plumtree {
       this.#missing.delete(key);
       return;
     }
-    let source: PeerId | undefined;
-    while ((source = m.sources.shift()) !== undefined) {
-      if (!this.#host.isNeighbor(source)) continue;
+    // Announcers are asked in turn, round after round (a GRAFT or its answer can be lost too),
+    // at most MAX_GRAFT_ROUNDS times each; then only a new announcement re-arms the timer.
+    while (m.sources.length > 0 && m.attempts < m.sources.length * MAX_GRAFT_ROUNDS) {
+      const source = m.sources[m.attempts++ % m.sources.length]!;
+      if (!this.#host.isNeighbor(source)) {
+        m.sources.splice(m.sources.indexOf(source), 1);
+        continue;
+      }
       this.#makeEager(this.order.state(m.id.sender), source);
       out.push({ type: 'send', to: source, address: '', message: { type: 'graft', ids: [m.id] } });
       m.armed = true;
@@ -277,7 +286,13 @@ export class Plumtree {
     const key = keyOf(id);
     let m = this.#missing.get(key);
     if (!m) {
-      m = { id: { sender: id.sender, epoch: id.epoch, seq: id.seq }, sources: [], armed: false, expires: 0 };
+      m = {
+        id: { sender: id.sender, epoch: id.epoch, seq: id.seq },
+        sources: [],
+        attempts: 0,
+        armed: false,
+        expires: 0,
+      };
       this.#missing.set(key, m);
     }
     m.expires = now + this.#o.cacheRetentionMs;

@@ -94,7 +94,10 @@ export class SenderOrder {
     const s = this.#senders.get(id.sender);
     if (!s || s.epoch !== id.epoch) return [];
     const out: number[] = [];
-    for (let q = s.next; q < id.seq && out.length < limit; q++) if (!s.held?.has(q)) out.push(q);
+    // While the start is not fixed, the earlier messages (a sender counts from 1) may be on
+    // their way or still cached next door: look for the last `limit` of them.
+    const from = s.settleUntil !== 0 ? Math.max(1, id.seq - limit) : s.next;
+    for (let q = from; q < id.seq && out.length < limit; q++) if (!s.held?.has(q)) out.push(q);
     return out;
   }
 
@@ -128,7 +131,9 @@ export class SenderOrder {
       if (first > 1 && first === message.seq) {
         // We may be seeing this sender's messages out of order: wait a moment for earlier ones
         // before fixing where its order starts (`settleUntil`).
-        s.settleUntil = now + this.#o.graftTimeoutMs + this.#o.ihaveIntervalMs;
+        // Long enough for a graft of the earlier ones (timer up to 2x graftTimeoutMs, then a
+        // round trip) to come back.
+        s.settleUntil = now + 2 * this.#o.graftTimeoutMs + this.#o.graftRetryMs + this.#o.ihaveIntervalMs;
         s.held = new Map([[message.seq, { message, from }]]);
         s.gapDeadline = s.settleUntil;
         out.push({ type: 'timer', at: s.gapDeadline, timer: { kind: 'gap', sender: message.sender } });
@@ -185,7 +190,15 @@ export class SenderOrder {
     const s = this.#senders.get(sender);
     if (!s || !s.held || s.gapDeadline > now) return;
     if (s.settleUntil !== 0) {
-      s.settleUntil = 0; // the start is fixed now: deliver from there, gaps as usual
+      // The start is fixed now: deliver from there, gaps as usual. Whatever came before it was
+      // not delivered here, which the application is told.
+      s.settleUntil = 0;
+      if (s.first > 1) {
+        out.push({
+          type: 'report',
+          report: { kind: 'gap', sender, epoch: s.epoch, first: 1, last: s.first - 1, reason: 'start' },
+        });
+      }
     } else {
       this.#skipTo(sender, s, 'timeout', out);
     }

@@ -88,7 +88,8 @@ export type OverlayReport =
       epoch: number;
       first: number;
       last: number;
-      reason: 'timeout' | 'overflow';
+      /** `start`: the first message seen from this sender was not its first (late join, or lost). */
+      reason: 'timeout' | 'overflow' | 'start';
     }
   /** A message arrived after its place in the order was given up: dropped. */
   | { kind: 'late'; from: PeerId; id: MessageId; reason: 'skipped' | 'before-first' | 'old-epoch' }
