@@ -63,6 +63,11 @@ test('the signed bytes: context, zero, message ID, kind, payload (no hop count)'
   assert.deepEqual(Buffer.from(signedBytes(fields)), Buffer.from(bytes(expected)));
 });
 
+test("GRAFT may name seq 0: join that sender's tree without asking for a payload (rule O8)", () => {
+  const m: OverlayMessage = { type: 'graft', ids: [{ sender: 'a1', epoch: 0, seq: 0 }] };
+  assert.deepEqual(decodeOverlayMessage(encodeOverlayMessage(m)), m);
+});
+
 test('large values round-trip: epoch up to 2^53 - 1, seq up to 2^32 - 1, 1024 IHAVE entries', () => {
   const id = { sender: 'x'.repeat(128), epoch: Number.MAX_SAFE_INTEGER, seq: 0xffffffff };
   const ihave: OverlayMessage = {
@@ -102,9 +107,14 @@ test('malformed bodies are refused with ERR_MALFORMED_FRAME', () => {
   rejects('01 00 02 c3 28', 'ERR_MALFORMED_FRAME', 'invalid UTF-8');
   rejects('01 01 2d' + ' 61'.repeat(301), 'ERR_MALFORMED_FRAME', 'address over 300 bytes');
   rejects(
-    '12 00 01 02 61 31 00 00 00 00 00 00 00 00 00 00 00 00',
+    '11 00 01 02 61 31 00 00 00 00 00 00 00 00 00 00 00 00 01',
     'ERR_MALFORMED_FRAME',
-    'sequence number 0',
+    'IHAVE of seq 0',
+  );
+  rejects(
+    '10 02 61 31 00 00 00 00 00 00 00 00 00 00 00 00 01 00 00',
+    'ERR_MALFORMED_FRAME',
+    'gossip of seq 0',
   );
   rejects('12 00 01 02 61 31 00 20 00 00 00 00 00 00 00 00 00 01', 'ERR_MALFORMED_FRAME', 'epoch above 2^53');
   rejects(
@@ -141,7 +151,7 @@ test('the encoder refuses values the format cannot carry', () => {
     { type: 'join', address: 'nope' },
     { type: 'forward-join', ttl: 256, peer: { id: 'a', address: '' } },
     { type: 'graft', ids: [{ sender: 'a', epoch: -1, seq: 1 }] },
-    { type: 'graft', ids: [{ sender: 'a', epoch: 0, seq: 0 }] },
+    { type: 'ihave', entries: [{ sender: 'a', epoch: 0, seq: 0, hops: 1 }] },
     {
       type: 'ihave',
       entries: Array.from({ length: 1025 }, () => ({ sender: 'a', epoch: 0, seq: 1, hops: 1 })),

@@ -36,14 +36,18 @@ import { MAX_IHAVE_ENTRIES, MAX_GRAFT_IDS } from './wire.js';
 const MAX_SOURCES = 8;
 /** How many times each announcer of a missing message is asked before giving up on it. */
 const MAX_GRAFT_ROUNDS = 3;
+/** Hops a lazy path must save before the tree switches to it (the paper's threshold). */
+const OPTIMIZE_HOPS = 3;
 /** Most missing predecessors grafted when a message reveals a gap. */
 const MAX_GAP_GRAFTS = 16;
 
 interface Missing {
   id: MessageId;
   sources: PeerId[];
-  /** GRAFTs sent so far. */
+  /** GRAFTs sent so far (in this round of sources). */
   attempts: number;
+  /** Whether every neighbour has been made a source (the last resort). */
+  widened: boolean;
   armed: boolean;
   expires: number;
 }
@@ -140,7 +144,7 @@ export class Plumtree {
         eager++;
       }
     }
-    if (lazy > 0) this.#announce(message, self, state, now, out);
+    if (lazy > 0 || this.#o.announceToEager) this.#announce(message, self, state, now, out);
     return { id: { sender: self, epoch: this.#o.epoch, seq }, eager, lazy };
   }
 
@@ -177,6 +181,8 @@ export class Plumtree {
     }
     this.order.accept(m, from, now, out, hint);
     const state = this.order.state(m.sender)!;
+    state.hops = m.hops;
+    state.parent = from;
     if (this.#o.mode !== 'direct') {
       for (const seq of this.order.missingBefore(m, MAX_GAP_GRAFTS)) {
         this.#expect({ sender: m.sender, epoch: m.epoch, seq }, from, now, out);
@@ -193,7 +199,7 @@ export class Plumtree {
       if (isLazy(state, p.id)) lazy = true;
       else out.push({ type: 'send', to: p.id, address: '', message: copy });
     }
-    if (lazy) this.#announce(m, from, state, now, out);
+    if (lazy || this.#o.announceToEager) this.#announce(m, from, state, now, out);
   }
 
   /** Handles an IHAVE batch from `from`. */
@@ -202,9 +208,37 @@ export class Plumtree {
       return this.#report(out, { kind: 'protocol', from, detail: 'too many IHAVE entries' });
     }
     for (const e of entries) {
-      if (e.hops >= this.#o.maxHops || this.order.classify(e) !== 'new') continue;
-      this.#expect(e, from, now, out);
+      if (e.hops >= this.#o.maxHops) continue;
+      const seen = this.order.classify(e);
+      if (seen === 'new') this.#expect(e, from, now, out);
+      else if (seen === 'duplicate' && this.#prune) this.#optimize(e, from, out);
     }
+  }
+
+  /**
+   * The paper's tree optimisation: when a lazy neighbour announces a sender's message with at
+   * least OPTIMIZE_HOPS fewer hops than the path it reached us by, that neighbour becomes our
+   * parent for this sender (GRAFT without a payload: seq 0) and the old parent is pruned. This
+   * undoes the drift that repairs (grafts after losses) cause in a tree over time.
+   */
+  #optimize(e: IHaveEntry, from: PeerId, out: ActionSink): void {
+    const state = this.order.state(e.sender);
+    if (!state || state.epoch !== e.epoch || state.parent === null || state.parent === from) return;
+    if (state.hops - (e.hops + 1) < OPTIMIZE_HOPS || !this.#host.isNeighbor(from)) return;
+    const old = state.parent;
+    this.#makeEager(state, from);
+    out.push({
+      type: 'send',
+      to: from,
+      address: '',
+      message: { type: 'graft', ids: [{ ...idOf(e), seq: 0 }] },
+    });
+    if (this.#host.isNeighbor(old)) {
+      this.#makeLazy(state, old);
+      out.push({ type: 'send', to: old, address: '', message: { type: 'prune', sender: e.sender } });
+    }
+    state.parent = from;
+    state.hops = e.hops + 1;
   }
 
   /** Handles a GRAFT: `from` rejoins those senders' trees and gets the payloads still cached. */
@@ -214,6 +248,7 @@ export class Plumtree {
     }
     for (const id of ids) {
       this.#makeEager(this.order.state(id.sender), from);
+      if (id.seq === 0) continue; // tree only (the optimisation), no payload wanted
       const m = this.cache.get(id, now);
       if (!m) continue;
       const hops = m.sender === this.#o.self.id ? 1 : m.hops + 1;
@@ -232,10 +267,11 @@ export class Plumtree {
     this.#ihaveArmed = false;
     const queue = this.#queue;
     this.#queue = [];
+    const all = this.#o.announceToEager;
     for (const peer of this.#host.neighbors()) {
       let entries: IHaveEntry[] = [];
       for (const q of queue) {
-        if (q.from === peer.id || !isLazy(q.state, peer.id)) continue;
+        if (q.from === peer.id || (!all && !isLazy(q.state, peer.id))) continue;
         entries.push(q.entry);
         if (entries.length === MAX_IHAVE_ENTRIES) {
           out.push({ type: 'send', to: peer.id, address: '', message: { type: 'ihave', entries } });
@@ -258,8 +294,18 @@ export class Plumtree {
       return;
     }
     // Announcers are asked in turn, round after round (a GRAFT or its answer can be lost too),
-    // at most MAX_GRAFT_ROUNDS times each; then only a new announcement re-arms the timer.
-    while (m.sources.length > 0 && m.attempts < m.sources.length * MAX_GRAFT_ROUNDS) {
+    // at most MAX_GRAFT_ROUNDS times each. If none of them had it (a gap seen in the sequence
+    // numbers, where the only hint is the neighbour that sent the next message), every
+    // neighbour is asked once; after that only a new announcement re-arms the timer.
+    if (m.attempts >= m.sources.length * MAX_GRAFT_ROUNDS && !m.widened) {
+      m.widened = true;
+      m.attempts = 0;
+      m.sources = this.#host
+        .neighbors()
+        .map((p) => p.id)
+        .slice(0, MAX_SOURCES);
+    }
+    while (m.sources.length > 0 && m.attempts < m.sources.length * (m.widened ? 1 : MAX_GRAFT_ROUNDS)) {
       const source = m.sources[m.attempts++ % m.sources.length]!;
       if (!this.#host.isNeighbor(source)) {
         m.sources.splice(m.sources.indexOf(source), 1);
@@ -290,6 +336,7 @@ export class Plumtree {
         id: { sender: id.sender, epoch: id.epoch, seq: id.seq },
         sources: [],
         attempts: 0,
+        widened: false,
         armed: false,
         expires: 0,
       };

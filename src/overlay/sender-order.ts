@@ -44,6 +44,9 @@ export interface SenderState {
    * other neighbour is eager (gets the payload); null = none pruned yet.
    */
   lazy: PeerId[] | null;
+  /** Hops of the last new message from this sender, and the neighbour it came from. */
+  hops: number;
+  parent: PeerId | null;
   /** The sender's token bucket (`originRate`), kept here to avoid a second per-sender map. */
   tokens: number;
   refilled: number;
@@ -224,6 +227,8 @@ export class SenderOrder {
       gapDeadline: Infinity,
       settleUntil: 0,
       lazy: null,
+      hops: 0,
+      parent: null,
       tokens: this.#o.originRate.burst,
       refilled: -Infinity,
     };

@@ -213,12 +213,12 @@ function readPeers(r: Reader): PeerInfo[] {
   return peers;
 }
 
-function writeMessageId(w: Writer, id: MessageId): void {
+function writeMessageId(w: Writer, id: MessageId, allowZero = false): void {
   if (
     !Number.isSafeInteger(id.epoch) ||
     id.epoch < 0 ||
     !Number.isInteger(id.seq) ||
-    id.seq < 1 ||
+    id.seq < (allowZero ? 0 : 1) ||
     id.seq > 0xffffffff
   ) {
     throw new MeshwireError('ERR_INVALID_ARGUMENT', 'overlay: invalid message ID');
@@ -228,11 +228,11 @@ function writeMessageId(w: Writer, id: MessageId): void {
   w.u32(id.seq);
 }
 
-function readMessageId(r: Reader): MessageId {
+function readMessageId(r: Reader, allowZero = false): MessageId {
   const sender = readId(r);
   const epoch = r.u64();
   const seq = r.u32();
-  if (seq === 0) malformed('sequence number 0');
+  if (seq === 0 && !allowZero) malformed('sequence number 0');
   return { sender, epoch, seq };
 }
 
@@ -291,7 +291,7 @@ export function encodeOverlayMessage(m: OverlayMessage): Uint8Array {
     case 'graft':
       if (m.ids.length > MAX_GRAFT_IDS) throw new MeshwireError('ERR_INVALID_ARGUMENT', 'GRAFT ids');
       w.u16(m.ids.length);
-      for (const id of m.ids) writeMessageId(w, id);
+      for (const id of m.ids) writeMessageId(w, id, true);
       break;
     case 'prune':
       writeId(w, m.sender);
@@ -368,7 +368,7 @@ export function decodeOverlayMessage(body: Uint8Array, limits: OverlayDecodeLimi
       const n = r.u16();
       if (n > MAX_GRAFT_IDS) throw new CodecError('ERR_TOO_MANY_ENTRIES', `overlay: ${n} GRAFT ids`);
       const ids: MessageId[] = [];
-      for (let i = 0; i < n; i++) ids.push(readMessageId(r));
+      for (let i = 0; i < n; i++) ids.push(readMessageId(r, true));
       m = { type: 'graft', ids };
       break;
     }
