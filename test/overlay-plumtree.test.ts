@@ -243,3 +243,21 @@ test('messages overtaking the first one of a new sender wait for it (order start
     { kind: 'gap', sender: 's', epoch: 0, first: 1, last: 1, reason: 'start' },
   ]);
 });
+
+test('the seen/order state is bounded in size (least recently active first) and in time', () => {
+  const node = lone({ maxSenders: 2, senderTtlMs: 60_000, cacheRetentionMs: 1000 });
+  const out: OverlayAction[] = [];
+  for (const [i, sender] of ['a', 'b', 'c'].entries()) {
+    node.handle({ type: 'message', from: 'p', message: gossip(sender, 1, 'x') }, i, out);
+  }
+  assert.equal(node.stats().senders, 2);
+  assert.deepEqual(
+    reportsOf(out).filter((r) => r.kind === 'sender-evicted'),
+    [{ kind: 'sender-evicted', sender: 'a' }],
+  );
+  node.handle({ type: 'timer', timer: { kind: 'tick' } }, 30_000, out);
+  assert.equal(node.stats().senders, 2, 'not idle long enough');
+  node.handle({ type: 'timer', timer: { kind: 'tick' } }, 61_000, out);
+  assert.equal(node.stats().senders, 0, 'idle senders forgotten');
+  assert.throws(() => lone({ senderTtlMs: 1000 }), /senderTtlMs/);
+});

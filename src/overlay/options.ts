@@ -64,6 +64,8 @@ export interface OverlayOptions {
   gapTimeoutMs?: number;
   /** Most senders whose order state is kept (least recently active forgotten). @default 10000 */
   maxSenders?: number;
+  /** A sender silent this long is forgotten (its order restarts if it speaks again). @default 600000 */
+  senderTtlMs?: number;
   /** Broadcast payloads accepted from one neighbour (relayed traffic). @default 5000/s, burst 10000 */
   peerRate?: RateLimit;
   /** Broadcasts accepted per original sender, own ones included. @default 200/s, burst 1000 */
@@ -153,6 +155,12 @@ export function resolveOverlayOptions(o: OverlayOptions): ResolvedOverlayOptions
   if (shuffleWalkLength > 255) {
     throw new MeshwireError('ERR_INVALID_OPTION', 'overlay option shuffleWalkLength must be <= 255');
   }
+  const cacheRetentionMs = duration('cacheRetentionMs', o.cacheRetentionMs ?? 30_000);
+  const senderTtlMs = duration('senderTtlMs', o.senderTtlMs ?? 600_000);
+  if (senderTtlMs <= cacheRetentionMs) {
+    // A sender forgotten while its payloads can still be grafted could be delivered twice.
+    throw new MeshwireError('ERR_INVALID_OPTION', 'overlay option senderTtlMs must exceed cacheRetentionMs');
+  }
   return {
     self: { id: o.self.id, address: o.self.address ?? '' },
     signer: o.signer,
@@ -173,11 +181,12 @@ export function resolveOverlayOptions(o: OverlayOptions): ResolvedOverlayOptions
     graftTimeoutMs: duration('graftTimeoutMs', o.graftTimeoutMs ?? 150),
     graftRetryMs: duration('graftRetryMs', o.graftRetryMs ?? 75),
     maxHops,
-    cacheRetentionMs: duration('cacheRetentionMs', o.cacheRetentionMs ?? 30_000),
+    cacheRetentionMs,
     maxCachedMessages: count('maxCachedMessages', o.maxCachedMessages ?? 1024, 1),
     maxHoldBack: count('maxHoldBack', o.maxHoldBack ?? 256, 1),
     gapTimeoutMs: duration('gapTimeoutMs', o.gapTimeoutMs ?? 3000),
     maxSenders: count('maxSenders', o.maxSenders ?? 10_000, 1),
+    senderTtlMs,
     peerRate: rate('peerRate', o.peerRate ?? { perSecond: 5000, burst: 10_000 }),
     originRate: rate('originRate', o.originRate ?? { perSecond: 200, burst: 1000 }),
     announceToEager: o.announceToEager ?? true,

@@ -322,6 +322,7 @@ export class Plumtree {
   /** Periodic cleanup of the cache and of missing entries nobody can serve. */
   tick(now: number): void {
     this.cache.expire(now);
+    this.order.expire(now);
     for (const [key, m] of this.#missing) {
       if (m.expires <= now || this.order.classify(m.id) !== 'new') this.#missing.delete(key);
     }

@@ -44,6 +44,8 @@ export interface SenderState {
    * other neighbour is eager (gets the payload); null = none pruned yet.
    */
   lazy: PeerId[] | null;
+  /** When the last message of this sender arrived (the state expires `senderTtlMs` later). */
+  active: number;
   /** Hops of the last new message from this sender, and the neighbour it came from. */
   hops: number;
   parent: PeerId | null;
@@ -131,6 +133,7 @@ export class SenderOrder {
         first = firstHint;
       }
       s = this.#create(message.sender, message.epoch, first, out);
+      s.active = now;
       if (first > 1 && first === message.seq) {
         // We may be seeing this sender's messages out of order: wait a moment for earlier ones
         // before fixing where its order starts (`settleUntil`).
@@ -154,6 +157,7 @@ export class SenderOrder {
       this.#senders.delete(message.sender);
       this.#senders.set(message.sender, s);
     }
+    s.active = now;
     if (message.seq === s.next) {
       out.push({ type: 'deliver', message, from });
       s.next++;
@@ -186,6 +190,20 @@ export class SenderOrder {
     if (s.tokens < 1) return false;
     s.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Forgets senders silent for `senderTtlMs` (nothing of theirs can still be in flight: payloads
+   * are cached 30 s at most), oldest first; the Map is in least-recently-active order, so this
+   * stops at the first recent one.
+   */
+  expire(now: number): void {
+    const limit = now - this.#o.senderTtlMs;
+    for (const [sender, s] of this.#senders) {
+      if (s.active > limit) return;
+      if (s.held) continue;
+      this.#senders.delete(sender);
+    }
   }
 
   /** Handles a `gap` timer: skips the gap if it is still open and due. */
@@ -229,6 +247,7 @@ export class SenderOrder {
       lazy: null,
       hops: 0,
       parent: null,
+      active: 0,
       tokens: this.#o.originRate.burst,
       refilled: -Infinity,
     };
