@@ -261,3 +261,22 @@ test('the seen/order state is bounded in size (least recently active first) and 
   assert.equal(node.stats().senders, 0, 'idle senders forgotten');
   assert.throws(() => lone({ senderTtlMs: 1000 }), /senderTtlMs/);
 });
+
+test('a flooding node reaches only its neighbours beyond originRate; honest broadcasts still reach all', () => {
+  const ids = Array.from({ length: 10 }, (_, i) => `n${i}`);
+  const net = mesh(ids, 3, { originRate: { perSecond: 10, burst: 20 } });
+  // The flooder skips its own limit (it is malicious) and hands 100 signed messages to n0.
+  for (let seq = 1; seq <= 100; seq++) {
+    net.event('n0', { type: 'message', from: 'flooder', message: gossip('flooder', seq, `spam${seq}`) });
+  }
+  net.broadcast('n7', 'honest');
+  net.run(net.now + 3000);
+  const spam = (id: string): number => net.texts(id).filter((t) => t.startsWith('flooder:')).length;
+  assert.equal(spam('n0'), 100, 'the first node delivers what it verified');
+  for (const id of ids.slice(1)) {
+    assert.ok(spam(id) <= 20, `${id} got ${spam(id)} flood messages`);
+    if (id !== 'n7') assert.ok(net.texts(id).includes('n7:honest'), `${id} missed the honest broadcast`);
+  }
+  const limited = net.reports.get('n0')!.filter((r) => r.kind === 'rate-limited' && r.scope === 'origin');
+  assert.equal(limited.length, 80, 'every message not relayed is reported');
+});
