@@ -280,3 +280,16 @@ test('a flooding node reaches only its neighbours beyond originRate; honest broa
   const limited = net.reports.get('n0')!.filter((r) => r.kind === 'rate-limited' && r.scope === 'origin');
   assert.equal(limited.length, 80, 'every message not relayed is reported');
 });
+
+test('the GRAFT cache keeps at most maxCachedMessages payloads, each at most cacheRetentionMs', async () => {
+  const { MessageCache } = await import('../src/overlay/message-cache.js');
+  const cache = new MessageCache(40, 1000);
+  for (let seq = 1; seq <= 100; seq++) cache.add(gossip('s', seq, 'x'), seq);
+  assert.equal(cache.size, 40);
+  assert.equal(cache.get({ sender: 's', epoch: 0, seq: 60 }, 100), undefined, 'evicted by count');
+  assert.equal(cache.get({ sender: 's', epoch: 0, seq: 61 }, 100)?.seq, 61);
+  assert.equal(cache.get({ sender: 't', epoch: 0, seq: 61 }, 100), undefined);
+  assert.equal(cache.get({ sender: 's', epoch: 0, seq: 100 }, 1099)?.seq, 100);
+  assert.equal(cache.get({ sender: 's', epoch: 0, seq: 99 }, 1100), undefined, 'expired by time');
+  assert.equal(cache.size, 1);
+});
