@@ -99,7 +99,7 @@ export class Overlay {
         switch (t.kind) {
           case 'tick':
             this.membership.tick(now, out);
-            this.broadcaster.tick(now);
+            this.broadcaster.tick(now, out);
             out.push({ type: 'timer', at: now + this.options.tickMs, timer: t });
             return;
           case 'ihave':

@@ -57,6 +57,8 @@ interface Queued {
   from: PeerId;
   /** The sender's state, whose tree says which neighbours are lazy for this entry. */
   state: SenderState;
+  /** A re-announcement: goes to every neighbour. */
+  again: boolean;
 }
 
 /** What the broadcast layer needs from membership. */
@@ -79,6 +81,8 @@ export class Plumtree {
   readonly order: SenderOrder;
   readonly cache: MessageCache;
   readonly #missing = new Map<string, Missing>();
+  /** The newest message per sender since the last tick, re-announced on the tick. */
+  readonly #latest = new Map<PeerId, Queued>();
   /** Lowest announced sequence per sender not yet tracked by `order` (see `#expect`). */
   readonly #lowest = new Map<PeerId, { epoch: number; seq: number }>();
   #queue: Queued[] = [];
@@ -145,6 +149,7 @@ export class Plumtree {
       }
     }
     if (lazy > 0 || this.#o.announceToEager) this.#announce(message, self, state, now, out);
+    this.#latest.set(self, { entry: message, from: self, state, again: true });
     return { id: { sender: self, epoch: this.#o.epoch, seq }, eager, lazy };
   }
 
@@ -172,7 +177,6 @@ export class Plumtree {
       return this.#report(out, { kind: 'bad-signature', from, id: idOf(m) });
     }
     if (this.#missing.size > 0) this.#missing.delete(keyOf(m));
-    this.cache.add(m, now);
     let hint: number | undefined;
     if (this.#lowest.size > 0 && !this.order.tracks(m.sender, m.epoch)) {
       const low = this.#lowest.get(m.sender);
@@ -189,8 +193,11 @@ export class Plumtree {
       }
     }
     if (!this.order.take(m.sender, now)) {
+      // Delivered here, but neither relayed, nor announced, nor kept for GRAFTs.
       return this.#report(out, { kind: 'rate-limited', from, scope: 'origin', id: idOf(m) });
     }
+    this.cache.add(m, now);
+    if (this.#o.mode !== 'direct') this.#latest.set(m.sender, { entry: m, from, state, again: true });
     if (this.#o.mode === 'direct' || m.hops >= this.#o.maxHops) return;
     const copy = withHops(m, m.hops + 1);
     let lazy = false;
@@ -208,7 +215,6 @@ export class Plumtree {
       return this.#report(out, { kind: 'protocol', from, detail: 'too many IHAVE entries' });
     }
     for (const e of entries) {
-      if (e.hops >= this.#o.maxHops) continue;
       const seen = this.order.classify(e);
       if (seen === 'new') this.#expect(e, from, now, out);
       else if (seen === 'duplicate' && this.#prune) this.#optimize(e, from, out);
@@ -271,7 +277,7 @@ export class Plumtree {
     for (const peer of this.#host.neighbors()) {
       let entries: IHaveEntry[] = [];
       for (const q of queue) {
-        if (q.from === peer.id || (!all && !isLazy(q.state, peer.id))) continue;
+        if (q.from === peer.id || (!all && !q.again && !isLazy(q.state, peer.id))) continue;
         entries.push(q.entry);
         if (entries.length === MAX_IHAVE_ENTRIES) {
           out.push({ type: 'send', to: peer.id, address: '', message: { type: 'ihave', entries } });
@@ -319,12 +325,32 @@ export class Plumtree {
     }
   }
 
-  /** Periodic cleanup of the cache and of missing entries nobody can serve. */
-  tick(now: number): void {
+  /**
+   * Periodic cleanup of the cache and of missing entries. A message announced to us that we
+   * never got, however often we grafted it, is reported (`missed`) when its entry expires: it
+   * may never show up as a gap (when no later message of its sender reaches us).
+   */
+  tick(now: number, out: ActionSink): void {
+    // Anti-entropy for the last message of a sender: a node that lost it (and every copy and
+    // IHAVE of it) would see no later message reveal the gap. So each tick re-announces, to
+    // every neighbour, the newest message of each sender heard since the previous tick.
+    if (this.#latest.size > 0) {
+      for (const q of this.#latest.values()) this.#queue.push(q);
+      this.#latest.clear();
+      if (!this.#ihaveArmed) {
+        this.#ihaveArmed = true;
+        out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
+      }
+    }
     this.cache.expire(now);
     this.order.expire(now);
     for (const [key, m] of this.#missing) {
-      if (m.expires <= now || this.order.classify(m.id) !== 'new') this.#missing.delete(key);
+      if (this.order.classify(m.id) !== 'new') {
+        this.#missing.delete(key);
+      } else if (m.expires <= now) {
+        this.#missing.delete(key);
+        this.#report(out, { kind: 'missed', id: m.id });
+      }
     }
   }
 
@@ -365,7 +391,7 @@ export class Plumtree {
   }
 
   #announce(entry: IHaveEntry, from: PeerId, state: SenderState, now: number, out: ActionSink): void {
-    this.#queue.push({ entry, from, state });
+    this.#queue.push({ entry, from, state, again: false });
     if (!this.#ihaveArmed) {
       this.#ihaveArmed = true;
       out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });

@@ -95,6 +95,8 @@ export type OverlayReport =
   | { kind: 'late'; from: PeerId; id: MessageId; reason: 'skipped' | 'before-first' | 'old-epoch' }
   /** A neighbour (`scope: 'peer'`) or an original sender (`'origin'`) exceeded its rate: dropped. */
   | { kind: 'rate-limited'; from: PeerId; scope: 'peer' | 'origin'; id: MessageId }
+  /** A message announced to us (IHAVE) never arrived, however often it was grafted. */
+  | { kind: 'missed'; id: MessageId }
   /** A broadcast arrived with more hops than allowed: dropped. */
   | { kind: 'hop-limit'; from: PeerId; id: MessageId }
   /** The join through `contact` got no answer or the contact was unreachable. */
