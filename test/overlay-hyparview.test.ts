@@ -188,3 +188,35 @@ test('shuffles spread passive entries; a leaving node is dropped from backups', 
     assert.ok(!s.active.includes('f') && !s.passive.includes('f'), `${n} forgot f`);
   }
 });
+
+test('two halves that healed separately merge through one re-join', () => {
+  const net = new TestNet({ maxPeers: 3 });
+  const left = ['l0', 'l1', 'l2', 'l3', 'l4', 'l5'];
+  const right = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+  for (const id of [...left, ...right]) net.add(id);
+  for (const half of [left, right]) {
+    for (const id of half.slice(1)) {
+      net.join(id, half[0]!);
+      net.run(net.now + 5);
+    }
+  }
+  net.run(net.now + 5000);
+  const reach = (from: string): Set<string> => {
+    const seen = new Set([from]);
+    const stack = [from];
+    while (stack.length > 0) {
+      for (const p of net.node(stack.pop()!).stats().active) {
+        if (!seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
+    return seen;
+  };
+  assert.equal(reach('l0').size, 6, 'two separate halves');
+  net.join('l3', 'r2'); // the node's periodic re-join through a known address
+  net.run(net.now + 5000);
+  assert.equal(reach('l0').size, 12, 'one overlay again');
+  assertSymmetric(net);
+});
