@@ -9,102 +9,16 @@
  */
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
-import type {
-  BroadcastMode,
-  GossipMessage,
-  OverlayAction,
-  OverlayMessage,
-  OverlayOptions,
-  OverlayTimer,
-  SignedFields,
-} from '../../src/overlay/index.js';
+import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
+import { countComponentsOf } from './components.js';
 import { EventHeap } from './heap.js';
 import { mix3, seededRandom } from './rng.js';
+import { stubSigner, stubVerifier } from './stub-signer.js';
+import type { SimOptions, SimResult } from './types.js';
 
-/** Options of one simulation run. */
-export interface SimOptions {
-  nodes: number;
-  messages: number;
-  /** Fraction of nodes killed at once halfway through the broadcasts. @default 0 */
-  kill?: number;
-  /** Per-link latency range in ms; each link draws its latency once. @default [5, 30] */
-  latency?: [number, number];
-  /** How link latencies are drawn (see `runSimulation`). @default 'coordinates' */
-  latencyModel?: 'coordinates' | 'random';
-  /** Probability that a frame is dropped. @default 0 */
-  loss?: number;
-  /**
-   * Which frames `loss` drops: `broadcast` (payload, IHAVE, GRAFT, PRUNE) or `all`. Over TCP a
-   * membership frame is lost only with its connection, which the node notices (modelled by the
-   * kill scenarios), so `broadcast` is the default. @default 'broadcast'
-   */
-  lossScope?: 'broadcast' | 'all';
-  seed?: number;
-  protocol?: BroadcastMode;
-  /** Broadcasts come from this many distinct random nodes (trees are per sender). @default min(nodes, 100) */
-  senders?: number;
-  /** Active view size. @default 10 */
-  maxPeers?: number;
-  /** Virtual ms between two broadcasts. @default 10 */
-  intervalMs?: number;
-  /** Virtual ms between two joins. @default 2 */
-  joinSpacingMs?: number;
-  /** Virtual ms between the last join and the first broadcast. @default 5000 */
-  warmupMs?: number;
-  /** Virtual ms after the last broadcast before measuring. @default 5000 */
-  settleMs?: number;
-  /** Check exactly-once and per-sender order at every delivery (memory: nodes × senders). */
-  checkOrder?: boolean;
-  /** Overrides passed to every overlay core. */
-  overlay?: Partial<OverlayOptions>;
-  /** Called at the end with the overlay cores and which are alive (tests, debugging). */
-  inspect?: (nodes: readonly Overlay[], alive: Uint8Array) => void;
-  /** Called with every report action (tests, debugging). */
-  onReport?: (node: number, report: unknown, now: number) => void;
-  /** Called with progress records (one JSON object each). */
-  progress?: (record: Record<string, unknown>) => void;
-}
+export type { SimOptions, SimResult };
 
-/** The result line. */
-export interface SimResult {
-  protocol: BroadcastMode;
-  nodes: number;
-  messages: number;
-  senders: number;
-  killed: number;
-  seed: number;
-  latency: string;
-  loss: number;
-  /** Delivered (message, surviving non-sender node) pairs / all such pairs. */
-  delivered: number;
-  /** The same over messages sent after the kill (equal to `delivered` without a kill). */
-  delivered_after_kill: number;
-  /** Payload copies received per delivery, minus one. */
-  rmr: number;
-  /** rmr over the second half of the messages (trees settled; after the kill if any). */
-  rmr_settled: number;
-  ldh_p50: number;
-  ldh_p99: number;
-  ldh_max: number;
-  /** Connected components of the live nodes' active views at the end. */
-  components: number;
-  /** Components 2 s (virtual) after the kill; null without a kill. */
-  components_2s: number | null;
-  /** Virtual ms from the kill until the live nodes form one component; null if never. */
-  repair_ms: number | null;
-  /** Up to 5 (message, node) pairs that were not delivered, for debugging. */
-  undelivered: { message: number; sender: string; node: string; at: number }[];
-  duplicates: number;
-  order_violations: number;
-  frames: number;
-  frames_lost: number;
-  frames_by_type: Record<string, number>;
-  reports: Record<string, number>;
-  events: number;
-  virtual_s: number;
-  wall_s: number;
-  rss_mb: number;
-}
+export { stubSigner, stubVerifier };
 
 const K_MESSAGE = 0;
 const K_TIMER = 1;
@@ -124,34 +38,6 @@ interface SimEvent {
   f: number;
   m: OverlayMessage | OverlayTimer | null;
 }
-
-/** The cheap stand-in signature: FNV-1a over sender, epoch, seq, kind and payload. */
-function stubHash(f: SignedFields): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < f.sender.length; i++) h = Math.imul(h ^ f.sender.charCodeAt(i), 0x01000193);
-  h = Math.imul(h ^ f.epoch, 0x01000193);
-  h = Math.imul(h ^ f.seq, 0x01000193);
-  h = Math.imul(h ^ f.kind, 0x01000193);
-  for (let i = 0; i < f.payload.length; i++) h = Math.imul(h ^ f.payload[i]!, 0x01000193);
-  return h >>> 0;
-}
-
-/** Signer of the simulator: a 4-byte checksum (a relay that alters a payload is caught). */
-export const stubSigner = {
-  sign(f: SignedFields): Uint8Array {
-    const sig = new Uint8Array(4);
-    new DataView(sig.buffer).setUint32(0, stubHash(f));
-    return sig;
-  },
-};
-/** Verifier of the simulator. */
-export const stubVerifier = {
-  verify(f: SignedFields, sig: Uint8Array): boolean {
-    return (
-      sig.length === 4 && ((sig[0]! << 24) | (sig[1]! << 16) | (sig[2]! << 8) | sig[3]!) >>> 0 === stubHash(f)
-    );
-  },
-};
 
 function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
@@ -313,38 +199,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     out.length = 0;
   };
 
-  const countComponents = (): number => {
-    const seen = new Uint8Array(N);
-    const adj: number[][] = ids.map(() => []);
-    for (let i = 0; i < N; i++) {
-      if (!alive[i]) continue;
-      for (const p of nodes[i]!.membership.active.values()) {
-        const j = index.get(p.id)!;
-        if (alive[j]) {
-          adj[i]!.push(j);
-          adj[j]!.push(i);
-        }
-      }
-    }
-    let components = 0;
-    const stack: number[] = [];
-    for (let i = 0; i < N; i++) {
-      if (!alive[i] || seen[i]) continue;
-      components++;
-      seen[i] = 1;
-      stack.push(i);
-      while (stack.length > 0) {
-        const x = stack.pop()!;
-        for (const y of adj[x]!) {
-          if (!seen[y]) {
-            seen[y] = 1;
-            stack.push(y);
-          }
-        }
-      }
-    }
-    return components;
-  };
+  const countComponents = (): number => countComponentsOf(nodes, alive, index);
 
   // Script the run.
   nodes[0]!.start(0, out);

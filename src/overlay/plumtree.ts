@@ -20,6 +20,7 @@ import { MessageCache } from './message-cache.js';
 import type { ResolvedOverlayOptions } from './options.js';
 import { SenderOrder } from './sender-order.js';
 import type { SenderState } from './sender-order.js';
+import { idOf, isLazy, keyOf, makeEager, makeLazy, withHops } from './sender-tree.js';
 import { TokenBucket } from './token-bucket.js';
 import type {
   ActionSink,
@@ -166,7 +167,7 @@ export class Plumtree {
       // PRUNE even when `from` is lazy here already: it may still count us as eager (a PRUNE and
       // a payload can cross), and it must stop sending.
       if (this.#prune && neighbor) {
-        this.#makeLazy(this.order.state(m.sender), from);
+        makeLazy(this.order.state(m.sender), from, this.#o.maxPeers, this.#host.isNeighbor);
         out.push({ type: 'send', to: from, address: '', message: { type: 'prune', sender: m.sender } });
       }
       return;
@@ -232,7 +233,7 @@ export class Plumtree {
     if (!state || state.epoch !== e.epoch || state.parent === null || state.parent === from) return;
     if (state.hops - (e.hops + 1) < OPTIMIZE_HOPS || !this.#host.isNeighbor(from)) return;
     const old = state.parent;
-    this.#makeEager(state, from);
+    makeEager(state, from);
     out.push({
       type: 'send',
       to: from,
@@ -240,7 +241,7 @@ export class Plumtree {
       message: { type: 'graft', ids: [{ ...idOf(e), seq: 0 }] },
     });
     if (this.#host.isNeighbor(old)) {
-      this.#makeLazy(state, old);
+      makeLazy(state, old, this.#o.maxPeers, this.#host.isNeighbor);
       out.push({ type: 'send', to: old, address: '', message: { type: 'prune', sender: e.sender } });
     }
     state.parent = from;
@@ -253,7 +254,7 @@ export class Plumtree {
       return this.#report(out, { kind: 'protocol', from, detail: 'too many GRAFT ids' });
     }
     for (const id of ids) {
-      this.#makeEager(this.order.state(id.sender), from);
+      makeEager(this.order.state(id.sender), from);
       if (id.seq === 0) continue; // tree only (the optimisation), no payload wanted
       const m = this.cache.get(id, now);
       if (!m) continue;
@@ -265,7 +266,8 @@ export class Plumtree {
 
   /** Handles a PRUNE: `from` leaves `sender`'s tree here (it gets IHAVEs instead). */
   onPrune(from: PeerId, sender: PeerId): void {
-    if (this.#prune && this.#host.isNeighbor(from)) this.#makeLazy(this.order.state(sender), from);
+    if (this.#prune && this.#host.isNeighbor(from))
+      makeLazy(this.order.state(sender), from, this.#o.maxPeers, this.#host.isNeighbor);
   }
 
   /** The IHAVE batch timer: announces what was queued to each neighbour lazy for it. */
@@ -317,7 +319,7 @@ export class Plumtree {
         m.sources.splice(m.sources.indexOf(source), 1);
         continue;
       }
-      this.#makeEager(this.order.state(m.id.sender), source);
+      makeEager(this.order.state(m.id.sender), source);
       out.push({ type: 'send', to: source, address: '', message: { type: 'graft', ids: [m.id] } });
       m.armed = true;
       out.push({ type: 'timer', at: now + this.#o.graftRetryMs, timer: { kind: 'graft', key } });
@@ -398,23 +400,6 @@ export class Plumtree {
     }
   }
 
-  #makeLazy(state: SenderState | undefined, peer: PeerId): void {
-    if (!state) return;
-    if (!state.lazy) state.lazy = [];
-    if (state.lazy.includes(peer)) return;
-    // Entries of former neighbours are dropped when the list grows, so churn cannot bloat it.
-    if (state.lazy.length >= this.#o.maxPeers)
-      state.lazy = state.lazy.filter((p) => this.#host.isNeighbor(p));
-    state.lazy.push(peer);
-  }
-
-  #makeEager(state: SenderState | undefined, peer: PeerId): void {
-    const lazy = state?.lazy;
-    if (!lazy) return;
-    const i = lazy.indexOf(peer);
-    if (i >= 0) lazy.splice(i, 1);
-  }
-
   #peerBucket(peer: PeerId, now: number): TokenBucket {
     let b = this.#peerBuckets.get(peer);
     if (!b) this.#peerBuckets.set(peer, (b = new TokenBucket(this.#o.peerRate, now)));
@@ -424,32 +409,4 @@ export class Plumtree {
   #report(out: ActionSink, report: OverlayReport): void {
     out.push({ type: 'report', report });
   }
-}
-
-/** A copy with another hop count (a literal, not a spread: this runs for every relayed payload). */
-function withHops(m: GossipMessage, hops: number): GossipMessage {
-  return {
-    type: 'gossip',
-    sender: m.sender,
-    epoch: m.epoch,
-    seq: m.seq,
-    kind: m.kind,
-    payload: m.payload,
-    hops,
-    signature: m.signature,
-  };
-}
-
-function isLazy(state: SenderState | undefined, peer: PeerId): boolean {
-  return state?.lazy?.includes(peer) ?? false;
-}
-
-/** The ID part of a message (reports must not keep payloads alive). */
-function idOf(m: MessageId): MessageId {
-  return { sender: m.sender, epoch: m.epoch, seq: m.seq };
-}
-
-/** A string key for a message ID, for the (small) map of missing messages. */
-export function keyOf(id: MessageId): string {
-  return `${id.epoch}:${id.seq}:${id.sender}`;
 }
