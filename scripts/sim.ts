@@ -1,6 +1,6 @@
 /**
  * `npm run sim -- --nodes N --messages M [--kill F] [--latency a-b] [--loss p] [--seed S]
- * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS]`
+ * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS] [--senders K] [--cache N]`
  *
  * Runs the overlay simulator and prints one JSON object per line; the last line of each run is
  * its result. `--protocol all` runs plumtree, flood and direct with the same seed, one after the
@@ -35,6 +35,7 @@ const { values } = parseArgs({
     interval: { type: 'string' },
     settle: { type: 'string' },
     senders: { type: 'string' },
+    cache: { type: 'string' },
   },
   strict: true,
 });
@@ -47,6 +48,8 @@ const seed = Math.floor(num('seed', values.seed, 1, 0, 2 ** 32 - 1));
 const maxPeers = Math.floor(num('max-peers', values['max-peers'], 10, 1, 1000));
 const intervalMs = num('interval', values.interval, 10, 0.001, 60_000);
 const senders = Math.floor(num('senders', values.senders, Math.min(nodes, 100), 1, nodes));
+const cache =
+  values.cache === undefined ? undefined : Math.floor(num('cache', values.cache, 1024, 1, 1_000_000));
 const settleMs = num('settle', values.settle, 5000, 0, 600_000);
 let latency: [number, number] = [5, 30];
 if (values.latency !== undefined) {
@@ -74,7 +77,9 @@ for (const p of protocols) {
     senders,
     intervalMs,
     settleMs,
-    overlay: { maxPeers },
+    // --cache N: payloads each node keeps for GRAFTs. One process holds every node's cache, so
+    // a 10,000-node run needs a smaller one than a real node's 1024 to stay within 2 GB.
+    overlay: cache === undefined ? { maxPeers } : { maxPeers, maxCachedMessages: cache },
     progress: (record) => process.stdout.write(`${JSON.stringify({ protocol: p, ...record })}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);

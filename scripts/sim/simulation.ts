@@ -263,6 +263,7 @@ export function runSimulation(opts: SimOptions): SimResult {
         payload[1] = (k >>> 8) & 0xff;
         payload[2] = (k >>> 16) & 0xff;
         payload[3] = (k >>> 24) & 0xff;
+        if (k > 0 && k % 250 === 0) opts.progress?.({ event: 'broadcasts', t: now, sent: k, events });
         senderOf[k] = sender;
         sentAt[k] = now;
         try {
