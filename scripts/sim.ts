@@ -1,0 +1,86 @@
+/**
+ * `npm run sim -- --nodes N --messages M [--kill F] [--latency a-b] [--loss p] [--seed S]
+ * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS] [--senders K] [--cache N]`
+ *
+ * Runs the overlay simulator and prints one JSON object per line; the last line of each run is
+ * its result. `--protocol all` runs plumtree, flood and direct with the same seed, one after the
+ * other (the baselines: flooding over the same membership, and today's direct-only broadcast).
+ */
+import { parseArgs } from 'node:util';
+import type { BroadcastMode } from '../src/overlay/index.js';
+import { runSimulation } from './sim/simulation.js';
+
+function fail(message: string): never {
+  process.stderr.write(`sim: ${message}\n`);
+  process.exit(2);
+}
+
+function num(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < min || v > max) fail(`--${name} must be a number in ${min}..${max}`);
+  return v;
+}
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string' },
+    messages: { type: 'string' },
+    kill: { type: 'string' },
+    latency: { type: 'string' },
+    loss: { type: 'string' },
+    seed: { type: 'string' },
+    protocol: { type: 'string' },
+    'max-peers': { type: 'string' },
+    interval: { type: 'string' },
+    settle: { type: 'string' },
+    senders: { type: 'string' },
+    cache: { type: 'string' },
+  },
+  strict: true,
+});
+
+const nodes = Math.floor(num('nodes', values.nodes, 100, 2, 1_000_000));
+const messages = Math.floor(num('messages', values.messages, 100, 1, 10_000_000));
+const kill = num('kill', values.kill, 0, 0, 0.99);
+const loss = num('loss', values.loss, 0, 0, 0.99);
+const seed = Math.floor(num('seed', values.seed, 1, 0, 2 ** 32 - 1));
+const maxPeers = Math.floor(num('max-peers', values['max-peers'], 10, 1, 1000));
+const intervalMs = num('interval', values.interval, 10, 0.001, 60_000);
+const senders = Math.floor(num('senders', values.senders, Math.min(nodes, 100), 1, nodes));
+const cache =
+  values.cache === undefined ? undefined : Math.floor(num('cache', values.cache, 1024, 1, 1_000_000));
+const settleMs = num('settle', values.settle, 5000, 0, 600_000);
+let latency: [number, number] = [5, 30];
+if (values.latency !== undefined) {
+  const m = /^(\d+)-(\d+)$/.exec(values.latency);
+  if (!m || Number(m[1]) > Number(m[2])) fail('--latency must look like 5-30 (ms, min-max)');
+  latency = [Number(m[1]), Number(m[2])];
+}
+const protocol = values.protocol ?? 'plumtree';
+const protocols: BroadcastMode[] =
+  protocol === 'all' ? ['plumtree', 'flood', 'direct'] : [protocol as BroadcastMode];
+if (!protocols.every((p) => p === 'plumtree' || p === 'flood' || p === 'direct')) {
+  fail('--protocol must be plumtree, flood, direct or all');
+}
+
+for (const p of protocols) {
+  const result = runSimulation({
+    nodes,
+    messages,
+    kill,
+    loss,
+    seed,
+    latency,
+    protocol: p,
+    maxPeers,
+    senders,
+    intervalMs,
+    settleMs,
+    // --cache N: payloads each node keeps for GRAFTs. One process holds every node's cache, so
+    // a 10,000-node run needs a smaller one than a real node's 1024 to stay within 2 GB.
+    overlay: cache === undefined ? { maxPeers } : { maxPeers, maxCachedMessages: cache },
+    progress: (record) => process.stdout.write(`${JSON.stringify({ protocol: p, ...record })}\n`),
+  });
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}

@@ -1,0 +1,382 @@
+/**
+ * The overlay simulator: N overlay cores in one process on a virtual clock, linked by in-memory
+ * links with a fixed per-link latency (so links stay FIFO, like TCP) and optional frame loss.
+ * Everything random comes from the seed, so the same options give the same output.
+ *
+ * Timeline: node i joins at i × joinSpacingMs through a random earlier node; after a warm-up,
+ * `messages` broadcasts start from random live nodes every `intervalMs`; with `kill`, that
+ * fraction of the nodes dies at once halfway through; then the run settles and is measured.
+ */
+import { MeshwireError } from '../../src/errors.js';
+import { Overlay } from '../../src/overlay/index.js';
+import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
+import { countComponentsOf } from './components.js';
+import { EventHeap } from './heap.js';
+import { mix3, seededRandom } from './rng.js';
+import { stubSigner, stubVerifier } from './stub-signer.js';
+import type { SimOptions, SimResult } from './types.js';
+
+export type { SimOptions, SimResult };
+
+export { stubSigner, stubVerifier };
+
+const K_MESSAGE = 0;
+const K_TIMER = 1;
+const K_DOWN = 2;
+const K_JOIN = 3;
+const K_BROADCAST = 4;
+const K_KILL = 5;
+const K_PROBE = 6;
+
+interface SimEvent {
+  t: number;
+  s: number;
+  k: number;
+  /** Node the event happens at. */
+  n: number;
+  /** Sending node (messages), the peer that went down (K_DOWN), the contact (K_JOIN). */
+  f: number;
+  m: OverlayMessage | OverlayTimer | null;
+}
+
+function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** Runs one simulation to completion. */
+export function runSimulation(opts: SimOptions): SimResult {
+  const started = performance.now();
+  const N = opts.nodes;
+  const M = opts.messages;
+  const seed = opts.seed ?? 1;
+  const protocol = opts.protocol ?? 'plumtree';
+  const [latMin, latMax] = opts.latency ?? [5, 30];
+  const loss = opts.loss ?? 0;
+  const lossAll = opts.lossScope === 'all';
+  const interval = opts.intervalMs ?? 10;
+  const joinSpacing = opts.joinSpacingMs ?? 2;
+  const warmup = opts.warmupMs ?? 5000;
+  const settle = opts.settleMs ?? 5000;
+  const killFraction = opts.kill ?? 0;
+  const checkOrder = opts.checkOrder ?? N * M <= 5_000_000;
+  const rng = seededRandom(seed);
+  const netRng = seededRandom(seed ^ 0x5bd1e995);
+
+  const ids = Array.from({ length: N }, (_, i) => `n${i}`);
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const alive = new Uint8Array(N).fill(1);
+  const nodes = ids.map(
+    (id, i) =>
+      new Overlay({
+        maxPeers: 10,
+        // A lost frame is noticed only by this timeout here (a real connection that breaks is
+        // noticed at once), so the simulator uses a shorter one than the node's 10 s.
+        neighborTimeoutMs: 2000,
+        ...opts.overlay,
+        self: { id, address: id },
+        signer: stubSigner,
+        verifier: stubVerifier,
+        random: seededRandom(mix3(i, 7, seed)),
+        mode: protocol,
+      }),
+  );
+
+  const senderCount = Math.min(N, opts.senders ?? 100);
+  const senderPool: number[] = [];
+  {
+    const chosen = new Set<number>();
+    while (chosen.size < senderCount) chosen.add(Math.floor(rng() * N));
+    senderPool.push(...chosen);
+  }
+
+  const heap = new EventHeap<SimEvent>();
+  let seq = 0;
+  const schedule = (t: number, k: number, n: number, f: number, m: SimEvent['m']): void => {
+    heap.push({ t, s: seq++, k, n, f, m });
+  };
+  // Latency model: by default every node sits at a random point of the unit square and a link's
+  // latency grows with the distance (min at distance 0, max across the diagonal), so latencies
+  // obey the triangle inequality like real networks mostly do; `random` draws each link's
+  // latency independently instead (many short hops can then beat one long one).
+  const xs = new Float64Array(N);
+  const ys = new Float64Array(N);
+  for (let i = 0; i < N; i++) {
+    xs[i] = rng();
+    ys[i] = rng();
+  }
+  const span = latMax - latMin;
+  const latency =
+    (opts.latencyModel ?? 'coordinates') === 'coordinates'
+      ? (a: number, b: number): number =>
+          latMin + Math.round((span * Math.hypot(xs[a]! - xs[b]!, ys[a]! - ys[b]!)) / Math.SQRT2)
+      : (a: number, b: number): number => {
+          const lo = a < b ? a : b;
+          const hi = a < b ? b : a;
+          return latMin + (mix3(lo, hi, seed) % (span + 1));
+        };
+
+  // Metrics.
+  const deliveries = new Uint32Array(M);
+  const copies = new Uint32Array(M);
+  const maxHop = new Uint8Array(M);
+  const senderOf = new Int32Array(M).fill(-1);
+  const sentAt = new Float64Array(M);
+  const delivered = new Uint8Array(Math.ceil((N * M) / 8));
+  const lastSeq: (Map<string, number> | null)[] = checkOrder ? ids.map(() => new Map()) : [];
+  let duplicates = 0;
+  let orderViolations = 0;
+  let frames = 0;
+  let framesLost = 0;
+  let events = 0;
+  const reports: Record<string, number> = {};
+  const byType: Record<string, number> = {};
+
+  const joinEnd = (N - 1) * joinSpacing;
+  const tStart = joinEnd + warmup;
+  const killIndex = killFraction > 0 ? Math.floor(M / 2) : M;
+  const tKill = tStart + killIndex * interval - interval / 2;
+  const tEnd = tStart + M * interval + settle;
+  let killed = 0;
+  let components2s: number | null = null;
+  let repairMs: number | null = null;
+
+  const out: OverlayAction[] = [];
+  const msgIndex = (m: GossipMessage): number => {
+    const p = m.payload;
+    return p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
+  };
+
+  const perform = (i: number, now: number): void => {
+    for (let a = 0; a < out.length; a++) {
+      const act = out[a]!;
+      switch (act.type) {
+        case 'send': {
+          const j = index.get(act.to);
+          if (j === undefined) break;
+          frames++;
+          byType[act.message.type] = (byType[act.message.type] ?? 0) + 1;
+          const t = act.message.type;
+          const lossy = lossAll || t === 'gossip' || t === 'ihave' || t === 'graft' || t === 'prune';
+          if (loss > 0 && lossy && netRng() < loss) {
+            framesLost++;
+            break;
+          }
+          schedule(now + latency(i, j), K_MESSAGE, j, i, act.message);
+          break;
+        }
+        case 'timer':
+          schedule(act.at > now ? act.at : now, K_TIMER, i, -1, act.timer);
+          break;
+        case 'deliver': {
+          const k = msgIndex(act.message);
+          const bit = k * N + i;
+          if (delivered[bit >> 3]! & (1 << (bit & 7))) {
+            duplicates++;
+            break;
+          }
+          delivered[bit >> 3]! |= 1 << (bit & 7);
+          deliveries[k]!++;
+          if (act.message.hops > maxHop[k]!) maxHop[k] = act.message.hops;
+          if (checkOrder) {
+            const last = lastSeq[i]!.get(act.message.sender) ?? 0;
+            if (act.message.seq <= last) orderViolations++;
+            lastSeq[i]!.set(act.message.sender, act.message.seq);
+          }
+          break;
+        }
+        case 'report':
+          reports[act.report.kind] = (reports[act.report.kind] ?? 0) + 1;
+          // A node whose join got no answer tries another contact a second later, as the real
+          // node's bootstrap does.
+          if (act.report.kind === 'join-failed') schedule(now + 1000, K_JOIN, i, -1, null);
+          opts.onReport?.(i, act.report, now);
+          break;
+        default:
+          break; // disconnect, neighbor-up/down: links are implicit in the simulator
+      }
+    }
+    out.length = 0;
+  };
+
+  const countComponents = (): number => countComponentsOf(nodes, alive, index);
+
+  // Script the run.
+  nodes[0]!.start(0, out);
+  perform(0, 0);
+  for (let i = 1; i < N; i++) schedule(i * joinSpacing, K_JOIN, i, Math.floor(rng() * i), null);
+  for (let k = 0; k < M; k++) schedule(tStart + k * interval, K_BROADCAST, -1, k, null);
+  if (killFraction > 0) schedule(tKill, K_KILL, -1, -1, null);
+
+  let now = 0;
+  let ev: SimEvent | undefined;
+  while ((ev = heap.pop()) !== undefined && ev.t <= tEnd) {
+    now = ev.t;
+    events++;
+    const i = ev.n;
+    switch (ev.k) {
+      case K_MESSAGE: {
+        if (!alive[i]) {
+          // The connection is refused or reset: the sender learns after a round trip.
+          if (alive[ev.f]) schedule(now + latency(i, ev.f), K_DOWN, ev.f, i, null);
+          break;
+        }
+        const m = ev.m as OverlayMessage;
+        if (m.type === 'gossip') copies[msgIndex(m)]!++;
+        nodes[i]!.handle({ type: 'message', from: ids[ev.f]!, message: m }, now, out);
+        perform(i, now);
+        break;
+      }
+      case K_TIMER:
+        if (!alive[i]) break;
+        nodes[i]!.handle({ type: 'timer', timer: ev.m as OverlayTimer }, now, out);
+        perform(i, now);
+        break;
+      case K_DOWN:
+        if (!alive[i]) break;
+        nodes[i]!.handle({ type: 'peer-down', peer: ids[ev.f]! }, now, out);
+        perform(i, now);
+        break;
+      case K_JOIN: {
+        if (!alive[i]) break;
+        let contact = ev.f;
+        if (contact < 0) {
+          // A retry: until some contact accepted our join, through any live node.
+          if (nodes[i]!.membership.joined) break;
+          do contact = Math.floor(rng() * N);
+          while (contact === i || !alive[contact]);
+        }
+        nodes[i]!.join({ id: ids[contact]!, address: ids[contact]! }, now, out);
+        perform(i, now);
+        if (i === N - 1 && ev.f >= 0) opts.progress?.({ event: 'joined', t: now, events });
+        break;
+      }
+      case K_BROADCAST: {
+        const k = ev.f;
+        let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
+        for (let tries = 0; !alive[sender] && tries < 100; tries++) {
+          sender = senderPool[Math.floor(rng() * senderPool.length)]!;
+        }
+        while (!alive[sender]) sender = Math.floor(rng() * N);
+        const payload = new Uint8Array(8);
+        payload[0] = k & 0xff;
+        payload[1] = (k >>> 8) & 0xff;
+        payload[2] = (k >>> 16) & 0xff;
+        payload[3] = (k >>> 24) & 0xff;
+        if (k > 0 && k % 250 === 0) opts.progress?.({ event: 'broadcasts', t: now, sent: k, events });
+        senderOf[k] = sender;
+        sentAt[k] = now;
+        try {
+          nodes[sender]!.broadcast(1, payload, now, out);
+        } catch (err) {
+          if (!(err instanceof MeshwireError)) throw err;
+          reports['broadcast-refused'] = (reports['broadcast-refused'] ?? 0) + 1;
+        }
+        perform(sender, now);
+        break;
+      }
+      case K_KILL: {
+        const want = Math.floor(N * killFraction);
+        while (killed < want) {
+          const v = Math.floor(rng() * N);
+          if (!alive[v]) continue;
+          alive[v] = 0;
+          killed++;
+        }
+        // Every live node connected to a dead one sees its connection reset.
+        for (let x = 0; x < N; x++) {
+          if (!alive[x]) continue;
+          const st = nodes[x]!.membership;
+          for (const p of [...st.active.ids(), ...st.pendingIds()]) {
+            const j = index.get(p)!;
+            if (!alive[j]) schedule(now + latency(x, j), K_DOWN, x, j, null);
+          }
+        }
+        opts.progress?.({ event: 'kill', t: now, killed, components: countComponents() });
+        for (let d = 250; d <= 10_000; d += 250) schedule(now + d, K_PROBE, -1, d, null);
+        break;
+      }
+      case K_PROBE: {
+        if (repairMs !== null && ev.f > 2000) break;
+        const c = countComponents();
+        if (ev.f === 2000) components2s = c;
+        if (c === 1 && repairMs === null) repairMs = ev.f;
+        break;
+      }
+    }
+  }
+
+  opts.inspect?.(nodes, alive);
+  // Measure.
+  let pairs = 0;
+  let got = 0;
+  let pairsAfter = 0;
+  let gotAfter = 0;
+  let copiesAll = 0;
+  let delivAll = 0;
+  let copiesSettled = 0;
+  let delivSettled = 0;
+  const survivors = alive.reduce((a, b) => a + b, 0);
+  const hops: number[] = [];
+  const undelivered: SimResult['undelivered'] = [];
+  for (let k = 0; k < M; k++) {
+    const s = senderOf[k]!;
+    if (s < 0) continue;
+    let receivers = survivors - (alive[s] ? 1 : 0);
+    let d = 0;
+    for (let i = 0; i < N; i++) {
+      if (!alive[i] || i === s) continue;
+      const bit = k * N + i;
+      if (delivered[bit >> 3]! & (1 << (bit & 7))) d++;
+      else if (undelivered.length < 5)
+        undelivered.push({ message: k, sender: ids[s]!, node: ids[i]!, at: sentAt[k]! });
+    }
+    if (receivers < 0) receivers = 0;
+    pairs += receivers;
+    got += d;
+    if (k >= killIndex || killFraction === 0) {
+      pairsAfter += receivers;
+      gotAfter += d;
+    }
+    copiesAll += copies[k]!;
+    delivAll += deliveries[k]!;
+    if (k >= M / 2) {
+      copiesSettled += copies[k]!;
+      delivSettled += deliveries[k]!;
+    }
+    hops.push(maxHop[k]!);
+  }
+  hops.sort((a, b) => a - b);
+  const round = (x: number, d = 4): number => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    protocol,
+    nodes: N,
+    messages: M,
+    senders: senderCount,
+    killed,
+    seed,
+    latency: `${latMin}-${latMax}`,
+    loss,
+    delivered: round(pairs === 0 ? 1 : got / pairs, 6),
+    delivered_after_kill: round(pairsAfter === 0 ? 1 : gotAfter / pairsAfter, 6),
+    rmr: round(delivAll === 0 ? 0 : copiesAll / delivAll - 1),
+    rmr_settled: round(delivSettled === 0 ? 0 : copiesSettled / delivSettled - 1),
+    ldh_p50: percentile(hops, 50),
+    ldh_p99: percentile(hops, 99),
+    ldh_max: hops[hops.length - 1] ?? 0,
+    components: countComponents(),
+    components_2s: components2s,
+    repair_ms: killFraction > 0 ? repairMs : null,
+    undelivered,
+    duplicates,
+    order_violations: orderViolations,
+    frames,
+    frames_lost: framesLost,
+    frames_by_type: byType,
+    reports,
+    events,
+    virtual_s: round(now / 1000, 3),
+    wall_s: round((performance.now() - started) / 1000, 2),
+    rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+}
