@@ -36,7 +36,8 @@ function toRef(peer: PeerRef): PeerRef {
   return { id: peer.id, name: peer.name, address: peer.address };
 }
 
-function expandHome(file: string): string {
+/** `~` and `~/...` as the home directory (the shell does not expand quoted names). */
+export function expandHome(file: string): string {
   if (file === '~') return os.homedir();
   if (file.startsWith('~/')) return path.join(os.homedir(), file.slice(2));
   return file;
