@@ -149,11 +149,12 @@ export class CliApp {
         // The receiver subscribes to the node's messages synchronously, before the node can
         // accept anyone, so no file frame is missed.
         const receiverReady = receiver.start();
-        // The same for the share; it also resumes the downloads a crash interrupted.
-        const shareReady = this.#files?.share.start();
         await node.start();
         await receiverReady;
-        await shareReady;
+        // The share reads the peer list as it starts, so only once the node runs (it subscribes
+        // before its first await; bootstrap dials only after this). It resumes interrupted
+        // downloads.
+        await this.#files?.share.start();
       } catch (err) {
         if (this.#closing) return await this.#finished;
         this.error(err);
