@@ -12,6 +12,11 @@ import { Cli, FAST, startMesh, tempDir } from './cli-harness.js';
 
 const TIMEOUT = { timeout: 30_000 };
 
+/** The downloads folder's entries, without the secure-mode FileShare's state folder. */
+async function downloads(cwd: string): Promise<string[]> {
+  return (await readdir(path.join(cwd, 'downloads'))).filter((name) => name !== '.meshwire');
+}
+
 /** Every file under `dir`, as paths relative to it. */
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -73,7 +78,7 @@ it('killing the sender mid-transfer leaves no final file and no .part', TIMEOUT,
   );
   // The transfer really is in flight: each receiver holds a .part file.
   for (const node of [bob, charlie]) {
-    assert.deepEqual(await readdir(path.join(node.cwd, 'downloads')), ['big.bin.part']);
+    assert.deepEqual(await downloads(node.cwd), ['big.bin.part']);
   }
   sender.child.kill('SIGKILL');
 
@@ -81,6 +86,6 @@ it('killing the sender mid-transfer leaves no final file and no .part', TIMEOUT,
     const failed = await node.waitForType('file-error', (e) => e.name === 'big.bin');
     assert.equal((failed.error as { code: string }).code, 'ERR_CONNECTION_CLOSED');
     assert.ok(!node.events.some((e) => e.type === 'file-complete'));
-    assert.deepEqual(await readdir(path.join(node.cwd, 'downloads')), []);
+    assert.deepEqual(await downloads(node.cwd), []);
   }
 });

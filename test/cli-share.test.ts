@@ -11,6 +11,8 @@ import { it } from 'node:test';
 import { P2PNode } from '../src/index.js';
 import { FileShare } from '../src/files/index.js';
 import { AcceptPrompt } from '../src/cli/accept-prompt.js';
+import { parseCli } from '../src/cli/args.js';
+import { parseCommand } from '../src/cli/commands.js';
 import { Cli, FAST, sha256File, startMesh, tempDir, type JsonEvent } from './cli-harness.js';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -102,6 +104,25 @@ it('/files in text mode shows a table, and /files --json one JSON line', TIMEOUT
   );
   cli.send('/get');
   await cli.waitForLine(/Usage: \/get <root-prefix>/);
+});
+
+it('parses /share, /get, /files and --accept-files', () => {
+  assert.deepEqual(parseCommand('/share "my file.txt"'), { kind: 'share', file: 'my file.txt' });
+  assert.deepEqual(parseCommand('/get 1a2b'), { kind: 'get', root: '1a2b' });
+  assert.deepEqual(parseCommand('/files'), { kind: 'files', json: false });
+  assert.deepEqual(parseCommand('/files --json'), { kind: 'files', json: true });
+  assert.equal(parseCommand('/files -x').kind, 'error');
+  assert.equal(parseCommand('/share a b').kind, 'error');
+  const config = (argv: string[]): unknown => {
+    const parsed = parseCli(argv, {}, '/tmp');
+    return parsed.kind === 'run' ? parsed.config.acceptFiles : (parsed as { message?: string }).message;
+  };
+  assert.equal(config(['0']), 'all');
+  assert.equal(config(['--accept-files', 'none', '0']), 'none');
+  assert.equal(config(['--accept-files', 'ask', '0']), 'ask');
+  assert.match(config(['--accept-files', 'maybe', '0']) as string, /--accept-files must be ask, all or none/);
+  assert.match(config(['--compat', '--accept-files', 'none', '0']) as string, /needs secure mode/);
+  assert.match(config(['--no-input', '--accept-files', 'ask', '0']) as string, /needs input/);
 });
 
 it('an unanswered question refuses after the timeout; answers go to the oldest question', async () => {
