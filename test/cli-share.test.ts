@@ -251,3 +251,29 @@ it('a download resumes after the receiving CLI is killed (SIGKILL) and restarted
   assert.equal(await sha256File(done.path as string), await sha256File(source));
   assert.ok(!(await readdir(downloads)).includes('big.bin.part'));
 });
+
+it(
+  'secure /send: a sender killed mid-transfer leaves the download paused with its .part',
+  TIMEOUT,
+  async (t) => {
+    const dir = await tempDir((fn) => t.after(fn));
+    const [sender, bob] = (await startMesh(
+      ['sender', 'bob'],
+      dir,
+      (fn) => t.after(fn),
+      (name) => (name === 'sender' ? ['--rate-limit', '256K'] : []),
+    )) as [Cli, Cli];
+    await writeFile(path.join(sender.cwd, 'big.bin'), randomBytes(2 * 1024 * 1024));
+    sender.send('/send big.bin bob');
+    const progress = await bob.waitForType('download-progress', (e) => (e.bytesDone as number) > 0);
+    sender.child.kill('SIGKILL');
+    const paused = await bob.waitForType('download-paused', (e) => e.root === progress.root);
+    assert.ok((paused.bytesDone as number) < 2 * 1024 * 1024);
+    assert.ok(!bob.events.some((e) => e.type === 'download-complete' || e.type === 'download-failed'));
+    assert.ok((await readdir(path.join(bob.cwd, 'downloads'))).includes('big.bin.part'), 'kept to resume');
+    bob.send('/files');
+    const files = await bob.waitForType('files');
+    const row = (files.files as { root: string; status: string }[]).find((f) => f.root === progress.root);
+    assert.equal(row?.status, 'paused');
+  },
+);

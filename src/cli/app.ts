@@ -85,6 +85,11 @@ export class CliApp {
     return this.#node;
   }
 
+  /** Secure mode: FileShare's side of `/send` (see file-commands.ts). */
+  get shareFiles(): ShareCommands | undefined {
+    return this.#files;
+  }
+
   /** Aborted when the CLI shuts down. */
   get shutdownSignal(): AbortSignal {
     return this.#shutdown.signal;

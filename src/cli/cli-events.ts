@@ -108,6 +108,14 @@ export type ShareEvent =
   | ({ type: 'file-offer'; time: number; from: PeerRef; push: boolean } & ShareTransferJson)
   | ({ type: 'file-shared'; time: number; path: string } & ShareTransferJson)
   | ({ type: 'file-offered'; time: number; to: PeerRef[] } & ShareTransferJson)
+  | ({
+      /** Every peer a `/send` offered the file to has it now, or refused it. */
+      type: 'file-sent';
+      time: number;
+      delivered: PeerRef[];
+      refused: PeerRef[];
+      elapsedMs: number;
+    } & ShareTransferJson)
   | ({ type: 'file-offer-refused'; time: number; peer: PeerRef } & Partial<ShareTransferJson>)
   | ({
       type: 'accept-question';

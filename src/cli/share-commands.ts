@@ -24,6 +24,8 @@ export const MAX_SEEN_OFFERS = 1024;
 const MAX_HOLDERS = 32;
 /** Failed downloads kept for `/files`. */
 const MAX_FAILED = 64;
+/** `/send` offers followed until every peer answered (oldest forgotten first). */
+const MAX_SENDS = 64;
 /** Shortest root prefix `/get` accepts. */
 export const MIN_ROOT_PREFIX = 4;
 
@@ -57,6 +59,13 @@ export class ShareCommands {
   readonly #seen = new Map<string, { offer: FileOffer; holders: Set<string> }>();
   readonly #failed: FileRow[] = [];
   readonly #started = new Map<string, number>();
+  /** Roots this node shared or offered: peers' `have` for them is not news. */
+  readonly #mine = new Set<string>();
+  /** `/send` offers waiting for each peer's `have` (download complete) or refusal. */
+  readonly #sends = new Map<
+    string,
+    { offer: FileOffer; waiting: Set<string>; delivered: string[]; refused: string[]; started: number }
+  >();
 
   constructor(app: ShareHost, share: FileShare, prompt = new AcceptPrompt()) {
     this.#app = app;
@@ -113,8 +122,10 @@ export class ShareCommands {
     const app = this.#app;
     const key = (d: Download): string => `get:${d.offer.rootHex}`;
     share.on('offer', ({ from, offer, push }) => {
+      if (!push) this.#sendProgress(offer.rootHex, from.id, true);
+      // A `have` for a file we hold (a peer finished downloading it) is not news.
+      if (this.#mine.has(offer.rootHex) || (!push && this.share.download(offer.rootHex))) return;
       this.#remember(offer, from.id);
-      // A peer's own download finishing is announced as `have` again: only new roots are news.
       app.emit({ type: 'file-offer', time: Date.now(), from, push, ...transfer(offer) });
     });
     share.on('download-start', ({ download: d, resumed }) => {
@@ -161,6 +172,7 @@ export class ShareCommands {
       app.progress.end(key(d));
       const started = this.#started.get(d.offer.rootHex) ?? performance.now();
       this.#started.delete(d.offer.rootHex);
+      this.#mine.add(d.offer.rootHex);
       app.emit({
         type: 'download-complete',
         time: Date.now(),
@@ -193,6 +205,7 @@ export class ShareCommands {
       }),
     );
     share.on('offer-refused', ({ peerId, rootHex }) => {
+      this.#sendProgress(rootHex, peerId, false);
       const offer = this.#seen.get(rootHex)?.offer;
       app.emit({
         type: 'file-offer-refused',
@@ -232,22 +245,56 @@ export class ShareCommands {
     const filePath = await this.#fileArg(file, 'share');
     if (filePath === undefined) return;
     const offer = await this.share.shareFile(filePath, { signal: this.#app.shutdownSignal });
+    this.#mine.add(offer.rootHex);
     this.#app.emit({ type: 'file-shared', time: Date.now(), path: filePath, ...transfer(offer) });
   }
 
-  /** `/send <file> [peer]` over FileShare: offers the file; the peers pull it if they accept. */
-  async offerCommand(file: string, to: readonly PeerRef[]): Promise<void> {
-    const filePath = await this.#fileArg(file, 'send');
-    if (filePath === undefined) return;
+  /**
+   * `/send <file> [peer]` over FileShare: offers the file (already checked to exist); the peers
+   * pull it if they accept. `file-sent` follows once each has it or refused it.
+   */
+  async offerCommand(filePath: string, to: readonly PeerRef[]): Promise<void> {
+    const started = performance.now();
     const { offer, offeredTo } = await this.share.sendFile(filePath, {
       to: to.map((p) => p.id),
       signal: this.#app.shutdownSignal,
     });
+    this.#mine.add(offer.rootHex);
+    if (offeredTo.length > 0) {
+      if (this.#sends.size >= MAX_SENDS) {
+        const oldest = this.#sends.keys().next().value;
+        if (oldest !== undefined) this.#sends.delete(oldest);
+      }
+      this.#sends.set(offer.rootHex, {
+        offer,
+        waiting: new Set(offeredTo),
+        delivered: [],
+        refused: [],
+        started,
+      });
+    }
     this.#app.emit({
       type: 'file-offered',
       time: Date.now(),
       to: offeredTo.map((id) => this.#peer(id)),
       ...transfer(offer),
+    });
+  }
+
+  /** A peer now has (or refused) a file a `/send` offered it; reports the send when all answered. */
+  #sendProgress(rootHex: string, peerId: string, delivered: boolean): void {
+    const send = this.#sends.get(rootHex);
+    if (!send?.waiting.delete(peerId)) return;
+    (delivered ? send.delivered : send.refused).push(peerId);
+    if (send.waiting.size > 0) return;
+    this.#sends.delete(rootHex);
+    this.#app.emit({
+      type: 'file-sent',
+      time: Date.now(),
+      delivered: send.delivered.map((id) => this.#peer(id)),
+      refused: send.refused.map((id) => this.#peer(id)),
+      elapsedMs: Math.round(performance.now() - send.started),
+      ...transfer(send.offer),
     });
   }
 

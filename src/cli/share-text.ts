@@ -17,6 +17,7 @@ const SHARE_TYPES = new Set<string>([
   'file-offer',
   'file-shared',
   'file-offered',
+  'file-sent',
   'file-offer-refused',
   'accept-question',
   'accept-answer',
@@ -99,6 +100,12 @@ export function describeShare(
       ];
     case 'file-offered':
       return [line('FILE', `Offered ${file(event)} to ${peerList(event.to)}, root ${short(event.root)}`)];
+    case 'file-sent': {
+      const parts: string[] = [];
+      if (event.delivered.length > 0) parts.push(`${peerList(event.delivered)} received it`);
+      if (event.refused.length > 0) parts.push(`${peerList(event.refused)} refused it`);
+      return [line('FILE', `Sent ${file(event)}: ${parts.join('; ')} (${formatDuration(event.elapsedMs)})`)];
+    }
     case 'file-offer-refused':
       return [
         line(
