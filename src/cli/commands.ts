@@ -25,6 +25,7 @@ export const COMMAND_HELP = [
   '/connect <host:port>   connect to a peer',
   '/discover              ask every peer for its peers now',
   '/send <file> [peer]    send a file to all peers, or to one (name or ID prefix); quote names with spaces',
+  '                       (secure mode: they pull it, verified and resumable, if --accept-files agrees)',
   '/share <file>          announce a file you hold (secure mode); prints its root for /get',
   '/get <root-prefix>     fetch an offered file from every peer that has it (secure mode)',
   '/files [--json]        downloads (active, paused, finished), shared files and offers seen',

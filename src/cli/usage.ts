@@ -52,7 +52,8 @@ Commands (type them while the node runs):
   /peers                      connected peers (name, ID, address, last seen, RTT) and known peers
   /connect <host:port>        connect to a peer
   /discover                   ask every peer for its peers now
-  /send <file> [peer]         send a file to all peers, or to one (by name or ID prefix)
+  /send <file> [peer]         send a file to all peers, or to one (by name or ID prefix); in
+                              secure mode they pull it (verified, resumable, --accept-files)
   /share <file>               announce a file you hold and print its root (secure mode)
   /get <root-prefix>          fetch an offered file from every peer that has it (secure mode)
   /files [--json]             downloads (active, paused, failed), shared files, offers seen
