@@ -246,6 +246,9 @@ it('a download resumes after the receiving CLI is killed (SIGKILL) and restarted
   assert.equal(resumed.resumed, true);
   assert.ok((resumed.bytesDone as number) > 0, 'verified pieces were kept');
   assert.ok((resumed.bytesDone as number) < size);
+  t.diagnostic(
+    `killed past ${size / 3} bytes; ${resumed.bytesDone as number} of ${size} bytes kept at restart`,
+  );
   const done = await again.waitForType('download-complete', (e) => e.root === root, { timeoutMs: 40_000 });
   assert.equal(done.path, path.join(downloads, 'big.bin'));
   assert.equal(await sha256File(done.path as string), await sha256File(source));

@@ -363,26 +363,24 @@ export class ShareCommands {
     const holders = this.#seen.get(root)?.holders;
     const connected = new Set(app.node.getPeerInfo().peers.map((p) => p.id));
     const sources = holders ? [...holders].filter((id) => connected.has(id)) : [];
-    try {
-      // Completion and failure are reported by the share's events.
-      await this.share.fetchFile(root, {
-        ...(sources.length > 0 ? { sources } : {}),
-        signal: app.shutdownSignal,
+    // Not awaited: a download can wait for a source for as long as it takes, and Ctrl-D waits
+    // for the commands in flight. Completion and failure are reported by the share's events.
+    this.share
+      .fetchFile(root, { ...(sources.length > 0 ? { sources } : {}), signal: app.shutdownSignal })
+      .catch((err: unknown) => {
+        if (app.shutdownSignal.aborted) return; // it resumes at the next start
+        const code = (err as { code?: unknown }).code;
+        if (code === 'ERR_PEER_TIMEOUT') {
+          app.commandError(
+            `No peer has the file with root ${root.slice(0, 12)}`,
+            'is the peer that shared it connected? (/peers)',
+          );
+          return;
+        }
+        // A download that failed was reported as download-failed already.
+        if (code === 'ERR_FILE_INTEGRITY' || this.#failed.some((f) => f.root === root)) return;
+        app.emit({ type: 'command-error', time: Date.now(), ...errorJson(err) });
       });
-    } catch (err) {
-      if (app.shutdownSignal.aborted) return; // resumes at the next start
-      const code = (err as { code?: unknown }).code;
-      if (code === 'ERR_PEER_TIMEOUT') {
-        app.commandError(
-          `No peer has the file with root ${root.slice(0, 12)}`,
-          'is the peer that shared it connected? (/peers)',
-        );
-        return;
-      }
-      // A download that failed was reported as download-failed already.
-      if (code === 'ERR_FILE_INTEGRITY' || this.#failed.some((f) => f.root === root)) return;
-      throw err;
-    }
   }
 
   /** The rows of `/files`: downloads, shared files, failures, and offers not fetched. */
