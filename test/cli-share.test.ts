@@ -13,6 +13,7 @@ import { FileShare } from '../src/files/index.js';
 import { AcceptPrompt } from '../src/cli/accept-prompt.js';
 import { parseCli } from '../src/cli/args.js';
 import { parseCommand } from '../src/cli/commands.js';
+import { resolveRootPrefix } from '../src/cli/root-prefix.js';
 import { Cli, FAST, sha256File, startMesh, tempDir, type JsonEvent } from './cli-harness.js';
 
 const TIMEOUT = { timeout: 60_000 };
@@ -123,6 +124,27 @@ it('parses /share, /get, /files and --accept-files', () => {
   assert.match(config(['--accept-files', 'maybe', '0']) as string, /--accept-files must be ask, all or none/);
   assert.match(config(['--compat', '--accept-files', 'none', '0']) as string, /needs secure mode/);
   assert.match(config(['--no-input', '--accept-files', 'ask', '0']) as string, /needs input/);
+});
+
+it('resolves a root prefix: unique, ambiguous (listed), unknown, too short, a full root', () => {
+  const a = 'ab12'.padEnd(64, '0');
+  const b = 'ab13'.padEnd(64, '1');
+  const known = new Map([
+    [a, { name: 'a.txt' }],
+    [b, { name: 'b.txt' }],
+  ]);
+  assert.deepEqual(resolveRootPrefix('AB12', known), { root: a });
+  const ambiguous = resolveRootPrefix('ab1', known);
+  assert.ok('error' in ambiguous);
+  assert.match(ambiguous.error, /too short/);
+  const amb = resolveRootPrefix('ab12', new Map([...known, ['ab12'.padEnd(64, '3'), { name: 'd.txt' }]]));
+  assert.ok(
+    'error' in amb && /ambiguous: ab1200000000 "a\.txt", ab1233333333 "d\.txt"/.test(amb.error),
+    JSON.stringify(amb),
+  );
+  assert.match((resolveRootPrefix('ffff', known) as { hint: string }).hint, /\/share/);
+  assert.deepEqual(resolveRootPrefix('f'.repeat(64), known), { root: 'f'.repeat(64) });
+  assert.match((resolveRootPrefix('xyz0', known) as { error: string }).error, /Not a root/);
 });
 
 it('an unanswered question refuses after the timeout; answers go to the oldest question', async () => {

@@ -16,6 +16,8 @@ import { displayName } from './event-text.js';
 import { expandHome } from './file-commands.js';
 import type { ProgressView } from './progress.js';
 import { toJsonLine } from './json-output.js';
+import { PendingSends } from './pending-sends.js';
+import { resolveRootPrefix } from './root-prefix.js';
 import type { Screen } from './screen.js';
 
 /** Roots remembered from peers' offers, for `/get <prefix>` (oldest forgotten first). */
@@ -24,10 +26,6 @@ export const MAX_SEEN_OFFERS = 1024;
 const MAX_HOLDERS = 32;
 /** Failed downloads kept for `/files`. */
 const MAX_FAILED = 64;
-/** `/send` offers followed until every peer answered (oldest forgotten first). */
-const MAX_SENDS = 64;
-/** Shortest root prefix `/get` accepts. */
-export const MIN_ROOT_PREFIX = 4;
 
 /** What the share commands need from the CLI (the app implements it). */
 export interface ShareHost {
@@ -62,10 +60,7 @@ export class ShareCommands {
   /** Roots this node shared or offered: peers' `have` for them is not news. */
   readonly #mine = new Set<string>();
   /** `/send` offers waiting for each peer's `have` (download complete) or refusal. */
-  readonly #sends = new Map<
-    string,
-    { offer: FileOffer; waiting: Set<string>; delivered: string[]; refused: string[]; started: number }
-  >();
+  readonly #sends = new PendingSends();
 
   constructor(app: ShareHost, share: FileShare, prompt = new AcceptPrompt()) {
     this.#app = app;
@@ -260,19 +255,7 @@ export class ShareCommands {
       signal: this.#app.shutdownSignal,
     });
     this.#mine.add(offer.rootHex);
-    if (offeredTo.length > 0) {
-      if (this.#sends.size >= MAX_SENDS) {
-        const oldest = this.#sends.keys().next().value;
-        if (oldest !== undefined) this.#sends.delete(oldest);
-      }
-      this.#sends.set(offer.rootHex, {
-        offer,
-        waiting: new Set(offeredTo),
-        delivered: [],
-        refused: [],
-        started,
-      });
-    }
+    this.#sends.add(offer, offeredTo, started);
     this.#app.emit({
       type: 'file-offered',
       time: Date.now(),
@@ -283,11 +266,8 @@ export class ShareCommands {
 
   /** A peer now has (or refused) a file a `/send` offered it; reports the send when all answered. */
   #sendProgress(rootHex: string, peerId: string, delivered: boolean): void {
-    const send = this.#sends.get(rootHex);
-    if (!send?.waiting.delete(peerId)) return;
-    (delivered ? send.delivered : send.refused).push(peerId);
-    if (send.waiting.size > 0) return;
-    this.#sends.delete(rootHex);
+    const send = this.#sends.answered(rootHex, peerId, delivered);
+    if (!send) return;
     this.#app.emit({
       type: 'file-sent',
       time: Date.now(),
@@ -311,45 +291,12 @@ export class ShareCommands {
   /** `/get <root-prefix>`: resolves the prefix among known roots, then fetches from every holder. */
   async getCommand(prefix: string): Promise<void> {
     const app = this.#app;
-    const wanted = prefix.toLowerCase();
-    if (!/^[0-9a-f]+$/.test(wanted) || wanted.length > 64) {
-      app.commandError(
-        `Not a root: ${JSON.stringify(prefix)}`,
-        'a root is hexadecimal (up to 64 digits); peers print it when they /share a file',
-      );
+    const lookup = resolveRootPrefix(prefix, this.#candidates());
+    if ('error' in lookup) {
+      app.commandError(lookup.error, lookup.hint);
       return;
     }
-    if (wanted.length < MIN_ROOT_PREFIX) {
-      app.commandError(
-        `Root prefix ${wanted} is too short`,
-        `give at least ${MIN_ROOT_PREFIX} digits of the root`,
-      );
-      return;
-    }
-    const candidates = this.#candidates();
-    const matches = [...candidates].filter(([root]) => root.startsWith(wanted));
-    let root: string;
-    if (matches.length === 1) {
-      root = (matches[0] as [string, unknown])[0];
-    } else if (matches.length > 1) {
-      const list = matches
-        .slice(0, 5)
-        .map(([r, m]) => `${r.slice(0, 12)} ${JSON.stringify(m.name)}`)
-        .join(', ');
-      app.commandError(
-        `Root prefix ${wanted} is ambiguous: ${list}${matches.length > 5 ? ', ...' : ''}`,
-        'type more digits of the root (/files lists them)',
-      );
-      return;
-    } else if (wanted.length === 64) {
-      root = wanted; // never offered to us: ask the peers for it by its full root
-    } else {
-      app.commandError(
-        `No file offered with a root starting with ${wanted}`,
-        'roots are printed when a peer runs /share; /files lists the offers seen (or give all 64 digits to ask every peer)',
-      );
-      return;
-    }
+    const root = lookup.root;
     const held = this.share.transfers().find((t) => t.rootHex === root && t.status === 'complete');
     if (held) {
       app.emit({

@@ -7,7 +7,14 @@ import type { FileRow, ShareEvent } from './cli-events.js';
 import { errorText } from './error-text.js';
 import type { Detail, Line } from './event-text.js';
 import { sanitize } from './sanitize.js';
-import { formatBytes, formatDuration, formatPercent, formatRate, progressSummary } from './units.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatElapsed,
+  formatPercent,
+  formatRate,
+  progressSummary,
+} from './units.js';
 
 /** Root digits shown in lines and tables; `/get` takes any unique prefix of 4 or more. */
 export const SHORT_ROOT = 12;
@@ -104,7 +111,7 @@ export function describeShare(
       const parts: string[] = [];
       if (event.delivered.length > 0) parts.push(`${peerList(event.delivered)} received it`);
       if (event.refused.length > 0) parts.push(`${peerList(event.refused)} refused it`);
-      return [line('FILE', `Sent ${file(event)}: ${parts.join('; ')} (${formatDuration(event.elapsedMs)})`)];
+      return [line('FILE', `Sent ${file(event)}: ${parts.join('; ')} (${formatElapsed(event.elapsedMs)})`)];
     }
     case 'file-offer-refused':
       return [
