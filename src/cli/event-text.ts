@@ -106,7 +106,14 @@ function attemptText(event: Extract<CliEvent, { type: 'bootstrap-attempt' }>, ct
 export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[] {
   const t = event.time;
   const peers = (count: number): string => `(${count}/${ctx.maxPeers} peers)`;
-  if (isShareEvent(event)) return describeShare(event, (kind, text) => line(t, kind, text), table);
+  if (isShareEvent(event)) {
+    return describeShare(
+      event,
+      (kind, text) => line(t, kind, text),
+      table,
+      (p) => displayPath(p, ctx.cwd),
+    );
+  }
   switch (event.type) {
     case 'system-start':
       return [

@@ -87,6 +87,8 @@ export function describeShare(
   event: ShareEvent,
   line: (kind: Line['kind'], text: string) => Line,
   table: (rows: string[][]) => string[],
+  /** Shows a path relative to the working directory when it is inside it. */
+  showPath: (p: string) => string = (p) => sanitize(p),
 ): (Line | Detail)[] {
   switch (event.type) {
     case 'file-offer':
@@ -168,7 +170,7 @@ export function describeShare(
         ),
       ];
     case 'download-complete':
-      return [line('FILE', `Received ${file(event)} -> ${sanitize(event.path)}`)];
+      return [line('FILE', `Received ${file(event)} -> ${showPath(event.path)}`)];
     case 'download-failed':
       return [line('ERROR', `Download of ${sanitize(event.name)} failed: ${errorText(event.error)}`)];
     case 'source-dropped':
