@@ -302,3 +302,20 @@ it(
     assert.equal(row?.status, 'paused');
   },
 );
+
+it('compat mode: /share, /get and /files say they need secure mode', TIMEOUT, async (t) => {
+  const dir = await tempDir((fn) => t.after(fn));
+  const cli = new Cli([...FAST, '--compat', '--name', 'old', '0'], {
+    cwd: dir,
+    cleanup: (fn) => t.after(fn),
+    label: 'compat',
+  });
+  await cli.port();
+  for (const line of ['/share a.txt', '/get abcd', '/files']) {
+    const since = cli.mark();
+    cli.send(line);
+    const error = await cli.waitForType('command-error', () => true, { since });
+    assert.match(error.message as string, /needs secure mode/, line);
+    assert.match(error.hint as string, /\/send/);
+  }
+});
