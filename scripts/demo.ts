@@ -199,10 +199,15 @@ async function demo(dir: string, nodes: DemoNode[]): Promise<void> {
   alice.send('/send document.bin');
   const received = await Promise.all(
     [bob, charlie].map((n, i) =>
-      n.waitFor('the file', (e) => e.type === 'file-complete' && e.name === 'document.bin', receivedSince[i]),
+      // Secure mode: /send offers the file and the peers pull it (download-complete).
+      n.waitFor(
+        'the file',
+        (e) => e.type === 'download-complete' && e.name === 'document.bin',
+        receivedSince[i],
+      ),
     ),
   );
-  await alice.waitFor('the send report', (e) => e.type === 'send-complete', since);
+  await alice.waitFor('the send report', (e) => e.type === 'file-sent', since);
 
   narrate('Verifying the copies');
   for (const [i, node] of [bob, charlie].entries()) {

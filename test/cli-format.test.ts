@@ -632,8 +632,9 @@ describe('commands', TIMEOUT, () => {
 
   it('completes command names and peer names for /send', () => {
     assert.deepEqual(complete('/pe', []), [['/peers '], '/pe']);
+    assert.deepEqual(complete('/sh', []), [['/share '], '/sh']);
     assert.deepEqual(complete('/', []), [
-      ['/peers', '/connect', '/discover', '/send', '/quit', '/help'],
+      ['/peers', '/connect', '/discover', '/send', '/share', '/get', '/files', '/quit', '/help'],
       '/',
     ]);
     assert.deepEqual(complete('/send a.txt b', ['bob', 'carol', 'bert']), [['bert', 'bob'], 'b']);

@@ -70,27 +70,32 @@ describe('meshwire CLI: a three-node mesh', { timeout: 90_000 }, () => {
     }
   });
 
-  it('/send delivers byte-identical files to both others', TIMEOUT, async () => {
-    // Several chunks (256 KiB each) plus a partial one.
+  it('/send offers the file and both others pull byte-identical copies (secure mode)', TIMEOUT, async () => {
+    // Several pieces (256 KiB each) plus a partial one.
     const source = path.join(alice.cwd, 'payload.bin');
     await writeFile(source, randomBytes(3 * 256 * 1024 + 1234));
     const want = await sha256File(source);
     const marks = [alice.mark(), bob.mark(), charlie.mark()];
     alice.send('/send payload.bin');
     const [bobDone, charlieDone] = await Promise.all([
-      bob.waitForType('file-complete', (e) => e.name === 'payload.bin', { since: marks[1] }),
-      charlie.waitForType('file-complete', (e) => e.name === 'payload.bin', { since: marks[2] }),
+      bob.waitForType('download-complete', (e) => e.name === 'payload.bin', { since: marks[1] }),
+      charlie.waitForType('download-complete', (e) => e.name === 'payload.bin', { since: marks[2] }),
     ]);
-    const sent = await alice.waitForType('send-complete', () => true, { since: marks[0] });
-    assert.equal(sent.sha256, want);
-    assert.deepEqual((sent.sent as PeerJson[]).map((p) => p.name).sort(), ['bob', 'charlie']);
-    for (const [done, node] of [
-      [bobDone, bob],
-      [charlieDone, charlie],
+    const offered = await alice.waitForType('file-offered', () => true, { since: marks[0] });
+    assert.deepEqual((offered.to as PeerJson[]).map((p) => p.name).sort(), ['bob', 'charlie']);
+    const sent = await alice.waitForType('file-sent', () => true, { since: marks[0] });
+    assert.equal(sent.root, offered.root);
+    assert.deepEqual((sent.delivered as PeerJson[]).map((p) => p.name).sort(), ['bob', 'charlie']);
+    assert.deepEqual(sent.refused, []);
+    for (const [done, node, since] of [
+      [bobDone, bob, marks[1]],
+      [charlieDone, charlie, marks[2]],
     ] as const) {
       assert.equal(path.dirname(done.path as string), path.join(node.cwd, 'downloads'));
       assert.equal(await sha256File(done.path as string), want);
-      assert.equal((done.from as PeerJson).name, 'alice');
+      const offer = await node.waitForType('file-offer', (e) => e.root === offered.root, { since });
+      assert.equal(offer.push, true);
+      assert.equal((offer.from as PeerJson).name, 'alice');
     }
   });
 
@@ -98,23 +103,26 @@ describe('meshwire CLI: a three-node mesh', { timeout: 90_000 }, () => {
     await writeFile(path.join(alice.cwd, 'only-charlie.txt'), 'for charlie only\n');
     const marks = [alice.mark(), bob.mark(), charlie.mark()];
     alice.send('/send only-charlie.txt charlie');
-    const done = await charlie.waitForType('file-complete', (e) => e.name === 'only-charlie.txt', {
+    const done = await charlie.waitForType('download-complete', (e) => e.name === 'only-charlie.txt', {
       since: marks[2],
     });
     assert.equal(
       await sha256File(done.path as string),
       await sha256File(path.join(alice.cwd, 'only-charlie.txt')),
     );
-    const sent = await alice.waitForType('send-complete', () => true, { since: marks[0] });
+    const sent = await alice.waitForType('file-sent', () => true, { since: marks[0] });
     assert.deepEqual(
-      (sent.sent as PeerJson[]).map((p) => p.name),
+      (sent.delivered as PeerJson[]).map((p) => p.name),
       ['charlie'],
     );
-    // Barrier: a chat alice sends after the transfer reaches bob over the same connection after
-    // any file frame would have; by then bob would have reported a file-start.
+    // Barrier: a chat alice sends after the offer reaches bob over the same connection after
+    // any offer would have; by then bob would have reported it. (Charlie's `have` announcement
+    // may reach bob: a file he could /get, nothing pushed.)
     alice.send('barrier after the file');
     await bob.waitForType('chat', (e) => e.text === 'barrier after the file', { since: marks[1] });
-    const bobFiles = bob.events.slice(marks[1]).filter((e: JsonEvent) => e.type.startsWith('file-'));
+    const bobFiles = bob.events
+      .slice(marks[1])
+      .filter((e: JsonEvent) => e.type.startsWith('download-') || (e.type === 'file-offer' && e.push));
     assert.deepEqual(bobFiles, []);
     assert.ok(!(await readdir(path.join(bob.cwd, 'downloads'))).includes('only-charlie.txt'));
   });

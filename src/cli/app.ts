@@ -13,7 +13,7 @@ import {
   P2PNode,
   type MeshMessage,
 } from '../index.js';
-import { FileReceiver, isFileFrame } from '../files/index.js';
+import { FileReceiver, FileShare, isFileFrame, isPieceFrame } from '../files/index.js';
 import { startDashboard, startMetricsServer } from '../web/index.js';
 import { readSecretText } from '../secure/key-file.js';
 import type { CliConfig } from './args.js';
@@ -24,6 +24,7 @@ import { renderEcho, renderLine, shouldColor } from './colour.js';
 import { COMMAND_HELP, complete, parseCommand } from './commands.js';
 import { describe, type FormatContext } from './event-text.js';
 import { sendFileCommand, wireReceiver } from './file-commands.js';
+import { ShareCommands } from './share-commands.js';
 import { toJsonLine } from './json-output.js';
 import { chatCommand, connectCommand } from './network-commands.js';
 import { cliOptionMessage, errorLike, nodeOptions } from './node-config.js';
@@ -45,6 +46,8 @@ export class CliApp {
   readonly #pending = new Set<Promise<void>>();
   #node: P2PNode | undefined;
   #receiver: FileReceiver | undefined;
+  /** Secure mode only: content-addressed, resumable files (`/share`, `/get`, `/files`). */
+  #files: ShareCommands | undefined;
   /** The dashboard and metrics listeners (`--web`, `--metrics`), closed before the node. */
   readonly #servers: { close(): Promise<void> }[] = [];
   #rl: Interface | undefined;
@@ -84,6 +87,11 @@ export class CliApp {
     return this.#node;
   }
 
+  /** Secure mode: FileShare's side of `/send` (see file-commands.ts). */
+  get shareFiles(): ShareCommands | undefined {
+    return this.#files;
+  }
+
   /** Aborted when the CLI shuts down. */
   get shutdownSignal(): AbortSignal {
     return this.#shutdown.signal;
@@ -110,6 +118,16 @@ export class CliApp {
         downloadsDir: config.downloads,
         ...(config.maxFileSize !== undefined ? { maxFileSize: config.maxFileSize } : {}),
       });
+      if (!config.compat) {
+        const share = new FileShare(node, {
+          downloadsDir: config.downloads,
+          ...(config.maxFileSize !== undefined ? { maxFileSize: config.maxFileSize } : {}),
+          ...(config.rateLimit !== undefined ? { uploadBytesPerSecondPerPeer: config.rateLimit } : {}),
+          accept: (offer, from) => files.accept(offer, from),
+        });
+        const files: ShareCommands = new ShareCommands(this, share);
+        this.#files = files;
+      }
     } catch (err) {
       if (err instanceof MeshwireError && err.code === 'ERR_INVALID_OPTION') {
         this.io.stderr.write(usageError(cliOptionMessage(err.message)));
@@ -140,9 +158,14 @@ export class CliApp {
         const receiverReady = receiver.start();
         await node.start();
         await receiverReady;
+        // The share reads the peer list as it starts, so only once the node runs (it subscribes
+        // before its first await; bootstrap dials only after this). It resumes interrupted
+        // downloads.
+        await this.#files?.share.start();
       } catch (err) {
         if (this.#closing) return await this.#finished;
         this.error(err);
+        await this.#files?.close().catch(() => undefined);
         await receiver.close().catch(() => undefined);
         await node.close().catch(() => undefined);
         return EXIT_FAILURE;
@@ -152,6 +175,7 @@ export class CliApp {
       } catch (err) {
         this.error(err);
         for (const server of this.#servers.splice(0)) await server.close().catch(() => undefined);
+        await this.#files?.close().catch(() => undefined);
         await receiver.close().catch(() => undefined);
         await node.close().catch(() => undefined);
         return EXIT_FAILURE;
@@ -215,6 +239,11 @@ export class CliApp {
 
   #onLine(line: string, interactive: boolean): void {
     if (this.#closing) return;
+    // `--accept-files ask`: y/n answers the question about a peer's offer.
+    if (this.#files?.prompt.answer(line)) {
+      if (interactive) this.screen.submitted(PROMPT, line, renderEcho(PROMPT + line, this.#color));
+      return;
+    }
     const command = parseCommand(line);
     if (interactive) {
       // Chat is echoed as `[time] <me id> text`, so the typed line is replaced by the echo;
@@ -248,6 +277,16 @@ export class CliApp {
       case 'send':
         this.track(sendFileCommand(this, command.file, command.peer));
         return;
+      case 'share':
+      case 'get':
+      case 'files':
+        if (this.#files) this.#files.run(command, (task) => this.track(task), this.config.json);
+        else
+          this.commandError(
+            `/${command.kind} needs secure mode`,
+            'with --compat, use /send (the original protocol)',
+          );
+        return;
       case 'help':
         this.emit({
           type: 'info',
@@ -275,7 +314,7 @@ export class CliApp {
 
   #onNodeMessage(message: MeshMessage): void {
     // File frames are the receiver's business; it reports them as file events.
-    if (message.type === 'bytes' && isFileFrame(message.data)) return;
+    if (message.type === 'bytes' && (isFileFrame(message.data) || isPieceFrame(message.data))) return;
     if (message.type === 'connection-failed') {
       if (message.error.code === 'ERR_DUPLICATE_PEER' && !this.config.debug && !this.config.json) return;
       if (message.address === this.#bootstrap.address && this.#requested.has(message.address)) {
@@ -346,7 +385,7 @@ export class CliApp {
       maxPeers: this.config.maxPeers ?? DEFAULT_MAX_PEERS,
       now: Date.now(),
       cwd: this.io.cwd,
-      isFileFrame,
+      isFileFrame: (data) => isFileFrame(data) || isPieceFrame(data),
       mode: this.config.compat ? 'compat' : 'secure',
       port: this.#node?.port ?? this.config.port,
       ...(this.config.keyFile !== undefined ? { keyFile: this.config.keyFile } : {}),
@@ -411,6 +450,8 @@ export class CliApp {
     this.#rl?.close();
     for (const server of this.#servers.splice(0))
       await server.close().catch((err: unknown) => this.error(err));
+    // Saves every download's resume state: the next start in this folder continues them.
+    await this.#files?.close().catch((err: unknown) => this.error(err));
     await this.#receiver?.close().catch((err: unknown) => this.error(err));
     await this.#node?.close().catch((err: unknown) => this.error(err));
     await Promise.allSettled([...this.#pending]);

@@ -31,6 +31,8 @@ export interface CliConfig {
   maxPeers?: number;
   host: string;
   advertiseHost?: string;
+  /** Consent for files peers push (`--accept-files`, secure mode): all, none, or ask on the terminal. */
+  acceptFiles: AcceptFiles;
   /** Upload rate limit for `/send`, in bytes per second. */
   rateLimit?: number;
   maxFileSize?: number;
@@ -49,6 +51,9 @@ export interface CliConfig {
   /** Port of the metrics-only listener (`--metrics`; 0 picks one). */
   metricsPort?: number;
 }
+
+/** The `--accept-files` policies. */
+export type AcceptFiles = 'ask' | 'all' | 'none';
 
 /** What the command line asks for. */
 export type ParsedArgs =
@@ -87,6 +92,7 @@ const OPTIONS = {
   host: { type: 'string' },
   'advertise-host': { type: 'string' },
   'rate-limit': { type: 'string' },
+  'accept-files': { type: 'string' },
   'max-file-size': { type: 'string' },
   'discovery-interval': { type: 'string' },
   'maintenance-interval': { type: 'string' },
@@ -250,8 +256,21 @@ export function parseCli(
         ? undefined
         : retry.split(',').map((part) => parseInteger(part.trim(), '--bootstrap-retry', 0, DAY_MS));
 
+    const acceptFiles = values['accept-files'] ?? 'all';
+    if (acceptFiles !== 'ask' && acceptFiles !== 'all' && acceptFiles !== 'none') {
+      fail(`--accept-files must be ask, all or none, got ${JSON.stringify(acceptFiles)}`);
+    }
+    if (acceptFiles !== 'all' && compat) {
+      // The original's push frames have no refusal; consent exists only for secure-mode offers.
+      fail('--accept-files ask|none needs secure mode (not with --compat)');
+    }
+    if (acceptFiles === 'ask' && values['no-input']) {
+      fail('--accept-files ask needs input to answer (not with --no-input)');
+    }
+
     const config: CliConfig = {
       port,
+      acceptFiles,
       debug: values.debug ?? false,
       compat,
       json: values.json ?? false,

@@ -83,5 +83,74 @@ export type CliOwnEvent =
       retryInMs?: number;
     };
 
+/** A secure-mode transfer (FileShare) as the CLI reports it: roots as hex, peers as refs. */
+export interface ShareTransferJson {
+  root: string;
+  name: string;
+  size: number;
+}
+
+/** One row of `/files`. */
+export interface FileRow extends ShareTransferJson {
+  /** `active` and `paused` are downloads; `shared` is a file this node serves; `available` was offered by a peer. */
+  status: 'active' | 'paused' | 'complete' | 'shared' | 'failed' | 'available';
+  bytesDone: number;
+  /** Bytes per second of this session (downloads only). */
+  rate: number;
+  /** Sources feeding a download, or the peers that offered an available file. */
+  sources: PeerRef[];
+  path?: string;
+  error?: ErrorLike;
+}
+
+/** Events of the secure-mode file commands (`/share`, `/get`, `/files`, offers, resume). */
+export type ShareEvent =
+  | ({ type: 'file-offer'; time: number; from: PeerRef; push: boolean } & ShareTransferJson)
+  | ({ type: 'file-shared'; time: number; path: string } & ShareTransferJson)
+  | ({ type: 'file-offered'; time: number; to: PeerRef[] } & ShareTransferJson)
+  | ({
+      /** Every peer a `/send` offered the file to has it now, or refused it. */
+      type: 'file-sent';
+      time: number;
+      delivered: PeerRef[];
+      refused: PeerRef[];
+      elapsedMs: number;
+    } & ShareTransferJson)
+  | ({ type: 'file-offer-refused'; time: number; peer: PeerRef } & Partial<ShareTransferJson>)
+  | ({
+      type: 'accept-question';
+      time: number;
+      from: PeerRef;
+      timeoutMs: number;
+    } & ShareTransferJson)
+  | ({
+      type: 'accept-answer';
+      time: number;
+      from: PeerRef;
+      accepted: boolean;
+      /** `user` answered, `timeout` refused for them, `policy` is --accept-files all/none. */
+      by: 'user' | 'timeout' | 'policy';
+    } & ShareTransferJson)
+  | ({
+      type: 'download-start';
+      time: number;
+      resumed: boolean;
+      bytesDone: number;
+      sources: PeerRef[];
+    } & ShareTransferJson)
+  | ({
+      type: 'download-progress';
+      time: number;
+      bytesDone: number;
+      rate: number;
+      sources: number;
+    } & ShareTransferJson)
+  | ({ type: 'download-paused'; time: number; bytesDone: number } & ShareTransferJson)
+  | ({ type: 'download-complete'; time: number; path: string; elapsedMs: number } & ShareTransferJson)
+  | ({ type: 'download-failed'; time: number; error: ErrorLike } & ShareTransferJson)
+  | ({ type: 'source-dropped'; time: number; peer: PeerRef; error: ErrorLike } & ShareTransferJson)
+  | { type: 'file-warning'; time: number; error: ErrorLike; root?: string }
+  | { type: 'files'; time: number; files: FileRow[] };
+
 /** Everything the CLI reports. */
-export type CliEvent = MeshMessage | ReceiverEvent | CliOwnEvent;
+export type CliEvent = MeshMessage | ReceiverEvent | CliOwnEvent | ShareEvent;

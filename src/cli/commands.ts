@@ -14,6 +14,9 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'connect'; address: string }
   | { kind: 'send'; file: string; peer?: string }
+  | { kind: 'share'; file: string }
+  | { kind: 'get'; root: string }
+  | { kind: 'files'; json: boolean }
   | { kind: 'error'; message: string };
 
 /** The `/help` text, one command per line. */
@@ -22,6 +25,10 @@ export const COMMAND_HELP = [
   '/connect <host:port>   connect to a peer',
   '/discover              ask every peer for its peers now',
   '/send <file> [peer]    send a file to all peers, or to one (name or ID prefix); quote names with spaces',
+  '                       (secure mode: they pull it, verified and resumable, if --accept-files agrees)',
+  '/share <file>          announce a file you hold (secure mode); prints its root for /get',
+  '/get <root-prefix>     fetch an offered file from every peer that has it (secure mode)',
+  '/files [--json]        downloads (active, paused, finished), shared files and offers seen',
   '/quit                  leave the network and exit (also Ctrl-C, Ctrl-D)',
   '/help                  this list',
   '<text>                 chat with every peer (// at the start sends a literal /)',
@@ -97,6 +104,16 @@ export function parseCommand(line: string): Command {
       return args.length === 2
         ? { kind: 'send', file: args[0] as string, peer: args[1] as string }
         : { kind: 'send', file: args[0] as string };
+    case '/share':
+      if (args.length !== 1 || args[0] === '') return { kind: 'error', message: 'Usage: /share <file>' };
+      return { kind: 'share', file: args[0] as string };
+    case '/get':
+      if (args.length !== 1 || args[0] === '') return { kind: 'error', message: 'Usage: /get <root-prefix>' };
+      return { kind: 'get', root: args[0] as string };
+    case '/files':
+      if (args.length === 0) return { kind: 'files', json: false };
+      if (args.length === 1 && args[0] === '--json') return { kind: 'files', json: true };
+      return { kind: 'error', message: 'Usage: /files [--json]' };
     default:
       return { kind: 'error', message: `Unknown command ${name} (type /help for the list)` };
   }
@@ -123,7 +140,17 @@ export function findPeer<P extends PeerRef>(peers: readonly P[], query: string):
   return { error: `${JSON.stringify(query)} is ambiguous: ${list}; use more of the ID` };
 }
 
-const COMMAND_NAMES = ['/peers', '/connect', '/discover', '/send', '/quit', '/help'];
+const COMMAND_NAMES = [
+  '/peers',
+  '/connect',
+  '/discover',
+  '/send',
+  '/share',
+  '/get',
+  '/files',
+  '/quit',
+  '/help',
+];
 
 /**
  * Tab completion for the interactive prompt (readline's completer contract): command names

@@ -9,6 +9,7 @@ import type { NetworkInfo } from '../node.js';
 import type { Category, CliEvent } from './cli-events.js';
 import { dialErrorText, errorText, rootCause, type DialContext } from './error-text.js';
 import { sanitize, sanitizeLabel } from './sanitize.js';
+import { describeShare, isShareEvent } from './share-text.js';
 import { formatAgo, formatBytes, formatDelay, formatElapsed, progressSummary } from './units.js';
 
 /** One printed line before rendering. */
@@ -105,6 +106,14 @@ function attemptText(event: Extract<CliEvent, { type: 'bootstrap-attempt' }>, ct
 export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[] {
   const t = event.time;
   const peers = (count: number): string => `(${count}/${ctx.maxPeers} peers)`;
+  if (isShareEvent(event)) {
+    return describeShare(
+      event,
+      (kind, text) => line(t, kind, text),
+      table,
+      (p) => displayPath(p, ctx.cwd),
+    );
+  }
   switch (event.type) {
     case 'system-start':
       return [

@@ -27,6 +27,11 @@ export interface FileCommandHost {
   readonly screen: Pick<Screen, 'live'>;
   emit(event: CliEvent): void;
   commandError(message: string, hint?: string): void;
+  /**
+   * Secure mode: `/send` offers the file through FileShare (the peers pull it, verified and
+   * resumable, if their --accept-files agrees). Absent in compat mode: the original's frames.
+   */
+  readonly shareFiles?: { offerCommand(filePath: string, to: readonly PeerRef[]): Promise<void> } | undefined;
 }
 
 let sendCounter = 0;
@@ -36,7 +41,8 @@ function toRef(peer: PeerRef): PeerRef {
   return { id: peer.id, name: peer.name, address: peer.address };
 }
 
-function expandHome(file: string): string {
+/** `~` and `~/...` as the home directory (the shell does not expand quoted names). */
+export function expandHome(file: string): string {
   if (file === '~') return os.homedir();
   if (file.startsWith('~/')) return path.join(os.homedir(), file.slice(2));
   return file;
@@ -49,7 +55,10 @@ async function isFile(file: string): Promise<boolean> {
   );
 }
 
-/** The `/send` command: sends `file` to every peer, or to the one `query` names. */
+/**
+ * The `/send` command: sends `file` to every peer, or to the one `query` names: pushed with the
+ * original's frames in compat mode, offered through FileShare in secure mode.
+ */
 export async function sendFileCommand(
   app: FileCommandHost,
   file: string,
@@ -85,6 +94,10 @@ export async function sendFileCommand(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     app.commandError(`Cannot send ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    return;
+  }
+  if (app.shareFiles) {
+    await app.shareFiles.offerCommand(filePath, targets);
     return;
   }
   const id = ++sendCounter;

@@ -18,7 +18,10 @@ Options:
   --network-key-file <file>   read the network key from a file (must be mode 0600)
   --key-file <file>           identity key file (default: .meshwire/node-<port>.key;
                               with port 0 the identity is ephemeral)
-  --downloads <dir>           where received files are stored (default: ./downloads)
+  --downloads <dir>           where received files are stored (default: ./downloads); secure-mode
+                              downloads interrupted by a crash resume when started again with it
+  --accept-files <policy>     files peers offer: all (default), none, or ask (y/n on the input,
+                              refused after 60 s); secure mode
   --max-peers <n>             most connected peers (default: 10)
   --lan                       find and announce peers on the local network (mDNS); off by default
   --lan-interface <name>      limit --lan to this interface (repeat for more)
@@ -36,7 +39,8 @@ Options:
 Advanced:
   --host <addr>               address to listen on (default: 0.0.0.0)
   --advertise-host <host>     host other peers should dial to reach this node
-  --rate-limit <size>         cap the /send upload rate, bytes per second (e.g. 512K, 2M)
+  --rate-limit <size>         cap the /send upload rate, and what /share serves each peer,
+                              bytes per second (e.g. 512K, 2M)
   --max-file-size <size>      refuse incoming files larger than this (default: 4G)
   --discovery-interval <ms>   peer discovery period (default: 30000)
   --maintenance-interval <ms> heartbeat and stale-peer check period (default: 15000)
@@ -48,7 +52,11 @@ Commands (type them while the node runs):
   /peers                      connected peers (name, ID, address, last seen, RTT) and known peers
   /connect <host:port>        connect to a peer
   /discover                   ask every peer for its peers now
-  /send <file> [peer]         send a file to all peers, or to one (by name or ID prefix)
+  /send <file> [peer]         send a file to all peers, or to one (by name or ID prefix); in
+                              secure mode they pull it (verified, resumable, --accept-files)
+  /share <file>               announce a file you hold and print its root (secure mode)
+  /get <root-prefix>          fetch an offered file from every peer that has it (secure mode)
+  /files [--json]             downloads (active, paused, failed), shared files, offers seen
   /quit                       leave the network and exit (also Ctrl-C, Ctrl-D)
   /help                       list the commands
   <text>                      chat with every peer (start with // to send a line beginning with /)
