@@ -1,4 +1,4 @@
-// Slightly over ~400 lines: the CLI's lifecycle (start, input, headless, shutdown) in one place;
+// Over ~400 lines (about 460): the CLI's lifecycle (start, input, headless, shutdown, servers) in one place;
 // commands, text and files live in their own modules.
 /**
  * The `meshwire` command at run time: a node, a file receiver and a line-based chat / command
