@@ -119,7 +119,10 @@ describe('item 3: what PEERS lists can make a node dial is bounded', () => {
       const list = ports.map((p) => `127.0.0.1:${p}`).join(',');
       // Five lists in a row: a new list must not restart the scan.
       for (let i = 0; i < 5; i++) attacker.send(`PEERS:${list}\n`);
-      const total = await settled(hits, 500, 8_000);
+      // Discovery still dials what a peer names (on a loaded machine the first dial can take a
+      // while), then the budget stops it: 1 s without a new attempt counts as stopped.
+      await waitUntil(() => hits() >= 1, 8_000, 'the first dial of a listed address');
+      const total = await settled(hits, 1_000, 10_000);
       // The budget is 2 x autoConnectMax failed dials per source per minute.
       assert.ok(total <= 6, `dialled ${total} of the listed services`);
       assert.ok(total >= 1, 'discovery still dials what a peer names');

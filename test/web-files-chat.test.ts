@@ -109,6 +109,8 @@ describe('dashboard actions in Chromium', { skip, timeout: 90_000 }, () => {
     assert.equal(await sha256File(await daveGot), sha256(content));
     const out = page.locator('#transfers li[data-direction="out"]');
     await out.locator('.state', { hasText: '100%' }).waitFor({ timeout: 5_000 });
+    // Done once both receivers confirmed (secure mode's FILEACK), which may follow the last byte.
+    await page.locator('#transfers li[data-direction="out"][data-state="done"]').waitFor({ timeout: 10_000 });
     assert.equal(await out.getAttribute('data-state'), 'done');
     const bar = out.locator('progress');
     assert.equal(await bar.getAttribute('value'), String(content.length));
