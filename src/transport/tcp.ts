@@ -1,4 +1,4 @@
-import net from 'node:net';
+import net, { isIP } from 'node:net';
 import { formatAddress, normalizeHost } from '../address.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import { limitedLookup } from './lookup-limit.js';
@@ -16,7 +16,11 @@ export interface DialOptions {
 export function dialTcp({ host, port, timeoutMs, signal }: DialOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(new MeshwireError('ERR_ABORTED', `dial ${host}:${port} aborted`));
-    const socket = net.connect({ host, port, noDelay: true, lookup: limitedLookup(signal) });
+    const socket = net.connect(
+      isIP(host)
+        ? { host, port, noDelay: true }
+        : { host, port, noDelay: true, lookup: limitedLookup(signal) },
+    );
     const finish = (err?: MeshwireError): void => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
