@@ -1,0 +1,185 @@
+/**
+ * The gossip overlay driven by real nodes over loopback TLS (option `overlay`): nodes joined in
+ * a chain through random earlier nodes, each keeping at most `maxPeers` neighbours, and a chat
+ * broadcast from any node reaching every other exactly once, also after nodes leave.
+ */
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { MeshwireError } from '../src/errors.js';
+import type { P2PNode } from '../src/node.js';
+import { resolveOptions } from '../src/options.js';
+import { addressOf, startNode, waitUntil } from './helpers/nodes.js';
+import { mulberry32 } from './helpers/random.js';
+import { pollUntil } from './helpers/wait.js';
+
+const MAX_PEERS = 4;
+
+/** Chats each node received: `sender id|text`, in arrival order. */
+function recordChats(nodes: P2PNode[]): Map<P2PNode, string[]> {
+  const log = new Map<P2PNode, string[]>();
+  for (const node of nodes) {
+    const seen: string[] = [];
+    log.set(node, seen);
+    node.on('chat', (m) => seen.push(`${m.from.id}|${m.text}`));
+  }
+  return log;
+}
+
+/** True when the active views of `nodes` (taken as undirected links) connect them all. */
+function connected(nodes: P2PNode[]): boolean {
+  const ids = new Set(nodes.map((n) => n.id));
+  const links = new Map<string, Set<string>>();
+  for (const n of nodes) links.set(n.id, new Set());
+  for (const n of nodes) {
+    for (const other of n.overlayStats()!.active) {
+      if (!ids.has(other)) continue;
+      links.get(n.id)!.add(other);
+      links.get(other)!.add(n.id);
+    }
+  }
+  const reached = new Set([nodes[0]!.id]);
+  const todo = [nodes[0]!.id];
+  while (todo.length > 0) {
+    for (const next of links.get(todo.pop()!)!) {
+      if (!reached.has(next)) {
+        reached.add(next);
+        todo.push(next);
+      }
+    }
+  }
+  return reached.size === nodes.length;
+}
+
+function views(nodes: P2PNode[]): string {
+  return nodes
+    .map((n, i) => {
+      const s = n.overlayStats()!;
+      return `${i}: active ${s.active.length} pending ${s.pending.length} joined ${s.joined}`;
+    })
+    .join('; ');
+}
+
+/** Broadcasts `text` from `sender` and waits until every node of `others` has it. */
+async function broadcastAndWait(
+  sender: P2PNode,
+  others: P2PNode[],
+  log: Map<P2PNode, string[]>,
+  text: string,
+): Promise<void> {
+  const key = `${sender.id}|${text}`;
+  const report = await sender.broadcastMessage(text);
+  assert.ok(report.sent.length >= 1, 'at least one neighbour took the payload');
+  assert.ok(report.sent.length <= MAX_PEERS);
+  await waitUntil(
+    others,
+    () => others.every((n) => log.get(n)!.includes(key)),
+    `"${text}" at every node`,
+    20_000,
+    () => `missing at ${others.filter((n) => !log.get(n)!.includes(key)).length} nodes; ${views(others)}`,
+  );
+}
+
+async function startOverlayNetwork(t: TestContext, count: number, seed: number): Promise<P2PNode[]> {
+  const random = mulberry32(seed);
+  const nodes: P2PNode[] = [];
+  for (let i = 0; i < count; i++) {
+    const node = await startNode(t, { overlay: true, maxPeers: MAX_PEERS, name: `n${i}` });
+    if (i > 0) await node.connectToPeer(addressOf(nodes[Math.floor(random() * i)]!));
+    nodes.push(node);
+  }
+  await pollUntil(
+    () =>
+      nodes.every((n) => {
+        const s = n.overlayStats()!;
+        return s.active.length >= 1 && s.active.length <= MAX_PEERS && (s.joined || n === nodes[0]);
+      }) && connected(nodes),
+    'the overlay connects every node',
+    { timeoutMs: 20_000, intervalMs: 50, describe: () => views(nodes) },
+  );
+  return nodes;
+}
+
+describe('overlay option', () => {
+  it('is secure-only and must be a boolean', () => {
+    assert.throws(
+      () => resolveOptions({ mode: 'compat', overlay: true }),
+      (e: unknown) =>
+        e instanceof MeshwireError && e.code === 'ERR_INVALID_OPTION' && /overlay/.test(e.message),
+    );
+    assert.throws(
+      () => resolveOptions({ overlay: 'yes' as never }),
+      (e: unknown) =>
+        e instanceof MeshwireError && e.code === 'ERR_INVALID_OPTION' && /overlay/.test(e.message),
+    );
+    assert.equal(resolveOptions({}).overlay, false);
+    assert.equal(resolveOptions({ mode: 'compat', overlay: false }).overlay, false);
+  });
+});
+
+describe('overlay over real sockets', { timeout: 90_000 }, () => {
+  it('12 nodes with maxPeers 4: every broadcast reaches all others exactly once, also after 3 leave', async (t) => {
+    const nodes = await startOverlayNetwork(t, 12, 13);
+    const log = recordChats(nodes);
+
+    // From the first, the last and a middle node: each one's first broadcast floods, so the
+    // later ones also exercise trees built by earlier traffic.
+    for (const [i, sender] of [0, 11, 5].map((i) => [i, nodes[i]!] as const)) {
+      await broadcastAndWait(
+        sender,
+        nodes.filter((n) => n !== sender),
+        log,
+        `hello from ${i}`,
+      );
+      await broadcastAndWait(
+        sender,
+        nodes.filter((n) => n !== sender),
+        log,
+        `again from ${i}`,
+      );
+    }
+    // The original sender is `from`, with its name when it is a neighbour, else its ID.
+    for (const node of nodes) {
+      for (const entry of log.get(node)!) {
+        const id = entry.split('|')[0]!;
+        assert.ok(
+          nodes.some((n) => n.id === id && n !== node),
+          'from is another node of the network',
+        );
+      }
+    }
+    for (const node of nodes) {
+      const s = node.overlayStats()!;
+      assert.ok(s.active.length <= MAX_PEERS, `active view within maxPeers: ${s.active.length}`);
+      assert.ok(node.getPeerInfo().peers.length <= MAX_PEERS + 4, `connections within maxPeers + slack`);
+    }
+
+    // Three nodes leave (not the first, to keep a sender); the rest repair and still get everything.
+    const leaving = [nodes[2]!, nodes[7]!, nodes[9]!];
+    await Promise.all(leaving.map((n) => n.close()));
+    const survivors = nodes.filter((n) => !leaving.includes(n));
+    for (const sender of [survivors[0]!, survivors[survivors.length - 1]!]) {
+      await broadcastAndWait(
+        sender,
+        survivors.filter((n) => n !== sender),
+        log,
+        `after leaving from ${sender.name}`,
+      );
+    }
+    await pollUntil(() => connected(survivors), 'the survivors form one overlay', {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      describe: () => views(survivors),
+    });
+
+    // Exactly once: no entry twice at any node, and nothing from a node to itself.
+    for (const node of nodes) {
+      const entries = log.get(node)!;
+      assert.equal(
+        new Set(entries).size,
+        entries.length,
+        `duplicates at ${node.name}: ${entries.join(', ')}`,
+      );
+      assert.ok(!entries.some((e) => e.startsWith(`${node.id}|`)), 'own broadcast not delivered to itself');
+    }
+  });
+});
