@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { MeshwireError } from '../src/errors.js';
 import type { P2PNode } from '../src/node.js';
 import { resolveOptions } from '../src/options.js';
-import { addressOf, startNode, waitUntil } from './helpers/nodes.js';
+import { addressOf, startNode, waitFor, waitUntil } from './helpers/nodes.js';
 import { mulberry32 } from './helpers/random.js';
 import { pollUntil } from './helpers/wait.js';
 
@@ -117,6 +117,28 @@ describe('overlay option', () => {
 });
 
 describe('overlay over real sockets', { timeout: 90_000 }, () => {
+  it('a node without the option still gets plain broadcasts from an overlay node, and no overlay frames', async (t) => {
+    const withOverlay = await startNode(t, { overlay: true, maxPeers: MAX_PEERS });
+    const plain = await startNode(t);
+    const errors: string[] = [];
+    plain.on('error', (m) => errors.push(m.error.message));
+    withOverlay.on('error', (m) => errors.push(m.error.message));
+    const connected = waitFor(withOverlay, 'peer-connected');
+    await plain.connectToPeer(addressOf(withOverlay));
+    await connected;
+    const got = waitFor(plain, 'chat', (m) => m.text === 'to plain');
+    const report = await withOverlay.broadcastMessage('to plain');
+    assert.deepEqual(report.sent, [plain.id]);
+    assert.equal((await got).from.id, withOverlay.id);
+    const back = waitFor(withOverlay, 'chat', (m) => m.text === 'to overlay');
+    await plain.broadcastMessage('to overlay');
+    assert.equal((await back).from.id, plain.id);
+    assert.deepEqual(withOverlay.overlayStats()!.active, [], 'a peer without overlay-1 is no neighbour');
+    assert.equal(plain.overlayStats(), undefined);
+    assert.equal(plain.getPeerInfo().peers.length, 1, 'the connection stays up');
+    assert.deepEqual(errors, []);
+  });
+
   it('12 nodes with maxPeers 4: every broadcast reaches all others exactly once, also after 3 leave', async (t) => {
     const nodes = await startOverlayNetwork(t, 12, 13);
     const log = recordChats(nodes);

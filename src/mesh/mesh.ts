@@ -260,16 +260,22 @@ export class Mesh {
    */
   broadcast(frame: Frame): Promise<SendReport> {
     if (this.#overlay && (frame.type === 'chat' || frame.type === 'bytes')) {
+      let report: SendReport;
       try {
         const payload = frame.type === 'chat' ? Buffer.from(frame.text, 'utf8') : frame.data;
-        const report = this.#overlay.broadcast(frame.type === 'chat' ? 0 : 1, payload);
+        report = this.#overlay.broadcast(frame.type === 'chat' ? 0 : 1, payload);
         const counter = this.#sent[frame.type];
         counter.messages += report.sent.length;
         counter.bytes += payload.length * report.sent.length;
-        return Promise.resolve(report);
       } catch (err) {
         return Promise.reject(toMeshwireError(err));
       }
+      // Direct peers that do not speak the overlay get the plain frame, as without the option.
+      if (![...this.#peers().values()].some((p) => !speaksOverlay(p))) return Promise.resolve(report);
+      return this.#broadcast(frame, (p) => !speaksOverlay(p)).then((direct) => ({
+        sent: [...report.sent, ...direct.sent],
+        failed: [...report.failed, ...direct.failed],
+      }));
     }
     return this.#broadcast(frame);
   }
@@ -426,7 +432,7 @@ export class Mesh {
   }
 
   /** Encodes once and queues to every peer synchronously (so sends keep their call order). */
-  async #broadcast(frame: Frame): Promise<SendReport> {
+  async #broadcast(frame: Frame, only?: (peer: Peer) => boolean): Promise<SendReport> {
     const buffers = this.#mode.encode(frame);
     const report: SendReport = { sent: [], failed: [] };
     const counter = frame.type === 'chat' ? this.#sent.chat : this.#sent.bytes;
@@ -434,6 +440,7 @@ export class Mesh {
       frame.type === 'chat' ? Buffer.byteLength(frame.text) : frame.type === 'bytes' ? frame.data.length : 0;
     let waits: Promise<void>[] | undefined;
     for (const peer of this.#peers().values()) {
+      if (only && !only(peer)) continue;
       const peerId = peer.id;
       try {
         const wait = peer.connection.sendEncoded(buffers);
@@ -549,7 +556,7 @@ export class Mesh {
     // (secure mode only: compat keeps the original's exact sequence on the wire).
     if (this.#options.mode === 'secure' && !connection.closed) this.#heartbeat.ping(peer, Date.now());
     connection.setFrameHandler((frame) => this.#route(peer, frame));
-    if (this.#overlay && !replaced && !connection.closed && peer.features?.includes(OVERLAY_FEATURE)) {
+    if (this.#overlay && !replaced && !connection.closed && speaksOverlay(peer)) {
       this.#overlay.peerUp(peer);
     }
   }
@@ -655,6 +662,10 @@ export class Mesh {
       this.#disconnect(peer, 'send-failed', toMeshwireError(err));
     }
   }
+}
+
+function speaksOverlay(peer: Peer): boolean {
+  return peer.features?.includes(OVERLAY_FEATURE) ?? false;
 }
 
 /** Connections allowed beyond maxPeers with the overlay on (see {@link Mesh.#setId}). */
