@@ -4,7 +4,11 @@
  * broadcast from any node reaching every other exactly once, also after nodes leave.
  */
 import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign as edSign } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
+import { verifyBroadcast } from '../src/mesh/overlay-driver.js';
+import { signedBytes, type SignedFields } from '../src/overlay/index.js';
+import { peerIdFromPublicKey, rawEd25519PublicKey } from '../src/secure/identity.js';
 import { MeshwireError } from '../src/errors.js';
 import type { P2PNode } from '../src/node.js';
 import { resolveOptions } from '../src/options.js';
@@ -116,6 +120,41 @@ describe('overlay option', () => {
   });
 });
 
+describe('overlay signatures (PROTOCOL.md O9)', () => {
+  it('verify a node key over the signed fields; an altered field or another key fails', () => {
+    const key = (): { id: string; sign: (f: SignedFields) => Uint8Array } => {
+      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const raw = rawEd25519PublicKey(publicKey);
+      return {
+        id: peerIdFromPublicKey(raw),
+        sign: (f) => Buffer.concat([raw, edSign(null, signedBytes(f), privateKey)]),
+      };
+    };
+    const alice = key();
+    const mallory = key();
+    const fields: SignedFields = { sender: alice.id, epoch: 7, seq: 1, kind: 0, payload: Buffer.from('hi') };
+    const sig = alice.sign(fields);
+    assert.equal(sig.length, 96);
+    assert.equal(verifyBroadcast(fields, sig), true);
+    for (const altered of [
+      { ...fields, payload: Buffer.from('ho') },
+      { ...fields, seq: 2 },
+      { ...fields, epoch: 8 },
+      { ...fields, kind: 1 },
+      { ...fields, sender: mallory.id },
+    ]) {
+      assert.equal(verifyBroadcast(altered, sig), false, JSON.stringify(altered));
+    }
+    // Mallory signs "as Alice" with her own key: the key does not hash to Alice's ID.
+    assert.equal(verifyBroadcast(fields, mallory.sign(fields)), false);
+    const flipped = Buffer.from(sig);
+    flipped[50]! ^= 1;
+    assert.equal(verifyBroadcast(fields, flipped), false);
+    assert.equal(verifyBroadcast(fields, sig.subarray(0, 95)), false);
+    assert.equal(verifyBroadcast(fields, new Uint8Array(0)), false);
+  });
+});
+
 describe('overlay over real sockets', { timeout: 90_000 }, () => {
   it('a node without the option still gets plain broadcasts from an overlay node, and no overlay frames', async (t) => {
     const withOverlay = await startNode(t, { overlay: true, maxPeers: MAX_PEERS });
@@ -159,6 +198,14 @@ describe('overlay over real sockets', { timeout: 90_000 }, () => {
         `again from ${i}`,
       );
     }
+    // Bytes take the same path, from the original sender too.
+    const bytesFrom = nodes[3]!;
+    const gotBytes = nodes
+      .filter((n) => n !== bytesFrom)
+      .map((n) => waitFor(n, 'bytes', (m) => Buffer.from(m.data).equals(Buffer.from([1, 2, 3])), 20_000));
+    await bytesFrom.broadcastBytes(new Uint8Array([1, 2, 3]));
+    for (const m of await Promise.all(gotBytes)) assert.equal(m.from.id, bytesFrom.id);
+
     // The original sender is `from`, with its name when it is a neighbour, else its ID.
     for (const node of nodes) {
       for (const entry of log.get(node)!) {

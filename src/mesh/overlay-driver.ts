@@ -61,8 +61,8 @@ export interface OverlayDriverOptions {
   core?: Partial<OverlayOptions>;
 }
 
-/** Checks an overlay signature: key ‖ Ed25519 signature, the key hashing to the sender's ID (O9). */
-function verifyBroadcast(fields: SignedFields, signature: Uint8Array): boolean {
+/** Checks an overlay signature: key ‖ Ed25519 signature, the key hashing to the sender's ID (O9). Never throws. */
+export function verifyBroadcast(fields: SignedFields, signature: Uint8Array): boolean {
   if (signature.length !== PUBLIC_KEY_BYTES + SIGNATURE_BYTES) return false;
   const raw = signature.subarray(0, PUBLIC_KEY_BYTES);
   try {
