@@ -178,77 +178,83 @@ describe('overlay over real sockets', { timeout: 90_000 }, () => {
     assert.deepEqual(errors, []);
   });
 
-  it('12 nodes with maxPeers 4: every broadcast reaches all others exactly once, also after 3 leave', async (t) => {
-    const nodes = await startOverlayNetwork(t, 12, 13);
-    const log = recordChats(nodes);
-
-    // From the first, the last and a middle node: each one's first broadcast floods, so the
-    // later ones also exercise trees built by earlier traffic.
-    for (const [i, sender] of [0, 11, 5].map((i) => [i, nodes[i]!] as const)) {
-      await broadcastAndWait(
-        sender,
-        nodes.filter((n) => n !== sender),
-        log,
-        `hello from ${i}`,
-      );
-      await broadcastAndWait(
-        sender,
-        nodes.filter((n) => n !== sender),
-        log,
-        `again from ${i}`,
-      );
-    }
-    // Bytes take the same path, from the original sender too.
-    const bytesFrom = nodes[3]!;
-    const gotBytes = nodes
-      .filter((n) => n !== bytesFrom)
-      .map((n) => waitFor(n, 'bytes', (m) => Buffer.from(m.data).equals(Buffer.from([1, 2, 3])), 20_000));
-    await bytesFrom.broadcastBytes(new Uint8Array([1, 2, 3]));
-    for (const m of await Promise.all(gotBytes)) assert.equal(m.from.id, bytesFrom.id);
-
-    // The original sender is `from`, with its name when it is a neighbour, else its ID.
-    for (const node of nodes) {
-      for (const entry of log.get(node)!) {
-        const id = entry.split('|')[0]!;
-        assert.ok(
-          nodes.some((n) => n.id === id && n !== node),
-          'from is another node of the network',
-        );
-      }
-    }
-    for (const node of nodes) {
-      const s = node.overlayStats()!;
-      assert.ok(s.active.length <= MAX_PEERS, `active view within maxPeers: ${s.active.length}`);
-      assert.ok(node.getPeerInfo().peers.length <= MAX_PEERS + 4, `connections within maxPeers + slack`);
-    }
-
-    // Three nodes leave (not the first, to keep a sender); the rest repair and still get everything.
-    const leaving = [nodes[2]!, nodes[7]!, nodes[9]!];
-    await Promise.all(leaving.map((n) => n.close()));
-    const survivors = nodes.filter((n) => !leaving.includes(n));
-    for (const sender of [survivors[0]!, survivors[survivors.length - 1]!]) {
-      await broadcastAndWait(
-        sender,
-        survivors.filter((n) => n !== sender),
-        log,
-        `after leaving from ${sender.name}`,
-      );
-    }
-    await pollUntil(() => connected(survivors), 'the survivors form one overlay', {
-      timeoutMs: 10_000,
-      intervalMs: 50,
-      describe: () => views(survivors),
+  for (const { count, seed, leave } of [
+    { count: 12, seed: 13, leave: [2, 7, 9] },
+    // Issue 13's test: 30 nodes, a third of them leave at once.
+    { count: 30, seed: 7, leave: Array.from({ length: 10 }, (_, i) => 3 * i + 1) },
+  ]) {
+    it(`${count} nodes with maxPeers 4: every broadcast reaches all others exactly once, also after ${leave.length} leave`, async (t) => {
+      await runNetwork(t, count, seed, leave);
     });
-
-    // Exactly once: no entry twice at any node, and nothing from a node to itself.
-    for (const node of nodes) {
-      const entries = log.get(node)!;
-      assert.equal(
-        new Set(entries).size,
-        entries.length,
-        `duplicates at ${node.name}: ${entries.join(', ')}`,
-      );
-      assert.ok(!entries.some((e) => e.startsWith(`${node.id}|`)), 'own broadcast not delivered to itself');
-    }
-  });
+  }
 });
+
+async function runNetwork(t: TestContext, count: number, seed: number, leave: number[]): Promise<void> {
+  const nodes = await startOverlayNetwork(t, count, seed);
+  const log = recordChats(nodes);
+
+  // From the first, the last and a middle node: each one's first broadcast floods, so the
+  // later ones also exercise trees built by earlier traffic.
+  for (const [i, sender] of [0, count - 1, Math.floor(count / 2)].map((i) => [i, nodes[i]!] as const)) {
+    await broadcastAndWait(
+      sender,
+      nodes.filter((n) => n !== sender),
+      log,
+      `hello from ${i}`,
+    );
+    await broadcastAndWait(
+      sender,
+      nodes.filter((n) => n !== sender),
+      log,
+      `again from ${i}`,
+    );
+  }
+  // Bytes take the same path, from the original sender too.
+  const bytesFrom = nodes[3]!;
+  const gotBytes = nodes
+    .filter((n) => n !== bytesFrom)
+    .map((n) => waitFor(n, 'bytes', (m) => Buffer.from(m.data).equals(Buffer.from([1, 2, 3])), 20_000));
+  await bytesFrom.broadcastBytes(new Uint8Array([1, 2, 3]));
+  for (const m of await Promise.all(gotBytes)) assert.equal(m.from.id, bytesFrom.id);
+
+  // The original sender is `from`, with its name when it is a neighbour, else its ID.
+  for (const node of nodes) {
+    for (const entry of log.get(node)!) {
+      const id = entry.split('|')[0]!;
+      assert.ok(
+        nodes.some((n) => n.id === id && n !== node),
+        'from is another node of the network',
+      );
+    }
+  }
+  for (const node of nodes) {
+    const s = node.overlayStats()!;
+    assert.ok(s.active.length <= MAX_PEERS, `active view within maxPeers: ${s.active.length}`);
+    assert.ok(node.getPeerInfo().peers.length <= MAX_PEERS + 4, `connections within maxPeers + slack`);
+  }
+
+  // Nodes leave (closed gracefully, never node 0); the rest repair and still get everything.
+  const leaving = leave.map((i) => nodes[i]!);
+  await Promise.all(leaving.map((n) => n.close()));
+  const survivors = nodes.filter((n) => !leaving.includes(n));
+  for (const sender of [survivors[0]!, survivors[survivors.length - 1]!]) {
+    await broadcastAndWait(
+      sender,
+      survivors.filter((n) => n !== sender),
+      log,
+      `after leaving from ${sender.name}`,
+    );
+  }
+  await pollUntil(() => connected(survivors), 'the survivors form one overlay', {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+    describe: () => views(survivors),
+  });
+
+  // Exactly once: no entry twice at any node, and nothing from a node to itself.
+  for (const node of nodes) {
+    const entries = log.get(node)!;
+    assert.equal(new Set(entries).size, entries.length, `duplicates at ${node.name}: ${entries.join(', ')}`);
+    assert.ok(!entries.some((e) => e.startsWith(`${node.id}|`)), 'own broadcast not delivered to itself');
+  }
+}
