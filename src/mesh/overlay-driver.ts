@@ -87,6 +87,8 @@ export class OverlayDriver {
   readonly #timers = new Set<NodeJS.Timeout>();
   /** Peers we dialled for the overlay (not to join through). */
   readonly #overlayDials = new Set<string>();
+  /** Peers the core asked to disconnect while their dial was in flight. */
+  readonly #closeAfterFlush = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -126,6 +128,7 @@ export class OverlayDriver {
     this.#waiting.delete(peer.id);
     const overlayDial = this.#overlayDials.delete(peer.id);
     if (waiting) for (const body of waiting) this.#write(peer, body);
+    if (this.#closeAfterFlush.delete(peer.id)) queueMicrotask(() => this.#closeUnwanted(peer.id));
     if (peer.direction !== 'outbound' || overlayDial) return;
     const stats = this.#overlay.stats();
     if (stats.active.includes(peer.id) || stats.pending.includes(peer.id)) return;
@@ -139,6 +142,7 @@ export class OverlayDriver {
     if (this.#closed) return;
     this.#waiting.delete(id);
     this.#overlayDials.delete(id);
+    this.#closeAfterFlush.delete(id);
     this.#perform((out) => this.#overlay.handle({ type: 'peer-down', peer: id }, now(), out));
   }
 
@@ -200,11 +204,9 @@ export class OverlayDriver {
         case 'disconnect':
           // After the frames queued before it (they are in the socket's queue already), unless the
           // peer became a neighbour (or a pending one) again meanwhile.
-          queueMicrotask(() => {
-            if (this.#closed || this.#wanted(a.peer)) return;
-            this.#waiting.delete(a.peer);
-            if (this.#host.peer(a.peer)) this.#host.disconnect(a.peer);
-          });
+          // A dial still in flight closes once its queued frames are written (see peerUp).
+          if (this.#waiting.has(a.peer)) this.#closeAfterFlush.add(a.peer);
+          else queueMicrotask(() => this.#closeUnwanted(a.peer));
           break;
         case 'neighbor-up':
         case 'neighbor-down':
@@ -220,10 +222,28 @@ export class OverlayDriver {
           const r = a.report;
           const from = 'from' in r ? this.#host.peer(r.from) : undefined;
           this.#host.report({ type: 'overlay-report', report: r, ...(from ? { peer: ref(from) } : {}) });
+          if (r.kind === 'join-failed') queueMicrotask(() => this.#retryJoin(r.contact));
           break;
         }
       }
     }
+  }
+
+  /** A join got no answer: try once more through another connected overlay peer, if any. */
+  #retryJoin(failed: string): void {
+    if (this.#closed) return;
+    const stats = this.#overlay.stats();
+    if (stats.joined || stats.pending.length > 0) return;
+    for (const peer of this.#host.peers()) {
+      if (peer.id === failed || !peer.features?.includes(OVERLAY_FEATURE)) continue;
+      this.#perform((out) => this.#overlay.join({ id: peer.id, address: peer.address }, now(), out));
+      return;
+    }
+  }
+
+  #closeUnwanted(id: string): void {
+    if (this.#closed || this.#wanted(id) || this.#waiting.has(id)) return;
+    if (this.#host.peer(id)) this.#host.disconnect(id);
   }
 
   #wanted(id: string): boolean {
