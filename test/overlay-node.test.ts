@@ -175,6 +175,11 @@ describe('overlay over real sockets', { timeout: 90_000 }, () => {
     assert.deepEqual(withOverlay.overlayStats()!.active, [], 'a peer without overlay-1 is no neighbour');
     assert.equal(plain.overlayStats(), undefined);
     assert.equal(plain.getPeerInfo().peers.length, 1, 'the connection stays up');
+    // Overlay broadcasts are bounded by 256 KiB (every node relays and caches them).
+    await assert.rejects(
+      withOverlay.broadcastBytes(new Uint8Array(256 * 1024 + 1)),
+      (e: unknown) => e instanceof MeshwireError && e.code === 'ERR_FRAME_TOO_LARGE',
+    );
     assert.deepEqual(errors, []);
   });
 

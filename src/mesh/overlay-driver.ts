@@ -9,7 +9,13 @@ import { createPublicKey, verify as edVerify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
-import { decodeOverlayMessage, encodeOverlayMessage, Overlay, signedBytes } from '../overlay/index.js';
+import {
+  decodeOverlayMessage,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  encodeOverlayMessage,
+  Overlay,
+  signedBytes,
+} from '../overlay/index.js';
 import type {
   OverlayAction,
   OverlayMessage,
@@ -55,7 +61,7 @@ export interface OverlayDriverOptions {
   signer: { readonly publicKey: Uint8Array; sign(data: Uint8Array): Uint8Array };
   /** Active view size: the node's `maxPeers`. */
   maxPeers: number;
-  /** Longest broadcast payload accepted from the network (`maxBytesPerMessage`). */
+  /** `maxBytesPerMessage`: broadcast payloads are bounded by it and by 256 KiB (the core's default). */
   maxPayloadBytes: number;
   /** Extra core options (tests). */
   core?: Partial<OverlayOptions>;
@@ -90,11 +96,13 @@ export class OverlayDriver {
   /** Peers the core asked to disconnect while their dial was in flight. */
   readonly #closeAfterFlush = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
+  #lastGossip: OverlayMessage | undefined;
+  #lastBody: Uint8Array | undefined;
   #closed = false;
 
   constructor(host: OverlayDriverHost, options: OverlayDriverOptions) {
     this.#host = host;
-    this.#maxPayloadBytes = options.maxPayloadBytes;
+    this.#maxPayloadBytes = Math.min(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES);
     const { signer } = options;
     this.#overlay = new Overlay({
       ...options.core,
@@ -167,6 +175,14 @@ export class OverlayDriver {
   /** Broadcasts through the overlay; the report names the neighbours that got the payload. */
   broadcast(kind: 0 | 1, payload: Uint8Array): SendReport {
     if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node is closed');
+    if (payload.length > this.#maxPayloadBytes) {
+      // Every node relays and caches a broadcast (up to 1024 of them for GRAFTs): bounded well
+      // below maxBytesPerMessage, the limit of a direct message.
+      throw new MeshwireError(
+        'ERR_FRAME_TOO_LARGE',
+        `overlay broadcast of ${payload.length} bytes exceeds ${this.#maxPayloadBytes}`,
+      );
+    }
     const report: SendReport = { sent: [], failed: [] };
     const actions: OverlayAction[] = [];
     this.#overlay.broadcast(kind, payload, now(), actions);
@@ -253,7 +269,16 @@ export class OverlayDriver {
 
   #send(to: string, address: string, message: OverlayMessage): void {
     if (this.#closed) return;
-    const body = encodeOverlayMessage(message);
+    // The core relays one (immutable) gossip object to several neighbours in a row: encode it once.
+    let body: Uint8Array;
+    if (message.type !== 'gossip') body = encodeOverlayMessage(message);
+    else {
+      if (message !== this.#lastGossip) {
+        this.#lastGossip = message;
+        this.#lastBody = encodeOverlayMessage(message);
+      }
+      body = this.#lastBody!;
+    }
     const peer = this.#host.peer(to);
     if (peer) {
       this.#write(peer, body);
