@@ -1,4 +1,5 @@
 import type { MeshwireError } from './errors.js';
+import type { OverlayReport } from './overlay/types.js';
 
 /** How a connection came about, seen from this node. */
 export type Direction = 'inbound' | 'outbound';
@@ -122,6 +123,17 @@ export interface DebugMessage extends Base {
   addresses?: string[];
 }
 
+/**
+ * Secure mode with `overlay: true`: something the gossip overlay dropped or gave up on (a bad
+ * signature, a gap in a sender's sequence, a rate limit...), never silently. `peer` is the
+ * neighbour concerned, when connected.
+ */
+export interface OverlayReportMessage extends Base {
+  type: 'overlay-report';
+  report: OverlayReport;
+  peer?: PeerRef;
+}
+
 /** Every message a node reports, the TypeScript face of the original's `P2PMessage`. */
 export type MeshMessage =
   | SystemStartMessage
@@ -135,7 +147,8 @@ export type MeshMessage =
   | BytesMessage
   | MaintenanceCleanupMessage
   | ConnectionFailedMessage
-  | DebugMessage;
+  | DebugMessage
+  | OverlayReportMessage;
 
 export type MessageType = MeshMessage['type'];
 

@@ -26,6 +26,12 @@ export interface NodeOptions {
   mode?: Mode;
   /** Most connected peers (MaxPeers). @default 10 */
   maxPeers?: number;
+  /**
+   * Secure mode: broadcasts travel through the gossip overlay (HyParView + Plumtree, README "How
+   * big networks work") and reach every node of the connected network, not only direct peers;
+   * `maxPeers` bounds the overlay's neighbours. Invalid with compat. @default false
+   */
+  overlay?: boolean;
   /** How often to ask every peer for its peers and redial known ones (DiscoveryInterval). @default 30000 */
   discoveryIntervalMs?: number;
   /** How often to ping peers and drop stale ones (MaintenanceInterval). @default 15000 */
@@ -210,6 +216,10 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     (typeof options.peerBookFile !== 'string' || options.peerBookFile === '')
   )
     throw invalid('peerBookFile', 'expected a file path');
+  if (options.overlay !== undefined && typeof options.overlay !== 'boolean')
+    throw invalid('overlay', 'expected a boolean');
+  if (mode === 'compat' && options.overlay === true)
+    throw invalid('overlay', 'only available in secure mode (Go nodes would print overlay frames as chat)');
   if (mode === 'compat') {
     for (const key of ['keyFile', 'networkKey', 'allowList', 'firewall'] as const) {
       if (options[key] !== undefined)
@@ -231,6 +241,7 @@ export function resolveOptions(options: NodeOptions = {}): ResolvedOptions {
     bootstrap: options.bootstrap,
     mode,
     maxPeers: integer(options, 'maxPeers', DEFAULT_MAX_PEERS, 1, 10_000),
+    overlay: options.overlay ?? false,
     discoveryIntervalMs: integer(options, 'discoveryIntervalMs', DEFAULT_DISCOVERY_INTERVAL_MS, 10, DAY_MS),
     maintenanceIntervalMs: integer(
       options,

@@ -100,6 +100,16 @@ const VECTORS: { frame: Frame; bytes: string; decoded?: Frame }[] = [
     bytes:
       '00 00 00 21 0b 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f 10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f',
   },
+  // Overlay frames (0x0c) carry an encoded overlay message (PROTOCOL.md O1): prune `a1`, and the
+  // gossip vector of "Overlay messages".
+  { frame: { type: 'overlay', body: hex('13 02 61 31') }, bytes: '00 00 00 05 0c 13 02 61 31' },
+  {
+    frame: {
+      type: 'overlay',
+      body: hex('10 02 61 31 00 00 00 00 00 00 00 01 00 00 00 02 03 00 02 aa bb 68 69'),
+    },
+    bytes: '00 00 00 18 0c 10 02 61 31 00 00 00 00 00 00 00 01 00 00 00 02 03 00 02 aa bb 68 69',
+  },
   {
     frame: { type: 'hello', version: 1, id: 'a1', name: '', listen: ['127.0.0.1:8001'], features: ['x'] },
     bytes:
@@ -343,7 +353,8 @@ describe('native codec: incremental decoding', () => {
 
 describe('native codec: limits and malformed input', () => {
   it('rejects an oversize length as soon as the 4 length bytes arrive', () => {
-    for (const length of [DEFAULT_CODEC_LIMITS.maxBytesPerMessage + 2, 0xffffffff]) {
+    // The largest length any type allows is an overlay gossip's: maxBytesPerMessage + 512 (O1).
+    for (const length of [DEFAULT_CODEC_LIMITS.maxBytesPerMessage + 512 + 2, 0xffffffff]) {
       const header = Buffer.alloc(4);
       header.writeUInt32BE(length, 0);
       const decoder = new NativeDecoder();
@@ -413,7 +424,36 @@ describe('native codec: limits and malformed input', () => {
   });
 
   it('rejects unknown type bytes', () => {
-    for (const type of [0x00, 0x0c, 0x7f, 0xff]) rejects(raw(type), 'ERR_MALFORMED_FRAME');
+    for (const type of [0x00, 0x0d, 0x7f, 0xff]) rejects(raw(type), 'ERR_MALFORMED_FRAME');
+  });
+
+  it('bounds overlay bodies: maxLineBytes, or maxBytesPerMessage + 512 for a gossip (O1)', () => {
+    const gossip = (n: number): Buffer => Buffer.concat([Buffer.from([0x10]), Buffer.alloc(n - 1)]);
+    const other = (n: number): Buffer => Buffer.concat([Buffer.from([0x11]), Buffer.alloc(n - 1)]);
+    const max = SMALL.maxBytesPerMessage + 512;
+    for (const body of [gossip(max), other(SMALL.maxLineBytes), gossip(1)]) {
+      assert.deepEqual(decodeChunks([raw(0x0c, body)], SMALL), [{ type: 'overlay', body }]);
+      assert.deepEqual(
+        decodeChunks([encodeAll([{ type: 'overlay', body }], new NativeEncoder(SMALL))], SMALL),
+        [{ type: 'overlay', body }],
+      );
+    }
+    rejects(raw(0x0c, gossip(max + 1)), 'ERR_FRAME_TOO_LARGE', SMALL);
+    rejects(raw(0x0c, other(SMALL.maxLineBytes + 1)), 'ERR_FRAME_TOO_LARGE', SMALL);
+    rejects(raw(0x0c), 'ERR_MALFORMED_FRAME', SMALL);
+    const encoder = new NativeEncoder(SMALL);
+    assert.throws(
+      () => encoder.encode({ type: 'overlay', body: gossip(max + 1) }),
+      isCode('ERR_FRAME_TOO_LARGE'),
+    );
+    assert.throws(
+      () => encoder.encode({ type: 'overlay', body: other(SMALL.maxLineBytes + 1) }),
+      isCode('ERR_FRAME_TOO_LARGE'),
+    );
+    assert.throws(
+      () => encoder.encode({ type: 'overlay', body: Buffer.alloc(0) }),
+      isCode('ERR_INVALID_ARGUMENT'),
+    );
   });
 
   it('rejects truncated fields', () => {

@@ -177,6 +177,15 @@ export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[]
     case 'bytes':
       if (ctx.isFileFrame?.(event.data)) return [];
       return [line(t, 'BYTES', `from ${displayName(event.from)} (${formatBytes(event.data.length)})`)];
+    case 'overlay-report':
+      // Overlay drops and gaps (option overlay): one line each, never silent.
+      return [
+        line(
+          t,
+          'NETWORK',
+          `Overlay: ${sanitize(event.report.kind)}${event.peer ? ` (neighbour ${displayName(event.peer)})` : ''}`,
+        ),
+      ];
     case 'maintenance-cleanup':
       return [line(t, 'MAINTENANCE', `Removed stale peer ${displayName(event.peer)} (${event.reason})`)];
     case 'connection-failed':

@@ -93,6 +93,15 @@ export interface GoodbyeFrame {
   reason: string;
 }
 
+/**
+ * Native only (feature `overlay-1`): one gossip-overlay message, still encoded
+ * (`encodeOverlayMessage` in `src/overlay/wire.ts`); the codec only bounds its length (PROTOCOL.md O1).
+ */
+export interface OverlayFrame {
+  type: 'overlay';
+  body: Uint8Array;
+}
+
 export type Frame =
   | HelloFrame
   | ListenFrame
@@ -105,6 +114,7 @@ export type Frame =
   | BytesFrame
   | AuthFrame
   | PakeFrame
-  | GoodbyeFrame;
+  | GoodbyeFrame
+  | OverlayFrame;
 
 export type FrameType = Frame['type'];

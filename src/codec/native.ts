@@ -51,6 +51,11 @@ const T_BYTES = 0x08;
 const T_AUTH = 0x09;
 const T_GOODBYE = 0x0a;
 const T_PAKE = 0x0b;
+const T_OVERLAY = 0x0c;
+/** First body byte of an overlay `gossip` message (PROTOCOL.md O2): the one allowed past maxLineBytes. */
+const OVERLAY_GOSSIP = 0x10;
+/** Room for a gossip's header (IDs, signature) on top of a `maxBytesPerMessage` payload (O1). */
+export const OVERLAY_GOSSIP_OVERHEAD = 512;
 
 /** Indexed by type code; `undefined` marks a code this version does not know (rule 7). */
 const TYPE_NAMES: readonly (FrameType | undefined)[] = [
@@ -66,6 +71,7 @@ const TYPE_NAMES: readonly (FrameType | undefined)[] = [
   'auth',
   'goodbye',
   'pake',
+  'overlay',
 ];
 
 /**
@@ -85,6 +91,7 @@ const MIN_BODY: readonly number[] = [
   1 + MIN_AUTH_PROOF_BYTES,
   2,
   PAKE_SHARE_BYTES,
+  1,
 ];
 const MAX_BODY: readonly number[] = [
   0,
@@ -99,6 +106,7 @@ const MAX_BODY: readonly number[] = [
   1 + MAX_AUTH_PROOF_BYTES,
   2 + MAX_GOODBYE_REASON_BYTES,
   PAKE_SHARE_BYTES,
+  Infinity,
 ];
 
 /** Indexed by reason code (rule 13); code 4, `version`, is frozen across versions (rule 23). */
@@ -267,7 +275,14 @@ function decodePeers(buf: Buffer, start: number, end: number, maxPeers: number):
 }
 
 /** Decodes one complete body; `type` is known and the size bounds of rule 7 already hold. */
-function decodeBody(type: number, buf: Buffer, start: number, end: number, maxPeers: number): Frame {
+function decodeBody(
+  type: number,
+  buf: Buffer,
+  start: number,
+  end: number,
+  maxPeers: number,
+  maxLine: number,
+): Frame {
   switch (type) {
     case T_CHAT:
       return { type: 'chat', text: decodeUtf8(buf, start, end) };
@@ -302,6 +317,17 @@ function decodeBody(type: number, buf: Buffer, start: number, end: number, maxPe
       // Copied, like an auth proof. The size is exact (rule 7); whether the bytes encode a group
       // element is the key exchange's question, not the codec's.
       return { type: 'pake', share: Buffer.from(buf.subarray(start, end)) };
+    case T_OVERLAY:
+      // O1: only a gossip (which may carry a bytes payload) may exceed maxLineBytes; the header
+      // check already bounded every overlay body by maxBytesPerMessage + the gossip overhead.
+      if (buf[start] !== OVERLAY_GOSSIP && end - start > maxLine) {
+        throw new CodecError(
+          'ERR_FRAME_TOO_LARGE',
+          `overlay frame body of ${end - start} bytes exceeds ${maxLine}`,
+        );
+      }
+      // Copied: the overlay may cache a payload, which must not pin a whole socket chunk.
+      return { type: 'overlay', body: Buffer.from(buf.subarray(start, end)) };
     case T_GOODBYE: {
       const r = new BodyReader(buf, start, end);
       const reason = r.string(MAX_GOODBYE_REASON_BYTES, 'goodbye reason');
@@ -348,7 +374,7 @@ export class NativeDecoder implements FrameDecoder {
     this.maxBytes = limits.maxBytesPerMessage;
     this.maxLine = limits.maxLineBytes;
     this.maxPeers = Math.min(limits.maxPeersPerFrame, 0xffff);
-    this.maxLength = Math.max(this.maxBytes, this.maxLine) + 1;
+    this.maxLength = Math.max(this.maxBytes + OVERLAY_GOSSIP_OVERHEAD, this.maxLine) + 1;
   }
 
   /** Bytes received of the frame in progress (header bytes plus body bytes). */
@@ -391,7 +417,7 @@ export class NativeDecoder implements FrameDecoder {
         const start = pos + NATIVE_HEADER_BYTES;
         const stop = start + length - 1;
         if (stop <= end) {
-          frames.push(decodeBody(type, buf, start, stop, this.maxPeers));
+          frames.push(decodeBody(type, buf, start, stop, this.maxPeers, this.maxLine));
           pos = stop;
         } else {
           pos = this.beginBody(type, length - 1, buf, start, frames);
@@ -410,7 +436,7 @@ export class NativeDecoder implements FrameDecoder {
       this.headerFilled = 0;
       this.length = 0;
       if (end - pos >= bodyLength) {
-        frames.push(decodeBody(byte, buf, pos, pos + bodyLength, this.maxPeers));
+        frames.push(decodeBody(byte, buf, pos, pos + bodyLength, this.maxPeers, this.maxLine));
         pos += bodyLength;
       } else {
         pos = this.beginBody(byte, bodyLength, buf, pos, frames);
@@ -431,7 +457,12 @@ export class NativeDecoder implements FrameDecoder {
   private checkType(type: number, bodyLength: number): void {
     const name = TYPE_NAMES[type];
     if (name === undefined) malformed(`unknown frame type 0x${type.toString(16).padStart(2, '0')}`);
-    const limit = type === T_BYTES ? this.maxBytes : this.maxLine;
+    const limit =
+      type === T_BYTES
+        ? this.maxBytes
+        : type === T_OVERLAY
+          ? Math.max(this.maxLine, this.maxBytes + OVERLAY_GOSSIP_OVERHEAD)
+          : this.maxLine;
     if (bodyLength > limit) {
       throw new CodecError(
         'ERR_FRAME_TOO_LARGE',
@@ -460,7 +491,7 @@ export class NativeDecoder implements FrameDecoder {
     if (this.bodyFilled === body.length) {
       this.body = null;
       this.bodyFilled = 0;
-      frames.push(decodeBody(this.type, body, 0, body.length, this.maxPeers));
+      frames.push(decodeBody(this.type, body, 0, body.length, this.maxPeers, this.maxLine));
     }
     return pos + n;
   }
@@ -556,6 +587,8 @@ export class NativeEncoder implements FrameEncoder {
         writeString(buf, NATIVE_HEADER_BYTES, frame.reason, length);
         return [buf];
       }
+      case 'overlay':
+        return [this.encodeOverlay(frame.body)];
       case 'listen':
         return invalid('listen frames exist only in the compat protocol');
       default:
@@ -651,6 +684,27 @@ export class NativeEncoder implements FrameEncoder {
         pos += buf.write(id, pos, id.length, 'latin1');
       }
     }
+    return buf;
+  }
+
+  /** An overlay frame: body 1 .. maxLineBytes, or .. maxBytesPerMessage + overhead for a gossip (O1). */
+  private encodeOverlay(body: Uint8Array): Buffer {
+    if (!(body instanceof Uint8Array) || body.length === 0)
+      invalid('overlay body must be a non-empty Uint8Array');
+    const limit =
+      body[0] === OVERLAY_GOSSIP
+        ? Math.max(this.maxLine, this.maxBytes + OVERLAY_GOSSIP_OVERHEAD)
+        : this.maxLine;
+    if (body.length > limit) {
+      throw new CodecError(
+        'ERR_FRAME_TOO_LARGE',
+        `overlay frame body of ${body.length} bytes exceeds ${limit}`,
+      );
+    }
+    const buf = Buffer.allocUnsafe(NATIVE_HEADER_BYTES + body.length);
+    buf.writeUInt32BE(body.length + 1, 0);
+    buf[4] = T_OVERLAY;
+    buf.set(body, NATIVE_HEADER_BYTES);
     return buf;
   }
 

@@ -12,6 +12,8 @@ import { PeerExchange } from '../discovery/peer-exchange.js';
 import { SelfAddresses } from '../discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { DisconnectReason, MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
+import { OVERLAY_FEATURE, OverlayDriver } from './overlay-driver.js';
+import type { OverlayStats } from '../overlay/index.js';
 import { collectNodeMetrics, NodeMetrics, type CollectedNode } from '../metrics/node-metrics.js';
 import type { ConnectOptions, NetworkInfo, PeerInfo } from '../node-types.js';
 import type { ResolvedOptions } from '../options.js';
@@ -62,6 +64,8 @@ export class Mesh {
   #metricsCollecting = false;
   /** What this node sent, as plain numbers (cheap on the send path), read into the metrics on render. */
   readonly #sent = { chat: { messages: 0, bytes: 0 }, bytes: { messages: 0, bytes: 0 } };
+  /** The gossip overlay (option `overlay`), created once the identity is known. */
+  #overlay: OverlayDriver | undefined;
 
   constructor(resolved: ResolvedOptions, host: MeshHost) {
     this.#options = resolved;
@@ -82,7 +86,9 @@ export class Mesh {
         selfPort: () => this.#port,
         isSelfAddress: (address) => this.#self.has(address),
         isConnected: (address, id) => this.#isConnected(address, id),
-        freeSlots: () => resolved.maxPeers - this.#peers().size,
+        // With the overlay, it decides the connections: discovery only finds a first contact.
+        freeSlots: () =>
+          resolved.overlay ? (this.#peers().size === 0 ? 1 : 0) : resolved.maxPeers - this.#peers().size,
         isDialing: (address) => this.#connector.isDialing(address),
         dial: (address) => this.connect(address),
         report: (message) => this.#host.report(message),
@@ -128,7 +134,7 @@ export class Mesh {
           name: this.#options.name ?? this.id,
           listen: [this.#self.advertisedFor(connection.localHost, this.#port)],
           version: 1,
-          features: [],
+          features: this.#options.overlay ? [OVERLAY_FEATURE] : [],
         }),
         advertisedAddress: (connection) => this.#self.advertisedFor(connection.localHost, this.#port),
         hasPeer: (id) => this.#peers().get(id) !== undefined,
@@ -181,6 +187,7 @@ export class Mesh {
     if (this.#closed) throw new MeshwireError('ERR_CLOSED', 'node closed while starting');
     this.#port = await this.#connector.listen();
     this.#self.rememberListening(this.#port);
+    if (this.#options.overlay) this.#startOverlay();
     const { host, mode, lan, lanInterfaces, peerBookFile } = this.#options;
     const name = this.#options.name ?? this.id;
     this.#host.report({ type: 'system-start', id: this.id, name, host, port: this.#port, mode });
@@ -247,9 +254,35 @@ export class Mesh {
     this.#discovery.autoConnect(Number.MAX_SAFE_INTEGER);
   }
 
-  /** Sends a chat or bytes frame to every connected peer (encoded once). */
+  /**
+   * Sends a chat or bytes frame to every connected peer (encoded once), or, with the overlay,
+   * to the whole overlay (the report names the neighbours that took the payload).
+   */
   broadcast(frame: Frame): Promise<SendReport> {
+    if (this.#overlay && (frame.type === 'chat' || frame.type === 'bytes')) {
+      let report: SendReport;
+      try {
+        const payload = frame.type === 'chat' ? Buffer.from(frame.text, 'utf8') : frame.data;
+        report = this.#overlay.broadcast(frame.type === 'chat' ? 0 : 1, payload);
+        const counter = this.#sent[frame.type];
+        counter.messages += report.sent.length;
+        counter.bytes += payload.length * report.sent.length;
+      } catch (err) {
+        return Promise.reject(toMeshwireError(err));
+      }
+      // Direct peers that do not speak the overlay get the plain frame, as without the option.
+      if (![...this.#peers().values()].some((p) => !speaksOverlay(p))) return Promise.resolve(report);
+      return this.#broadcast(frame, (p) => !speaksOverlay(p)).then((direct) => ({
+        sent: [...report.sent, ...direct.sent],
+        failed: [...report.failed, ...direct.failed],
+      }));
+    }
     return this.#broadcast(frame);
+  }
+
+  /** The overlay's views and counters (option `overlay`), else undefined. */
+  overlayStats(): OverlayStats | undefined {
+    return this.#overlay?.stats();
   }
 
   /** Queues a chat or bytes frame to one peer. */
@@ -336,6 +369,7 @@ export class Mesh {
     this.#closed = true;
     for (const timer of this.#timers) clearInterval(timer);
     this.#discovery.stop();
+    this.#overlay?.close();
     if (this.#table) for (const peer of [...this.#table.values()]) this.#disconnect(peer, 'local-close');
     await Promise.all([
       this.#local.close().catch((err) => this.#host.report({ type: 'error', error: toMeshwireError(err) })),
@@ -345,7 +379,40 @@ export class Mesh {
 
   #setId(id: string): void {
     this.#id = id;
-    this.#table = new PeerTable(id, this.#options.maxPeers);
+    // With the overlay, maxPeers bounds its active view; the slack lets a full node still take
+    // the short-lived connections of joins and shuffles, which the overlay closes again.
+    const slack = this.#options.overlay ? OVERLAY_CONNECTION_SLACK : 0;
+    this.#table = new PeerTable(id, this.#options.maxPeers + slack);
+  }
+
+  #startOverlay(): void {
+    const signer = this.signer;
+    if (!signer) throw new MeshwireError('ERR_INVALID_OPTION', 'option overlay needs secure mode');
+    const { host, advertiseHost } = this.#options;
+    const wildcard = host === '0.0.0.0' || host === '::';
+    this.#overlay = new OverlayDriver(
+      {
+        peer: (id) => this.#table?.get(id),
+        peers: () => this.#peers().values(),
+        dial: (address, expectedId) => this.connect(address, { expectedId }),
+        disconnect: (id) => {
+          const peer = this.#table?.get(id);
+          if (peer) this.#disconnect(peer, 'local-close');
+        },
+        dropPeer: (peer, error, malformed) =>
+          this.#disconnect(peer, malformed ? 'protocol-error' : 'send-failed', error),
+        report: (message) => this.#host.report(message),
+      },
+      {
+        selfId: this.id,
+        // Bound to a wildcard without advertiseHost, this node cannot know its address: peers fill
+        // in the one its hello advertised on their connection.
+        selfAddress: advertiseHost || !wildcard ? this.#self.advertisedFor(host, this.#port) : '',
+        signer,
+        maxPeers: this.#options.maxPeers,
+        maxPayloadBytes: this.#options.maxBytesPerMessage,
+      },
+    );
   }
 
   #peers(): PeerTable {
@@ -365,7 +432,7 @@ export class Mesh {
   }
 
   /** Encodes once and queues to every peer synchronously (so sends keep their call order). */
-  async #broadcast(frame: Frame): Promise<SendReport> {
+  async #broadcast(frame: Frame, only?: (peer: Peer) => boolean): Promise<SendReport> {
     const buffers = this.#mode.encode(frame);
     const report: SendReport = { sent: [], failed: [] };
     const counter = frame.type === 'chat' ? this.#sent.chat : this.#sent.bytes;
@@ -373,6 +440,7 @@ export class Mesh {
       frame.type === 'chat' ? Buffer.byteLength(frame.text) : frame.type === 'bytes' ? frame.data.length : 0;
     let waits: Promise<void>[] | undefined;
     for (const peer of this.#peers().values()) {
+      if (only && !only(peer)) continue;
       const peerId = peer.id;
       try {
         const wait = peer.connection.sendEncoded(buffers);
@@ -488,6 +556,9 @@ export class Mesh {
     // (secure mode only: compat keeps the original's exact sequence on the wire).
     if (this.#options.mode === 'secure' && !connection.closed) this.#heartbeat.ping(peer, Date.now());
     connection.setFrameHandler((frame) => this.#route(peer, frame));
+    if (this.#overlay && !replaced && !connection.closed && speaksOverlay(peer)) {
+      this.#overlay.peerUp(peer);
+    }
   }
 
   /** Every frame from a connected peer comes here. Anything out of place drops that peer, never the node. */
@@ -510,6 +581,16 @@ export class Mesh {
       case 'listen':
         // A LISTEN line that arrived after the hello was answered: now we know where it listens.
         return this.#updateAddress(peer, reachableListenAddress(frame.address, peer.remoteAddress));
+      case 'overlay':
+        if (this.#overlay) return this.#overlay.frame(peer, frame.body);
+        return this.#disconnect(
+          peer,
+          'protocol-error',
+          new MeshwireError(
+            'ERR_UNEXPECTED_FRAME',
+            'overlay frame, but this node did not enable the overlay',
+          ),
+        );
       case 'goodbye':
         return this.#disconnect(
           peer,
@@ -554,6 +635,7 @@ export class Mesh {
       peer.connection.destroy(error);
     }
     if (!removed) return;
+    this.#overlay?.peerDown(peer.id);
     if (reason === 'protocol-error' || reason === 'write-timeout') {
       this.#host.report({
         type: 'error',
@@ -581,6 +663,13 @@ export class Mesh {
     }
   }
 }
+
+function speaksOverlay(peer: Peer): boolean {
+  return peer.features?.includes(OVERLAY_FEATURE) ?? false;
+}
+
+/** Connections allowed beyond maxPeers with the overlay on (see {@link Mesh.#setId}). */
+const OVERLAY_CONNECTION_SLACK = 4;
 
 /**
  * A session becomes a peer when the table admits it: the same object, with liveness added, so

@@ -45,6 +45,7 @@ function sessionFrom(remote: OpenConnection, hello: HelloFrame, address: string)
     remoteAddress: remote.remoteAddress,
     direction: remote.direction,
     connection: remote.connection,
+    features: hello.features,
     // An inbound peer known only by its socket's address (an ephemeral port) cannot be dialled:
     // it must not reach peer lists or the peer book until it says where it listens.
     advertised: remote.direction === 'outbound' || address !== remote.remoteAddress,

@@ -16,6 +16,8 @@ export interface Session {
   remoteAddress: string;
   direction: Direction;
   connection: Connection;
+  /** Feature flags of the peer's hello (native only; compat: none), e.g. `overlay-1`. */
+  features?: readonly string[];
   /** False while the address is only the socket's (an inbound compat peer before its LISTEN line). */
   advertised: boolean;
 }
