@@ -257,9 +257,18 @@ export class CliApp {
       case 'chat':
         this.track(chatCommand(this, command.text));
         return;
-      case 'peers':
-        this.emit({ type: 'peers', time: Date.now(), info: this.node.getPeerInfo() });
+      case 'peers': {
+        const stats = this.node.overlayStats();
+        this.emit({
+          type: 'peers',
+          time: Date.now(),
+          info: this.node.getPeerInfo(),
+          ...(stats
+            ? { overlay: { joined: stats.joined, active: stats.active, passive: stats.passive } }
+            : {}),
+        });
         return;
+      }
       case 'discover': {
         const count = this.node.getPeerInfo().peers.length;
         this.node.discover();

@@ -41,6 +41,8 @@ export interface CliConfig {
   peerTimeoutMs?: number;
   connectionTimeoutMs?: number;
   bootstrapRetryMs?: number[];
+  /** Gossip overlay (`--overlay`, secure mode): broadcasts reach the whole network past `--max-peers`. */
+  overlay: boolean;
   /** LAN discovery (`--lan`), limited to these interfaces if given. */
   lan: boolean;
   lanInterfaces?: string[];
@@ -101,6 +103,7 @@ const OPTIONS = {
   'bootstrap-retry': { type: 'string' },
   lan: { type: 'boolean' },
   'lan-interface': { type: 'string', multiple: true },
+  overlay: { type: 'boolean' },
   'peer-book': { type: 'string' },
   'no-peer-book': { type: 'boolean' },
   web: { type: 'string' },
@@ -264,6 +267,10 @@ export function parseCli(
       // The original's push frames have no refusal; consent exists only for secure-mode offers.
       fail('--accept-files ask|none needs secure mode (not with --compat)');
     }
+    if (values.overlay && compat) {
+      // Go nodes would print the overlay's frames as chat: compat stays the original full mesh.
+      fail('--overlay needs secure mode (not with --compat)');
+    }
     if (acceptFiles === 'ask' && values['no-input']) {
       fail('--accept-files ask needs input to answer (not with --no-input)');
     }
@@ -279,6 +286,7 @@ export function parseCli(
       downloads: path.resolve(cwd, values.downloads ?? 'downloads'),
       host: values.host ?? '0.0.0.0',
       lan: values.lan ?? false,
+      overlay: values.overlay ?? false,
     };
     if (values['peer-book'] !== undefined && values['no-peer-book'])
       fail('give either --peer-book or --no-peer-book, not both');

@@ -67,7 +67,13 @@ export type CliOwnEvent =
       sent: number;
       failed: number;
     }
-  | { type: 'peers'; time: number; info: NetworkInfo }
+  | {
+      type: 'peers';
+      time: number;
+      info: NetworkInfo;
+      /** With `--overlay`: the overlay's views (peer IDs), whether it has joined. */
+      overlay?: { joined: boolean; active: string[]; passive: string[] };
+    }
   | { type: 'command-error'; time: number; message: string; code?: string; hint?: string }
   | { type: 'info'; time: number; category: Category; text: string; details?: string[] }
   /** The dashboard (`--web`) or the metrics listener (`--metrics`) is up at `url`. */

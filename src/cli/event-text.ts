@@ -313,8 +313,19 @@ export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[]
       return [line(t, 'own-chat', sanitize(event.text), chatLabel({ id: event.id, name: event.name }))];
     case 'bootstrap-attempt':
       return [line(t, 'BOOTSTRAP', attemptText(event, ctx))];
-    case 'peers':
-      return peersTable(event.info, ctx.now, t);
+    case 'peers': {
+      const table = peersTable(event.info, ctx.now, t);
+      if (!event.overlay) return table;
+      const { joined, active, passive } = event.overlay;
+      return [
+        ...table,
+        line(
+          t,
+          'PEERS',
+          `Overlay: ${joined ? 'joined' : 'not joined yet'}; active view ${active.length} (${active.map(shortId).join(', ') || 'none'}), passive view ${passive.length} (backups)`,
+        ),
+      ];
+    }
     case 'command-error': {
       const text = event.code ? `${event.message} (${event.code})` : event.message;
       return [line(t, 'ERROR', event.hint ? `${text}; ${event.hint}` : text)];

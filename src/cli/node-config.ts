@@ -17,6 +17,7 @@ const OPTION_FLAGS: Record<string, string> = {
   keyFile: '--key-file',
   networkKey: '--network-key',
   lan: '--lan',
+  overlay: '--overlay',
   lanInterfaces: '--lan-interface',
   peerBookFile: '--peer-book',
 };
@@ -58,6 +59,7 @@ export function nodeOptions(config: CliConfig, networkKey: string | undefined): 
     connectionTimeoutMs: config.connectionTimeoutMs,
     bootstrapRetryMs: config.bootstrapRetryMs,
     lan: config.lan || undefined,
+    overlay: config.overlay || undefined,
     lanInterfaces: config.lanInterfaces,
     peerBookFile: config.peerBookFile,
   };

@@ -23,6 +23,8 @@ Options:
   --accept-files <policy>     files peers offer: all (default), none, or ask (y/n on the input,
                               refused after 60 s); secure mode
   --max-peers <n>             most connected peers (default: 10)
+  --overlay                   gossip overlay (secure mode): every chat reaches the whole network,
+                              past --max-peers connections (HyParView + Plumtree)
   --lan                       find and announce peers on the local network (mDNS); off by default
   --lan-interface <name>      limit --lan to this interface (repeat for more)
   --peer-book <file>          remember peers proven by a dial, redial them at start
