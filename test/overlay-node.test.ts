@@ -71,6 +71,10 @@ async function broadcastAndWait(
   text: string,
 ): Promise<void> {
   const key = `${sender.id}|${text}`;
+  // After departures the sender may be between neighbours for a moment while the overlay repairs.
+  await pollUntil(() => sender.overlayStats()!.active.length >= 1, 'the sender has a neighbour', {
+    timeoutMs: 10_000,
+  });
   const report = await sender.broadcastMessage(text);
   assert.ok(report.sent.length >= 1, 'at least one neighbour took the payload');
   assert.ok(report.sent.length <= MAX_PEERS);

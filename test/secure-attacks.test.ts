@@ -36,6 +36,10 @@ import {
   type ProxiedRecord,
 } from './support-secure/raw-native.js';
 import { withTimeout } from './helpers/wait.js';
+import { loadCpace } from '../src/secure/cpace.js';
+
+// The network-key exchange needs its curve library loaded (the node does this in start()).
+await loadCpace();
 
 const TIMEOUT = { timeout: 15_000 };
 

@@ -44,6 +44,10 @@ import {
   RawNativePeer,
   withTimeout,
 } from './support-secure/raw-native.js';
+import { loadCpace } from '../src/secure/cpace.js';
+
+// The network-key exchange needs its curve library loaded (the node does this in start()).
+await loadCpace();
 
 const TIMEOUT = { timeout: 15_000 };
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -17,6 +17,10 @@ import {
   type Identity,
 } from '../src/secure/index.js';
 import { pollUntil } from './helpers/wait.js';
+import { loadCpace } from '../src/secure/cpace.js';
+
+// The network-key exchange needs its curve library loaded (the node does this in start()).
+await loadCpace();
 
 const TIMEOUT = 10_000;
 

@@ -7,6 +7,7 @@ export * from './tls-options.js';
 export * from './verify.js';
 export * from './network-key.js';
 export * from './network-key-exchange.js';
+export { loadCpace } from './cpace.js';
 export * from './detect.js';
 export { createSelfSignedCertificate, CERT_BACKDATE_MS, CERT_VALIDITY_MS } from './certificate.js';
 export { readSecretFile, MAX_SECRET_FILE_BYTES } from './key-file.js';

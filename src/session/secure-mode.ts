@@ -5,6 +5,7 @@ import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import { AttemptLimiter } from '../secure/attempt-limiter.js';
 import { createIdentity, loadOrCreateIdentity, type Identity } from '../secure/identity.js';
+import { loadCpace } from '../secure/cpace.js';
 import { deriveNetworkKeyAsync } from '../secure/network-key.js';
 import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
 import { verifyPeer } from '../secure/verify.js';
@@ -137,8 +138,10 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
     mode: 'secure',
     async init() {
       identity ??= options.keyFile ? await loadOrCreateIdentity(options.keyFile) : await createIdentity();
-      if (options.networkKey !== undefined && !networkKey)
+      if (options.networkKey !== undefined && !networkKey) {
         networkKey = await deriveNetworkKeyAsync(options.networkKey);
+        await loadCpace();
+      }
       serverOptions = { ...tlsServerOptions(identity), isServer: true };
       clientOptions = tlsClientOptions(identity);
       return identity.id;

@@ -21,6 +21,10 @@ import { performance } from 'node:perf_hooks';
 import { P2PNode } from '../../src/node.js';
 import { deriveNetworkKey } from '../../src/secure/network-key.js';
 import { channelIdentifier, NetworkKeyExchange } from '../../src/secure/network-key-exchange.js';
+import { loadCpace } from '../../src/secure/cpace.js';
+
+// The network-key exchange needs its curve library loaded (the node does this in start()).
+await loadCpace();
 
 const exchanges = Number(process.argv[2] ?? 400);
 const rounds = Number(process.argv[3] ?? 30);

@@ -22,6 +22,10 @@ import {
 } from '../../src/secure/index.js';
 import { RawReader } from '../helpers/raw-reader.js';
 import { withTimeout } from '../helpers/wait.js';
+import { loadCpace } from '../../src/secure/cpace.js';
+
+// The network-key exchange needs its curve library loaded (the node does this in start()).
+await loadCpace();
 
 /** Kept here too for the tests that import it from this module; it lives in helpers/wait.ts. */
 export { withTimeout };

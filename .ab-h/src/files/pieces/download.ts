@@ -1,0 +1,537 @@
+// Longer than most files (~530 lines): one download's scheduler (sources, windows, timeouts,
+// verification, resume state) is one state machine.
+/**
+ * One download: pulls the pieces of one file (by Merkle root) from any number of sources, with a
+ * pipelined window of requests per source, verifies every piece against the piece layer before
+ * writing it into `<final>.part`, and keeps a resume state. A source that sends a bad piece is
+ * dropped at once (its requests go to the others); a source that leaves or stalls hands its
+ * requests back the same way. Driven by {@link FileShare}, which routes frames to it.
+ */
+import { open, unlink, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { MeshwireError } from '../../errors.js';
+import { commitPart, PART_SUFFIX } from '../part-files.js';
+import { HASH_BYTES, pieceCount, pieceRoot, pieceSize, pieceWidth, rootFromLayer } from './merkle.js';
+import type { FileOffer } from './offer.js';
+import { MAX_SAVED_SOURCES, removeState, saveLayer, saveState } from './state-file.js';
+import { encodeGetLayer, encodeRequest, NopeReason, type NopeReasonCode } from './wire.js';
+
+/** What a download needs from its owner. */
+export interface DownloadHost {
+  readonly downloadsDir: string;
+  readonly stateDir: string;
+  /** Final names reserved by transfers in flight (shared with the owner). */
+  readonly reserved: Set<string>;
+  /** Hands a frame to a peer's send queue; a failure is reported back with `sourceLost`. */
+  send(peerId: string, frame: Uint8Array): void;
+  /** Reports an event about this download. */
+  emit(event: DownloadEvent): void;
+}
+
+/** Events of a download, as {@link FileShare} re-emits them. */
+export type DownloadEvent =
+  | { type: 'progress'; download: Download }
+  | { type: 'source-dropped'; download: Download; peerId: string; error: MeshwireError }
+  | { type: 'paused'; download: Download }
+  | { type: 'warning'; download: Download; error: MeshwireError }
+  | { type: 'complete'; download: Download; path: string }
+  | { type: 'failed'; download: Download; error: MeshwireError };
+
+/** Tunables of a download. */
+export interface DownloadLimits {
+  /** Requests in flight per source (pieces). */
+  window: number;
+  /** A request unanswered for this long drops its source (it stalled). */
+  requestTimeoutMs: number;
+  /** Most new verified pieces between two state-file writes. */
+  stateBatchPieces: number;
+  /** Longest time a verified piece waits to be recorded in the state file. */
+  stateFlushMs: number;
+}
+
+interface Source {
+  id: string;
+  /** index -> time requested */
+  inflight: Map<number, number>;
+  window: number;
+  askedLayer: boolean;
+  /** When the layer was asked of this source (it times out like a request). */
+  askedLayerAt: number;
+  /** Times this source let requests time out. */
+  timeouts: number;
+}
+
+/** Request timeouts after which a source is dropped from a download. */
+const MAX_TIMEOUTS = 3;
+
+/** Status of a download. */
+export type DownloadStatus = 'active' | 'waiting' | 'complete' | 'failed';
+
+/** One file being fetched. */
+export class Download {
+  readonly offer: FileOffer;
+  readonly finalName: string;
+  readonly partPath: string;
+  readonly pieces: number;
+  readonly startedAt = performance.now();
+  status: DownloadStatus = 'active';
+  /** Bytes verified and written (this session and before). */
+  bytesDone = 0;
+  /** Bytes verified and written in this session. */
+  bytesThisSession = 0;
+  /** Bytes received again after a restart, or twice (re-requested pieces). */
+  bytesRefetched = 0;
+  /** Peers ever known to hold the file (for resume); at most {@link MAX_SAVED_SOURCES}. */
+  readonly knownSources = new Set<string>();
+
+  readonly #host: DownloadHost;
+  readonly #limits: DownloadLimits;
+  readonly #fh: FileHandle;
+  readonly #done: Uint8Array;
+  #doneCount = 0;
+  #layer: Buffer[] | undefined;
+  readonly #width: number;
+  readonly #sources = new Map<string, Source>();
+  /** Sources dropped for misbehaviour: never used again by this download. */
+  readonly #banned = new Set<string>();
+  /** index -> source it is requested from, or '' while it is being written. */
+  readonly #busy = new Map<number, string>();
+  /** Pieces handed back by a lost source, served before the cursor moves on. */
+  readonly #requeued: number[] = [];
+  #cursor = 0;
+  #unsaved = 0;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #saving: Promise<void> = Promise.resolve();
+  #saveQueued = false;
+  #writes = 0;
+  /** Most verified pieces waiting for the disk (twice one source's window). */
+  readonly #maxWrites: number;
+  #closed = false;
+  readonly #waiters: { resolve: (path: string) => void; reject: (err: MeshwireError) => void }[] = [];
+
+  constructor(
+    host: DownloadHost,
+    limits: DownloadLimits,
+    offer: FileOffer,
+    part: { finalName: string; fh: FileHandle },
+    resume?: { bitfield: Uint8Array; layer?: Buffer[] },
+  ) {
+    this.#host = host;
+    this.#limits = limits;
+    this.offer = offer;
+    this.finalName = part.finalName;
+    this.partPath = path.join(host.downloadsDir, part.finalName + PART_SUFFIX);
+    this.#fh = part.fh;
+    this.#maxWrites = 2 * limits.window;
+    this.pieces = pieceCount(offer.size, offer.pieceLength);
+    this.#width = pieceWidth(offer.size, offer.pieceLength);
+    this.#done = new Uint8Array(Math.ceil(this.pieces / 8));
+    if (this.pieces <= 1) this.#layer = this.pieces === 1 ? [offer.root] : [];
+    if (resume?.layer) this.#layer = resume.layer;
+    if (resume) {
+      for (let i = 0; i < this.pieces; i++) if (isSet(resume.bitfield, i)) this.#mark(i);
+    }
+  }
+
+  /** Whether piece `index` is verified and written. */
+  has(index: number): boolean {
+    return isSet(this.#done, index);
+  }
+
+  /** Pieces verified and written. */
+  get piecesDone(): number {
+    return this.#doneCount;
+  }
+
+  /** Peers currently serving this download. */
+  get activeSources(): string[] {
+    return [...this.#sources.keys()];
+  }
+
+  /** The verified piece layer, once known. */
+  get layer(): Buffer[] | undefined {
+    return this.#layer;
+  }
+
+  /** Whether the piece layer is known (always for one-piece files). */
+  get hasLayer(): boolean {
+    return this.#layer !== undefined;
+  }
+
+  /** Resolves with the final path when complete; rejects when the download fails or is closed. */
+  done(): Promise<string> {
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  #mark(index: number): void {
+    if (isSet(this.#done, index)) return;
+    this.#done[index >> 3]! |= 0x80 >> (index & 7);
+    this.#doneCount++;
+    this.bytesDone += pieceSize(this.offer.size, this.offer.pieceLength, index);
+  }
+
+  /** Adds a peer as a source (ignored when banned or already one). Starts requesting. */
+  addSource(peerId: string): void {
+    if (this.#closed || this.status === 'complete' || this.#banned.has(peerId)) return;
+    if (this.knownSources.size < MAX_SAVED_SOURCES) this.knownSources.add(peerId);
+    if (this.#sources.has(peerId)) return;
+    this.#sources.set(peerId, {
+      id: peerId,
+      inflight: new Map(),
+      window: this.#limits.window,
+      askedLayer: false,
+      askedLayerAt: 0,
+      timeouts: 0,
+    });
+    if (this.status === 'waiting') this.status = 'active';
+    this.#pump();
+    if (this.#doneCount === this.pieces) void this.#finish();
+  }
+
+  /** Completes the download when every piece is already there (a resume, an empty file). */
+  maybeFinish(): void {
+    if (this.#doneCount === this.pieces) void this.#finish();
+  }
+
+  /** A source left (disconnected, or a send to it failed): its requests go to the others. */
+  sourceLost(peerId: string): void {
+    this.#release(peerId);
+  }
+
+  /** Drops a source for good (it sent a bad piece or layer, or stalled) and reports it. */
+  #ban(peerId: string, error: MeshwireError): void {
+    this.#banned.add(peerId);
+    this.knownSources.delete(peerId);
+    this.#release(peerId);
+    this.#host.emit({ type: 'source-dropped', download: this, peerId, error });
+  }
+
+  #release(peerId: string): void {
+    const source = this.#sources.get(peerId);
+    if (!source) return;
+    this.#sources.delete(peerId);
+    for (const index of source.inflight.keys()) {
+      if (this.#busy.get(index) === peerId) {
+        this.#busy.delete(index);
+        this.#requeued.push(index);
+      }
+    }
+    this.#pump();
+    if (this.#sources.size === 0 && this.status === 'active') {
+      this.status = 'waiting';
+      this.#host.emit({ type: 'paused', download: this });
+    }
+  }
+
+  /** The piece layer (32-byte hashes, concatenated) arrived from `peerId`. */
+  onLayer(peerId: string, layer: Uint8Array): void {
+    if (this.#layer || !this.#sources.has(peerId)) return;
+    const { size, pieceLength, root } = this.offer;
+    const hashes: Buffer[] = [];
+    if (layer.length === this.pieces * HASH_BYTES) {
+      for (let i = 0; i < this.pieces; i++)
+        hashes.push(Buffer.from(layer.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
+    }
+    if (hashes.length !== this.pieces || !rootFromLayer(hashes, size, pieceLength).equals(root)) {
+      this.#ban(
+        peerId,
+        new MeshwireError('ERR_FILE_INTEGRITY', `${peerId} sent a piece layer that does not match the root`),
+      );
+      return;
+    }
+    this.#layer = hashes;
+    void saveLayer(this.#host.stateDir, this.finalName, this.#layer).catch((err: unknown) =>
+      this.#host.emit({
+        type: 'warning',
+        download: this,
+        error: new MeshwireError('ERR_FILE_IO', `cannot save the piece layer: ${(err as Error).message}`),
+      }),
+    );
+    this.#pump();
+  }
+
+  /** `peerId` answered nope: busy hands the piece back; anything else ends it as a source (reported). */
+  onNope(peerId: string, index: number, reason: NopeReasonCode): void {
+    const source = this.#sources.get(peerId);
+    if (!source) return;
+    if (reason === NopeReason.busy && source.inflight.has(index)) {
+      source.inflight.delete(index);
+      this.#busy.delete(index);
+      this.#requeued.push(index);
+      source.window = Math.max(1, source.window >> 1);
+      this.#pump();
+      return;
+    }
+    this.knownSources.delete(peerId);
+    this.#release(peerId);
+    const why =
+      reason === NopeReason.io
+        ? 'cannot read its copy'
+        : reason === NopeReason.refused
+          ? 'refused'
+          : 'does not have the file';
+    this.#host.emit({
+      type: 'source-dropped',
+      download: this,
+      peerId,
+      error: new MeshwireError(
+        reason === NopeReason.io ? 'ERR_FILE_IO' : 'ERR_FILE_REFUSED',
+        `${peerId} ${why}`,
+      ),
+    });
+  }
+
+  /** A piece arrived from `peerId`: verify, then write. */
+  onPiece(peerId: string, index: number, data: Uint8Array): void {
+    const source = this.#sources.get(peerId);
+    if (!source || !source.inflight.has(index) || this.#busy.get(index) !== peerId || !this.#layer) {
+      // Unrequested (or already re-assigned after a timeout): never written.
+      this.bytesRefetched += data.length;
+      return;
+    }
+    const expected = pieceSize(this.offer.size, this.offer.pieceLength, index);
+    const hash = data.length === expected ? pieceRoot(data, this.#width) : undefined;
+    if (!hash || !hash.equals(this.#layer[index]!)) {
+      this.#ban(
+        peerId,
+        new MeshwireError(
+          'ERR_FILE_INTEGRITY',
+          `${peerId} sent piece ${index} that fails verification; dropped as a source`,
+        ),
+      );
+      return;
+    }
+    // The request slot is free as soon as the piece is verified, so the network does not wait
+    // for the disk; pieces waiting to be written are capped separately (#maxWrites), which keeps
+    // memory bounded by (windows + that cap) × piece length.
+    source.inflight.delete(index);
+    this.#busy.set(index, '');
+    this.#writes++;
+    void this.#write(index, data).then(
+      () => {
+        this.#writes--;
+        this.#busy.delete(index);
+        this.#mark(index);
+        // Additive increase after a timeout halved the window.
+        if (source.window < this.#limits.window) source.window++;
+        this.bytesThisSession += data.length;
+        this.#noteSaved();
+        this.#host.emit({ type: 'progress', download: this });
+        if (this.#doneCount === this.pieces) void this.#finish();
+        else this.#pump();
+      },
+      (err: unknown) => {
+        this.#writes--;
+        void this.fail(
+          new MeshwireError('ERR_FILE_IO', `cannot write ${this.partPath}: ${(err as Error).message}`, {
+            cause: err,
+          }),
+        );
+      },
+    );
+    this.#pump();
+  }
+
+  async #write(index: number, data: Uint8Array): Promise<void> {
+    let written = 0;
+    const position = index * this.offer.pieceLength;
+    while (written < data.length) {
+      const { bytesWritten } = await this.#fh.write(data, written, data.length - written, position + written);
+      written += bytesWritten;
+    }
+  }
+
+  /** Picks the next piece nobody has or is fetching. */
+  #next(): number | undefined {
+    while (this.#requeued.length > 0) {
+      const index = this.#requeued.pop()!;
+      if (!this.has(index) && !this.#busy.has(index)) return index;
+    }
+    while (this.#cursor < this.pieces) {
+      const index = this.#cursor++;
+      if (!this.has(index) && !this.#busy.has(index)) return index;
+    }
+    return undefined;
+  }
+
+  #pump(): void {
+    if (this.#closed || this.status === 'complete' || this.status === 'failed') return;
+    for (const source of this.#sources.values()) {
+      if (!this.#layer) {
+        if (!source.askedLayer) {
+          source.askedLayer = true;
+          source.askedLayerAt = performance.now();
+          this.#host.send(source.id, encodeGetLayer(this.offer.root));
+        }
+        continue;
+      }
+    }
+    if (!this.#layer) return;
+    if (this.#writes >= this.#maxWrites) return;
+    // Round-robin one request at a time, so sources share the work in proportion to their windows.
+    let progress = true;
+    while (progress) {
+      progress = false;
+      for (const source of this.#sources.values()) {
+        if (source.inflight.size >= source.window || this.#writes >= this.#maxWrites) continue;
+        const index = this.#next();
+        if (index === undefined) return;
+        source.inflight.set(index, performance.now());
+        this.#busy.set(index, source.id);
+        this.#host.send(source.id, encodeRequest(this.offer.root, index));
+        progress = true;
+      }
+    }
+  }
+
+  /** Called periodically: drops sources whose oldest request is older than the timeout. */
+  tick(now = performance.now()): void {
+    for (const source of [...this.#sources.values()]) {
+      const late = [...source.inflight].filter(
+        ([index, at]) => this.#busy.get(index) === source.id && now - at > this.#limits.requestTimeoutMs,
+      );
+      const layerLate =
+        !this.#layer && source.askedLayer && now - source.askedLayerAt > this.#limits.requestTimeoutMs;
+      if (late.length === 0 && !layerLate) continue;
+      if (layerLate) source.askedLayerAt = now;
+      // A late answer may be load, not malice: hand the pieces to others and slow this source
+      // down; only a source late again and again is dropped.
+      if (++source.timeouts >= MAX_TIMEOUTS) {
+        this.#ban(
+          source.id,
+          new MeshwireError(
+            'ERR_PEER_TIMEOUT',
+            `${source.id} left requests unanswered for ${this.#limits.requestTimeoutMs} ms ${MAX_TIMEOUTS} times`,
+          ),
+        );
+        continue;
+      }
+      for (const [index] of late) {
+        source.inflight.delete(index);
+        this.#busy.delete(index);
+        this.#requeued.push(index);
+      }
+      source.window = Math.max(1, source.window >> 1);
+    }
+    this.#pump();
+  }
+
+  #noteSaved(): void {
+    this.#unsaved++;
+    if (this.#unsaved >= this.#limits.stateBatchPieces) {
+      void this.saveState();
+      return;
+    }
+    this.#flushTimer ??= setTimeout(() => void this.saveState(), this.#limits.stateFlushMs);
+    this.#flushTimer.unref();
+  }
+
+  /**
+   * Records the verified pieces in the state file: data first (datasync), then the bitfield, so a
+   * bit never claims bytes that are not on disk. Serialized; errors become warnings.
+   */
+  saveState(): Promise<void> {
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#unsaved = 0;
+    if (this.status === 'complete') return this.#saving;
+    // One save waiting behind the running one is enough: it takes the bitfield when it starts,
+    // so saves never pile up behind a slow disk.
+    if (this.#saveQueued) return this.#saving;
+    this.#saveQueued = true;
+    this.#saving = this.#saving.then(async () => {
+      this.#saveQueued = false;
+      const bitfield = Uint8Array.from(this.#done);
+      try {
+        await this.#fh.datasync();
+        await saveState(this.#host.stateDir, {
+          offer: this.offer,
+          finalName: this.finalName,
+          bitfield,
+          sources: [...this.knownSources],
+        });
+      } catch (err) {
+        if (this.#closed) return;
+        this.#host.emit({
+          type: 'warning',
+          download: this,
+          error: new MeshwireError('ERR_FILE_IO', `cannot save resume state: ${(err as Error).message}`),
+        });
+      }
+    });
+    return this.#saving;
+  }
+
+  async #finish(): Promise<void> {
+    if (this.status === 'complete' || this.#closed || this.#writes > 0) return;
+    this.status = 'complete';
+    clearTimeout(this.#flushTimer);
+    for (const source of this.#sources.values()) source.inflight.clear();
+    try {
+      await this.#saving;
+      await this.#fh.close();
+      const finalPath = await commitPart(
+        this.#host.downloadsDir,
+        this.offer.name,
+        { finalName: this.finalName, partPath: this.partPath },
+        this.#host.reserved,
+      );
+      await removeState(this.#host.stateDir, this.finalName);
+      this.#closed = true;
+      this.#host.reserved.delete(this.finalName);
+      this.#host.emit({ type: 'complete', download: this, path: finalPath });
+      for (const w of this.#waiters.splice(0)) w.resolve(finalPath);
+    } catch (err) {
+      this.status = 'active';
+      await this.fail(
+        new MeshwireError('ERR_FILE_IO', `cannot store ${this.offer.name}: ${(err as Error).message}`, {
+          cause: err,
+        }),
+      );
+    }
+  }
+
+  /**
+   * Ends the download with `error`. The `.part` and the state stay (saved once more), so the
+   * download resumes when the owner starts again; `discard` deletes them instead.
+   */
+  async fail(error: MeshwireError, discard = false): Promise<void> {
+    if (this.#closed) return;
+    this.status = 'failed';
+    await this.close(discard);
+    this.#host.emit({ type: 'failed', download: this, error });
+    for (const w of this.#waiters.splice(0)) w.reject(error);
+  }
+
+  /** Stops: saves the state (or deletes `.part` and state with `discard`) and closes the file. */
+  async close(discard = false): Promise<void> {
+    if (this.#closed) return;
+    if (!discard) await this.saveState();
+    this.#closed = true;
+    clearTimeout(this.#flushTimer);
+    this.#sources.clear();
+    await this.#saving;
+    await this.#fh.close().catch(() => undefined);
+    this.#host.reserved.delete(this.finalName);
+    if (discard) {
+      await unlink(this.partPath).catch(() => undefined);
+      await removeState(this.#host.stateDir, this.finalName);
+    }
+    if (this.status !== 'failed' && this.status !== 'complete') {
+      const error = new MeshwireError('ERR_CLOSED', `download of ${this.offer.name} stopped`);
+      for (const w of this.#waiters.splice(0)) w.reject(error);
+    }
+  }
+}
+
+function isSet(bits: Uint8Array, index: number): boolean {
+  return ((bits[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0;
+}
+
+/** Opens (or creates, sized to the file) the `.part` of a download. */
+export async function openPartFile(partPath: string, size: number, create: boolean): Promise<FileHandle> {
+  const fh = await open(partPath, create ? 'wx' : 'r+');
+  if (create) await fh.truncate(size);
+  return fh;
+}

@@ -1,0 +1,312 @@
+/**
+ * HyParView membership (Leitão, Pereira, Rodrigues, DSN 2007) as a sans-IO state machine: a small
+ * symmetric active view (the connections) and a larger passive view of backup addresses kept
+ * fresh by shuffles. Two departures from the paper, both for small networks and quick repair:
+ * a FORWARD_JOIN walk also ends at a node whose active view has room (so a network of at most
+ * maxPeers + 1 nodes becomes the full mesh at once), and the active view is topped up from the
+ * passive view on every tick, not only after a failure.
+ */
+import type { ResolvedOverlayOptions } from './options.js';
+import { PeerSet } from './peer-set.js';
+import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
+
+/** What membership tells the broadcast layer. */
+export interface MembershipHooks {
+  neighborUp(peer: PeerId): void;
+  neighborDown(peer: PeerId): void;
+}
+
+interface Pending {
+  info: PeerInfo;
+  deadline: number;
+  /** `join`: our JOIN to a contact; `neighbor`: our NEIGHBOR request. */
+  kind: 'join' | 'neighbor';
+}
+
+type MembershipMessage = Extract<
+  OverlayMessage,
+  { type: 'join' | 'forward-join' | 'neighbor' | 'disconnect' | 'shuffle' | 'shuffle-reply' }
+>;
+
+/** The HyParView state of one node. */
+export class HyParView {
+  /** Neighbours: peers we keep a connection to and broadcast over. */
+  readonly active = new PeerSet();
+  /** Backup peers: addresses only, used to replace failed neighbours. */
+  readonly passive = new PeerSet();
+  readonly #pending = new Map<PeerId, Pending>();
+  #shuffleSent: PeerId[] = [];
+  #joined = false;
+  #nextShuffle = -Infinity;
+  readonly #o: ResolvedOverlayOptions;
+  readonly #hooks: MembershipHooks;
+
+  constructor(options: ResolvedOverlayOptions, hooks: MembershipHooks) {
+    this.#o = options;
+    this.#hooks = hooks;
+  }
+
+  /**
+   * Whether a contact has accepted our JOIN. Until then the driver should retry with other
+   * contacts on `join-failed`: a node whose join was lost can still be picked as a contact by
+   * newcomers, and would otherwise form an island with them.
+   */
+  get joined(): boolean {
+    return this.#joined;
+  }
+
+  /** Peers we asked to become neighbours (or to let us join) and have not answered yet. */
+  pendingIds(): PeerId[] {
+    return [...this.#pending.keys()];
+  }
+
+  /** Asks `contact` (any member, full or not) to let us join. */
+  join(contact: PeerInfo, now: number, out: ActionSink): void {
+    if (contact.id === this.#o.self.id || this.active.has(contact.id)) return;
+    this.#pending.set(contact.id, { info: contact, deadline: now + this.#o.neighborTimeoutMs, kind: 'join' });
+    this.#send(contact, { type: 'join', address: this.#o.self.address }, out);
+  }
+
+  /** Adds addresses learned elsewhere to the passive view. */
+  learn(peers: readonly PeerInfo[]): void {
+    this.#integrate(peers, []);
+  }
+
+  /** Handles a membership message from `from`. */
+  handle(from: PeerId, msg: MembershipMessage, now: number, out: ActionSink): void {
+    switch (msg.type) {
+      case 'join':
+        return this.#onJoin({ id: from, address: msg.address }, out);
+      case 'forward-join':
+        return this.#onForwardJoin(from, msg.peer, msg.ttl, out);
+      case 'neighbor':
+        return this.#onNeighbor({ id: from, address: msg.address }, msg.high, out);
+      case 'disconnect':
+        return this.#onDisconnect(from, msg.alive, now, out);
+      case 'shuffle':
+        return this.#onShuffle(from, msg.origin, msg.ttl, msg.peers, out);
+      case 'shuffle-reply':
+        this.#integrate(msg.peers, this.#shuffleSent);
+        if (!this.active.has(from) && !this.#pending.has(from)) out.push({ type: 'disconnect', peer: from });
+        return;
+    }
+  }
+
+  /** The connection to `peer` is gone (closed, failed to open, or the peer died). */
+  peerDown(peer: PeerId, now: number, out: ActionSink): void {
+    const wasActive = this.#removeActive(peer, out);
+    const pending = this.#pending.get(peer);
+    if (pending) {
+      this.#pending.delete(peer);
+      if (pending.kind === 'join') this.#report(out, { kind: 'join-failed', contact: peer });
+    }
+    this.passive.delete(peer);
+    // A dead neighbour is replaced at once; so is a failed request (the passive view shrank, so
+    // this cannot loop without bound).
+    if (wasActive || pending) this.#refill(now, out);
+  }
+
+  /** Periodic maintenance: expire requests, top up the active view, shuffle. */
+  tick(now: number, out: ActionSink): void {
+    for (const [id, p] of this.#pending) {
+      if (p.deadline > now) continue;
+      this.#pending.delete(id);
+      if (p.kind === 'join') this.#report(out, { kind: 'join-failed', contact: id });
+      out.push({ type: 'disconnect', peer: id });
+    }
+    this.#refill(now, out);
+    // A node with room in its active view shuffles every tick: it is short of peers it knows
+    // (typical of a young or small network), and each shuffle teaches it up to
+    // shuffleActive + shufflePassive more.
+    const hungry = this.active.size < this.#o.maxPeers && this.passive.size === 0;
+    if (now >= this.#nextShuffle || hungry) {
+      this.#nextShuffle = now + this.#o.shuffleIntervalMs;
+      this.#shuffle(out);
+    }
+  }
+
+  /** Leaves the overlay: tells every neighbour not to keep us even as a backup. */
+  leave(out: ActionSink): void {
+    for (const p of this.active.ids()) {
+      this.#send(this.active.get(p)!, { type: 'disconnect', alive: false }, out);
+      this.#removeActive(p, out);
+      out.push({ type: 'disconnect', peer: p });
+    }
+    this.#pending.clear();
+  }
+
+  #onJoin(peer: PeerInfo, out: ActionSink): void {
+    if (peer.id === this.#o.self.id) return;
+    this.#addActive(peer, true, out);
+    // The newcomer learns our view at once instead of waiting for its first shuffle.
+    const sample = [
+      ...this.active.values().filter((p) => p.id !== peer.id),
+      ...this.passive.sample(this.#o.random, this.#o.shufflePassive),
+    ];
+    this.#send(peer, { type: 'shuffle-reply', peers: sample }, out);
+    for (const p of this.active.values()) {
+      if (p.id !== peer.id) this.#send(p, { type: 'forward-join', peer, ttl: this.#o.activeWalkLength }, out);
+    }
+  }
+
+  #onForwardJoin(from: PeerId, peer: PeerInfo, ttl: number, out: ActionSink): void {
+    if (peer.id === this.#o.self.id || this.active.has(peer.id)) return;
+    if (ttl === 0 || this.active.size <= 1 || this.active.size < this.#o.maxPeers) {
+      this.#addActive(peer, true, out);
+      return;
+    }
+    if (ttl === this.#o.passiveWalkLength) this.#addPassive(peer, []);
+    const next = this.active.random(this.#o.random, (id) => id === from || id === peer.id);
+    if (!next) return this.#addActive(peer, true, out);
+    this.#send(next, { type: 'forward-join', peer, ttl: ttl - 1 }, out);
+  }
+
+  #onNeighbor(peer: PeerInfo, high: boolean, out: ActionSink): void {
+    if (this.active.has(peer.id)) {
+      this.active.add(peer); // the confirmation of a request we accepted: refresh the address
+      return;
+    }
+    const pending = this.#pending.get(peer.id);
+    if (pending) {
+      // The peer accepted our JOIN or NEIGHBOR request (or asked us at the same time). If others
+      // filled the view meanwhile, decline rather than evict a working link: churn costs the
+      // broadcast tree more than one link short does.
+      if (this.active.size >= this.#o.maxPeers && pending.kind === 'neighbor') {
+        this.#pending.delete(peer.id);
+        this.#send(peer, { type: 'disconnect', alive: true }, out);
+        out.push({ type: 'disconnect', peer: peer.id });
+        this.#addPassive(peer, []);
+        return;
+      }
+      if (pending.kind === 'join') this.#joined = true;
+      this.#addActive(peer, false, out);
+      return;
+    }
+    if (high || this.active.size < this.#o.maxPeers) {
+      this.#addActive(peer, true, out);
+      return;
+    }
+    this.#send(peer, { type: 'disconnect', alive: true }, out);
+    out.push({ type: 'disconnect', peer: peer.id });
+    this.#addPassive(peer, []);
+  }
+
+  #onDisconnect(from: PeerId, alive: boolean, now: number, out: ActionSink): void {
+    const info = this.active.get(from) ?? this.#pending.get(from)?.info;
+    const wasPending = this.#pending.delete(from);
+    const wasActive = this.#removeActive(from, out);
+    out.push({ type: 'disconnect', peer: from });
+    if (alive && info) this.#addPassive(info, []);
+    if (!alive) this.passive.delete(from);
+    // A rejected request is retried on the next tick, not at once, so that a network of full
+    // nodes is not flooded with requests; a lost neighbour is replaced now.
+    if (wasActive && !wasPending) this.#refill(now, out);
+  }
+
+  #onShuffle(from: PeerId, origin: PeerInfo, ttl: number, peers: PeerInfo[], out: ActionSink): void {
+    if (origin.id === this.#o.self.id) return;
+    if (ttl > 1 && this.active.size > 1) {
+      const next = this.active.random(this.#o.random, (id) => id === from || id === origin.id);
+      if (next) {
+        this.#send(next, { type: 'shuffle', origin, ttl: ttl - 1, peers }, out);
+        return;
+      }
+    }
+    // Answer from the passive view, topped up from the active view when it is short (a small
+    // network keeps everyone active and would otherwise teach the origin nothing).
+    const reply = this.passive.sample(this.#o.random, peers.length, (id) => id === origin.id);
+    if (reply.length < peers.length) {
+      const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
+      reply.push(...more);
+    }
+    this.#send(origin, { type: 'shuffle-reply', peers: reply }, out);
+    if (!this.active.has(origin.id) && !this.#pending.has(origin.id)) {
+      out.push({ type: 'disconnect', peer: origin.id });
+    }
+    this.#integrate(
+      peers,
+      reply.map((p) => p.id),
+    );
+  }
+
+  #shuffle(out: ActionSink): void {
+    const target = this.active.random(this.#o.random);
+    if (!target) return;
+    const r = this.#o.random;
+    const peers = [
+      this.#o.self,
+      ...this.active.sample(r, this.#o.shuffleActive, (id) => id === target.id),
+      ...this.passive.sample(r, this.#o.shufflePassive),
+    ];
+    this.#shuffleSent = peers.map((p) => p.id);
+    this.#send(target, { type: 'shuffle', origin: this.#o.self, ttl: this.#o.shuffleWalkLength, peers }, out);
+  }
+
+  /** Sends NEIGHBOR requests to passive peers until active + pending requests fill the view. */
+  #refill(now: number, out: ActionSink): void {
+    let want = this.#o.maxPeers - this.active.size - this.#pending.size;
+    while (want-- > 0) {
+      const candidate = this.passive.random(this.#o.random);
+      if (!candidate) return;
+      this.passive.delete(candidate.id);
+      this.#pending.set(candidate.id, {
+        info: candidate,
+        deadline: now + this.#o.neighborTimeoutMs,
+        kind: 'neighbor',
+      });
+      // High priority only when we have no neighbour at all (HyParView): it cannot be refused.
+      const high = this.active.size === 0;
+      this.#send(candidate, { type: 'neighbor', high, address: this.#o.self.address }, out);
+    }
+  }
+
+  #addActive(peer: PeerInfo, confirm: boolean, out: ActionSink): void {
+    if (peer.id === this.#o.self.id) return;
+    this.#pending.delete(peer.id);
+    if (!this.active.has(peer.id)) {
+      this.passive.delete(peer.id);
+      if (this.active.size >= this.#o.maxPeers) {
+        const victim = this.active.random(this.#o.random)!;
+        this.#send(victim, { type: 'disconnect', alive: true }, out);
+        this.#removeActive(victim.id, out);
+        out.push({ type: 'disconnect', peer: victim.id });
+        this.#addPassive(victim, []);
+      }
+      this.active.add(peer);
+      out.push({ type: 'neighbor-up', peer: peer.id });
+      this.#hooks.neighborUp(peer.id);
+    } else {
+      this.active.add(peer);
+    }
+    if (confirm) this.#send(peer, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
+  }
+
+  #removeActive(id: PeerId, out: ActionSink): boolean {
+    if (!this.active.delete(id)) return false;
+    out.push({ type: 'neighbor-down', peer: id });
+    this.#hooks.neighborDown(id);
+    return true;
+  }
+
+  #addPassive(peer: PeerInfo, evictFirst: readonly PeerId[]): void {
+    if (peer.id === this.#o.self.id || peer.address === '') return;
+    if (this.active.has(peer.id) || this.#pending.has(peer.id)) return;
+    if (!this.passive.has(peer.id) && this.passive.size >= this.#o.passiveViewSize) {
+      const victim = evictFirst.find((id) => this.passive.has(id)) ?? this.passive.random(this.#o.random)!.id;
+      this.passive.delete(victim);
+    }
+    this.passive.add(peer);
+  }
+
+  #integrate(peers: readonly PeerInfo[], evictFirst: readonly PeerId[]): void {
+    for (const p of peers) this.#addPassive(p, evictFirst);
+  }
+
+  #send(to: PeerInfo, message: OverlayMessage, out: ActionSink): void {
+    out.push({ type: 'send', to: to.id, address: to.address, message });
+  }
+
+  #report(out: ActionSink, report: OverlayReport): void {
+    out.push({ type: 'report', report });
+  }
+}
