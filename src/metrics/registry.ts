@@ -114,17 +114,35 @@ abstract class Family<Child> {
   }
 }
 
+/** A family whose series each hold one number (counters and gauges): one snapshot, one rendering. */
+abstract class ScalarFamily extends Family<{ v: number }> {
+  protected create(): { v: number } {
+    return { v: 0 };
+  }
+
+  snapshot(): FamilySnapshot {
+    return {
+      type: this.kind,
+      help: this.help,
+      series: [...this.children.values()].map((c) => ({ labels: this.labelsOf(c.values), value: c.child.v })),
+    };
+  }
+
+  render(out: string[]): void {
+    this.header(out);
+    if (this.labelNames.length === 0 && this.children.size === 0) out.push(`${this.name} 0\n`);
+    for (const c of this.children.values())
+      out.push(`${this.name}${c.labels ? `{${c.labels}}` : ''} ${formatValue(c.child.v)}\n`);
+  }
+}
+
 /** A value that only goes up (name ends in `_total`). */
-export class Counter extends Family<{ v: number }> {
+export class Counter extends ScalarFamily {
   readonly kind = 'counter' as const;
 
   constructor(name: string, help: string, labelNames: readonly string[] = []) {
     super(name, help, labelNames);
     if (!name.endsWith('_total')) throw invalid(`counter name ${name} must end in _total`);
-  }
-
-  protected create(): { v: number } {
-    return { v: 0 };
   }
 
   /** Adds `n` (default 1, must not be negative) to the series with `labels`. */
@@ -156,30 +174,11 @@ export class Counter extends Family<{ v: number }> {
   values(): { labels: LabelValues; value: number }[] {
     return [...this.children.values()].map((c) => ({ labels: c.values, value: c.child.v }));
   }
-
-  snapshot(): FamilySnapshot {
-    return {
-      type: this.kind,
-      help: this.help,
-      series: [...this.children.values()].map((c) => ({ labels: this.labelsOf(c.values), value: c.child.v })),
-    };
-  }
-
-  render(out: string[]): void {
-    this.header(out);
-    if (this.labelNames.length === 0 && this.children.size === 0) out.push(`${this.name} 0\n`);
-    for (const c of this.children.values())
-      out.push(`${this.name}${c.labels ? `{${c.labels}}` : ''} ${formatValue(c.child.v)}\n`);
-  }
 }
 
 /** A value that goes up and down. */
-export class Gauge extends Family<{ v: number }> {
+export class Gauge extends ScalarFamily {
   readonly kind = 'gauge' as const;
-
-  protected create(): { v: number } {
-    return { v: 0 };
-  }
 
   /** Sets the series with `labels` to `v`. */
   set(v: number, labels: LabelValues = []): void {
@@ -199,21 +198,6 @@ export class Gauge extends Family<{ v: number }> {
 
   get(labels: LabelValues = []): number {
     return this.children.get(labels.join('\u0000'))?.child.v ?? 0;
-  }
-
-  snapshot(): FamilySnapshot {
-    return {
-      type: this.kind,
-      help: this.help,
-      series: [...this.children.values()].map((c) => ({ labels: this.labelsOf(c.values), value: c.child.v })),
-    };
-  }
-
-  render(out: string[]): void {
-    this.header(out);
-    if (this.labelNames.length === 0 && this.children.size === 0) out.push(`${this.name} 0\n`);
-    for (const c of this.children.values())
-      out.push(`${this.name}${c.labels ? `{${c.labels}}` : ''} ${formatValue(c.child.v)}\n`);
   }
 }
 
