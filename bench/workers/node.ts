@@ -11,6 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NodeOptions, P2PNode as P2PNodeClass } from '../../src/index.js';
 import { nowMs, serve, sleep } from '../lib/serve.js';
+import { fileCommands } from './file-commands.js';
 
 type P2PNode = P2PNodeClass;
 
@@ -22,8 +23,6 @@ const srcUrl = process.env.MESHWIRE_BENCH_SRC
   ? pathToFileURL(path.resolve(process.env.MESHWIRE_BENCH_SRC) + path.sep).href
   : new URL('../../src/', import.meta.url).href;
 const meshwire = (await import(new URL('index.js', srcUrl).href)) as typeof import('../../src/index.js');
-const files = (): Promise<typeof import('../../src/files/index.js')> =>
-  import(new URL('files/index.js', srcUrl).href);
 const { P2PNode } = meshwire;
 
 type Kind = 'bytes' | 'chat' | 'file';
@@ -36,8 +35,6 @@ interface Counter {
 }
 
 const nodes: P2PNode[] = [];
-/** FileShares of `nodes` (same order), once `fileShare` ran. */
-const shares: import('../../src/files/index.js').FileShare[] = [];
 const counters: Counter[] = [];
 let kind: Kind = 'bytes';
 let target = 0;
@@ -449,77 +446,17 @@ serve(
     cpu: () => process.cpuUsage(),
     /** Memory after garbage collection (needs --expose-gc). */
     memory: () => gcAndMeasure(),
-    /** Node 0 receives files into `dir`; `arm({ kind: 'file', total: 1 })` waits for one. */
-    fileReceiver: async ({ dir }: { dir: string }) => {
-      const { FileReceiver } = await files();
-      const counter = counters[0]!;
-      const receiver = new FileReceiver(node(), { downloadsDir: dir });
-      receiver.on('file-complete', () => {
+    ...fileCommands({
+      srcUrl,
+      node,
+      nodes,
+      countFile: (index) => {
+        const counter = counters[index]!;
         counter.file++;
         if (!counter.done) check(counter);
-      });
-      receiver.on('file-error', (e) => {
-        process.stderr.write(`file-error: ${e.error.message}\n`);
-      });
-      cleanups.unshift(() => receiver.close());
-      await receiver.start();
-      return null;
-    },
-    /**
-     * Every node of this process gets a FileShare (pieces protocol, secure mode) in `<dir>/<i>`,
-     * signing with a fresh key (the node does not expose its own); a finished download counts as
-     * a file for `arm({ kind: 'file' })`.
-     */
-    fileShare: async ({ dir, window }: { dir: string; window?: number }) => {
-      const { FileShare, signerFromPrivateKey } = await files();
-      const { generateKeyPairSync } = await import('node:crypto');
-      shares.length = 0;
-      nodes.forEach((n, i) => {
-        const counter = counters[i]!;
-        const share = new FileShare(n, {
-          downloadsDir: path.join(dir, String(i)),
-          signer: signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey),
-          ...(window ? { window } : {}),
-        });
-        share.on('download-complete', () => {
-          counter.file++;
-          if (!counter.done) check(counter);
-        });
-        share.on('source-dropped', (e) => process.stderr.write(`source-dropped: ${e.error.message}\n`));
-        cleanups.unshift(() => share.close());
-        shares.push(share);
-      });
-      await Promise.all(shares.map((s) => s.start()));
-      return null;
-    },
-    /** The first `count` nodes' shares share the file at `path` (hashing it); returns its root. */
-    shareFile: async ({ path: file, count = 1 }: { path: string; count?: number }) => {
-      const offers = await Promise.all(
-        shares.slice(0, count).map((s) => s.shareFile(file, { announce: false })),
-      );
-      return { root: offers[0]!.rootHex };
-    },
-    /** Every share forgets `root` (so the next fetch downloads again). */
-    unshare: async ({ root }: { root: string }) => {
-      for (const s of shares) await s.unshare(root);
-      return null;
-    },
-    /** Ports of this process's nodes. */
-    ports: () => nodes.map((n) => n.port),
-    /** Node 0 fetches `root` from every peer it has; resolves when stored. */
-    fetchFile: async ({ root }: { root: string }) => {
-      const n = node();
-      await shares[0]!.fetchFile(root, { sources: n.getPeerInfo().peers.map((p) => p.id) });
-      return null;
-    },
-    /** Node 0 sends the file at `path` to its first peer with sendFile. */
-    sendFile: async ({ path }: { path: string }) => {
-      const { sendFile } = await files();
-      const n = node();
-      const result = await sendFile(n, path, { to: firstPeer(n) });
-      if (result.failed.length > 0) throw result.failed[0]!.error;
-      return { size: result.size };
-    },
+      },
+      addCleanup: (cleanup) => cleanups.unshift(cleanup),
+    }),
   },
   async () => {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
