@@ -2,6 +2,7 @@
  * Processes of the `files` suite outside the interleaved rounds: one secure node per child
  * process (a source or the receiver), and the CPU each used over a measurement.
  */
+import os from 'node:os';
 import { Child } from './child.js';
 import type { Context } from './context.js';
 import { cpuPercent } from './context.js';
@@ -42,4 +43,25 @@ export async function cpuNow(children: readonly Child[]): Promise<NodeJS.CpuUsag
 /** Per-child CPU between two {@link cpuNow} readings, rounded, in % of one core. */
 export function cpuSince(before: NodeJS.CpuUsage[], after: NodeJS.CpuUsage[], wallMs: number): number[] {
   return before.map((b, i) => Math.round(cpuPercent(b, after[i]!, wallMs)));
+}
+
+/** Busy and total CPU time of the whole machine so far (every process, ours and others'). */
+export function machineTimes(): { busy: number; total: number } {
+  let busy = 0;
+  let total = 0;
+  for (const { times } of os.cpus()) {
+    const all = times.user + times.nice + times.sys + times.idle + times.irq;
+    total += all;
+    busy += all - times.idle;
+  }
+  return { busy, total };
+}
+
+/** Share of the machine's cores busy between two {@link machineTimes} readings, in %. */
+export function machineBusyPercent(
+  before: { busy: number; total: number },
+  after: { busy: number; total: number },
+): number {
+  const total = after.total - before.total;
+  return total > 0 ? Math.round(((after.busy - before.busy) / total) * 100) : 0;
 }

@@ -10,7 +10,14 @@ import path from 'node:path';
 import { transfer, type BulkSample } from '../lib/baselines.js';
 import type { Child } from '../lib/child.js';
 import type { Context, Pair, Row } from '../lib/context.js';
-import { cpuNow, cpuSince, spawnNode, type NodeProcess } from '../lib/file-peers.js';
+import {
+  cpuNow,
+  cpuSince,
+  machineBusyPercent,
+  machineTimes,
+  spawnNode,
+  type NodeProcess,
+} from '../lib/file-peers.js';
 import { emptyDir } from '../lib/files-data.js';
 import { rounds, type Config } from '../lib/rounds.js';
 import { median, summarize } from '../lib/stats.js';
@@ -35,6 +42,8 @@ interface Sample {
   txCpu: number;
   /** Every process of the configuration, % of one core. */
   allCpu?: number;
+  /** The whole machine (every process, others' included), % of all its cores. */
+  machineCpu?: number;
   rxNsPerByte?: number;
   rssGrowthMiB?: number;
   maxStallMs?: number;
@@ -127,9 +136,11 @@ function pieces(ctx: Context, set: FileSet, sources: number, extra: NodeProcess[
       const root = warmup ? roots.warm : roots.main;
       const all = [pair.rx, ...senders];
       const before = await cpuNow(all);
+      const machine0 = machineTimes();
       const t0 = performance.now();
       const r = await pair.rx.call<FetchResult>('fetchWatched', { root }, 600_000);
       const ms = performance.now() - t0;
+      const machine = machineBusyPercent(machine0, machineTimes());
       const cpu = cpuSince(before, await cpuNow(all), ms);
       await pair.rx.call('dropDownload', { root, path: r.path });
       if (r.drops.length > 0) ctx.log(`    ${key}: sources dropped: ${JSON.stringify(r.drops)}`);
@@ -139,6 +150,7 @@ function pieces(ctx: Context, set: FileSet, sources: number, extra: NodeProcess[
         rxCpu,
         txCpu: cpu.slice(1).reduce((a, b) => a + b, 0),
         allCpu: cpu.reduce((a, b) => a + b, 0),
+        machineCpu: machine,
         rxNsPerByte: Number((((rxCpu / 100) * ms * 1e6) / bytes).toFixed(3)),
         rssGrowthMiB: Math.round((r.rssPeak - r.rssBase) / MiB),
         maxStallMs: Math.round(r.maxStallMs),
@@ -233,20 +245,23 @@ export async function fileRates(ctx: Context, set: FileSet): Promise<Row[]> {
     const cores = availableParallelism();
     const rxCpu = med('pieces-3', (s) => s.rxCpu);
     const allCpu = med('pieces-3', (s) => s.allCpu);
+    const machineCpu = med('pieces-3', (s) => s.machineCpu);
     // What one core of receiver would move at the receiver's CPU cost per byte (one source).
     const rxBound = Math.round(1000 / med('pieces-1', (s) => s.rxNsPerByte));
     const rxBusy = rxCpu >= SATURATED * 100;
-    const machineBusy = allCpu >= SATURATED * 100 * cores;
+    const machineBusy = machineCpu >= SATURATED * 100;
     three.details.allProcessesCpuPercent = allCpu;
+    three.details.machineBusyPercent = machineCpu;
     three.details.cores = cores;
     three.details.receiverBoundMBps = rxBound;
     three.note =
-      `${cpuNote('pieces-3')}; all 4 processes ${allCpu}% of ${cores * 100}% (${cores} cores); ` +
+      `${cpuNote('pieces-3')}; our 4 processes ${allCpu}% of ${cores * 100}% (${cores} cores), ` +
+      `the whole machine ${machineCpu}% busy (1 source: ${med('pieces-1', (s) => s.machineCpu)}%); ` +
       `the receiver's CPU cost (1 source) bounds it at ${rxBound} MB/s. ` +
       (rxBusy
         ? 'Bound by the receiver: it used a full core.'
         : machineBusy
-          ? `Bound by the machine: the ${cores} cores were busy, the receiver was not.`
+          ? `Bound by the machine: its ${cores} cores were busy (ours ${allCpu}%, the rest other processes), the receiver was not.`
           : 'Not CPU-bound: neither the receiver nor the machine was saturated.');
     if (three.target) {
       three.target.text = `>= ${THREE_VS_ONE}x 1 source, unless CPU-bound`;
