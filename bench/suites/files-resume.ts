@@ -16,10 +16,16 @@ import type { FileSet } from './files-rates.js';
 const MiB = 1024 * 1024;
 const KILLS = 10;
 
-/** Kill points: `KILLS` distinct random byte counts in (2 %, 98 %) of `size`, ascending. */
-function killPoints(size: number): number[] {
+/**
+ * Kill points: `KILLS` distinct random byte counts from 2 % of `size` to 98 % of it, but no later
+ * than `tail` bytes before the end (so a kill does not race the transfer's completion), ascending.
+ */
+function killPoints(size: number, tail: number): number[] {
+  const low = 0.02 * size;
+  const high = Math.min(0.98 * size, size - tail);
+  if (high - low < KILLS) throw new Error(`a ${size}-byte file is too small for ${KILLS} kill points`);
   const points = new Set<number>();
-  while (points.size < KILLS) points.add(Math.round(size * (0.02 + 0.96 * Math.random())));
+  while (points.size < KILLS) points.add(Math.round(low + (high - low) * Math.random()));
   return [...points].sort((a, b) => a - b);
 }
 
@@ -39,11 +45,16 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
     );
     const { window } = await source.child.call<{ window: number }>('fileDefaults', { size: set.size });
     const bound = KILLS * (window + 1) * pieceLength;
-    const points = killPoints(set.size);
+    // Two windows before the end: a kill lands while pieces are still to be requested.
+    const points = killPoints(set.size, 2 * (window + 1) * pieceLength);
+    let resumeMs = 0;
     const startReceiver = async (i: number): Promise<NodeProcess> => {
       const p = await spawnNode(ctx, `files resume receiver ${i + 1}`, 600_000);
       await dialAll(p.child, [source!]);
-      await p.child.call('fileShare', { dir: rxDir });
+      const t = performance.now();
+      // Starting the share loads the resume state and re-checks the `.part` against the layer.
+      await p.child.call('fileShare', { dir: rxDir }, 300_000);
+      resumeMs += performance.now() - t;
       return p;
     };
     const killedAt: number[] = [];
@@ -81,7 +92,9 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
     const served = (await source.child.call<{ bytes: number }>('served')).bytes;
     const refetched = served - set.size;
     const shaOk = (await sha256File(done.path)) === expectedSha;
-    const pass = shaOk && refetched <= bound && killedAt.every((b) => b >= 0 && b < set.size);
+    // A kill after the download completed would not test resume: all 10 must land mid-transfer.
+    const midTransfer = killedAt.filter((b) => b >= 0 && b < set.size).length;
+    const pass = shaOk && refetched <= bound && midTransfer === KILLS;
     return {
       bench: 'files',
       name,
@@ -92,19 +105,22 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
       details: {
         fileMiB: set.size / MiB,
         sha256Match: shaOk,
+        killsMidTransfer: midTransfer,
         refetchedMiB: Number((refetched / MiB).toFixed(2)),
         refetchedBoundMiB: bound / MiB,
         window,
         pieceKiB: pieceLength / 1024,
         restartSeconds: Number((restartMs / 1000).toFixed(1)),
+        shareStartSeconds: Number((resumeMs / 1000).toFixed(1)),
         killedAtMiB: killedAt.map((b) => (b / MiB).toFixed(1)).join(' '),
         resumedFromMiB: resumedFrom.map((b) => (b / MiB).toFixed(1)).join(' '),
       },
       note:
         `total time from the first fetch to the verified file, ${KILLS} process restarts included ` +
-        `(${(restartMs / 1000).toFixed(1)} s of them starting a process, its node and share, resuming); ` +
+        `(${(restartMs / 1000).toFixed(1)} s of them starting a process, its node and share, resuming; ` +
+        `of that, ${(resumeMs / 1000).toFixed(1)} s in starting the share: loading the state, re-checking the .part); ` +
         `re-fetched ${(refetched / MiB).toFixed(2)} MiB (source bytes served minus the file) against a bound of ` +
-        `${KILLS} x (${window} + 1) x ${pieceLength / 1024} KiB = ${bound / MiB} MiB; SHA-256 ${shaOk ? 'matches' : 'DIFFERS'}`,
+        `${KILLS} x (${window} + 1) x ${pieceLength / 1024} KiB = ${bound / MiB} MiB; SHA-256 ${shaOk ? 'matches' : 'DIFFERS'}; ${midTransfer} of ${KILLS} kills mid-transfer`,
     };
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);

@@ -1,0 +1,93 @@
+/**
+ * The `files` benchmark's own machinery (bench/): the corrupted copy it serves from its bad
+ * source, and its two scenarios end to end at a small size (real processes on loopback): resume
+ * after 10 kills -9 of the receiver, and a source corrupting its pieces. A scenario that cannot
+ * tell a pass (wrong hash, no drop, too much re-fetched) fails here before it misleads a run.
+ */
+import assert from 'node:assert/strict';
+import { readFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import type { Context } from '../bench/lib/context.js';
+import { corruptCopy, sha256File, writeRandomFile } from '../bench/lib/files-data.js';
+import { fileCorrupt } from '../bench/suites/files-corrupt.js';
+import type { FileSet } from '../bench/suites/files-rates.js';
+import { fileResume } from '../bench/suites/files-resume.js';
+
+const MiB = 1024 * 1024;
+
+async function tempDir(t: TestContext): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-bench-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 5 }));
+  return dir;
+}
+
+async function fileSet(t: TestContext, size: number): Promise<{ set: FileSet; sha: string }> {
+  const tmp = await tempDir(t);
+  const set: FileSet = {
+    tmp,
+    source: path.join(tmp, 'payload.bin'),
+    warm: path.join(tmp, 'warm.bin'),
+    size,
+    warmSize: size,
+  };
+  await writeRandomFile(set.source, size);
+  return { set, sha: await sha256File(set.source) };
+}
+
+const ctx: Context = { quick: true, runs: 1, execArgv: [], log: () => undefined, cache: new Map() };
+
+describe('bench files: data helpers', () => {
+  it('corruptCopy flips one byte in each chosen piece and keeps size and mtime', async (t) => {
+    const tmp = await tempDir(t);
+    const source = path.join(tmp, 'src.bin');
+    const copy = path.join(tmp, 'copy.bin');
+    const pieceLength = 64 * 1024;
+    await writeRandomFile(source, 2 * MiB + 100);
+    const c = await corruptCopy(source, copy, pieceLength, 0.01, 42, 5);
+    assert.equal(c.indices.length, 5, 'at least 5 of 33 pieces');
+    assert.equal(await sha256File(copy), await sha256File(source), 'clean until corrupt()');
+    const before = await stat(copy);
+    await c.corrupt();
+    const after = await stat(copy);
+    assert.equal(after.size, before.size);
+    assert.ok(Math.abs(after.mtimeMs - before.mtimeMs) < 1, 'mtime put back');
+    const [a, b] = [await readFile(source), await readFile(copy)];
+    const differing = new Set<number>();
+    let bytes = 0;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) {
+        bytes++;
+        differing.add(Math.floor(i / pieceLength));
+      }
+    }
+    assert.equal(bytes, 5, 'one byte per corrupted piece');
+    assert.deepEqual(
+      [...differing].sort((x, y) => x - y),
+      c.indices,
+    );
+  });
+});
+
+describe('bench files: scenarios', { timeout: 180_000 }, () => {
+  it('resume after 10 kills -9 (64 MiB): the hash matches, re-fetched bytes bounded', async (t) => {
+    // Large enough for 10 kill points that end two windows (8.5 MiB) before the end.
+    const { set, sha } = await fileSet(t, 64 * MiB);
+    const row = await fileResume(ctx, set, sha);
+    assert.equal(row.note?.startsWith('failed'), false, row.note);
+    assert.equal(row.details?.sha256Match, true);
+    assert.equal(row.details?.killsMidTransfer, 10, row.note);
+    assert.ok(row.target?.pass, row.note);
+  });
+
+  it('a corrupting source (8 MiB) is dropped at its first bad piece, nothing bad written', async (t) => {
+    const { set, sha } = await fileSet(t, 8 * MiB);
+    const row = await fileCorrupt(ctx, set, sha);
+    assert.equal(row.note?.startsWith('failed'), false, row.note);
+    assert.equal(row.details?.sha256Match, true);
+    assert.equal(row.details?.dropsOfBadSource, 1, row.note);
+    assert.equal(row.details?.dropsOfGoodSources, 0, row.note);
+    assert.ok(Number(row.details?.badSourceFirstBadAt) >= 0, 'the bad source sent a corrupted piece');
+  });
+});
