@@ -44,7 +44,9 @@ interface Sample {
   allCpu?: number;
   /** The whole machine (every process, others' included), % of all its cores. */
   machineCpu?: number;
+  /** CPU time per byte moved, ns: receiver, and the busiest sender. */
   rxNsPerByte?: number;
+  txNsPerByte?: number;
   rssGrowthMiB?: number;
   maxStallMs?: number;
 }
@@ -56,6 +58,11 @@ export interface FileSet {
   warm: string;
   size: number;
   warmSize: number;
+}
+
+/** CPU time per byte of a process at `cpu` % of a core for `ms`, in ns. */
+function nsPerByte(cpu: number, ms: number, bytes: number): number {
+  return Number((((cpu / 100) * ms * 1e6) / bytes).toFixed(3));
 }
 
 function bulk(key: string, mode: 'secure' | 'compat', total: number): Config<Sample> {
@@ -94,6 +101,8 @@ function push(set: FileSet): Config<Sample> {
         mbps: Math.round(bytes / 1e3 / ms),
         rxCpu: rxCpu!,
         txCpu: txCpu!,
+        rxNsPerByte: nsPerByte(rxCpu!, ms, bytes),
+        txNsPerByte: nsPerByte(txCpu!, ms, bytes),
         rssGrowthMiB: Math.round((rss.rssPeak - rss.rssBase) / MiB),
       };
     },
@@ -151,7 +160,8 @@ function pieces(ctx: Context, set: FileSet, sources: number, extra: NodeProcess[
         txCpu: cpu.slice(1).reduce((a, b) => a + b, 0),
         allCpu: cpu.reduce((a, b) => a + b, 0),
         machineCpu: machine,
-        rxNsPerByte: Number((((rxCpu / 100) * ms * 1e6) / bytes).toFixed(3)),
+        rxNsPerByte: nsPerByte(rxCpu, ms, bytes),
+        txNsPerByte: nsPerByte(Math.max(...cpu.slice(1)), ms, bytes),
         rssGrowthMiB: Math.round((r.rssPeak - r.rssBase) / MiB),
         maxStallMs: Math.round(r.maxStallMs),
       };
@@ -214,6 +224,24 @@ export async function fileRates(ctx: Context, set: FileSet): Promise<Row[]> {
     if (ratios.length === 0) return;
     r.ratio = median(ratios);
     r.target = { text: `>= ${target}x ${what}`, pass: r.ratio >= target };
+    // What each would move with a core per process and no waiting (the slower side's CPU per
+    // byte): steadier than MB/s on a busy machine, where the scheduler sets the pace.
+    const bound = (k: string) =>
+      1000 /
+      Math.max(
+        med(k, (s) => s.rxNsPerByte),
+        med(k, (s) => s.txNsPerByte),
+      );
+    const [mine, theirs] = [bound(key), bound(base)];
+    if (r.details && Number.isFinite(mine) && Number.isFinite(theirs)) {
+      r.details.cpuBoundMBps = Math.round(mine);
+      r.details.cpuBoundRatio = Number((mine / theirs).toFixed(2));
+      r.details.receiverNsPerByte = med(key, (s) => s.rxNsPerByte);
+      r.note =
+        `${r.note ?? ''}; CPU-bound estimate ${Math.round(mine)} MB/s vs ${Math.round(theirs)} for ${what} ` +
+        `(${(mine / theirs).toFixed(2)}x; receiver ${med(key, (s) => s.rxNsPerByte).toFixed(2)} ns/byte vs ` +
+        `${med(base, (s) => s.rxNsPerByte).toFixed(2)})`;
+    }
   };
   const rssRow = (key: string, name: string, mode: Row['mode']): Row => {
     const growth = samples(key).map((s) => s.rssGrowthMiB ?? NaN);
@@ -266,7 +294,8 @@ export async function fileRates(ctx: Context, set: FileSet): Promise<Row[]> {
         : oursBusy
           ? `Bound by the machine: our 4 processes kept its ${cores} cores busy, the receiver was not.`
           : othersBusy
-            ? `Inconclusive: other processes kept the machine busy (ours ${allCpu}% of ${cores * 100}%); redo on a quiet machine.`
+            ? `Other processes kept the machine busy (ours ${allCpu}% of ${cores * 100}%)` +
+              ((three.ratio ?? 0) >= THREE_VS_ONE ? '.' : ': inconclusive, redo on a quiet machine.')
             : 'Not CPU-bound: neither the receiver nor the machine was saturated.');
     if (three.target) {
       three.target.text = `>= ${THREE_VS_ONE}x 1 source, unless CPU-bound`;
