@@ -49,6 +49,8 @@ interface Sample {
   txNsPerByte?: number;
   rssGrowthMiB?: number;
   maxStallMs?: number;
+  /** Sources the receiver dropped during the run (each is logged). */
+  drops?: number;
 }
 
 /** Where the suite's files are, and how big. */
@@ -164,6 +166,7 @@ function pieces(ctx: Context, set: FileSet, sources: number, extra: NodeProcess[
         txNsPerByte: nsPerByte(Math.max(...cpu.slice(1)), ms, bytes),
         rssGrowthMiB: Math.round((r.rssPeak - r.rssBase) / MiB),
         maxStallMs: Math.round(r.maxStallMs),
+        drops: r.drops.length,
       };
     },
   };
@@ -216,6 +219,11 @@ export async function fileRates(ctx: Context, set: FileSet): Promise<Row[]> {
       },
     };
     if (outcome.samples.length > 0) r.note = cpuNote(key);
+    const drops = outcome.samples.reduce((sum, s) => sum + (s.drops ?? 0), 0);
+    if (drops > 0 && r.details) {
+      r.details.sourcesDropped = drops;
+      r.note = `${r.note ?? ''}; ${drops} source(s) dropped during the runs (see the log)`;
+    }
     if (outcome.error) r.note = `failed: ${outcome.error}`;
     return r;
   };
