@@ -305,6 +305,9 @@ export async function fileRates(ctx: Context, set: FileSet): Promise<Row[]> {
             ? `Other processes kept the machine busy (ours ${allCpu}% of ${cores * 100}%)` +
               ((three.ratio ?? 0) >= THREE_VS_ONE ? '.' : ': inconclusive, redo on a quiet machine.')
             : 'Not CPU-bound: neither the receiver nor the machine was saturated.');
+    if (three.details.sourcesDropped) {
+      three.note += ` ${three.details.sourcesDropped} source(s) dropped during the runs (see the log).`;
+    }
     if (three.target) {
       three.target.text = `>= ${THREE_VS_ONE}x 1 source, unless CPU-bound`;
       three.target.pass ||= rxBusy || oursBusy;
