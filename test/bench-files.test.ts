@@ -70,14 +70,16 @@ describe('bench files: data helpers', () => {
   });
 });
 
-describe('bench files: scenarios', { timeout: 180_000 }, () => {
-  it('resume after 10 kills -9 (64 MiB): the hash matches, re-fetched bytes bounded', async (t) => {
-    // Large enough for 10 kill points that end two windows (8.5 MiB) before the end.
-    const { set, sha } = await fileSet(t, 64 * MiB);
-    const row = await fileResume(ctx, set, sha);
+// Each scenario starts 4-5 processes through tsx: seconds each on a loaded machine.
+describe('bench files: scenarios', { timeout: 300_000 }, () => {
+  it('resume after 3 kills -9 (24 MiB): the hash matches, re-fetched bytes bounded', async (t) => {
+    // 3 kills keep the test short (the suite does 10); 24 MiB leaves room for kill points
+    // that end two windows (8.5 MiB) before the end.
+    const { set, sha } = await fileSet(t, 24 * MiB);
+    const row = await fileResume(ctx, set, sha, 3);
     assert.equal(row.note?.startsWith('failed'), false, row.note);
     assert.equal(row.details?.sha256Match, true);
-    assert.equal(row.details?.killsMidTransfer, 10, row.note);
+    assert.equal(row.details?.killsMidTransfer, 3, row.note);
     assert.ok(row.target?.pass, row.note);
   });
 

@@ -17,21 +17,26 @@ const MiB = 1024 * 1024;
 const KILLS = 10;
 
 /**
- * Kill points: `KILLS` distinct random byte counts from 2 % of `size` to 98 % of it, but no later
+ * Kill points: `kills` distinct random byte counts from 2 % of `size` to 98 % of it, but no later
  * than `tail` bytes before the end (so a kill does not race the transfer's completion), ascending.
  */
-function killPoints(size: number, tail: number): number[] {
+function killPoints(size: number, tail: number, kills: number): number[] {
   const low = 0.02 * size;
   const high = Math.min(0.98 * size, size - tail);
-  if (high - low < KILLS) throw new Error(`a ${size}-byte file is too small for ${KILLS} kill points`);
+  if (high - low < kills) throw new Error(`a ${size}-byte file is too small for ${kills} kill points`);
   const points = new Set<number>();
-  while (points.size < KILLS) points.add(Math.round(low + (high - low) * Math.random()));
+  while (points.size < kills) points.add(Math.round(low + (high - low) * Math.random()));
   return [...points].sort((a, b) => a - b);
 }
 
-/** Runs the kill -9 scenario once and returns its row. */
-export async function fileResume(ctx: Context, set: FileSet, expectedSha: string): Promise<Row> {
-  const name = `resume ${set.size / MiB} MiB, receiver kill -9 x ${KILLS}`;
+/** Runs the kill -9 scenario once (`kills` kills: 10 in the suite, fewer in its test) and returns its row. */
+export async function fileResume(
+  ctx: Context,
+  set: FileSet,
+  expectedSha: string,
+  kills = KILLS,
+): Promise<Row> {
+  const name = `resume ${set.size / MiB} MiB, receiver kill -9 x ${kills}`;
   const rxDir = path.join(set.tmp, 'resume-rx');
   let source: NodeProcess | undefined;
   let rx: NodeProcess | undefined;
@@ -44,9 +49,9 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
       300_000,
     );
     const { window } = await source.child.call<{ window: number }>('fileDefaults', { size: set.size });
-    const bound = KILLS * (window + 1) * pieceLength;
+    const bound = kills * (window + 1) * pieceLength;
     // Two windows before the end: a kill lands while pieces are still to be requested.
-    const points = killPoints(set.size, 2 * (window + 1) * pieceLength);
+    const points = killPoints(set.size, 2 * (window + 1) * pieceLength, kills);
     let resumeMs = 0;
     const startReceiver = async (i: number): Promise<NodeProcess> => {
       const p = await spawnNode(ctx, `files resume receiver ${i + 1}`, 600_000);
@@ -61,7 +66,7 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
     const resumedFrom: number[] = [];
     let restartMs = 0;
     const t0 = performance.now();
-    for (let i = 0; i < KILLS; i++) {
+    for (let i = 0; i < kills; i++) {
       const tStart = performance.now();
       rx = await startReceiver(i);
       if (i > 0) {
@@ -83,7 +88,7 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
       );
     }
     const tLast = performance.now();
-    rx = await startReceiver(KILLS);
+    rx = await startReceiver(kills);
     const state = await rx.child.call<{ bytesDone: number } | null>('downloadState', { root });
     resumedFrom.push(state?.bytesDone ?? 0);
     restartMs += performance.now() - tLast;
@@ -92,16 +97,16 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
     const served = (await source.child.call<{ bytes: number }>('served')).bytes;
     const refetched = served - set.size;
     const shaOk = (await sha256File(done.path)) === expectedSha;
-    // A kill after the download completed would not test resume: all 10 must land mid-transfer.
+    // A kill after the download completed would not test resume: all must land mid-transfer.
     const midTransfer = killedAt.filter((b) => b >= 0 && b < set.size).length;
-    const pass = shaOk && refetched <= bound && midTransfer === KILLS;
+    const pass = shaOk && refetched <= bound && midTransfer === kills;
     return {
       bench: 'files',
       name,
       mode: 'secure',
       unit: 's',
       value: { median: totalMs / 1000, min: totalMs / 1000, max: totalMs / 1000, runs: [totalMs / 1000] },
-      target: { text: `sha ok, re-fetched <= ${KILLS} x (window + piece)`, pass },
+      target: { text: `sha ok, re-fetched <= ${kills} x (window + piece)`, pass },
       details: {
         fileMiB: set.size / MiB,
         sha256Match: shaOk,
@@ -116,11 +121,11 @@ export async function fileResume(ctx: Context, set: FileSet, expectedSha: string
         resumedFromMiB: resumedFrom.map((b) => (b / MiB).toFixed(1)).join(' '),
       },
       note:
-        `total time from the first fetch to the verified file, ${KILLS} process restarts included ` +
+        `total time from the first fetch to the verified file, ${kills} process restarts included ` +
         `(${(restartMs / 1000).toFixed(1)} s of them starting a process, its node and share, resuming; ` +
         `of that, ${(resumeMs / 1000).toFixed(1)} s in starting the share: loading the state, re-checking the .part); ` +
         `re-fetched ${(refetched / MiB).toFixed(2)} MiB (source bytes served minus the file) against a bound of ` +
-        `${KILLS} x (${window} + 1) x ${pieceLength / 1024} KiB = ${bound / MiB} MiB; SHA-256 ${shaOk ? 'matches' : 'DIFFERS'}; ${midTransfer} of ${KILLS} kills mid-transfer`,
+        `${kills} x (${window} + 1) x ${pieceLength / 1024} KiB = ${bound / MiB} MiB; SHA-256 ${shaOk ? 'matches' : 'DIFFERS'}; ${midTransfer} of ${kills} kills mid-transfer`,
     };
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
