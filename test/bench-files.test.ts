@@ -1,7 +1,7 @@
 /**
  * The `files` benchmark's own machinery (bench/): the corrupted copy it serves from its bad
  * source, and its two scenarios end to end at a small size (real processes on loopback): resume
- * after 10 kills -9 of the receiver, and a source corrupting its pieces. A scenario that cannot
+ * after kills -9 of the receiver (3 here, 10 in the suite), and a source corrupting its pieces. A scenario that cannot
  * tell a pass (wrong hash, no drop, too much re-fetched) fails here before it misleads a run.
  */
 import assert from 'node:assert/strict';
