@@ -1,8 +1,9 @@
 /**
  * The `files` benchmark's own machinery (bench/): the corrupted copy it serves from its bad
- * source, and its two scenarios end to end at a small size (real processes on loopback): resume
- * after kills -9 of the receiver (3 here, 10 in the suite), and a source corrupting its pieces. A scenario that cannot
- * tell a pass (wrong hash, no drop, too much re-fetched) fails here before it misleads a run.
+ * source, and its two scenarios end to end at a small size (real processes on loopback):
+ * resume after kills -9 of the receiver (3 here, 10 in the suite), and a source corrupting its
+ * pieces. A scenario that cannot tell a pass (wrong hash, no drop, too much re-fetched) fails
+ * here before it misleads a run.
  */
 import assert from 'node:assert/strict';
 import { readFile, mkdtemp, rm, stat } from 'node:fs/promises';
