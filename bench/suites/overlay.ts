@@ -1,0 +1,306 @@
+/**
+ * The gossip overlay on real sockets (issue 13), secure mode with `overlay: true`, nodes spread
+ * over 4 worker processes (bench/workers/overlay.ts) and every link a TLS connection on loopback.
+ *
+ * - Broadcast: 100 nodes (quick: 40), `maxPeers: 8`; 1,000 broadcasts (quick: 200) from
+ *   random nodes, paced at 100/s on a schedule shared by all processes. Every receiver checks
+ *   each sender's numbers arrive exactly once and in order; latency from the send time in the
+ *   payload (one clock for all processes: `performance.timeOrigin + performance.now()`);
+ *   event-loop delay p99 per process (`monitorEventLoopDelay`); CPU per process.
+ * - Formation: 100 and 500 nodes (quick: 40 and 100) joining all at once, each through a random
+ *   earlier node: time until the active views are full, symmetric and connected, and a probe
+ *   broadcast from a random node has reached all others.
+ */
+import type { Context, Row } from '../lib/context.js';
+import { clock, type Formation, OverlayNetwork, type NetworkPlan } from '../lib/overlay-net.js';
+import { percentile, summarize } from '../lib/stats.js';
+import { mulberry32 } from '../../test/helpers/random.js';
+
+const MAX_PEERS = 8;
+/** Two cores here: 4 processes keep both busy, and 3 of 4 links cross a process boundary. */
+const PROCESSES = 4;
+const RATE_PER_S = 100;
+const TARGET_P99_MS = 50;
+const TARGET_LAG_MS = 20;
+
+interface WorkerResults {
+  perNode: { delivered: number; duplicates: number; skipped: number; wrong: number }[];
+  latencies: number[];
+  lag: { p50: number; p99: number; max: number; samples: number };
+  cpuS: number;
+  reports: Record<string, number>;
+  errors: Record<string, number>;
+  rssMiB: number;
+}
+
+function fmtCounts(counts: Record<string, number>): string {
+  const entries = Object.entries(counts);
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+function merge(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const counts of list) for (const [k, v] of Object.entries(counts)) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
+
+const seconds = (ms: number | null): number | null => (ms === null ? null : ms / 1000);
+
+function formationRow(n: number, f: Formation | null, error: string | undefined, timeoutMs: number): Row {
+  const row: Row = {
+    bench: 'overlay',
+    name: `overlay formation, ${n} nodes (views full + probe to all)`,
+    mode: 'secure',
+    unit: 's',
+    value: f?.probeReachedAllMs != null ? summarize([f.probeReachedAllMs / 1000]) : null,
+  };
+  if (!f) {
+    row.note = `failed: ${error}`;
+    return row;
+  }
+  const cpu = f.cpuS.reduce((a, b) => a + b, 0);
+  row.details = {
+    nodes: n,
+    processes: PROCESSES,
+    maxPeers: MAX_PEERS,
+    connectedS: seconds(f.connectedMs) ?? 'not within the timeout',
+    viewsFullS: seconds(f.fullMs) ?? 'not within the timeout',
+    probeMs: f.probeMs ?? 'did not reach all',
+    probeMissing: f.probeMissing,
+    minActive: f.minActive,
+    meanActive: f.meanActive,
+    fullNodes: f.fullNodes,
+    asymmetricLinks: f.asymmetric,
+    cpuSPerProcess: f.cpuS.map((c) => c.toFixed(2)).join(' '),
+    cpuSTotal: cpu,
+  };
+  const views =
+    f.fullMs !== null
+      ? `views as full as possible (${f.fullNodes}/${n} full, min ${f.minActive}) and connected at ` +
+        `${(f.fullMs / 1000).toFixed(2)} s (connected at ${((f.connectedMs ?? 0) / 1000).toFixed(2)} s)`
+      : `views NOT as full as possible after ${timeoutMs / 1000} s (${f.fullNodes}/${n} full, min ${f.minActive}, ` +
+        `mean ${f.meanActive.toFixed(2)}, ${f.asymmetric} one-sided links; connected: ` +
+        `${f.connectedMs === null ? 'no' : `${(f.connectedMs / 1000).toFixed(2)} s`})`;
+  row.note =
+    `${views}; probe ${f.probeMs !== null ? `reached all ${n - 1} in ${f.probeMs.toFixed(1)} ms` : `MISSING at ${f.probeMissing} nodes`}; ` +
+    `CPU ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')})`;
+  row.target = {
+    text: 'views full, probe to all',
+    pass: f.fullMs !== null && f.probeMissing === 0,
+  };
+  return row;
+}
+
+/** 1,000 paced broadcasts from random nodes; returns the rows (or throws). */
+async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): Promise<Row[]> {
+  const n = net.plan.nodes;
+  const random = mulberry32(net.plan.seed + 1);
+  const senders = Array.from({ length: count }, () => Math.floor(random() * n));
+  const sentBy = new Array<number>(n).fill(0);
+  for (const s of senders) sentBy[s]!++;
+  const expected = net.perProcess((g) => count - sentBy[g]!);
+  const items: [number, number][][] = net.children.map(() => []);
+  senders.forEach((g, i) => {
+    const [p, local] = net.where[g]!;
+    items[p]!.push([(i * 1000) / RATE_PER_S, local]);
+  });
+  await Promise.all(net.children.map((c) => c.call('arm')));
+  const startAt = clock() + 500;
+  const durationMs = (count * 1000) / RATE_PER_S;
+  ctx.log(`  overlay: ${count} broadcasts from random nodes at ${RATE_PER_S}/s (${durationMs / 1000} s)`);
+  const sends = await Promise.all(
+    net.children.map((c, p) =>
+      c.call<{ sent: number; failed: number; late: number }>(
+        'schedule',
+        { startAt, items: items[p] },
+        durationMs + 60_000,
+      ),
+    ),
+  );
+  const waits = await Promise.all(
+    net.children.map((c, p) =>
+      c.call<{ complete: boolean }>('waitDelivered', { expected: expected[p], timeoutMs: 15_000 }, 40_000),
+    ),
+  );
+  const results = await Promise.all(net.children.map((c) => c.call<WorkerResults>('results', {}, 30_000)));
+  const perNode = results.flatMap((r) => r.perNode);
+  const sum = (key: 'delivered' | 'duplicates' | 'skipped' | 'wrong'): number =>
+    perNode.reduce((a, t) => a + t[key], 0);
+  const expectedTotal = count * (n - 1);
+  const delivered = sum('delivered');
+  const duplicates = sum('duplicates');
+  const skipped = sum('skipped');
+  const wrong = sum('wrong');
+  const failed = sends.reduce((a, s) => a + s.failed, 0);
+  const late = sends.reduce((a, s) => a + s.late, 0);
+  const short = net
+    .perProcess((g) => g)
+    .flatMap((locals, p) =>
+      locals.filter((g, local) => results[p]!.perNode[local]!.delivered < expected[p]![local]!),
+    );
+  const reports = merge(results.map((r) => r.reports));
+  const errors = merge(results.map((r) => r.errors));
+  const exact =
+    delivered === expectedTotal && duplicates === 0 && skipped === 0 && wrong === 0 && failed === 0;
+  const latencies = results.flatMap((r) => r.latencies);
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  const lagP99 = results.map((r) => r.lag.p99);
+  const cpu = results.map((r) => r.cpuS);
+  const common = {
+    nodes: n,
+    processes: PROCESSES,
+    maxPeers: MAX_PEERS,
+    broadcasts: count,
+    ratePerS: RATE_PER_S,
+  };
+  ctx.log(
+    `    delivered ${delivered}/${expectedTotal}, duplicates ${duplicates}, out of order ${skipped}, wrong ${wrong}; ` +
+      `p50 ${p50.toFixed(2)} ms p99 ${p99.toFixed(2)} ms; lag p99 ${lagP99.map((x) => x.toFixed(1)).join(' / ')} ms; ` +
+      `CPU ${cpu.map((x) => x.toFixed(1)).join(' / ')} s; reports ${fmtCounts(reports)}; errors ${fmtCounts(errors)}`,
+  );
+  const rows: Row[] = [
+    {
+      bench: 'overlay',
+      name: `overlay ${n} nodes: ${count} broadcasts, deliveries`,
+      mode: 'secure',
+      unit: 'deliveries',
+      value: summarize([delivered]),
+      target: { text: `= ${expectedTotal.toLocaleString('en-US')}, once, in order`, pass: exact },
+      note:
+        `expected ${expectedTotal} (${count} x ${n - 1}); duplicates ${duplicates}, out of order ${skipped}, ` +
+        `wrong sender/payload ${wrong}, send failures ${failed}, nodes short ${short.length}` +
+        (waits.every((w) => w.complete) ? '' : ' (waited 15 s after the last send)') +
+        `; overlay reports: ${fmtCounts(reports)}; errors: ${fmtCounts(errors)}` +
+        (late > 0 ? `; ${late} sends ran > 20 ms behind the schedule` : ''),
+      details: {
+        ...common,
+        expected: expectedTotal,
+        duplicates,
+        outOfOrder: skipped,
+        wrong,
+        sendFailures: failed,
+        sendsLate: late,
+        nodesShort: short.length,
+        shortNodes: short.slice(0, 20).join(' '),
+        reports: fmtCounts(reports),
+        errors: fmtCounts(errors),
+      },
+    },
+    {
+      bench: 'overlay',
+      name: `overlay ${n} nodes: delivery latency p50`,
+      mode: 'secure',
+      unit: 'ms',
+      value: summarize([p50]),
+      details: {
+        ...common,
+        samples: latencies.length,
+        p90: percentile(latencies, 90),
+        max: Math.max(...latencies),
+      },
+    },
+    {
+      bench: 'overlay',
+      name: `overlay ${n} nodes: delivery latency p99`,
+      mode: 'secure',
+      unit: 'ms',
+      value: summarize([p99]),
+      target: { text: `<= ${TARGET_P99_MS} ms`, pass: p99 <= TARGET_P99_MS },
+      details: { ...common, samples: latencies.length },
+    },
+    {
+      bench: 'overlay',
+      name: `overlay ${n} nodes: event-loop delay p99, worst process`,
+      mode: 'secure',
+      unit: 'ms',
+      value: summarize([Math.max(...lagP99)]),
+      target: { text: `<= ${TARGET_LAG_MS} ms each`, pass: lagP99.every((x) => x <= TARGET_LAG_MS) },
+      note:
+        `per process: p99 ${lagP99.map((x) => x.toFixed(1)).join(' / ')} ms, max ` +
+        `${results.map((r) => r.lag.max.toFixed(0)).join(' / ')} ms; CPU ${cpu.map((x) => x.toFixed(1)).join(' / ')} s ` +
+        `for ${durationMs / 1000} s of broadcasts (${((cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal).toFixed(0)} µs ` +
+        `per delivery, all processes)`,
+      details: {
+        ...common,
+        lagP99PerProcess: lagP99.map((x) => x.toFixed(2)).join(' '),
+        lagP50PerProcess: results.map((r) => r.lag.p50.toFixed(2)).join(' '),
+        lagMaxPerProcess: results.map((r) => r.lag.max.toFixed(1)).join(' '),
+        cpuSPerProcess: cpu.map((x) => x.toFixed(2)).join(' '),
+        cpuUsPerDelivery: (cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal,
+        rssMiBPerProcess: results.map((r) => r.rssMiB.toFixed(0)).join(' '),
+      },
+    },
+  ];
+  return rows;
+}
+
+/** Opens a network, forms it, and runs `after` on it; always closes it. */
+async function withNetwork<T>(
+  ctx: Context,
+  plan: NetworkPlan,
+  formTimeoutMs: number,
+  after: (net: OverlayNetwork, f: Formation) => Promise<T>,
+): Promise<T> {
+  const net = await OverlayNetwork.open(plan, ctx.execArgv, formTimeoutMs + 180_000);
+  try {
+    const f = await net.form(formTimeoutMs);
+    ctx.log(`    ${JSON.stringify(f)}`);
+    return await after(net, f);
+  } finally {
+    await net.close();
+  }
+}
+
+export async function overlay(ctx: Context): Promise<Row[]> {
+  const small = ctx.quick ? 40 : 100;
+  const large = ctx.quick ? 100 : 500;
+  const count = ctx.quick ? 200 : 1000;
+  const rows: Row[] = [];
+  const formations: Row[] = [];
+
+  ctx.log(`  overlay: ${small} nodes over ${PROCESSES} processes, maxPeers ${MAX_PEERS}`);
+  const smallTimeout = 30_000;
+  try {
+    await withNetwork(
+      ctx,
+      { nodes: small, processes: PROCESSES, maxPeers: MAX_PEERS, seed: 13 },
+      smallTimeout,
+      async (net, f) => {
+        formations.push(formationRow(small, f, undefined, smallTimeout));
+        rows.push(...(await broadcastRun(ctx, net, count)));
+      },
+    );
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    ctx.log(`    FAILED: ${message}`);
+    if (formations.length === 0) formations.push(formationRow(small, null, message, smallTimeout));
+    rows.push({
+      bench: 'overlay',
+      name: `overlay ${small} nodes: ${count} broadcasts, deliveries`,
+      mode: 'secure',
+      unit: 'deliveries',
+      value: null,
+      target: { text: `= ${(count * (small - 1)).toLocaleString('en-US')}, once, in order`, pass: false },
+      note: `failed: ${message}`,
+    });
+  }
+
+  ctx.log(`  overlay: formation of ${large} nodes over ${PROCESSES} processes`);
+  const largeTimeout = ctx.quick ? 30_000 : 90_000;
+  try {
+    await withNetwork(
+      ctx,
+      { nodes: large, processes: PROCESSES, maxPeers: MAX_PEERS, seed: 14 },
+      largeTimeout,
+      async (_net, f) => {
+        formations.push(formationRow(large, f, undefined, largeTimeout));
+      },
+    );
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    ctx.log(`    FAILED: ${message}`);
+    formations.push(formationRow(large, null, message, largeTimeout));
+  }
+  return [...rows, ...formations];
+}

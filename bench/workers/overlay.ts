@@ -1,0 +1,295 @@
+/**
+ * Overlay worker (bench suite `overlay`): hosts a slice of a gossip-overlay network (secure mode,
+ * `overlay: true`) in this process and does what the parent asks: join, report the active
+ * views, broadcast on a shared schedule, and count what every local node delivered.
+ *
+ * Every node listens on 127.0.0.1 port 0, so every overlay link is a real TLS connection over
+ * loopback, also between two nodes of the same process. LAN discovery stays off (its default).
+ *
+ * A load broadcast is `broadcastBytes` of 16 bytes: the send time (float64, ms on the shared
+ * clock below), the sender's global index (uint32) and its own sequence number (uint32, from 1).
+ * Receivers check each sender's numbers arrive as 1, 2, 3, ... (exactly once, in order).
+ */
+import path from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
+import type { P2PNode as P2PNodeClass } from '../../src/index.js';
+import { serve } from '../lib/serve.js';
+
+type P2PNode = P2PNodeClass;
+
+const srcUrl = process.env.MESHWIRE_BENCH_SRC
+  ? pathToFileURL(path.resolve(process.env.MESHWIRE_BENCH_SRC) + path.sep).href
+  : new URL('../../src/', import.meta.url).href;
+const { P2PNode } = (await import(new URL('index.js', srcUrl).href)) as typeof import('../../src/index.js');
+
+/** Loop-delay sampling period; the histogram's values include it, so it is subtracted. */
+const LAG_RESOLUTION_MS = 10;
+const PAYLOAD_BYTES = 16;
+
+/**
+ * One clock for every process on this machine: the wall-clock time origin of the process plus
+ * its monotonic time (what the brief prescribes; both processes read the same system clock).
+ */
+function clock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** What one local node received during the armed phase. */
+interface Tally {
+  /** Next expected sequence number per sender global index, minus one. */
+  last: Int32Array;
+  delivered: number;
+  duplicates: number;
+  /** Deliveries whose number skipped ahead (a message missing or reordered). */
+  skipped: number;
+  /** Deliveries from this node itself, or whose payload names another sender than `from`. */
+  wrong: number;
+  probes: Set<string>;
+  probeLastAt: number;
+}
+
+const nodes: P2PNode[] = [];
+/** Global index of each local node. */
+const globals: number[] = [];
+const tallies: Tally[] = [];
+/** Global index of every node ID of the whole network (from `directory`). */
+const indexOf = new Map<string, number>();
+let networkSize = 0;
+let latencies: number[] = [];
+const reports = new Map<string, number>();
+const errors = new Map<string, number>();
+let sendSeq: number[] = [];
+let lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+let cpuAtArm = process.cpuUsage();
+let waiters: (() => void)[] = [];
+
+function bump(map: Map<string, number>, key: string): void {
+  map.set(key, (map.get(key) ?? 0) + 1);
+}
+
+function wake(): void {
+  const w = waiters;
+  waiters = [];
+  for (const fn of w) fn();
+}
+
+/** Resolves once `done()` holds (checked after every delivery) or after `timeoutMs`; true if it held. */
+function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      waiters = waiters.filter((w) => w !== check);
+      resolve(done());
+    }, timeoutMs);
+    const check = (): void => {
+      if (done()) {
+        clearTimeout(timer);
+        resolve(true);
+      } else waiters.push(check);
+    };
+    check();
+  });
+}
+
+function freshTally(): Tally {
+  return {
+    last: new Int32Array(networkSize),
+    delivered: 0,
+    duplicates: 0,
+    skipped: 0,
+    wrong: 0,
+    probes: new Set(),
+    probeLastAt: 0,
+  };
+}
+
+function onBytes(local: number, fromId: string, data: Uint8Array): void {
+  const at = clock();
+  const t = tallies[local]!;
+  if (data.length !== PAYLOAD_BYTES) {
+    t.wrong++;
+    return;
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const sentAt = view.getFloat64(0, true);
+  const sender = view.getUint32(8, true);
+  const seq = view.getUint32(12, true);
+  if (sender >= networkSize || indexOf.get(fromId) !== sender || sender === globals[local]) {
+    t.wrong++;
+    return;
+  }
+  const last = t.last[sender]!;
+  if (seq <= last) t.duplicates++;
+  else {
+    if (seq !== last + 1) t.skipped++;
+    t.last[sender] = seq;
+    t.delivered++;
+    latencies.push(at - sentAt);
+  }
+  wake();
+}
+
+serve(
+  {
+    /** Starts one overlay node per global index in `indexes`; returns their IDs and ports. */
+    start: async ({ indexes, maxPeers }: { indexes: number[]; maxPeers: number }) => {
+      const started: { id: string; port: number }[] = [];
+      for (const g of indexes) {
+        const local = nodes.length;
+        const n = new P2PNode({
+          host: '127.0.0.1',
+          port: 0,
+          overlay: true,
+          maxPeers,
+          name: `o${g}`,
+        });
+        n.on('bytes', (m) => onBytes(local, m.from.id, m.data));
+        n.on('chat', (m) => {
+          const t = tallies[local];
+          if (!t || !m.text.startsWith('probe ')) return;
+          t.probes.add(m.text);
+          t.probeLastAt = clock();
+          wake();
+        });
+        n.on('overlay-report', (e) => bump(reports, e.report.kind));
+        n.on('error', (e) => bump(errors, e.error.code));
+        nodes.push(n);
+        globals.push(g);
+        await n.start();
+        started.push({ id: n.id, port: n.port });
+      }
+      return started;
+    },
+    /** The whole network's node IDs, by global index. */
+    directory: ({ ids }: { ids: string[] }) => {
+      networkSize = ids.length;
+      indexOf.clear();
+      ids.forEach((id, i) => indexOf.set(id, i));
+      tallies.length = 0;
+      for (let i = 0; i < nodes.length; i++) tallies.push(freshTally());
+      sendSeq = nodes.map(() => 0);
+      return null;
+    },
+    /** Each local node dials its contact (`null`: none) and joins the overlay through it; returns at once. */
+    join: ({ contacts }: { contacts: (string | null)[] }) => {
+      contacts.forEach((address, i) => {
+        if (address === null) return;
+        nodes[i]!.connectToPeer(address).catch((err: { code?: string }) => bump(errors, `join:${err.code}`));
+      });
+      return null;
+    },
+    /** Active-view sizes and members of every local node. */
+    views: () =>
+      nodes.map((n) => {
+        const s = n.overlayStats()!;
+        return { active: s.active, passive: s.passive.length, joined: s.joined };
+      }),
+    /** Resets the counters and starts measuring loop delay and CPU. */
+    arm: () => {
+      for (let i = 0; i < tallies.length; i++) tallies[i] = freshTally();
+      latencies = [];
+      reports.clear();
+      errors.clear();
+      lag.disable();
+      lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+      lag.enable();
+      cpuAtArm = process.cpuUsage();
+      return null;
+    },
+    /**
+     * Broadcasts on a schedule shared by every process: item [offset, local] at `startAt + offset`
+     * (shared clock). Resolves when all were sent, with the send failures.
+     */
+    schedule: async ({ startAt, items }: { startAt: number; items: [number, number][] }) => {
+      let failed = 0;
+      let late = 0;
+      await Promise.all(
+        items.map(
+          ([offset, local]) =>
+            new Promise<void>((resolve) => {
+              setTimeout(
+                () => {
+                  const at = clock();
+                  if (at - (startAt + offset) > 20) late++;
+                  const seq = ++sendSeq[local]!;
+                  const payload = new Uint8Array(PAYLOAD_BYTES);
+                  const view = new DataView(payload.buffer);
+                  view.setFloat64(0, at, true);
+                  view.setUint32(8, globals[local]!, true);
+                  view.setUint32(12, seq, true);
+                  nodes[local]!.broadcastBytes(payload).then(
+                    (report) => {
+                      if (report.sent.length === 0) bump(errors, 'send:no-neighbour-took-it');
+                      resolve();
+                    },
+                    (err: { code?: string }) => {
+                      failed++;
+                      bump(errors, `send:${err.code}`);
+                      resolve();
+                    },
+                  );
+                },
+                Math.max(0, startAt + offset - clock()),
+              );
+            }),
+        ),
+      );
+      return { sent: items.length, failed, late };
+    },
+    /** Waits until local node i has delivered `expected[i]` load broadcasts, or `timeoutMs`. */
+    waitDelivered: async ({ expected, timeoutMs }: { expected: number[]; timeoutMs: number }) => {
+      const complete = await until(() => tallies.every((t, i) => t.delivered >= expected[i]!), timeoutMs);
+      return { complete };
+    },
+    /** Local node `local` broadcasts the chat `text`; returns the send time (shared clock). */
+    probe: async ({ local, text }: { local: number; text: string }) => {
+      const at = clock();
+      await nodes[local]!.broadcastMessage(text);
+      return at;
+    },
+    /** Waits until every local node but `except` has the probe `text`; returns the last arrival. */
+    waitProbe: async ({ text, except, timeoutMs }: { text: string; except: number; timeoutMs: number }) => {
+      const complete = await until(
+        () => tallies.every((t, i) => i === except || t.probes.has(text)),
+        timeoutMs,
+      );
+      const lastAt = Math.max(0, ...tallies.map((t, i) => (i === except ? 0 : t.probeLastAt)));
+      const missing = tallies.filter((t, i) => i !== except && !t.probes.has(text)).length;
+      return { complete, lastAt, missing };
+    },
+    /** Everything counted since `arm`: per node tallies, latencies (ms), loop lag (ms), CPU (s). */
+    results: () => {
+      lag.disable();
+      const cpu = process.cpuUsage(cpuAtArm);
+      const lagMs = (ns: number): number => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS);
+      return {
+        perNode: tallies.map((t) => ({
+          delivered: t.delivered,
+          duplicates: t.duplicates,
+          skipped: t.skipped,
+          wrong: t.wrong,
+        })),
+        latencies,
+        lag: {
+          p50: lagMs(lag.percentile(50)),
+          p99: lagMs(lag.percentile(99)),
+          max: lagMs(lag.max),
+          samples: lag.count,
+        },
+        cpuS: (cpu.user + cpu.system) / 1e6,
+        reports: Object.fromEntries(reports),
+        errors: Object.fromEntries(errors),
+        rssMiB: process.memoryUsage().rss / 2 ** 20,
+      };
+    },
+    /** CPU seconds used by this process so far. */
+    cpu: () => {
+      const c = process.cpuUsage();
+      return (c.user + c.system) / 1e6;
+    },
+  },
+  async () => {
+    lag.disable();
+    await Promise.all(nodes.map((n) => n.close().catch(() => undefined)));
+  },
+);
