@@ -23,26 +23,31 @@ export interface NodeView {
   joined: boolean;
 }
 
-/** Formation of the overlay: milestones in ms after the joins were started. */
+/** Formation of the overlay: milestones in ms after the joins were started (null: not reached). */
 export interface Formation {
   /** Every node has a neighbour and the active views connect all nodes. */
   connectedMs: number | null;
   /**
-   * Additionally the active views are symmetric and as full as the network allows: every view
-   * is full (`maxPeers`), or the nodes with room are all neighbours of each other already (no
-   * link can be added without evicting one; HyParView only adds a link when both ends have room).
+   * Formed: connected, symmetric, and every view full or one short of full (`maxPeers - 1`), or
+   * as full as the network allows (see `maximalMs`). The probe is sent at this moment.
    */
-  fullMs: number | null;
+  formedMs: number | null;
+  /**
+   * The views are as full as the network allows: every view is full, or the nodes with room are
+   * all neighbours of each other already, so no link can be added without evicting one
+   * (HyParView adds a link only when both ends have room; the last free slots fill when two
+   * nodes with room happen to pick each other, one random backup per node and tick).
+   */
+  maximalMs: number | null;
   /** The probe broadcast reached every other node, counted from the start of the joins. */
   probeReachedAllMs: number | null;
   /** From the probe's send to its last arrival. */
   probeMs: number | null;
   probeMissing: number;
-  /** Active view sizes at the end: min, mean, and how many nodes are full. */
+  /** At the last look: active view sizes (min, mean), full views, one-sided links. */
   minActive: number;
   meanActive: number;
   fullNodes: number;
-  /** Links seen by one side only at the end (a view being changed). */
   asymmetric: number;
   /** CPU seconds of each process from the start of the joins to the probe's last arrival. */
   cpuS: number[];
@@ -133,10 +138,11 @@ export class OverlayNetwork {
 
   /**
    * Starts every join at once (node g > 0 dials a random earlier node, seeded: a network that
-   * boots together), polls the views every `pollMs` until they are full and connected (or
-   * `timeoutMs`), then broadcasts a probe chat from a random node and waits until all have it.
+   * boots together) and polls the views every `pollMs`. Once formed (or at `timeoutMs`), a
+   * random node broadcasts a probe chat and every other must get it; the views are watched
+   * `graceMs` longer for the moment they are as full as the network allows.
    */
-  async form(timeoutMs: number, pollMs = 50): Promise<Formation> {
+  async form(timeoutMs: number, graceMs: number, pollMs = 50): Promise<Formation> {
     const { nodes, maxPeers } = this.plan;
     const random = mulberry32(this.plan.seed);
     const contacts = this.perProcess((g) =>
@@ -146,26 +152,29 @@ export class OverlayNetwork {
     const t0 = clock();
     await Promise.all(this.children.map((c, p) => c.call('join', { contacts: contacts[p] })));
     let connectedMs: number | null = null;
-    let fullMs: number | null = null;
-    let views: NodeView[] = [];
+    let formedMs: number | null = null;
+    let maximalMs: number | null = null;
+    let shape = viewShape(this.ids, [], maxPeers);
+    const look = async (): Promise<void> => {
+      shape = viewShape(this.ids, await this.views(), maxPeers);
+      const at = clock() - t0;
+      const settled = shape.connected && shape.asymmetric === 0;
+      if (connectedMs === null && shape.connected) connectedMs = at;
+      if (formedMs === null && settled && (shape.minActive >= maxPeers - 1 || shape.maximal)) formedMs = at;
+      if (maximalMs === null && settled && shape.maximal) maximalMs = at;
+    };
+    const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, pollMs));
     const deadline = t0 + timeoutMs;
     for (;;) {
-      views = await this.views();
-      const at = clock() - t0;
-      const shape = viewShape(this.ids, views, maxPeers);
-      if (connectedMs === null && shape.connected) connectedMs = at;
-      if (shape.connected && shape.maximal && shape.asymmetric === 0) {
-        fullMs = at;
-        break;
-      }
-      if (clock() >= deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, pollMs));
+      await look();
+      if (formedMs !== null || clock() >= deadline) break;
+      await pause();
     }
     const sender = Math.floor(random() * nodes);
     const [sp, sl] = this.where[sender]!;
     const text = `probe ${nodes}`;
     const sentAt = await this.children[sp]!.call<number>('probe', { local: sl, text });
-    const arrivals = await Promise.all(
+    const arrived = Promise.all(
       this.children.map((c, p) =>
         c.call<{ complete: boolean; lastAt: number; missing: number }>(
           'waitProbe',
@@ -174,20 +183,26 @@ export class OverlayNetwork {
         ),
       ),
     );
+    const arrivals = await arrived;
     const cpu1 = await Promise.all(this.children.map((c) => c.call<number>('cpu')));
+    const graceEnd = clock() + graceMs;
+    while (maximalMs === null && clock() < graceEnd) {
+      await pause();
+      await look();
+    }
     const missing = arrivals.reduce((a, r) => a + r.missing, 0);
     const lastAt = Math.max(...arrivals.map((r) => r.lastAt));
-    const end = viewShape(this.ids, views, maxPeers);
     return {
       connectedMs,
-      fullMs,
+      formedMs,
+      maximalMs,
       probeReachedAllMs: missing === 0 ? lastAt - t0 : null,
       probeMs: missing === 0 ? lastAt - sentAt : null,
       probeMissing: missing,
-      minActive: end.minActive,
-      meanActive: end.meanActive,
-      fullNodes: end.fullNodes,
-      asymmetric: end.asymmetric,
+      minActive: shape.minActive,
+      meanActive: shape.meanActive,
+      fullNodes: shape.fullNodes,
+      asymmetric: shape.asymmetric,
       cpuS: cpu1.map((c, p) => c - cpu0[p]!),
     };
   }
@@ -238,6 +253,9 @@ export function viewShape(
     }
   }
   const sizes = views.map((v) => v.active.length);
+  if (sizes.length === 0) {
+    return { connected: false, maximal: false, fullNodes: 0, minActive: 0, meanActive: 0, asymmetric: 0 };
+  }
   const roomy = sizes.flatMap((s, g) => (s < maxPeers ? [g] : []));
   const maximal = roomy.every((g) => roomy.every((h) => h === g || adj[g]!.includes(h)));
   return {

@@ -11,6 +11,7 @@
  *   earlier node: time until the active views are full, symmetric and connected, and a probe
  *   broadcast from a random node has reached all others.
  */
+import { Child } from '../lib/child.js';
 import type { Context, Row } from '../lib/context.js';
 import { clock, type Formation, OverlayNetwork, type NetworkPlan } from '../lib/overlay-net.js';
 import { percentile, summarize } from '../lib/stats.js';
@@ -22,6 +23,8 @@ const PROCESSES = 4;
 const RATE_PER_S = 100;
 const TARGET_P99_MS = 50;
 const TARGET_LAG_MS = 20;
+/** After the probe, how much longer the views are watched for being as full as possible. */
+const FORM_GRACE_MS = 5000;
 
 interface WorkerResults {
   perNode: { delivered: number; duplicates: number; skipped: number; wrong: number }[];
@@ -49,7 +52,7 @@ const seconds = (ms: number | null): number | null => (ms === null ? null : ms /
 function formationRow(n: number, f: Formation | null, error: string | undefined, timeoutMs: number): Row {
   const row: Row = {
     bench: 'overlay',
-    name: `overlay formation, ${n} nodes (views full + probe to all)`,
+    name: `overlay formation, ${n} nodes (views formed + probe to all)`,
     mode: 'secure',
     unit: 's',
     value: f?.probeReachedAllMs != null ? summarize([f.probeReachedAllMs / 1000]) : null,
@@ -59,12 +62,14 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     return row;
   }
   const cpu = f.cpuS.reduce((a, b) => a + b, 0);
+  const at = (ms: number | null): string => (ms === null ? 'not reached' : `${(ms / 1000).toFixed(2)} s`);
   row.details = {
     nodes: n,
     processes: PROCESSES,
     maxPeers: MAX_PEERS,
-    connectedS: seconds(f.connectedMs) ?? 'not within the timeout',
-    viewsFullS: seconds(f.fullMs) ?? 'not within the timeout',
+    connectedS: seconds(f.connectedMs) ?? 'not reached',
+    formedS: seconds(f.formedMs) ?? 'not reached',
+    maximalS: seconds(f.maximalMs) ?? 'not reached',
     probeMs: f.probeMs ?? 'did not reach all',
     probeMissing: f.probeMissing,
     minActive: f.minActive,
@@ -74,25 +79,39 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     cpuSPerProcess: f.cpuS.map((c) => c.toFixed(2)).join(' '),
     cpuSTotal: cpu,
   };
-  const views =
-    f.fullMs !== null
-      ? `views as full as possible (${f.fullNodes}/${n} full, min ${f.minActive}) and connected at ` +
-        `${(f.fullMs / 1000).toFixed(2)} s (connected at ${((f.connectedMs ?? 0) / 1000).toFixed(2)} s)`
-      : `views NOT as full as possible after ${timeoutMs / 1000} s (${f.fullNodes}/${n} full, min ${f.minActive}, ` +
-        `mean ${f.meanActive.toFixed(2)}, ${f.asymmetric} one-sided links; connected: ` +
-        `${f.connectedMs === null ? 'no' : `${(f.connectedMs / 1000).toFixed(2)} s`})`;
   row.note =
-    `${views}; probe ${f.probeMs !== null ? `reached all ${n - 1} in ${f.probeMs.toFixed(1)} ms` : `MISSING at ${f.probeMissing} nodes`}; ` +
-    `CPU ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')})`;
+    `connected at ${at(f.connectedMs)}, formed (views >= ${MAX_PEERS - 1} or as full as possible) at ${at(f.formedMs)}` +
+    (f.formedMs === null ? ` (timeout ${timeoutMs / 1000} s)` : '') +
+    `, as full as possible at ${at(f.maximalMs)}; at the end ${f.fullNodes}/${n} views full, min ${f.minActive}, ` +
+    `mean ${f.meanActive.toFixed(2)}, ${f.asymmetric} one-sided links; probe ` +
+    (f.probeMs !== null
+      ? `reached all ${n - 1} in ${f.probeMs.toFixed(1)} ms`
+      : `MISSING at ${f.probeMissing} nodes`) +
+    `; CPU to the probe's arrival ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')})`;
   row.target = {
-    text: 'views full, probe to all',
-    pass: f.fullMs !== null && f.probeMissing === 0,
+    text: 'formed, probe to all',
+    pass: f.formedMs !== null && f.probeMissing === 0,
   };
   return row;
 }
 
 /** 1,000 paced broadcasts from random nodes; returns the rows (or throws). */
 async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): Promise<Row[]> {
+  // A process with no nodes, measuring only its own event-loop delay: what the machine's
+  // scheduling alone costs a Node process during the same seconds (the same-run baseline).
+  const reference = await Child.spawn('overlay', {
+    name: 'overlay reference (no nodes)',
+    lifetimeMs: 180_000,
+    execArgv: ctx.execArgv,
+  });
+  try {
+    return await measured(ctx, net, count, reference);
+  } finally {
+    await reference.close();
+  }
+}
+
+async function measured(ctx: Context, net: OverlayNetwork, count: number, reference: Child): Promise<Row[]> {
   const n = net.plan.nodes;
   const random = mulberry32(net.plan.seed + 1);
   const senders = Array.from({ length: count }, () => Math.floor(random() * n));
@@ -104,7 +123,7 @@ async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): P
     const [p, local] = net.where[g]!;
     items[p]!.push([(i * 1000) / RATE_PER_S, local]);
   });
-  await Promise.all(net.children.map((c) => c.call('arm')));
+  await Promise.all([...net.children, reference].map((c) => c.call('arm')));
   const startAt = clock() + 500;
   const durationMs = (count * 1000) / RATE_PER_S;
   ctx.log(`  overlay: ${count} broadcasts from random nodes at ${RATE_PER_S}/s (${durationMs / 1000} s)`);
@@ -122,7 +141,9 @@ async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): P
       c.call<{ complete: boolean }>('waitDelivered', { expected: expected[p], timeoutMs: 15_000 }, 40_000),
     ),
   );
+  const phaseS = (clock() - startAt) / 1000;
   const results = await Promise.all(net.children.map((c) => c.call<WorkerResults>('results', {}, 30_000)));
+  const ref = await reference.call<WorkerResults>('results', {}, 30_000);
   const perNode = results.flatMap((r) => r.perNode);
   const sum = (key: 'delivered' | 'duplicates' | 'skipped' | 'wrong'): number =>
     perNode.reduce((a, t) => a + t[key], 0);
@@ -217,12 +238,16 @@ async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): P
       value: summarize([Math.max(...lagP99)]),
       target: { text: `<= ${TARGET_LAG_MS} ms each`, pass: lagP99.every((x) => x <= TARGET_LAG_MS) },
       note:
+        `reference process without nodes, same seconds: p99 ${ref.lag.p99.toFixed(1)} ms, max ${ref.lag.max.toFixed(0)} ms; ` +
         `per process: p99 ${lagP99.map((x) => x.toFixed(1)).join(' / ')} ms, max ` +
         `${results.map((r) => r.lag.max.toFixed(0)).join(' / ')} ms; CPU ${cpu.map((x) => x.toFixed(1)).join(' / ')} s ` +
-        `for ${durationMs / 1000} s of broadcasts (${((cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal).toFixed(0)} µs ` +
+        `in ${phaseS.toFixed(1)} s (${cpu.map((x) => ((x / phaseS) * 100).toFixed(0)).join(' / ')} % of a core; ${((cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal).toFixed(0)} µs ` +
         `per delivery, all processes)`,
       details: {
         ...common,
+        referenceLagP99: ref.lag.p99,
+        referenceLagMax: ref.lag.max,
+        phaseS,
         lagP99PerProcess: lagP99.map((x) => x.toFixed(2)).join(' '),
         lagP50PerProcess: results.map((r) => r.lag.p50.toFixed(2)).join(' '),
         lagMaxPerProcess: results.map((r) => r.lag.max.toFixed(1)).join(' '),
@@ -244,7 +269,7 @@ async function withNetwork<T>(
 ): Promise<T> {
   const net = await OverlayNetwork.open(plan, ctx.execArgv, formTimeoutMs + 180_000);
   try {
-    const f = await net.form(formTimeoutMs);
+    const f = await net.form(formTimeoutMs, FORM_GRACE_MS);
     ctx.log(`    ${JSON.stringify(f)}`);
     return await after(net, f);
   } finally {
@@ -252,55 +277,71 @@ async function withNetwork<T>(
   }
 }
 
+/**
+ * `MESHWIRE_BENCH_OVERLAY=broadcast` or `=formation` runs only that part (a shared machine's
+ * runs stay short); default both.
+ */
+function parts(): Set<string> {
+  const env = process.env.MESHWIRE_BENCH_OVERLAY;
+  const list = env ? env.split(',').map((p) => p.trim()) : ['broadcast', 'formation'];
+  for (const p of list) {
+    if (p !== 'broadcast' && p !== 'formation') throw new Error(`MESHWIRE_BENCH_OVERLAY: unknown part ${p}`);
+  }
+  return new Set(list);
+}
+
 export async function overlay(ctx: Context): Promise<Row[]> {
+  const run = parts();
   const small = ctx.quick ? 40 : 100;
   const large = ctx.quick ? 100 : 500;
   const count = ctx.quick ? 200 : 1000;
   const rows: Row[] = [];
   const formations: Row[] = [];
 
-  ctx.log(`  overlay: ${small} nodes over ${PROCESSES} processes, maxPeers ${MAX_PEERS}`);
   const smallTimeout = 30_000;
-  try {
-    await withNetwork(
-      ctx,
-      { nodes: small, processes: PROCESSES, maxPeers: MAX_PEERS, seed: 13 },
-      smallTimeout,
-      async (net, f) => {
-        formations.push(formationRow(small, f, undefined, smallTimeout));
-        rows.push(...(await broadcastRun(ctx, net, count)));
-      },
-    );
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    ctx.log(`    FAILED: ${message}`);
-    if (formations.length === 0) formations.push(formationRow(small, null, message, smallTimeout));
-    rows.push({
-      bench: 'overlay',
-      name: `overlay ${small} nodes: ${count} broadcasts, deliveries`,
-      mode: 'secure',
-      unit: 'deliveries',
-      value: null,
-      target: { text: `= ${(count * (small - 1)).toLocaleString('en-US')}, once, in order`, pass: false },
-      note: `failed: ${message}`,
-    });
-  }
+  if (run.has('broadcast'))
+    try {
+      ctx.log(`  overlay: ${small} nodes over ${PROCESSES} processes, maxPeers ${MAX_PEERS}`);
+      await withNetwork(
+        ctx,
+        { nodes: small, processes: PROCESSES, maxPeers: MAX_PEERS, seed: 13 },
+        smallTimeout,
+        async (net, f) => {
+          formations.push(formationRow(small, f, undefined, smallTimeout));
+          rows.push(...(await broadcastRun(ctx, net, count)));
+        },
+      );
+    } catch (err) {
+      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      ctx.log(`    FAILED: ${message}`);
+      if (formations.length === 0) formations.push(formationRow(small, null, message, smallTimeout));
+      rows.push({
+        bench: 'overlay',
+        name: `overlay ${small} nodes: ${count} broadcasts, deliveries`,
+        mode: 'secure',
+        unit: 'deliveries',
+        value: null,
+        target: { text: `= ${(count * (small - 1)).toLocaleString('en-US')}, once, in order`, pass: false },
+        note: `failed: ${message}`,
+      });
+    }
 
-  ctx.log(`  overlay: formation of ${large} nodes over ${PROCESSES} processes`);
   const largeTimeout = ctx.quick ? 30_000 : 90_000;
-  try {
-    await withNetwork(
-      ctx,
-      { nodes: large, processes: PROCESSES, maxPeers: MAX_PEERS, seed: 14 },
-      largeTimeout,
-      async (_net, f) => {
-        formations.push(formationRow(large, f, undefined, largeTimeout));
-      },
-    );
-  } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
-    ctx.log(`    FAILED: ${message}`);
-    formations.push(formationRow(large, null, message, largeTimeout));
-  }
+  if (run.has('formation'))
+    try {
+      ctx.log(`  overlay: formation of ${large} nodes over ${PROCESSES} processes`);
+      await withNetwork(
+        ctx,
+        { nodes: large, processes: PROCESSES, maxPeers: MAX_PEERS, seed: 14 },
+        largeTimeout,
+        async (_net, f) => {
+          formations.push(formationRow(large, f, undefined, largeTimeout));
+        },
+      );
+    } catch (err) {
+      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      ctx.log(`    FAILED: ${message}`);
+      formations.push(formationRow(large, null, message, largeTimeout));
+    }
   return [...rows, ...formations];
 }
