@@ -20,7 +20,24 @@ import { mulberry32 } from '../../test/helpers/random.js';
 const MAX_PEERS = 8;
 /** Two cores here: 4 processes keep both busy, and 3 of 4 links cross a process boundary. */
 const PROCESSES = 4;
-const RATE_PER_S = 100;
+/** Broadcasts per second, network-wide (`MESHWIRE_BENCH_OVERLAY_RATE` overrides it, 1..1000). */
+const RATE_PER_S = envNumber('MESHWIRE_BENCH_OVERLAY_RATE', 100, 1, 1000);
+/** Broadcasts (`MESHWIRE_BENCH_OVERLAY_COUNT` overrides the full / quick default, 1..100000). */
+const COUNT = envNumber('MESHWIRE_BENCH_OVERLAY_COUNT', 0, 1, 100_000);
+/** After the last send, wait for the deliveries until none came for STALL_MS, at most MAX_WAIT_MS. */
+const STALL_MS = 5000;
+const MAX_WAIT_MS = 60_000;
+/** Idle window measured before the broadcasts: the overlay's background CPU. */
+const IDLE_MS = 3000;
+
+function envNumber(name: string, fallback: number, min: number, max: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${name} must be an integer in ${min}..${max}`);
+  return value;
+}
 const TARGET_P99_MS = 50;
 const TARGET_LAG_MS = 20;
 /** After the probe, how much longer the views are watched for being as full as possible. */
@@ -31,6 +48,7 @@ interface WorkerResults {
   latencies: number[];
   lag: { p50: number; p99: number; max: number; samples: number };
   cpuS: number;
+  runQueueWaitS: number | null;
   reports: Record<string, number>;
   errors: Record<string, number>;
   rssMiB: number;
@@ -123,6 +141,13 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
     const [p, local] = net.where[g]!;
     items[p]!.push([(i * 1000) / RATE_PER_S, local]);
   });
+  // Background CPU of the formed, idle overlay (timers, shuffles, refills), over a fixed window.
+  const idle0 = await Promise.all(net.children.map((c) => c.call<number>('cpu')));
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  const idleS = (await Promise.all(net.children.map((c) => c.call<number>('cpu')))).map(
+    (c, p) => c - idle0[p]!,
+  );
+  const idleMsPerNodeS = (idleS.reduce((a, b) => a + b, 0) * 1000) / (IDLE_MS / 1000) / n;
   await Promise.all([...net.children, reference].map((c) => c.call('arm')));
   const startAt = clock() + 500;
   const durationMs = (count * 1000) / RATE_PER_S;
@@ -138,7 +163,11 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
   );
   const waits = await Promise.all(
     net.children.map((c, p) =>
-      c.call<{ complete: boolean }>('waitDelivered', { expected: expected[p], timeoutMs: 15_000 }, 40_000),
+      c.call<{ complete: boolean }>(
+        'waitDelivered',
+        { expected: expected[p], timeoutMs: MAX_WAIT_MS, stallMs: STALL_MS },
+        MAX_WAIT_MS + 20_000,
+      ),
     ),
   );
   const phaseS = (clock() - startAt) / 1000;
@@ -191,7 +220,9 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
       note:
         `expected ${expectedTotal} (${count} x ${n - 1}); duplicates ${duplicates}, out of order ${skipped}, ` +
         `wrong sender/payload ${wrong}, send failures ${failed}, nodes short ${short.length}` +
-        (waits.every((w) => w.complete) ? '' : ' (waited 15 s after the last send)') +
+        (waits.every((w) => w.complete)
+          ? ''
+          : ` (waited after the last send until no delivery for ${STALL_MS / 1000} s, at most ${MAX_WAIT_MS / 1000} s)`) +
         `; overlay reports: ${fmtCounts(reports)}; errors: ${fmtCounts(errors)}` +
         (late > 0 ? `; ${late} sends ran > 20 ms behind the schedule` : ''),
       details: {
@@ -238,21 +269,26 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
       value: summarize([Math.max(...lagP99)]),
       target: { text: `<= ${TARGET_LAG_MS} ms each`, pass: lagP99.every((x) => x <= TARGET_LAG_MS) },
       note:
-        `reference process without nodes, same seconds: p99 ${ref.lag.p99.toFixed(1)} ms, max ${ref.lag.max.toFixed(0)} ms; ` +
+        `run-queue wait (runnable, no CPU given) ${results.map((r) => (r.runQueueWaitS === null ? '?' : r.runQueueWaitS.toFixed(1))).join(' / ')} s ` +
+        `of ${phaseS.toFixed(1)} s; reference process without nodes, same seconds: p99 ${ref.lag.p99.toFixed(1)} ms, max ${ref.lag.max.toFixed(0)} ms; ` +
         `per process: p99 ${lagP99.map((x) => x.toFixed(1)).join(' / ')} ms, max ` +
         `${results.map((r) => r.lag.max.toFixed(0)).join(' / ')} ms; CPU ${cpu.map((x) => x.toFixed(1)).join(' / ')} s ` +
         `in ${phaseS.toFixed(1)} s (${cpu.map((x) => ((x / phaseS) * 100).toFixed(0)).join(' / ')} % of a core; ${((cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal).toFixed(0)} µs ` +
-        `per delivery, all processes)`,
+        `per delivery, all processes, of which background ${((idleMsPerNodeS * n * phaseS * 1000) / expectedTotal).toFixed(0)} µs: ` +
+        `idle overlay ${idleMsPerNodeS.toFixed(1)} ms CPU per node per second)`,
       details: {
         ...common,
         referenceLagP99: ref.lag.p99,
         referenceLagMax: ref.lag.max,
         phaseS,
+        runQueueWaitSPerProcess: results.map((r) => (r.runQueueWaitS ?? -1).toFixed(2)).join(' '),
         lagP99PerProcess: lagP99.map((x) => x.toFixed(2)).join(' '),
         lagP50PerProcess: results.map((r) => r.lag.p50.toFixed(2)).join(' '),
         lagMaxPerProcess: results.map((r) => r.lag.max.toFixed(1)).join(' '),
         cpuSPerProcess: cpu.map((x) => x.toFixed(2)).join(' '),
         cpuUsPerDelivery: (cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal,
+        idleCpuMsPerNodePerS: idleMsPerNodeS,
+        cpuCoresNeeded: (cpu.reduce((a, b) => a + b, 0) / expectedTotal) * RATE_PER_S * (n - 1),
         rssMiBPerProcess: results.map((r) => r.rssMiB.toFixed(0)).join(' '),
       },
     },
@@ -294,7 +330,7 @@ export async function overlay(ctx: Context): Promise<Row[]> {
   const run = parts();
   const small = ctx.quick ? 40 : 100;
   const large = ctx.quick ? 100 : 500;
-  const count = ctx.quick ? 200 : 1000;
+  const count = COUNT || (ctx.quick ? 200 : 1000);
   const rows: Row[] = [];
   const formations: Row[] = [];
 

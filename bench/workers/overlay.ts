@@ -10,6 +10,7 @@
  * clock below), the sender's global index (uint32) and its own sequence number (uint32, from 1).
  * Receivers check each sender's numbers arrive as 1, 2, 3, ... (exactly once, in order).
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
@@ -64,6 +65,23 @@ let lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
 let cpuAtArm = process.cpuUsage();
 let waiters: (() => void)[] = [];
 
+/**
+ * The main thread's CPU time and time spent runnable but waiting for a CPU (Linux
+ * /proc/self/schedstat, ns), or null elsewhere: on a shared machine the second says how much of
+ * the event-loop delay was the scheduler's and not this process's own work.
+ */
+function schedstat(): { runNs: number; waitNs: number } | null {
+  try {
+    const [run, wait] = readFileSync('/proc/self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isFinite(run) && Number.isFinite(wait) ? { runNs: run!, waitNs: wait! } : null;
+  } catch {
+    return null;
+  }
+}
+
+let schedAtArm = schedstat();
+let lastDeliveryAt = 0;
+
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
@@ -74,18 +92,25 @@ function wake(): void {
   for (const fn of w) fn();
 }
 
-/** Resolves once `done()` holds (checked after every delivery) or after `timeoutMs`; true if it held. */
-function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+/**
+ * Resolves once `done()` holds (checked after every delivery), or once nothing was delivered for
+ * `stallMs` (checked every 250 ms), or after `timeoutMs`; true if it held.
+ */
+function until(done: () => boolean, timeoutMs: number, stallMs = timeoutMs): Promise<boolean> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => {
+    const finish = (): void => {
+      clearTimeout(timer);
+      clearInterval(stall);
       waiters = waiters.filter((w) => w !== check);
       resolve(done());
-    }, timeoutMs);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    const stall = setInterval(() => {
+      if (clock() - lastDeliveryAt > stallMs) finish();
+    }, 250);
     const check = (): void => {
-      if (done()) {
-        clearTimeout(timer);
-        resolve(true);
-      } else waiters.push(check);
+      if (done()) finish();
+      else waiters.push(check);
     };
     check();
   });
@@ -126,6 +151,7 @@ function onBytes(local: number, fromId: string, data: Uint8Array): void {
     t.delivered++;
     latencies.push(at - sentAt);
   }
+  lastDeliveryAt = at;
   wake();
 }
 
@@ -194,6 +220,7 @@ serve(
       lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
       lag.enable();
       cpuAtArm = process.cpuUsage();
+      schedAtArm = schedstat();
       return null;
     },
     /**
@@ -236,9 +263,25 @@ serve(
       );
       return { sent: items.length, failed, late };
     },
-    /** Waits until local node i has delivered `expected[i]` load broadcasts, or `timeoutMs`. */
-    waitDelivered: async ({ expected, timeoutMs }: { expected: number[]; timeoutMs: number }) => {
-      const complete = await until(() => tallies.every((t, i) => t.delivered >= expected[i]!), timeoutMs);
+    /**
+     * Waits until local node i has delivered `expected[i]` load broadcasts, or nothing arrived
+     * for `stallMs` (counted from this call at the earliest), or `timeoutMs`.
+     */
+    waitDelivered: async ({
+      expected,
+      timeoutMs,
+      stallMs,
+    }: {
+      expected: number[];
+      timeoutMs: number;
+      stallMs: number;
+    }) => {
+      lastDeliveryAt = Math.max(lastDeliveryAt, clock());
+      const complete = await until(
+        () => tallies.every((t, i) => t.delivered >= expected[i]!),
+        timeoutMs,
+        stallMs,
+      );
       return { complete };
     },
     /** Local node `local` broadcasts the chat `text`; returns the send time (shared clock). */
@@ -261,6 +304,7 @@ serve(
     results: () => {
       lag.disable();
       const cpu = process.cpuUsage(cpuAtArm);
+      const sched = schedstat();
       const lagMs = (ns: number): number => Math.max(0, ns / 1e6 - LAG_RESOLUTION_MS);
       return {
         perNode: tallies.map((t) => ({
@@ -277,6 +321,7 @@ serve(
           samples: lag.count,
         },
         cpuS: (cpu.user + cpu.system) / 1e6,
+        runQueueWaitS: sched && schedAtArm ? (sched.waitNs - schedAtArm.waitNs) / 1e9 : null,
         reports: Object.fromEntries(reports),
         errors: Object.fromEntries(errors),
         rssMiB: process.memoryUsage().rss / 2 ** 20,
