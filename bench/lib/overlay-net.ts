@@ -7,6 +7,9 @@ import { performance } from 'node:perf_hooks';
 import { mulberry32 } from '../../test/helpers/random.js';
 import { Child } from './child.js';
 
+/** How long every node is given to receive the probe broadcast. */
+const PROBE_WAIT_MS = 30_000;
+
 /** How a network is laid out. */
 export interface NetworkPlan {
   nodes: number;
@@ -178,8 +181,8 @@ export class OverlayNetwork {
       this.children.map((c, p) =>
         c.call<{ complete: boolean; lastAt: number; missing: number }>(
           'waitProbe',
-          { text, except: p === sp ? sl : -1, timeoutMs: 10_000 },
-          20_000,
+          { text, except: p === sp ? sl : -1, timeoutMs: PROBE_WAIT_MS },
+          PROBE_WAIT_MS + 20_000,
         ),
       ),
     );
