@@ -47,6 +47,8 @@ export interface Formation {
   /** From the probe's send to its last arrival. */
   probeMs: number | null;
   probeMissing: number;
+  /** Neighbours of the probe's sender that took its payload (the rest are told by IHAVE). */
+  probeSentTo: number;
   /** At the last look: active view sizes (min, mean), full views, one-sided links. */
   minActive: number;
   meanActive: number;
@@ -125,7 +127,7 @@ export class OverlayNetwork {
 
   /** Every node's view, by global index. */
   async views(): Promise<NodeView[]> {
-    const per = await Promise.all(this.children.map((c) => c.call<NodeView[]>('views', {}, 30_000)));
+    const per = await Promise.all(this.children.map((c) => c.call<NodeView[]>('views', {}, 120_000)));
     return this.where.map(([p, local]) => per[p]![local]!);
   }
 
@@ -151,9 +153,9 @@ export class OverlayNetwork {
     const contacts = this.perProcess((g) =>
       g === 0 ? null : `127.0.0.1:${this.ports[Math.floor(random() * g)]!}`,
     );
-    const cpu0 = await Promise.all(this.children.map((c) => c.call<number>('cpu')));
+    const cpu0 = await Promise.all(this.children.map((c) => c.call<number>('cpu', {}, 120_000)));
     const t0 = clock();
-    await Promise.all(this.children.map((c, p) => c.call('join', { contacts: contacts[p] })));
+    await Promise.all(this.children.map((c, p) => c.call('join', { contacts: contacts[p] }, 120_000)));
     let connectedMs: number | null = null;
     let formedMs: number | null = null;
     let maximalMs: number | null = null;
@@ -176,7 +178,12 @@ export class OverlayNetwork {
     const sender = Math.floor(random() * nodes);
     const [sp, sl] = this.where[sender]!;
     const text = `probe ${nodes}`;
-    const sentAt = await this.children[sp]!.call<number>('probe', { local: sl, text });
+    const probe = await this.children[sp]!.call<{ at: number; sent: number }>(
+      'probe',
+      { local: sl, text },
+      60_000,
+    );
+    const sentAt = probe.at;
     const arrived = Promise.all(
       this.children.map((c, p) =>
         c.call<{ complete: boolean; lastAt: number; missing: number }>(
@@ -187,7 +194,7 @@ export class OverlayNetwork {
       ),
     );
     const arrivals = await arrived;
-    const cpu1 = await Promise.all(this.children.map((c) => c.call<number>('cpu')));
+    const cpu1 = await Promise.all(this.children.map((c) => c.call<number>('cpu', {}, 120_000)));
     const graceEnd = clock() + graceMs;
     while (maximalMs === null && clock() < graceEnd) {
       await pause();
@@ -202,6 +209,7 @@ export class OverlayNetwork {
       probeReachedAllMs: missing === 0 ? lastAt - t0 : null,
       probeMs: missing === 0 ? lastAt - sentAt : null,
       probeMissing: missing,
+      probeSentTo: probe.sent,
       minActive: shape.minActive,
       meanActive: shape.meanActive,
       fullNodes: shape.fullNodes,

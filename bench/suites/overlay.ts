@@ -90,6 +90,7 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     maximalS: seconds(f.maximalMs) ?? 'not reached',
     probeMs: f.probeMs ?? 'did not reach all',
     probeMissing: f.probeMissing,
+    probeSentTo: f.probeSentTo,
     minActive: f.minActive,
     meanActive: f.meanActive,
     fullNodes: f.fullNodes,
@@ -104,7 +105,7 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     `mean ${f.meanActive.toFixed(2)}, ${f.asymmetric} one-sided links; probe ` +
     (f.probeMs !== null
       ? `reached all ${n - 1} in ${f.probeMs.toFixed(1)} ms`
-      : `MISSING at ${f.probeMissing} nodes`) +
+      : `MISSING at ${f.probeMissing} nodes after 30 s (its sender's payload went to ${f.probeSentTo} neighbours)`) +
     `; CPU to the probe's arrival ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')})`;
   row.target = {
     text: 'formed, probe to all',
@@ -157,7 +158,7 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
       c.call<{ sent: number; failed: number; late: number }>(
         'schedule',
         { startAt, items: items[p] },
-        durationMs + 60_000,
+        durationMs + 180_000,
       ),
     ),
   );
@@ -166,13 +167,13 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
       c.call<{ complete: boolean }>(
         'waitDelivered',
         { expected: expected[p], timeoutMs: MAX_WAIT_MS, stallMs: STALL_MS },
-        MAX_WAIT_MS + 20_000,
+        MAX_WAIT_MS + 120_000,
       ),
     ),
   );
   const phaseS = (clock() - startAt) / 1000;
-  const results = await Promise.all(net.children.map((c) => c.call<WorkerResults>('results', {}, 30_000)));
-  const ref = await reference.call<WorkerResults>('results', {}, 30_000);
+  const results = await Promise.all(net.children.map((c) => c.call<WorkerResults>('results', {}, 120_000)));
+  const ref = await reference.call<WorkerResults>('results', {}, 120_000);
   const perNode = results.flatMap((r) => r.perNode);
   const sum = (key: 'delivered' | 'duplicates' | 'skipped' | 'wrong'): number =>
     perNode.reduce((a, t) => a + t[key], 0);

@@ -284,11 +284,11 @@ serve(
       );
       return { complete };
     },
-    /** Local node `local` broadcasts the chat `text`; returns the send time (shared clock). */
+    /** Local node `local` broadcasts the chat `text`; returns the send time (shared clock) and how many neighbours took it. */
     probe: async ({ local, text }: { local: number; text: string }) => {
       const at = clock();
-      await nodes[local]!.broadcastMessage(text);
-      return at;
+      const report = await nodes[local]!.broadcastMessage(text);
+      return { at, sent: report.sent.length };
     },
     /** Waits until every local node but `except` has the probe `text`; returns the last arrival. */
     waitProbe: async ({ text, except, timeoutMs }: { text: string; except: number; timeoutMs: number }) => {
