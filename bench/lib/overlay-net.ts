@@ -142,7 +142,7 @@ export class OverlayNetwork {
   }
 
   /**
-   * Starts every join at once (node g > 0 dials a random earlier node, seeded: a network that
+   * Starts every join at once (node g > 0 bootstraps through a random earlier node, seeded: a network that
    * boots together) and polls the views every `pollMs`. Once formed (or at `timeoutMs`), a
    * random node broadcasts a probe chat and every other must get it; the views are watched
    * `graceMs` longer for the moment they are as full as the network allows.

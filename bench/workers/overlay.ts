@@ -196,11 +196,15 @@ serve(
       sendSeq = nodes.map(() => 0);
       return null;
     },
-    /** Each local node dials its contact (`null`: none) and joins the overlay through it; returns at once. */
+    /**
+     * Each local node bootstraps through its contact (`null`: none) and so joins the overlay;
+     * returns at once. `bootstrap` retries a failed dial (1, 2, 4, 8, 16 s), as a node started
+     * with the `bootstrap` option does; a contact given up on counts as an error.
+     */
     join: ({ contacts }: { contacts: (string | null)[] }) => {
       contacts.forEach((address, i) => {
         if (address === null) return;
-        nodes[i]!.connectToPeer(address).catch((err: { code?: string }) => bump(errors, `join:${err.code}`));
+        nodes[i]!.bootstrap(address).catch((err: { code?: string }) => bump(errors, `bootstrap:${err.code}`));
       });
       return null;
     },
