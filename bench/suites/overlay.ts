@@ -50,6 +50,7 @@ interface WorkerResults {
   cpuS: number;
   runQueueWaitS: number | null;
   reports: Record<string, number>;
+  reportSamples: string[];
   errors: Record<string, number>;
   rssMiB: number;
 }
@@ -191,6 +192,7 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
     );
   const reports = merge(results.map((r) => r.reports));
   const errors = merge(results.map((r) => r.errors));
+  const samples = results.flatMap((r) => r.reportSamples).slice(0, 8);
   const exact =
     delivered === expectedTotal && duplicates === 0 && skipped === 0 && wrong === 0 && failed === 0;
   const latencies = results.flatMap((r) => r.latencies);
@@ -224,7 +226,9 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
         (waits.every((w) => w.complete)
           ? ''
           : ` (waited after the last send until no delivery for ${STALL_MS / 1000} s, at most ${MAX_WAIT_MS / 1000} s)`) +
-        `; overlay reports: ${fmtCounts(reports)}; errors: ${fmtCounts(errors)}` +
+        `; overlay reports: ${fmtCounts(reports)}` +
+        (samples.length > 0 ? ` (${samples.join('; ')})` : '') +
+        `; errors: ${fmtCounts(errors)}` +
         (late > 0 ? `; ${late} sends ran > 20 ms behind the schedule` : ''),
       details: {
         ...common,
@@ -237,6 +241,7 @@ async function measured(ctx: Context, net: OverlayNetwork, count: number, refere
         nodesShort: short.length,
         shortNodes: short.slice(0, 20).join(' '),
         reports: fmtCounts(reports),
+        reportSamples: samples.join('; '),
         errors: fmtCounts(errors),
       },
     },

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import type { P2PNode as P2PNodeClass } from '../../src/index.js';
+import type { OverlayReport } from '../../src/overlay/index.js';
 import { serve } from '../lib/serve.js';
 
 type P2PNode = P2PNodeClass;
@@ -59,6 +60,9 @@ const indexOf = new Map<string, number>();
 let networkSize = 0;
 let latencies: number[] = [];
 const reports = new Map<string, number>();
+/** The first few reports in words (what was skipped or late, where), for the suite's note. */
+const reportSamples: string[] = [];
+const MAX_SAMPLES = 8;
 const errors = new Map<string, number>();
 let sendSeq: number[] = [];
 let lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
@@ -81,6 +85,21 @@ function schedstat(): { runNs: number; waitNs: number } | null {
 
 let schedAtArm = schedstat();
 let lastDeliveryAt = 0;
+
+/** A report in words, senders as global indexes. */
+function describeReport(r: OverlayReport): string {
+  const who = (id: string): string => String(indexOf.get(id) ?? id.slice(0, 8));
+  switch (r.kind) {
+    case 'gap':
+      return `gap: sender ${who(r.sender)} #${r.first}..${r.last} skipped (${r.reason})`;
+    case 'late':
+      return `late: sender ${who(r.id.sender)} #${r.id.seq} from ${who(r.from)} (${r.reason})`;
+    case 'missed':
+      return `missed: sender ${who(r.id.sender)} #${r.id.seq}`;
+    default:
+      return r.kind;
+  }
+}
 
 function bump(map: Map<string, number>, key: string): void {
   map.set(key, (map.get(key) ?? 0) + 1);
@@ -177,7 +196,12 @@ serve(
           t.probeLastAt = clock();
           wake();
         });
-        n.on('overlay-report', (e) => bump(reports, e.report.kind));
+        n.on('overlay-report', (e) => {
+          bump(reports, e.report.kind);
+          if (reportSamples.length < MAX_SAMPLES && e.report.kind !== 'join-failed') {
+            reportSamples.push(`node ${g}: ${describeReport(e.report)}`);
+          }
+        });
         n.on('error', (e) => bump(errors, e.error.code));
         nodes.push(n);
         globals.push(g);
@@ -219,6 +243,7 @@ serve(
       for (let i = 0; i < tallies.length; i++) tallies[i] = freshTally();
       latencies = [];
       reports.clear();
+      reportSamples.length = 0;
       errors.clear();
       lag.disable();
       lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
@@ -327,6 +352,7 @@ serve(
         cpuS: (cpu.user + cpu.system) / 1e6,
         runQueueWaitS: sched && schedAtArm ? (sched.waitNs - schedAtArm.waitNs) / 1e9 : null,
         reports: Object.fromEntries(reports),
+        reportSamples,
         errors: Object.fromEntries(errors),
         rssMiB: process.memoryUsage().rss / 2 ** 20,
       };
