@@ -56,6 +56,18 @@ export interface Formation {
   asymmetric: number;
   /** CPU seconds of each process from the start of the joins to the probe's last arrival. */
   cpuS: number[];
+  /** Overlay reports and error events of all nodes until the end, by kind / code, and the first few in words. */
+  reports: Record<string, number>;
+  errors: Record<string, number>;
+  reportSamples: string[];
+}
+
+type Counts = { reports: Record<string, number>; errors: Record<string, number>; reportSamples: string[] };
+
+function mergeCounts(list: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const counts of list) for (const [k, v] of Object.entries(counts)) out[k] = (out[k] ?? 0) + v;
+  return out;
 }
 
 /** Shared clock of every process on this machine (see the worker). */
@@ -200,6 +212,7 @@ export class OverlayNetwork {
       await pause();
       await look();
     }
+    const counts = await Promise.all(this.children.map((c) => c.call<Counts>('counts', {}, 120_000)));
     const missing = arrivals.reduce((a, r) => a + r.missing, 0);
     const lastAt = Math.max(...arrivals.map((r) => r.lastAt));
     return {
@@ -215,6 +228,9 @@ export class OverlayNetwork {
       fullNodes: shape.fullNodes,
       asymmetric: shape.asymmetric,
       cpuS: cpu1.map((c, p) => c - cpu0[p]!),
+      reports: mergeCounts(counts.map((c) => c.reports)),
+      errors: mergeCounts(counts.map((c) => c.errors)),
+      reportSamples: counts.flatMap((c) => c.reportSamples).slice(0, 8),
     };
   }
 }

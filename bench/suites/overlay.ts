@@ -98,6 +98,9 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     asymmetricLinks: f.asymmetric,
     cpuSPerProcess: f.cpuS.map((c) => c.toFixed(2)).join(' '),
     cpuSTotal: cpu,
+    reports: fmtCounts(f.reports),
+    errors: fmtCounts(f.errors),
+    reportSamples: f.reportSamples.join('; '),
   };
   row.note =
     `connected at ${at(f.connectedMs)}, formed (views >= ${MAX_PEERS - 1} or as full as possible) at ${at(f.formedMs)}` +
@@ -107,7 +110,8 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     (f.probeMs !== null
       ? `reached all ${n - 1} in ${f.probeMs.toFixed(1)} ms`
       : `MISSING at ${f.probeMissing} nodes after 30 s (its sender's payload went to ${f.probeSentTo} neighbours)`) +
-    `; CPU to the probe's arrival ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')})`;
+    `; CPU to the probe's arrival ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')}); ` +
+    `overlay reports: ${fmtCounts(f.reports)}; errors: ${fmtCounts(f.errors)}`;
   row.target = {
     text: 'formed, probe to all',
     pass: f.formedMs !== null && f.probeMissing === 0,

@@ -357,6 +357,12 @@ serve(
         rssMiB: process.memoryUsage().rss / 2 ** 20,
       };
     },
+    /** Overlay reports and errors counted so far (since start or the last `arm`), with samples. */
+    counts: () => ({
+      reports: Object.fromEntries(reports),
+      errors: Object.fromEntries(errors),
+      reportSamples,
+    }),
     /** CPU seconds used by this process so far. */
     cpu: () => {
       const c = process.cpuUsage();
