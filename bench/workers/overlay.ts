@@ -112,10 +112,10 @@ function wake(): void {
 }
 
 /**
- * Resolves once `done()` holds (checked after every delivery), or once nothing was delivered for
- * `stallMs` (checked every 250 ms), or after `timeoutMs`; true if it held.
+ * Resolves once `done()` holds (checked after every delivery), or, with `stallMs`, once no load
+ * broadcast was delivered for that long (checked every 250 ms), or after `timeoutMs`; true if it held.
  */
-function until(done: () => boolean, timeoutMs: number, stallMs = timeoutMs): Promise<boolean> {
+function until(done: () => boolean, timeoutMs: number, stallMs?: number): Promise<boolean> {
   return new Promise((resolve) => {
     const finish = (): void => {
       clearTimeout(timer);
@@ -124,8 +124,10 @@ function until(done: () => boolean, timeoutMs: number, stallMs = timeoutMs): Pro
       resolve(done());
     };
     const timer = setTimeout(finish, timeoutMs);
+    // Without `stallMs` only `done` or the timeout end the wait (the probe: load deliveries,
+    // which `lastDeliveryAt` tracks, have nothing to do with it).
     const stall = setInterval(() => {
-      if (clock() - lastDeliveryAt > stallMs) finish();
+      if (stallMs !== undefined && clock() - lastDeliveryAt > stallMs) finish();
     }, 250);
     const check = (): void => {
       if (done()) finish();
