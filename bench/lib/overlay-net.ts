@@ -49,6 +49,12 @@ export interface Formation {
   probeMissing: number;
   /** Neighbours of the probe's sender that took its payload (the rest are told by IHAVE). */
   probeSentTo: number;
+  /**
+   * The views connected every node at the last look before the probe was sent. If not, or if
+   * they changed while it spread, a node may miss it by design (README "Guarantees": everyone
+   * in the sender's connected component while the message spreads).
+   */
+  connectedAtProbe: boolean;
   /** At the last look: active view sizes (min, mean), full views, one-sided links. */
   minActive: number;
   meanActive: number;
@@ -187,6 +193,7 @@ export class OverlayNetwork {
       if (formedMs !== null || clock() >= deadline) break;
       await pause();
     }
+    const connectedAtProbe = shape.connected;
     const sender = Math.floor(random() * nodes);
     const [sp, sl] = this.where[sender]!;
     const text = `probe ${nodes}`;
@@ -223,6 +230,7 @@ export class OverlayNetwork {
       probeMs: missing === 0 ? lastAt - sentAt : null,
       probeMissing: missing,
       probeSentTo: probe.sent,
+      connectedAtProbe,
       minActive: shape.minActive,
       meanActive: shape.meanActive,
       fullNodes: shape.fullNodes,

@@ -92,6 +92,7 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     probeMs: f.probeMs ?? 'did not reach all',
     probeMissing: f.probeMissing,
     probeSentTo: f.probeSentTo,
+    connectedAtProbe: f.connectedAtProbe,
     minActive: f.minActive,
     meanActive: f.meanActive,
     fullNodes: f.fullNodes,
@@ -109,7 +110,8 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
     `mean ${f.meanActive.toFixed(2)}, ${f.asymmetric} one-sided links; probe ` +
     (f.probeMs !== null
       ? `reached all ${n - 1} in ${f.probeMs.toFixed(1)} ms`
-      : `MISSING at ${f.probeMissing} nodes after 30 s (its sender's payload went to ${f.probeSentTo} neighbours)`) +
+      : `MISSING at ${f.probeMissing} nodes after 30 s (its sender's payload went to ${f.probeSentTo} neighbours; ` +
+        `views ${f.connectedAtProbe ? '' : 'NOT '}connected when it was sent)`) +
     `; CPU to the probe's arrival ${cpu.toFixed(1)} s over ${PROCESSES} processes (${f.cpuS.map((c) => c.toFixed(1)).join(' / ')}); ` +
     `overlay reports: ${fmtCounts(f.reports)}; errors: ${fmtCounts(f.errors)}`;
   row.target = {
