@@ -24,6 +24,7 @@ import { handshake } from './suites/handshake.js';
 import { latency } from './suites/latency.js';
 import { memory } from './suites/memory.js';
 import { mesh } from './suites/mesh.js';
+import { overlay } from './suites/overlay.js';
 import { peers } from './suites/peers.js';
 import { throughput } from './suites/throughput.js';
 
@@ -38,6 +39,7 @@ const SUITES: Record<string, (ctx: Context) => Promise<Row[]>> = {
   memory,
   dashboard,
   discovery,
+  overlay,
 };
 
 const HELP = `usage: npm run bench -- [options] [suite ...]
