@@ -110,7 +110,7 @@ if (role) {
   const once = (child) => new Promise((resolve) => child.once('message', resolve));
   async function run(dist) {
     const env = { ...process.env, BULK_CPU_DIST: dist };
-    const execArgv = profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
+    const execArgv = [...process.execArgv, ...(profDir ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [])];
     const rx = fork(self, process.argv.slice(2), { env: { ...env, BULK_CPU_ROLE: 'rx' }, execArgv });
     let tx;
     const killer = setTimeout(() => {
