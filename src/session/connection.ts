@@ -1,5 +1,5 @@
-// About 400 lines: one stream's writer, reader, queue, backpressure and timeouts share their
-// state.
+// About 470 lines: one stream's writer, reader, queue, backpressure and timeouts share their
+// state (the TLS-only solo writes included).
 import type { Duplex } from 'node:stream';
 import type { FrameDecoder, FrameEncoder } from '../codec/codec.js';
 import type { Frame } from '../codec/frame.js';
