@@ -70,11 +70,8 @@ export class Connection {
   readonly #soloBytes: number;
   /** Writes on their way whose completion calls {@link Connection.#kick}. */
   #kicksPending = 0;
-  readonly #kick = (): void => {
-    this.#kicksPending--;
-    this.#pump();
-    this.#resolveDrainWaiters();
-  };
+  /** Resumes the queue once a write before a solo one completes; made only when soloBytes is set. */
+  readonly #kick: (() => void) | undefined;
 
   /**
    * @param soloBytes - for a TLS socket: BYTES payloads of at least this many bytes are handed to
@@ -95,6 +92,14 @@ export class Connection {
     this.socket = socket;
     this.localHost = localHost;
     this.#soloBytes = soloBytes;
+    this.#kick =
+      soloBytes > 0
+        ? () => {
+            this.#kicksPending--;
+            this.#pump();
+            this.#resolveDrainWaiters();
+          }
+        : undefined;
     this.#decoder = decoder;
     this.#encoder = encoder;
     this.#limits = limits;
