@@ -251,11 +251,13 @@ export class Connection {
       );
     }
     if (this.#soloBytes > 0 && buffers.length === 2 && (buffers[1] as Buffer).length >= this.#soloBytes) {
-      // [header, large payload]: the header and the payload's first record go as one small buffer
-      // (a copy of at most one record), the rest alone once the socket is idle (#pump).
+      // [header, large payload]: the header and the start of the payload go as one small buffer (a
+      // copy of at most one record), the rest alone once the socket is idle (#pump). The cut
+      // leaves the rest a whole number of records, so no short record trails each message.
       const header = buffers[0] as Buffer;
       const payload = buffers[1] as Buffer;
-      const cut = TLS_RECORD_BYTES - header.length;
+      let cut = ((header.length + payload.length) % TLS_RECORD_BYTES) - header.length;
+      if (cut <= 0) cut += TLS_RECORD_BYTES;
       this.#queue.push(Buffer.concat([header, payload.subarray(0, cut)]), payload.subarray(cut));
       this.#queueBytes += size;
       this.#pump();
@@ -400,9 +402,9 @@ export class Connection {
   #pump(all = false): void {
     if (this.#queueBytes === 0 || this.socket.destroyed) return;
     const mark = all ? Infinity : this.#highWaterMark();
-    // Anything queued that is larger than one record goes alone (the rest of a split payload, or a
-    // mid-sized one queued behind it); the split's first part is exactly one record.
-    const solo = all || this.#soloBytes === 0 ? Infinity : TLS_RECORD_BYTES + 1;
+    // Anything queued that is larger than two records goes alone (the rest of a split payload, or
+    // a mid-sized one queued behind it); the split's first part is at most a record and a header.
+    const solo = all || this.#soloBytes === 0 ? Infinity : 2 * TLS_RECORD_BYTES + 1;
     let corked = false;
     while (this.#queueHead < this.#queue.length && this.socket.writableLength < mark) {
       const b = this.#queue[this.#queueHead] as Uint8Array;
