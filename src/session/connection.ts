@@ -252,8 +252,8 @@ export class Connection {
     }
     if (this.#soloBytes > 0 && buffers.length === 2 && (buffers[1] as Buffer).length >= this.#soloBytes) {
       // [header, large payload]: the header and the start of the payload go as one small buffer (a
-      // copy of at most one record), the rest alone once the socket is idle (#pump). The cut
-      // leaves the rest a whole number of records, so no short record trails each message.
+      // copy of about one record at most), the rest alone once the socket is idle (#pump). The
+      // cut leaves the rest a whole number of records: at most one short record per message.
       const header = buffers[0] as Buffer;
       const payload = buffers[1] as Buffer;
       let cut = ((header.length + payload.length) % TLS_RECORD_BYTES) - header.length;
