@@ -77,9 +77,9 @@ export class Connection {
    * @param soloBytes - for a TLS socket: BYTES payloads of at least this many bytes are handed to
    *   the socket alone, only when it has nothing else buffered (0: off). node:tls encrypts a write
    *   of several buffers by first copying them all into one new buffer; a payload written alone is
-   *   encrypted straight from the caller's memory. Such a payload is split after its first TLS
-   *   record's worth (copied together with the 5-byte header, so no tiny record carries the header
-   *   alone) and the rest waits in this connection's queue until the socket is idle.
+   *   encrypted straight from the caller's memory. Such a payload is split: its header and first
+   *   bytes (at most about one TLS record, copied) go like any small frame, and the rest, a whole
+   *   number of records, waits in this connection's queue until the socket is idle.
    */
   constructor(
     socket: Duplex,
