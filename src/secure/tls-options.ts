@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import type { Identity } from './identity.js';
 
@@ -51,7 +52,11 @@ export function tlsServerOptions(identity: Identity): tls.TlsOptions {
  *
  * Includes the cached {@link secureContextFor}, which takes precedence over `key`, `cert`,
  * `minVersion` and `maxVersion`: to override any of those, drop `secureContext` as well.
- * Do not add a `session`: this layer is designed around full handshakes.
+ * Do not add a `session`: this layer is designed around full handshakes. Resumption (a TLS 1.3
+ * PSK from an earlier session) would skip the certificate and CertificateVerify, so the peer's
+ * identity would rest on a secret cached from another connection instead of being proven by
+ * its key on this one, and a leaked ticket key or session would let its holder pass for the
+ * peer; it would also not help the costly case, a mesh forming, where every pair meets once.
  */
 export function tlsClientOptions(identity: Identity): tls.ConnectionOptions {
   return {
@@ -66,6 +71,17 @@ function contextOptions(identity: Identity): tls.SecureContextOptions {
     cert: identity.certPem,
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
+    // Every meshwire node offers and accepts X25519 (OpenSSL's default key share), so listing it
+    // alone changes nothing on the wire between meshwire nodes but rules out a HelloRetryRequest.
+    ecdhCurve: 'X25519',
+    // No stateless session tickets. By default an OpenSSL TLS 1.3 server sends two
+    // NewSessionTickets after every handshake, each the whole session (the client's certificate
+    // included) serialized and encrypted, and the client parses both: ~0.3 ms of CPU per link
+    // (bench/README.md, "Cheaper secure links") for resumption meshwire never uses (see
+    // tlsClientOptions). With this option OpenSSL 3 sends stateful tickets instead, which only
+    // name a server-side cache entry; Node's contexts keep no internal cache and meshwire sets
+    // no session callbacks, so nothing is stored and no ticket can resume a session (tested).
+    secureOptions: constants.SSL_OP_NO_TICKET,
   };
 }
 
