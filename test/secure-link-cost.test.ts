@@ -9,6 +9,7 @@ import {
   tlsClientOptions,
   tlsServerOptions,
   verifyPeer,
+  withoutBufferPool,
   type Identity,
 } from '../src/secure/index.js';
 
@@ -96,5 +97,26 @@ describe('secure link set-up cost (issue 16 part 4)', { timeout: TIMEOUT }, () =
     } finally {
       second.socket.destroy();
     }
+  });
+
+  test('sockets are made with the Buffer pool off, so their ALPN buffer pins no 8 KiB slab', () => {
+    const before = Buffer.poolSize;
+    assert.equal(Buffer.allocUnsafe(11).buffer.byteLength, before, 'pooled outside');
+    assert.equal(withoutBufferPool(() => Buffer.allocUnsafe(11)).buffer.byteLength, 11);
+    // The ALPN list as Node builds it for a socket (an exact-size allocation inside).
+    const socket = withoutBufferPool(() =>
+      tls.connect({ ...tlsClientOptions(client), host: '127.0.0.1', port }),
+    );
+    socket.on('error', () => undefined);
+    const alpn = (socket as unknown as { _tlsOptions?: { ALPNProtocols?: Buffer } })._tlsOptions
+      ?.ALPNProtocols;
+    socket.destroy();
+    if (alpn) assert.ok(alpn.buffer.byteLength < 64, `ALPN buffer backed by ${alpn.buffer.byteLength} bytes`);
+    assert.throws(() =>
+      withoutBufferPool(() => {
+        throw new Error('boom');
+      }),
+    );
+    assert.equal(Buffer.poolSize, before, 'restored, also after a throw');
   });
 });
