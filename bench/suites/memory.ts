@@ -1,7 +1,7 @@
 /**
  * Memory: a hub process (run with --expose-gc) measures itself after garbage collection
  * (1) before any node exists, (2) with one idle listening node, (3) after WARMUP peers connected
- * to that node from another process, (4) after PEERS more (clients with maxPeers 1, so they do not
+ * to that node from another process, (4) after 200 more (quick: 50) (clients with maxPeers 1, so they do not
  * mesh among themselves). Idle node = (2) - (1); per connected peer = ((4) - (3)) / PEERS, the
  * slope: what one more peer costs. The first peers also pay once for what no later peer does
  * (compiled code for the connection paths, pools, the allocator's first arenas); that is
@@ -17,7 +17,11 @@ import { MODES, type Context, type Row } from '../lib/context.js';
 import { median, summarize } from '../lib/stats.js';
 import { sleep } from '../lib/serve.js';
 
-const PEERS = 50;
+/**
+ * Peers measured after the warm-up: RSS moves in allocator-sized steps, so the slope needs
+ * many peers to mean anything (quick: 50; 50 gave 43-119 KiB in three runs of the same code).
+ */
+const peersFor = (ctx: Context): number => (ctx.quick ? 50 : 200);
 /** The hub's flags: GC on demand, and a young generation of fixed size (see the header). */
 const HUB_FLAGS = ['--expose-gc', '--max-semi-space-size=1'];
 /** Peers connected before the per-peer slope is measured (see the header). */
@@ -39,6 +43,7 @@ interface MemorySample {
 }
 
 async function measure(ctx: Context, mode: (typeof MODES)[number]): Promise<MemorySample> {
+  const PEERS = peersFor(ctx);
   const spec = (role: string, execArgv: string[]) => ({
     worker: 'node',
     options: {
@@ -50,7 +55,8 @@ async function measure(ctx: Context, mode: (typeof MODES)[number]): Promise<Memo
   return withChildren([spec('hub', HUB_FLAGS), spec('clients', [])], async ([hub, clients]) => {
     const m0 = await hub!.call<NodeJS.MemoryUsage>('memory');
     const [info] = await hub!.call<{ port: number }[]>('start', {
-      options: { mode, maxPeers: WARMUP + PEERS + 10 },
+      // All clients dial at once: room for every handshake, none evicted to make room.
+      options: { mode, maxPeers: WARMUP + PEERS + 10, maxPendingHandshakes: WARMUP + PEERS + 10 },
     });
     await sleep(200);
     const m1 = await hub!.call<NodeJS.MemoryUsage>('memory');
@@ -85,6 +91,7 @@ async function measure(ctx: Context, mode: (typeof MODES)[number]): Promise<Memo
  * certificates): what a connection costs before meshwire adds anything, in KiB of hub RSS.
  */
 async function measureRaw(ctx: Context, secure: boolean): Promise<{ rss: number; heap: number }> {
+  const PEERS = peersFor(ctx);
   const label = secure ? 'raw TLS' : 'raw TCP';
   const spec = (role: string, execArgv: string[]) => ({
     worker: 'tcp',
@@ -109,6 +116,7 @@ async function measureRaw(ctx: Context, secure: boolean): Promise<{ rss: number;
 }
 
 export async function memory(ctx: Context): Promise<Row[]> {
+  const PEERS = peersFor(ctx);
   const rows: Row[] = [];
   for (const secure of [false, true]) {
     const mode = secure ? 'raw TLS' : 'raw TCP';
