@@ -22,6 +22,8 @@ import { sleep } from '../lib/serve.js';
  * many peers to mean anything (quick: 50; 50 gave 43-119 KiB in three runs of the same code).
  */
 const peersFor = (ctx: Context): number => (ctx.quick ? 50 : 200);
+/** Clients started and connected per round. */
+const BATCH = 50;
 /** The hub's flags: GC on demand, and a young generation of fixed size (see the header). */
 const HUB_FLAGS = ['--expose-gc', '--max-semi-space-size=1'];
 /** Peers connected before the per-peer slope is measured (see the header). */
@@ -48,7 +50,7 @@ async function measure(ctx: Context, mode: (typeof MODES)[number]): Promise<Memo
     worker: 'node',
     options: {
       name: `memory ${role} (${mode})`,
-      lifetimeMs: 120_000,
+      lifetimeMs: 300_000,
       execArgv: [...execArgv, ...ctx.execArgv],
     },
   });
@@ -63,13 +65,18 @@ async function measure(ctx: Context, mode: (typeof MODES)[number]): Promise<Memo
     const address = `127.0.0.1:${info!.port}`;
     // The clients' `connect` dials from every node it started; those already connected return
     // their existing peer, so the second round adds exactly PEERS connections.
-    await clients!.call('start', { count: WARMUP, options: { mode, maxPeers: 1 } });
+    const clientOptions = { mode, maxPeers: 1, connectionTimeoutMs: 60_000 };
+    await clients!.call('start', { count: WARMUP, options: clientOptions });
     await clients!.call('connect', { address }, 60_000);
     await hub!.call('waitPeers', { count: WARMUP });
     await sleep(500);
     const mw = await hub!.call<NodeJS.MemoryUsage>('memory');
-    await clients!.call('start', { count: PEERS, options: { mode, maxPeers: 1 } });
-    await clients!.call('connect', { address }, 60_000);
+    // In rounds of BATCH, so that a busy machine is not asked for 200 handshakes at once.
+    for (let started = 0; started < PEERS; started += BATCH) {
+      const count = Math.min(BATCH, PEERS - started);
+      await clients!.call('start', { count, options: clientOptions });
+      await clients!.call('connect', { address }, 90_000);
+    }
     await hub!.call('waitPeers', { count: WARMUP + PEERS });
     // Lets the post-handshake PEERS exchange settle before measuring.
     await sleep(500);
