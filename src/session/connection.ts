@@ -109,11 +109,14 @@ export class Connection {
       this.#resolveDrainWaiters();
     });
     socket.on('error', (err) => this.destroy(toMeshwireError(err)));
-    socket.on('close', () =>
+    socket.on('close', () => {
+      // Usually already finished (end() or destroy() came first): no error object to build then
+      // (capturing a stack costs more than the rest of a close).
+      if (this.#closed) return;
       this.#finish(
         this.#closeError ?? new MeshwireError('ERR_CONNECTION_CLOSED', 'connection closed by peer'),
-      ),
-    );
+      );
+    });
     socket.on('end', () => socket.end());
   }
 
@@ -462,10 +465,10 @@ export class Connection {
     // Nothing is decoded after the end (#receive returns at once), but a peer that keeps its side
     // open after end() would keep a partly received frame (up to maxBytesPerMessage) reachable.
     this.#decoder = CLOSED_DECODER;
-    const reason = error ?? new MeshwireError('ERR_CLOSED', 'connection closed');
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(reason);
-    if (this.#frameWaiter) {
-      this.#frameWaiter.reject(reason);
+    if (this.#drainWaiters.length > 0 || this.#frameWaiter) {
+      const reason = error ?? new MeshwireError('ERR_CLOSED', 'connection closed');
+      for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(reason);
+      this.#frameWaiter?.reject(reason);
       this.#frameWaiter = undefined;
     }
     this.#onClose?.(error);

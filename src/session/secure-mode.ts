@@ -7,7 +7,12 @@ import { AttemptLimiter } from '../secure/attempt-limiter.js';
 import { createIdentity, loadOrCreateIdentity, type Identity } from '../secure/identity.js';
 import { loadCpace } from '../secure/cpace.js';
 import { deriveNetworkKeyAsync } from '../secure/network-key.js';
-import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
+import {
+  MESHWIRE_ALPN,
+  tlsClientOptions,
+  tlsServerOptions,
+  withoutBufferPool,
+} from '../secure/tls-options.js';
 import { verifyPeer } from '../secure/verify.js';
 import type { Transport } from '../transport/transport.js';
 import { Connection, type ConnectionLimits } from './connection.js';
@@ -158,7 +163,7 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
     networkKey: () => networkKey,
     async connect(target) {
       const raw = await transport.dial({ host: target.host, port: target.port, signal: target.signal });
-      const socket = tls.connect({ ...clientOptions, socket: raw.stream });
+      const socket = withoutBufferPool(() => tls.connect({ ...clientOptions, socket: raw.stream }));
       await secured(socket, 'secureConnect', target.address, target.signal);
       let certifiedId: string;
       try {
@@ -181,7 +186,7 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
     },
     async accept(raw, connectionLimits, onWrap) {
       const address = raw.remoteAddress;
-      const socket = new tls.TLSSocket(raw.stream, serverOptions);
+      const socket = withoutBufferPool(() => new tls.TLSSocket(raw.stream, serverOptions));
       onWrap(socket);
       await secured(socket, 'secure', address);
       // A server TLSSocket made by hand (not accepted by a tls.Server) reports TLS errors after
