@@ -27,6 +27,11 @@ export interface DownloadHost {
   send(peerId: string, frame: Uint8Array): void;
   /** Reports an event about this download. */
   emit(event: DownloadEvent): void;
+  /**
+   * The per-peer download limit: 0 when a request for `bytes` from `peerId` may go now (the
+   * bytes are counted), else the ms to wait before asking again (nothing counted).
+   */
+  pace(peerId: string, bytes: number): number;
 }
 
 /** Events of a download, as {@link FileShare} re-emits them. */
@@ -102,6 +107,8 @@ export class Download {
   #cursor = 0;
   #unsaved = 0;
   #flushTimer: NodeJS.Timeout | undefined;
+  /** Set while some source waits for its download limit: pumps again when it may ask. */
+  #paceTimer: NodeJS.Timeout | undefined;
   #saving: Promise<void> = Promise.resolve();
   #saveQueued = false;
   #writes = 0;
@@ -377,6 +384,16 @@ export class Download {
         if (source.inflight.size >= source.window || this.#writes >= this.#maxWrites) continue;
         const index = this.#next();
         if (index === undefined) return;
+        const wait = this.#host.pace(source.id, pieceSize(this.offer.size, this.offer.pieceLength, index));
+        if (wait > 0) {
+          // Over its download limit: the piece goes back, this source is asked again later.
+          this.#requeued.push(index);
+          this.#paceTimer ??= setTimeout(() => {
+            this.#paceTimer = undefined;
+            this.#pump();
+          }, wait);
+          continue;
+        }
         source.inflight.set(index, performance.now());
         this.#busy.set(index, source.id);
         this.#host.send(source.id, encodeRequest(this.offer.root, index));
@@ -467,6 +484,7 @@ export class Download {
     if (this.status === 'complete' || this.#closed || this.#writes > 0) return;
     this.status = 'complete';
     clearTimeout(this.#flushTimer);
+    clearTimeout(this.#paceTimer);
     for (const source of this.#sources.values()) source.inflight.clear();
     try {
       await this.#saving;
@@ -510,6 +528,7 @@ export class Download {
     if (!discard) await this.saveState();
     this.#closed = true;
     clearTimeout(this.#flushTimer);
+    clearTimeout(this.#paceTimer);
     this.#sources.clear();
     await this.#saving;
     await this.#fh.close().catch(() => undefined);

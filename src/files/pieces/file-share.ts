@@ -17,6 +17,7 @@ import { resolveShareOptions, type ResolvedShareOptions } from './share-options.
 import { WantTable } from './want-table.js';
 import { ConsentGate, KnownRoots } from './known-roots.js';
 import { ShareRegistry } from './share-registry.js';
+import { RateLimiter } from './rate-limit.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
   encodeNope,
@@ -64,14 +65,26 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   readonly #connected = new Set<string>();
   readonly #reserved = new Set<string>();
   readonly #wants = new WantTable();
+  /** Download limiters per source peer (shared by all downloads from it), when a limit is set. */
+  readonly #downLimiters = new Map<string, RateLimiter>();
   readonly #server: PieceServer;
   readonly #stop = new AbortController();
   readonly #host: DownloadHost;
+  /**
+   * Subscribed in the constructor, not in start(): frames that arrive before start() (while the
+   * node starts, or while start() creates folders) wait here, with the node's per-peer
+   * backpressure, instead of being missed.
+   */
+  readonly #stream: AsyncIterable<MeshMessage>;
   #tick: NodeJS.Timeout | undefined;
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
-  /** Validates options (throws `ERR_INVALID_OPTION` naming the bad one); no I/O until start(). */
+  /**
+   * Validates options (throws `ERR_INVALID_OPTION` naming the bad one) and subscribes to the
+   * node's messages at once: construct it before `node.start()` and no offer or request can be
+   * missed (they wait, with backpressure, until {@link FileShare.start}). No I/O until start().
+   */
   constructor(node: FileNode, options: FileShareOptions = {}) {
     super();
     this.#opts = resolveShareOptions(options);
@@ -104,13 +117,24 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         });
       },
       emit: (event) => this.#onDownloadEvent(event),
+      pace: (peerId, bytes) => {
+        const rate = this.#opts.downloadBytesPerSecondPerPeer;
+        if (rate <= 0) return 0;
+        let limiter = this.#downLimiters.get(peerId);
+        if (!limiter) this.#downLimiters.set(peerId, (limiter = new RateLimiter(rate)));
+        return limiter.tryTake(bytes);
+      },
     };
+    this.#stream = node.messages({
+      types: ['bytes', 'peer-connected', 'peer-disconnected'],
+      signal: this.#stop.signal,
+    });
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
 
   /**
-   * Subscribes to the node, creates the folders, serves the files shared before a restart and
-   * resumes the downloads found in the state folder. Rejects with `ERR_FILE_IO` when a folder
+   * Creates the folders, handles the frames that waited since construction, serves the files
+   * shared before a restart and resumes the downloads found in the state folder. Rejects with `ERR_FILE_IO` when a folder
    * cannot be created.
    */
   start(): Promise<void> {
@@ -119,10 +143,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   }
 
   async #start(): Promise<void> {
-    const stream = this.#node.messages({
-      types: ['bytes', 'peer-connected', 'peer-disconnected'],
-      signal: this.#stop.signal,
-    });
+    const stream = this.#stream;
     for (const p of this.#node.getPeerInfo().peers) this.#connected.add(p.id);
     try {
       await mkdir(this.downloadsDir, { recursive: true });
@@ -161,6 +182,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     }
     if (msg.type === 'peer-disconnected') {
       this.#connected.delete(msg.peer.id);
+      this.#downLimiters.delete(msg.peer.id);
       this.#server.onPeerGone(msg.peer.id);
       for (const d of this.#downloads.values()) d.sourceLost(msg.peer.id);
       return;
@@ -229,19 +251,28 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       return;
     }
     if (!push || this.#shares.has(offer.rootHex)) return;
-    const refuse = (): void => {
+    const refuse = (error: MeshwireError): void => {
       this.#node
         .sendBytesToPeer(from.id, encodeNope(offer.root, WHOLE_FILE, NopeReason.refused))
         .catch(() => undefined);
+      this.emit('offer-declined', { from, offer, error });
     };
-    if (!this.#consent.hasRoom(from.id) || !this.#fits(offer) || this.#perPeerFull(from.id)) {
-      refuse();
+    const early = this.#consent.hasRoom(from.id)
+      ? (this.#limitError(offer) ?? this.#perPeerError(from.id))
+      : new MeshwireError('ERR_TOO_MANY_PENDING', `${from.id} has too many offers awaiting consent`);
+    if (early) {
+      refuse(early);
       return;
     }
     void (async () => {
       const ok = await this.#consent.ask(from.id, () => this.#opts.accept(offer, from));
-      if (!ok || this.#perPeerFull(from.id) || this.#closed) {
-        refuse();
+      const late = !ok
+        ? new MeshwireError('ERR_FILE_REFUSED', `${offer.name} refused by the accept hook`)
+        : this.#closed
+          ? new MeshwireError('ERR_CLOSED', 'the share is closing')
+          : this.#perPeerError(from.id);
+      if (late) {
+        refuse(late);
         return;
       }
       try {
@@ -249,10 +280,40 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         this.#startedBy.set(offer.rootHex, from.id);
         d.addSource(from.id);
       } catch (err) {
-        refuse();
+        refuse(err as MeshwireError);
         this.emit('warning', { error: err as MeshwireError, rootHex: offer.rootHex });
       }
     })();
+  }
+
+  /** Why a new download of `offer` would pass a limit (size, frame size, disk use), if it would. */
+  #limitError(offer: FileOffer): MeshwireError | undefined {
+    if (!this.#fits(offer)) {
+      return new MeshwireError(
+        'ERR_FILE_TOO_LARGE',
+        `${offer.name} (${offer.size} bytes) exceeds the limits`,
+      );
+    }
+    const cap = this.#opts.maxDiskBytes;
+    if (cap > 0) {
+      let used = 0;
+      for (const d of this.#downloads.values()) if (d.offer.rootHex !== offer.rootHex) used += d.offer.size;
+      if (used + offer.size > cap) {
+        return new MeshwireError(
+          'ERR_DISK_QUOTA',
+          `${offer.name} (${offer.size} bytes) would pass maxDiskBytes (${cap}; ${used} reserved by downloads in progress)`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  #perPeerError(peerId: string): MeshwireError | undefined {
+    if (!this.#perPeerFull(peerId)) return undefined;
+    return new MeshwireError(
+      'ERR_TOO_MANY_PENDING',
+      `too many downloads in progress (maxDownloads, or maxDownloadsPerPeer for ${peerId})`,
+    );
   }
 
   #fits(offer: FileOffer): boolean {
@@ -279,9 +340,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         `${this.#downloads.size} downloads in progress (maxDownloads)`,
       );
     }
-    if (!this.#fits(offer)) {
-      throw new MeshwireError('ERR_FILE_TOO_LARGE', `${offer.name} (${offer.size} bytes) exceeds the limits`);
-    }
+    const limit = this.#limitError(offer);
+    if (limit) throw limit;
     const part = await openPart(this.downloadsDir, offer.name, this.#reserved);
     const again = this.#downloads.get(offer.rootHex);
     if (again) {
