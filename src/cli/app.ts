@@ -361,6 +361,7 @@ export class CliApp {
       const dashboard = await startDashboard(node, {
         port: this.config.webPort,
         receiver,
+        ...(this.#files ? { share: this.#files.share } : {}),
         metrics: node.metricsRegistry,
         onWarning,
       });

@@ -20,7 +20,7 @@ import {
   type FileStartFrame,
 } from './frames.js';
 import { sanitizeFileName } from './names.js';
-import { commitPart, openPart } from './part-files.js';
+import { commitPart, openPart, writeFully } from './part-files.js';
 import type { FileNode, FileReceiverEvents, FileReceiverOptions } from './types.js';
 
 /** Default of {@link FileReceiverOptions.downloadsDir}. */
@@ -455,11 +455,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       return;
     }
     try {
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await t.fh.write(data, written, data.length - written, t.received + written);
-        written += bytesWritten;
-      }
+      await writeFully(t.fh, data, t.received);
     } catch (err) {
       this.#refuse(from.id, name);
       await this.#fail(t, ioError(`cannot write ${t.partPath}`, err));

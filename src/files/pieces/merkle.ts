@@ -136,6 +136,24 @@ export function rootFromLayer(hashes: readonly Uint8Array[], size: number, piece
 }
 
 /**
+ * The piece layer received as concatenated 32-byte hashes, split, if it has one hash per piece
+ * and commits to `root`; undefined otherwise (the sender lied or sent garbage).
+ */
+export function verifiedLayer(
+  layer: Uint8Array,
+  size: number,
+  pieceLength: number,
+  root: Uint8Array,
+): Buffer[] | undefined {
+  const pieces = pieceCount(size, pieceLength);
+  if (layer.length !== pieces * HASH_BYTES) return undefined;
+  const hashes: Buffer[] = [];
+  for (let i = 0; i < pieces; i++)
+    hashes.push(Buffer.from(layer.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
+  return rootFromLayer(hashes, size, pieceLength).equals(root) ? hashes : undefined;
+}
+
+/**
  * Incremental hashing of a whole file read in order (any read sizes): collects the piece layer
  * and the root in one pass, so a sharer reads its file once.
  */
