@@ -22,27 +22,18 @@ import {
 import { sanitizeFileName } from './names.js';
 import { commitPart, openPart, writeFully } from './part-files.js';
 import type { FileNode, FileReceiverEvents, FileReceiverOptions } from './types.js';
+import { resolveReceiverOptions } from './receiver-options.js';
+import { RefusedNames } from './refused-names.js';
 
-/** Default of {@link FileReceiverOptions.downloadsDir}. */
-export const DEFAULT_DOWNLOADS_DIR = 'downloads';
-/** Default of {@link FileReceiverOptions.maxFileSize}: 4 GiB. */
-export const DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024 * 1024;
-/** Default of {@link FileReceiverOptions.maxConcurrentTransfers}. */
-export const DEFAULT_MAX_CONCURRENT_TRANSFERS = 16;
-/** Default of {@link FileReceiverOptions.maxTransfersPerPeer} (never above the global cap). */
-export const DEFAULT_MAX_TRANSFERS_PER_PEER = 4;
-/** Default of {@link FileReceiverOptions.idleTimeoutMs}: 2 minutes. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
-/** Default of {@link FileReceiverOptions.minBytesPerSecond}: 1 KiB/s. */
-export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
-
+export {
+  DEFAULT_DOWNLOADS_DIR,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_TRANSFERS,
+  DEFAULT_MAX_FILE_SIZE,
+  DEFAULT_MAX_TRANSFERS_PER_PEER,
+  DEFAULT_MIN_BYTES_PER_SECOND,
+} from './receiver-options.js';
 export { PART_SUFFIX } from './part-files.js';
-
-/**
- * Refused (sender, name) keys whose remaining chunks are dropped without an event each. Bounded,
- * oldest first out, so a peer announcing endless refused names cannot grow memory.
- */
-const MAX_REFUSED_KEYS = 1024;
 
 /** Largest delay setTimeout honours (larger values fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -74,16 +65,6 @@ function ioError(what: string, err: unknown): MeshwireError {
 
 function integrityError(message: string): MeshwireError {
   return new MeshwireError('ERR_FILE_INTEGRITY', message);
-}
-
-function refusedKey(peerId: string, name: string): string {
-  return JSON.stringify([peerId, name]);
-}
-
-function checkInteger(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new MeshwireError('ERR_INVALID_OPTION', `${name} must be an integer >= ${min}, got ${value}`);
-  }
 }
 
 /**
@@ -131,7 +112,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   readonly #perPeer = new Map<string, number>();
   /** Final base names claimed by transfers in flight. */
   readonly #reserved = new Set<string>();
-  readonly #refused = new Set<string>();
+  readonly #refused = new RefusedNames();
 
   readonly #stop = new AbortController();
   #iterator: AsyncIterator<MeshMessage> | undefined;
@@ -147,33 +128,15 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   constructor(node: FileNode, options: FileReceiverOptions = {}) {
     super();
     const {
-      downloadsDir = DEFAULT_DOWNLOADS_DIR,
-      maxFileSize = DEFAULT_MAX_FILE_SIZE,
-      maxConcurrentTransfers = DEFAULT_MAX_CONCURRENT_TRANSFERS,
-      idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
-      minBytesPerSecond = DEFAULT_MIN_BYTES_PER_SECOND,
-      replies = node.mode === 'secure',
+      downloadsDir,
+      maxFileSize,
+      maxConcurrentTransfers,
+      maxTransfersPerPeer,
+      idleTimeoutMs,
+      minBytesPerSecond,
+      replies,
       signal,
-    } = options;
-    const { maxTransfersPerPeer = Math.min(DEFAULT_MAX_TRANSFERS_PER_PEER, maxConcurrentTransfers) } =
-      options;
-    if (typeof downloadsDir !== 'string' || downloadsDir.length === 0) {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'downloadsDir must be a non-empty path');
-    }
-    checkInteger('maxFileSize', maxFileSize, 0);
-    checkInteger('maxConcurrentTransfers', maxConcurrentTransfers, 1);
-    checkInteger('maxTransfersPerPeer', maxTransfersPerPeer, 1);
-    if (maxTransfersPerPeer > maxConcurrentTransfers) {
-      throw new MeshwireError(
-        'ERR_INVALID_OPTION',
-        `maxTransfersPerPeer (${maxTransfersPerPeer}) must not exceed maxConcurrentTransfers (${maxConcurrentTransfers})`,
-      );
-    }
-    checkInteger('idleTimeoutMs', idleTimeoutMs, 0);
-    checkInteger('minBytesPerSecond', minBytesPerSecond, 0);
-    if (typeof replies !== 'boolean') {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'replies must be a boolean');
-    }
+    } = resolveReceiverOptions(node, options);
     this.#node = node;
     this.downloadsDir = path.resolve(downloadsDir);
     this.#maxFileSize = maxFileSize;
@@ -302,13 +265,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   }
 
   #refuse(peerId: string, name: string): void {
-    const key = refusedKey(peerId, name);
-    this.#refused.delete(key);
-    this.#refused.add(key);
-    if (this.#refused.size > MAX_REFUSED_KEYS) {
-      const oldest = this.#refused.values().next().value;
-      if (oldest !== undefined) this.#refused.delete(oldest);
-    }
+    this.#refused.add(peerId, name);
   }
 
   #refuseWith(from: PeerRef, name: string, error: MeshwireError): void {
@@ -368,7 +325,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
         false,
       );
     }
-    this.#refused.delete(refusedKey(from.id, name));
+    this.#refused.delete(from.id, name);
     if (size > this.#maxFileSize) {
       this.#refuseWith(
         from,
@@ -438,7 +395,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     const { name, data } = frame;
     const t = this.#get(from.id, name);
     if (!t) {
-      if (this.#refused.has(refusedKey(from.id, name))) return;
+      if (this.#refused.has(from.id, name)) return;
       this.emit('file-error', {
         from,
         name,
@@ -478,7 +435,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     const t = this.#get(from.id, name);
     if (!t) {
       // The end of a refused transfer closes its refusal; anything else is a stray frame.
-      if (this.#refused.delete(refusedKey(from.id, name))) return;
+      if (this.#refused.delete(from.id, name)) return;
       this.emit('file-error', {
         from,
         name,
@@ -586,9 +543,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   }
 
   async #onDisconnect(peer: PeerRef): Promise<void> {
-    for (const key of [...this.#refused]) {
-      if ((JSON.parse(key) as [string, string])[0] === peer.id) this.#refused.delete(key);
-    }
+    this.#refused.forgetPeer(peer.id);
     const byName = this.#transfers.get(peer.id);
     if (!byName) return;
     for (const t of [...byName.values()]) {

@@ -1,22 +1,23 @@
-// Longer than most files (~590 lines): FileShare is the facade that ties offers, consent,
+// Over ~400 lines (about 530): FileShare is the facade that ties offers, consent, admission,
 // downloads and the piece server to one node; each of those lives in its own module.
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
 import type { MeshMessage, PeerRef } from '../../messages.js';
 import { TypedEmitter } from '../../typed-emitter.js';
 import { openPart } from '../part-files.js';
 import type { FileNode } from '../types.js';
 import { Download, type DownloadEvent, type DownloadHost, type DownloadLimits } from './download.js';
-import { HASH_BYTES, pieceCount } from './merkle.js';
-import { createOffer, parseOffer, type FileOffer } from './offer.js';
-import { hashFile, PieceServer } from './source.js';
-import { loadResumable, stateNames } from './resume.js';
+import { parseOffer, type FileOffer } from './offer.js';
+import { PieceServer } from './source.js';
+import { resumables } from './resume.js';
 import { resolveShareOptions, type ResolvedShareOptions } from './share-options.js';
 import { WantTable } from './want-table.js';
 import { ConsentGate, KnownRoots } from './known-roots.js';
 import { ShareRegistry } from './share-registry.js';
+import { layerOf, offerTo, signedOffer } from './sharing.js';
+import { Admission } from './admission.js';
+import { listTransfers } from './transfer-list.js';
 import { RateLimiter } from './rate-limit.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
@@ -25,7 +26,6 @@ import {
   encodeWant,
   NopeReason,
   parsePieceFrame,
-  PIECE_HEADER_BYTES,
   WHOLE_FILE,
   type PieceFrame,
 } from './wire.js';
@@ -70,6 +70,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   readonly #server: PieceServer;
   readonly #stop = new AbortController();
   readonly #host: DownloadHost;
+  readonly #admission: Admission;
   /**
    * Subscribed in the constructor, not in start(): frames that arrive before start() (while the
    * node starts, or while start() creates folders) wait here, with the node's per-peer
@@ -125,6 +126,14 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         return limiter.tryTake(bytes);
       },
     };
+    this.#admission = new Admission({
+      opts: this.#opts,
+      get maxBytesPerMessage() {
+        return node.maxBytesPerMessage;
+      },
+      downloads: this.#downloads,
+      startedBy: this.#startedBy,
+    });
     this.#stream = node.messages({
       types: ['bytes', 'peer-connected', 'peer-disconnected'],
       signal: this.#stop.signal,
@@ -258,7 +267,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       this.emit('offer-declined', { from, offer, error });
     };
     const early = this.#consent.hasRoom(from.id)
-      ? (this.#limitError(offer) ?? this.#perPeerError(from.id))
+      ? (this.#admission.limitError(offer) ?? this.#admission.perPeerError(from.id))
       : new MeshwireError('ERR_TOO_MANY_PENDING', `${from.id} has too many offers awaiting consent`);
     if (early) {
       refuse(early);
@@ -270,7 +279,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         ? new MeshwireError('ERR_FILE_REFUSED', `${offer.name} refused by the accept hook`)
         : this.#closed
           ? new MeshwireError('ERR_CLOSED', 'the share is closing')
-          : this.#perPeerError(from.id);
+          : this.#admission.perPeerError(from.id);
       if (late) {
         refuse(late);
         return;
@@ -286,50 +295,6 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     })();
   }
 
-  /** Why a new download of `offer` would pass a limit (size, frame size, disk use), if it would. */
-  #limitError(offer: FileOffer): MeshwireError | undefined {
-    if (!this.#fits(offer)) {
-      return new MeshwireError(
-        'ERR_FILE_TOO_LARGE',
-        `${offer.name} (${offer.size} bytes) exceeds the limits`,
-      );
-    }
-    const cap = this.#opts.maxDiskBytes;
-    if (cap > 0) {
-      let used = 0;
-      for (const d of this.#downloads.values()) if (d.offer.rootHex !== offer.rootHex) used += d.offer.size;
-      if (used + offer.size > cap) {
-        return new MeshwireError(
-          'ERR_DISK_QUOTA',
-          `${offer.name} (${offer.size} bytes) would pass maxDiskBytes (${cap}; ${used} reserved by downloads in progress)`,
-        );
-      }
-    }
-    return undefined;
-  }
-
-  #perPeerError(peerId: string): MeshwireError | undefined {
-    if (!this.#perPeerFull(peerId)) return undefined;
-    return new MeshwireError(
-      'ERR_TOO_MANY_PENDING',
-      `too many downloads in progress (maxDownloads, or maxDownloadsPerPeer for ${peerId})`,
-    );
-  }
-
-  #fits(offer: FileOffer): boolean {
-    return (
-      offer.size <= this.#opts.maxFileSize &&
-      offer.pieceLength + PIECE_HEADER_BYTES <= this.#node.maxBytesPerMessage &&
-      pieceCount(offer.size, offer.pieceLength) * HASH_BYTES + 64 <= this.#node.maxBytesPerMessage
-    );
-  }
-
-  #perPeerFull(peerId: string): boolean {
-    let n = 0;
-    for (const [root, by] of this.#startedBy) if (by === peerId && this.#downloads.has(root)) n++;
-    return n >= this.#opts.maxDownloadsPerPeer || this.#downloads.size >= this.#opts.maxDownloads;
-  }
-
   /** Creates the download of `offer` (a fresh `.part`), or returns the one in progress. */
   async #begin(offer: FileOffer): Promise<Download> {
     const existing = this.#downloads.get(offer.rootHex);
@@ -340,7 +305,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         `${this.#downloads.size} downloads in progress (maxDownloads)`,
       );
     }
-    const limit = this.#limitError(offer);
+    const limit = this.#admission.limitError(offer);
     if (limit) throw limit;
     const part = await openPart(this.downloadsDir, offer.name, this.#reserved);
     const again = this.#downloads.get(offer.rootHex);
@@ -403,10 +368,9 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   async #adopt(d: Download, finalPath: string): Promise<void> {
     try {
       const st = await stat(finalPath);
-      const layer = await this.#layerOf(d);
+      const layer = await layerOf(d, path.join(this.downloadsDir, d.finalName));
       await this.#shares.add({ offer: d.offer, path: finalPath, layer, mtimeMs: st.mtimeMs });
-      const announce = encodeOfferFrame(d.offer.body, true);
-      for (const id of this.#connected) this.#node.sendBytesToPeer(id, announce).catch(() => undefined);
+      this.#toConnected(encodeOfferFrame(d.offer.body, true));
     } catch (err) {
       this.emit('warning', {
         error: new MeshwireError('ERR_FILE_IO', `cannot share ${finalPath}: ${(err as Error).message}`),
@@ -416,13 +380,9 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     this.emit('download-complete', { download: d, path: finalPath });
   }
 
-  async #layerOf(d: Download): Promise<Buffer[]> {
-    if (d.pieces <= 1) return d.pieces === 1 ? [d.offer.root] : [];
-    // The download verified every piece against this layer; hash the final file only if lost.
-    const saved = d.layer;
-    if (saved) return saved;
-    const hashed = await hashFile(path.join(this.downloadsDir, d.finalName));
-    return hashed.layer;
+  /** Sends `frame` to every connected peer, without waiting (a peer gone is no error here). */
+  #toConnected(frame: Uint8Array): void {
+    for (const id of this.#connected) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
   }
 
   /**
@@ -435,31 +395,11 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     options: { name?: string; announce?: boolean; signal?: AbortSignal } = {},
   ): Promise<FileOffer> {
     const signer = this.#signer ?? this.#node.signer;
-    if (!signer)
-      throw new MeshwireError(
-        'ERR_INVALID_OPTION',
-        'sharing needs a signer: a started secure-mode node, or the signer option',
-      );
-    const absolute = path.resolve(filePath);
-    const hashed = await hashFile(absolute, options.signal);
-    if (hashed.pieceLength + PIECE_HEADER_BYTES > this.#node.maxBytesPerMessage) {
-      throw new MeshwireError(
-        'ERR_INVALID_OPTION',
-        `pieces of ${hashed.pieceLength} bytes do not fit maxBytesPerMessage`,
-      );
-    }
-    const offer = await createOffer(signer, {
-      root: hashed.root,
-      size: hashed.size,
-      pieceLength: hashed.pieceLength,
-      name: options.name ?? path.basename(absolute),
-    });
+    const shared = await signedOffer(signer, this.#node.maxBytesPerMessage, filePath, options);
+    const { offer } = shared;
     await this.#server.release(offer.rootHex);
-    await this.#shares.add({ offer, path: absolute, layer: hashed.layer, mtimeMs: hashed.mtimeMs });
-    if (options.announce !== false) {
-      const frame = encodeOfferFrame(offer.body, true);
-      for (const id of this.#connected) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
-    }
+    await this.#shares.add(shared);
+    if (options.announce !== false) this.#toConnected(encodeOfferFrame(offer.body, true));
     return offer;
   }
 
@@ -483,18 +423,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         : typeof options.to === 'string'
           ? [options.to]
           : [...options.to];
-    const frame = encodeOfferFrame(offer.body);
-    const offeredTo: string[] = [];
-    await Promise.all(
-      to.map(async (id) => {
-        try {
-          await this.#node.sendBytesToPeer(id, frame);
-          offeredTo.push(id);
-        } catch {
-          // not connected: not offered
-        }
-      }),
-    );
+    const offeredTo = await offerTo(this.#node, to, encodeOfferFrame(offer.body));
     return { offer, offeredTo };
   }
 
@@ -557,32 +486,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
 
   /** Downloads in progress or waiting for a source, and files shared (as complete). */
   transfers(): TransferInfo[] {
-    const out: TransferInfo[] = [];
-    for (const d of this.#downloads.values()) {
-      const seconds = (performance.now() - d.startedAt) / 1000;
-      out.push({
-        rootHex: d.offer.rootHex,
-        name: d.offer.name,
-        size: d.offer.size,
-        bytesDone: d.bytesDone,
-        status: d.status,
-        rate: seconds > 0 ? d.bytesThisSession / seconds : 0,
-        sources: d.activeSources,
-      });
-    }
-    for (const s of this.#shares.values()) {
-      out.push({
-        rootHex: s.offer.rootHex,
-        name: s.offer.name,
-        size: s.offer.size,
-        bytesDone: s.offer.size,
-        status: 'complete',
-        rate: 0,
-        sources: [],
-        path: s.path,
-      });
-    }
-    return out;
+    return listTransfers(this.#downloads.values(), this.#shares.values());
   }
 
   /** The download of `rootHex` in progress, if any. */
@@ -596,27 +500,12 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   }
 
   async #resumeAll(): Promise<void> {
-    let names: string[];
-    try {
-      names = stateNames(await readdir(this.stateDir));
-    } catch {
-      return;
-    }
-    if (names.length > MAX_RESUMED) {
-      const error = new MeshwireError(
-        'ERR_TOO_MANY_PENDING',
-        `${names.length} resume states; resuming ${MAX_RESUMED}`,
-      );
-      this.emit('warning', { error });
-    }
-    for (const finalName of names.slice(0, MAX_RESUMED)) {
-      const r = await loadResumable(
-        this,
-        finalName,
-        (name, rootHex) => this.#reserved.has(name) || this.#downloads.has(rootHex),
-        (error, rootHex) => this.emit('warning', rootHex ? { error, rootHex } : { error }),
-      );
-      if (!r) continue;
+    const warn = (error: MeshwireError, rootHex?: string): void => {
+      this.emit('warning', rootHex ? { error, rootHex } : { error });
+    };
+    const isTaken = (name: string, rootHex: string): boolean =>
+      this.#reserved.has(name) || this.#downloads.has(rootHex);
+    for await (const r of resumables(this, MAX_RESUMED, isTaken, warn)) {
       const { offer, sources } = r.state;
       this.#reserved.add(r.finalName);
       const d = new Download(this.#host, this.#limits, offer, r, {
