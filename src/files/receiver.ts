@@ -1,7 +1,7 @@
-// Longer than most files (~610 lines): the compat FileReceiver is one state machine per transfer
-// (start, chunks, end, idle, refusal, disk errors) whose steps share its bookkeeping; names and
-// .part files already live in their own modules.
-import { createHash, type Hash } from 'node:crypto';
+// Over ~400 lines (about 520): the compat FileReceiver is one state machine per transfer (start,
+// chunks, end, idle, refusal, disk errors) whose steps share its bookkeeping; options, refusals,
+// the end and idle checks, names and .part files live in their own modules.
+import { createHash } from 'node:crypto';
 import { mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -24,6 +24,7 @@ import { commitPart, openPart, writeFully } from './part-files.js';
 import type { FileNode, FileReceiverEvents, FileReceiverOptions } from './types.js';
 import { resolveReceiverOptions } from './receiver-options.js';
 import { RefusedNames } from './refused-names.js';
+import { endProblem, idleError, integrityError, ioError, type Transfer } from './incoming-transfer.js';
 
 export {
   DEFAULT_DOWNLOADS_DIR,
@@ -39,33 +40,6 @@ export { PART_SUFFIX } from './part-files.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const REJECT_REASONS: ReadonlySet<string> = new Set(FILE_REJECT_REASONS);
-
-interface Transfer {
-  from: PeerRef;
-  name: string;
-  size: number;
-  sha256: string;
-  /** Base name reserved in the downloads dir (kept in `#reserved` until the transfer ends). */
-  finalName: string;
-  partPath: string;
-  fh: FileHandle;
-  hash: Hash;
-  received: number;
-  startedAt: number;
-  /** `received` when the current progress window started (idleness is judged per window). */
-  windowStartBytes: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-function ioError(what: string, err: unknown): MeshwireError {
-  if (err instanceof MeshwireError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new MeshwireError('ERR_FILE_IO', `${what}: ${message}`, { cause: err });
-}
-
-function integrityError(message: string): MeshwireError {
-  return new MeshwireError('ERR_FILE_INTEGRITY', message);
-}
 
 /**
  * Receives files sent with {@link sendFile} (or by the Go original) into a downloads directory.
@@ -443,16 +417,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       });
       return;
     }
-    let problem: MeshwireError | undefined;
-    if (t.received !== t.size) {
-      problem = integrityError(`${name}: received ${t.received} of the announced ${t.size} bytes`);
-    } else if (frame.sha256 !== t.sha256) {
-      problem = integrityError(`${name}: FILEEND checksum differs from the one FILESTART announced`);
-    } else {
-      const digest = t.hash.digest('hex');
-      if (digest !== t.sha256)
-        problem = integrityError(`${name}: SHA-256 mismatch (got ${digest}, want ${t.sha256})`);
-    }
+    const problem = endProblem(t, frame.sha256);
     if (problem) {
       await this.#fail(t, problem);
       return;
@@ -495,24 +460,13 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   async #checkIdle(t: Transfer): Promise<void> {
     if (this.#get(t.from.id, t.name) !== t) return;
-    const progress = t.received - t.windowStartBytes;
-    const needed = Math.max(1, Math.ceil((this.#minBytesPerSecond * this.#idleTimeoutMs) / 1000));
-    // The last bytes of a file may be fewer than a window's minimum: any progress that completes
-    // the content counts (then FILEEND must come within the next window).
-    if (progress >= needed || (t.received === t.size && progress > 0)) {
+    const idle = idleError(t, this.#minBytesPerSecond, this.#idleTimeoutMs);
+    if (!idle) {
       this.#armIdleTimer(t);
       return;
     }
     this.#refuse(t.from.id, t.name);
-    await this.#fail(
-      t,
-      new MeshwireError(
-        'ERR_PEER_TIMEOUT',
-        progress === 0
-          ? `${t.name}: no data from the sender for ${this.#idleTimeoutMs} ms`
-          : `${t.name}: only ${progress} bytes in ${this.#idleTimeoutMs} ms, below minBytesPerSecond ${this.#minBytesPerSecond}`,
-      ),
-    );
+    await this.#fail(t, idle);
   }
 
   /** Removes `t` from the in-flight tables and frees its slot (its final name stays reserved). */
