@@ -70,6 +70,20 @@ describe('FileShare: download rate limit', () => {
     assert.equal(a.share.bytesServed, 3 * MiB, 'nothing requested twice');
   });
 
+  it('fetchFile with a signal rejects with ERR_ABORTED when aborted mid-download', TEST, async (t) => {
+    const root = await tempDir(t);
+    const a = await sharePeer(t, root, 'a', { uploadBytesPerSecondPerPeer: MiB });
+    const rx = await sharePeer(t, root, 'rx');
+    await connect(rx.node, a.node);
+    const { file } = await randomFile(root, 'slow.bin', 4 * MiB);
+    const offer = await a.share.shareFile(file, { announce: false });
+    const ac = new AbortController();
+    const fetching = rx.share.fetchFile(offer.rootHex, { sources: [a.node.id], signal: ac.signal });
+    await nextShareEvent(rx.share, 'download-progress');
+    ac.abort(new Error('enough'));
+    await assert.rejects(fetching, { code: 'ERR_ABORTED', message: /fetch aborted/ });
+  });
+
   it('rejects invalid limits, naming the option', TEST, async (t) => {
     const node = createTestNode(t, { mode: 'secure' });
     for (const bad of [-1, 1.5, Number.NaN]) {

@@ -12,7 +12,7 @@ import { parseOffer, type FileOffer } from './offer.js';
 import { PieceServer } from './source.js';
 import { resumables } from './resume.js';
 import { resolveShareOptions, type ResolvedShareOptions } from './share-options.js';
-import { WantTable } from './want-table.js';
+import { untilAborted, WantTable } from './want-table.js';
 import { ConsentGate, KnownRoots } from './known-roots.js';
 import { ShareRegistry } from './share-registry.js';
 import { layerOf, offerTo, signedOffer } from './sharing.js';
@@ -454,18 +454,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     const d = await this.#begin(offer);
     for (const id of candidates) d.knownSources.add(id);
     for (const id of candidates) if (this.#connected.has(id)) d.addSource(id);
-    if (options.signal) {
-      const signal = options.signal;
-      return Promise.race([
-        d.done(),
-        new Promise<never>((_, reject) => {
-          const abort = (): void =>
-            reject(new MeshwireError('ERR_ABORTED', 'fetch aborted', { cause: signal.reason }));
-          if (signal.aborted) abort();
-          else signal.addEventListener('abort', abort, { once: true });
-        }),
-      ]);
-    }
+    if (options.signal) return untilAborted(d.done(), options.signal, 'fetch aborted');
     return d.done();
   }
 
