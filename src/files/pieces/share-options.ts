@@ -20,6 +20,8 @@ export interface ResolvedShareOptions {
   stateFlushMs: number;
   wantTimeoutMs: number;
   uploadBytesPerSecondPerPeer: number;
+  downloadBytesPerSecondPerPeer: number;
+  maxDiskBytes: number;
 }
 
 function int(name: string, value: number, min: number): number {
@@ -69,6 +71,12 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
       options.uploadBytesPerSecondPerPeer ?? 0,
       0,
     ),
+    downloadBytesPerSecondPerPeer: int(
+      'downloadBytesPerSecondPerPeer',
+      options.downloadBytesPerSecondPerPeer ?? 0,
+      0,
+    ),
+    maxDiskBytes: int('maxDiskBytes', options.maxDiskBytes ?? 0, 0),
   };
   if (resolved.maxDownloadsPerPeer > maxDownloads) {
     throw new MeshwireError('ERR_INVALID_OPTION', 'maxDownloadsPerPeer must not exceed maxDownloads');

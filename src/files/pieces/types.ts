@@ -44,6 +44,20 @@ export interface FileShareOptions {
    * @default 0
    */
   uploadBytesPerSecondPerPeer?: number;
+  /**
+   * Download limit per source peer, in bytes per second, over all downloads from that peer:
+   * requests are paced before they are sent, so the peer never sends faster. 0 = unlimited.
+   * @default 0
+   */
+  downloadBytesPerSecondPerPeer?: number;
+  /**
+   * Disk use cap, in bytes: the sizes of every download in progress (their `.part` files,
+   * resumed ones included) added up. A new download that would pass it is refused: a pushed
+   * offer is answered with nope `refused` and reported as `'offer-declined'`; `fetchFile`
+   * rejects with `ERR_DISK_QUOTA`. 0 = no cap.
+   * @default 0
+   */
+  maxDiskBytes?: number;
   /** How long `fetchFile` waits for some peer to answer "want" with the offer. @default 10000 */
   wantTimeoutMs?: number;
   /** Closes the share when aborted. */
@@ -78,6 +92,11 @@ export interface FileShareEvents {
   'source-dropped': { download: Download; peerId: string; error: MeshwireError };
   /** Something was discarded or could not be saved; the share keeps running. */
   warning: { error: MeshwireError; rootHex?: string };
+  /**
+   * This node refused an offer a peer pushed: consent said no, or a limit (size, downloads,
+   * disk use, pending consent questions) was reached. `error` says which.
+   */
+  'offer-declined': { from: PeerRef; offer: FileOffer; error: MeshwireError };
   /** A peer refused a file we offered. */
   'offer-refused': { peerId: string; rootHex: string };
 }
