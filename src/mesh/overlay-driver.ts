@@ -20,6 +20,7 @@ import type {
   OverlayAction,
   OverlayMessage,
   OverlayOptions,
+  OverlayReport,
   OverlayStats,
   OverlayTimer,
   SignedFields,
@@ -33,6 +34,42 @@ export const OVERLAY_FEATURE = 'overlay-1';
 /** Ed25519 public key and signature sizes: an overlay signature is key ‖ signature (O9). */
 const PUBLIC_KEY_BYTES = 32;
 const SIGNATURE_BYTES = 64;
+
+/** A neighbour that relayed a broadcast with a bad signature is refused this long (see {@link OverlayDriver}). */
+const BLOCK_MS = 10 * 60_000;
+/** Most relays blocked at once (oldest forgotten first). */
+const MAX_BLOCKED = 256;
+/** Most peer-book addresses offered to the overlay as learned candidates per sweep. */
+const LEARN_PER_SWEEP = 32;
+
+/**
+ * Test-only hooks (src/internal.ts `setOverlayTestHook`), never part of the public API: they
+ * make a node misbehave (tamper with what it sends, send forged messages) or tune its core.
+ */
+export interface OverlayTestHook {
+  /** Core options applied when the node starts (set the hook before `start()`). */
+  core?: Partial<OverlayOptions>;
+  /** Sees every overlay message this node sends: return it (possibly altered) or null to drop it. */
+  outgoing?(to: string, message: OverlayMessage): OverlayMessage | null;
+  /** Called once the driver exists, with a way to send any overlay message to a connected peer. */
+  attach?(api: { send(to: string, message: OverlayMessage): void }): void;
+}
+
+/** Test hooks by the node's resolved options object (set through src/internal.ts). */
+export const overlayTestHooks = new WeakMap<object, OverlayTestHook>();
+
+/** Counters of {@link NodeOverlayStats}. */
+export interface OverlayCounters {
+  /** Reports raised, by kind (`bad-signature`, `rate-limited`, `gap`, …): every drop is counted. */
+  reports: Partial<Record<OverlayReport['kind'], number>>;
+  /** Broadcast payloads this node relayed for other senders (not its own). */
+  relayed: number;
+  /** Neighbours currently refused for having relayed a forged or altered broadcast. */
+  blocked: string[];
+}
+
+/** What `P2PNode.overlayStats()` returns: the core's views plus the node's counters. */
+export type NodeOverlayStats = OverlayStats & OverlayCounters;
 
 /** Non-neighbour connections (answers to joins and shuffles, refused requests) live at most this long. */
 const IDLE_NON_NEIGHBOR_MS = 15_000;
@@ -50,6 +87,8 @@ export interface OverlayDriverHost {
   /** Closes the connection to `peer`: a write failed, or (`malformed`) it sent a bad frame. */
   dropPeer(peer: Peer, error: MeshwireError, malformed: boolean): void;
   report(message: WithoutTime<MeshMessage>): void;
+  /** Addresses with IDs from the peer book (verified ones first): learned candidates. */
+  knownPeers(): { id: string; address: string; verified: boolean }[];
 }
 
 /** Construction parameters of {@link OverlayDriver}. */
@@ -65,6 +104,8 @@ export interface OverlayDriverOptions {
   maxPayloadBytes: number;
   /** Extra core options (tests). */
   core?: Partial<OverlayOptions>;
+  /** Test-only misbehaviour (src/internal.ts). */
+  testHook?: OverlayTestHook;
 }
 
 /** Checks an overlay signature: key ‖ Ed25519 signature, the key hashing to the sender's ID (O9). Never throws. */
@@ -99,13 +140,22 @@ export class OverlayDriver {
   #lastGossip: OverlayMessage | undefined;
   #lastBody: Uint8Array | undefined;
   #closed = false;
+  readonly #hook: OverlayTestHook | undefined;
+  readonly #reports: OverlayCounters['reports'] = {};
+  #relayed = 0;
+  /** Relays caught with a bad signature: ID → time they may come back. */
+  readonly #blocked = new Map<string, number>();
+  readonly #selfId: string;
 
   constructor(host: OverlayDriverHost, options: OverlayDriverOptions) {
     this.#host = host;
     this.#maxPayloadBytes = Math.min(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES);
     const { signer } = options;
+    this.#hook = options.testHook;
+    this.#selfId = options.selfId;
     this.#overlay = new Overlay({
       ...options.core,
+      ...options.testHook?.core,
       self: { id: options.selfId, address: options.selfAddress },
       maxPeers: options.maxPeers,
       // The epoch grows across restarts, so a restarted sender's sequence numbers are new (O-guarantees).
@@ -118,11 +168,24 @@ export class OverlayDriver {
     this.#perform((out) => this.#overlay.start(now(), out));
     this.#sweep = setInterval(() => this.#sweepIdle(), IDLE_NON_NEIGHBOR_MS / 3);
     this.#sweep.unref();
+    this.#learnFromBook();
+    this.#hook?.attach?.({
+      send: (to, message) => {
+        const peer = this.#host.peer(to);
+        if (peer) this.#write(peer, encodeOverlayMessage(message));
+      },
+    });
   }
 
-  /** Views and counters (for `/peers` and tests). */
-  stats(): OverlayStats {
-    return this.#overlay.stats();
+  /** Views and counters (for `/peers`, the application and tests). */
+  stats(): NodeOverlayStats {
+    this.#expireBlocks();
+    return {
+      ...this.#overlay.stats(),
+      reports: { ...this.#reports },
+      relayed: this.#relayed,
+      blocked: [...this.#blocked.keys()],
+    };
   }
 
   /**
@@ -132,6 +195,10 @@ export class OverlayDriver {
    */
   peerUp(peer: Peer): void {
     if (this.#closed) return;
+    if (this.#isBlocked(peer.id)) {
+      queueMicrotask(() => this.#host.disconnect(peer.id));
+      return;
+    }
     const waiting = this.#waiting.get(peer.id);
     this.#waiting.delete(peer.id);
     const overlayDial = this.#overlayDials.delete(peer.id);
@@ -156,7 +223,7 @@ export class OverlayDriver {
 
   /** An `overlay` frame from a connected peer; a malformed one ends the connection (rule 8). */
   frame(peer: Peer, body: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#blocked.has(peer.id)) return;
     let message: OverlayMessage;
     try {
       message = decodeOverlayMessage(body, { maxPayloadBytes: this.#maxPayloadBytes });
@@ -236,9 +303,11 @@ export class OverlayDriver {
           break;
         case 'report': {
           const r = a.report;
+          this.#reports[r.kind] = (this.#reports[r.kind] ?? 0) + 1;
           const from = 'from' in r ? this.#host.peer(r.from) : undefined;
           this.#host.report({ type: 'overlay-report', report: r, ...(from ? { peer: ref(from) } : {}) });
           if (r.kind === 'join-failed') queueMicrotask(() => this.#retryJoin(r.contact));
+          if (r.kind === 'bad-signature') this.#block(r.from);
           break;
         }
       }
@@ -267,8 +336,70 @@ export class OverlayDriver {
     return s.active.includes(id) || s.pending.includes(id);
   }
 
+  /**
+   * A neighbour relayed a broadcast whose signature does not verify. Honest relays forward the
+   * signed bytes unchanged and verify before relaying, so only a tampering or forging relay (or a
+   * broken one) does that, and TLS proved who it is: it is disconnected and refused for
+   * BLOCK_MS (its links are not merely pruned: a pruned relay still gets and relays payloads
+   * after the next GRAFT). The genuine message still arrives over other links (IHAVE + GRAFT).
+   */
+  #block(id: string): void {
+    if (id === this.#selfId) return;
+    this.#blocked.delete(id);
+    if (this.#blocked.size >= MAX_BLOCKED) this.#blocked.delete(this.#blocked.keys().next().value!);
+    this.#blocked.set(id, Date.now() + BLOCK_MS);
+    queueMicrotask(() => {
+      const peer = this.#host.peer(id);
+      if (peer) {
+        this.#host.dropPeer(
+          peer,
+          new MeshwireError('ERR_BAD_SIGNATURE', 'relayed an overlay broadcast with a bad signature'),
+          true,
+        );
+      }
+    });
+  }
+
+  #isBlocked(id: string): boolean {
+    const until = this.#blocked.get(id);
+    if (until === undefined) return false;
+    if (until > Date.now()) return true;
+    this.#blocked.delete(id);
+    return false;
+  }
+
+  #expireBlocks(): void {
+    for (const id of [...this.#blocked.keys()]) this.#isBlocked(id);
+  }
+
+  /** Peer-book addresses become learned candidates of the overlay (bounded there). */
+  #learnFromBook(): void {
+    const known = this.#host.knownPeers().filter((p) => p.id !== this.#selfId && !this.#isBlocked(p.id));
+    // A random sample each sweep (verified entries come first in `known`, so they fill it first
+    // when they are many), so a big book is offered in turn, not always its first entries.
+    const verified = known.filter((p) => p.verified);
+    const pool = verified.length >= LEARN_PER_SWEEP ? verified : known;
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    const peers = pool.slice(0, LEARN_PER_SWEEP).map((p) => ({ id: p.id, address: p.address }));
+    if (peers.length > 0)
+      this.#perform((out) => this.#overlay.handle({ type: 'learned', peers }, now(), out));
+  }
+
   #send(to: string, address: string, message: OverlayMessage): void {
     if (this.#closed) return;
+    if (this.#isBlocked(to)) {
+      queueMicrotask(() => this.peerDown(to));
+      return;
+    }
+    if (this.#hook?.outgoing) {
+      const altered = this.#hook.outgoing(to, message);
+      if (!altered) return;
+      message = altered;
+    }
+    if (message.type === 'gossip' && message.sender !== this.#selfId) this.#relayed++;
     // The core relays one (immutable) gossip object to several neighbours in a row: encode it once.
     let body: Uint8Array;
     if (message.type !== 'gossip') body = encodeOverlayMessage(message);
@@ -366,6 +497,7 @@ export class OverlayDriver {
    */
   #sweepIdle(): void {
     if (this.#closed) return;
+    this.#learnFromBook();
     const cutoff = Date.now() - IDLE_NON_NEIGHBOR_MS;
     for (const peer of [...this.#host.peers()]) {
       if (!peer.features?.includes(OVERLAY_FEATURE)) continue;
