@@ -178,3 +178,134 @@ describe('a tampering relay', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('a flooding node', { timeout: 120_000 }, () => {
+  it('is cut at the first hop; honest broadcasts still reach everyone once, quickly; the drops are reported', async (t) => {
+    // Small limits keep the test light; the defaults (200/s, burst 1000) behave the same, scaled.
+    const originRate = { perSecond: 10, burst: 20 };
+    const FLOODER = 2;
+    const FLOOD = 1000;
+    const FLOOD_BATCH = 10;
+    const FLOOD_PACE_MS = 20;
+    let floodId = '';
+    /** Distinct flood messages each node relayed (seen in what it sends). */
+    const relayed = Array.from({ length: COUNT }, () => new Set<number>());
+    const direct = new Set<string>();
+    const nodes = await startOverlayNet(t, {
+      count: COUNT,
+      maxPeers: MAX_PEERS,
+      seed: 5,
+      hook: (i) =>
+        i === FLOODER
+          ? // The flooder ignores its own limit (the public API would throw ERR_RATE_LIMITED).
+            {
+              core: { originRate: { perSecond: 1e6, burst: 1e6 } },
+              outgoing: (to, m) => {
+                if (m.type === 'gossip') direct.add(to);
+                return m;
+              },
+            }
+          : {
+              core: { originRate },
+              outgoing: (_to, m) => {
+                if (m.type === 'gossip' && m.sender === floodId) relayed[i]!.add(m.seq);
+                return m;
+              },
+            },
+    });
+    const flooder = nodes[FLOODER]!;
+    floodId = flooder.id;
+    const honest = nodes.filter((n) => n !== flooder);
+    const chats = recordChats(nodes);
+    const limited = new Map(honest.map((n) => [n, 0]));
+    const gaps = new Map(honest.map((n) => [n, 0]));
+    for (const n of honest) {
+      n.on('overlay-report', (m) => {
+        const r = m.report;
+        if (r.kind === 'rate-limited' && r.scope === 'origin' && r.id.sender === floodId) {
+          limited.set(n, limited.get(n)! + 1);
+        }
+        if ((r.kind === 'gap' && r.sender === floodId) || (r.kind === 'missed' && r.id.sender === floodId)) {
+          gaps.set(n, gaps.get(n)! + 1);
+        }
+      });
+    }
+    // The first hop: every node the flooder sent a payload to (its neighbours may change meanwhile).
+    const isFirstHop = (n: P2PNode): boolean => direct.has(n.id);
+
+    const started = Date.now();
+    let sentTo = 0;
+    // Every honest node broadcasts once in the middle of the flood: each must reach every other
+    // node exactly once, with a bounded latency.
+    const latencies: number[] = [];
+    const honestBroadcasts = (): Promise<unknown> =>
+      Promise.all(
+        honest.map(async (sender, i) => {
+          const key = `${sender.id}|honest ${i}`;
+          const at = Date.now();
+          await sender.broadcastMessage(`honest ${i}`);
+          await waitUntil(
+            nodes,
+            () => nodes.every((n) => n === sender || chats.get(n)!.includes(key)),
+            `honest ${i} everywhere`,
+            10_000,
+          );
+          latencies.push(Date.now() - at);
+        }),
+      );
+    let honestDone: Promise<unknown> | undefined;
+    // The flood is paced (10 every 20 ms, 50 × the limit here): all the nodes share this one process,
+    // and an unpaced flood would measure this process's backlog rather than the overlay.
+    for (let k = 0; k < FLOOD; k += FLOOD_BATCH) {
+      for (let j = 0; j < FLOOD_BATCH; j++)
+        sentTo += (await flooder.broadcastMessage(`spam ${k + j}`)).sent.length;
+      if (k === FLOOD / 2) honestDone = honestBroadcasts();
+      await new Promise((resolve) => setTimeout(resolve, FLOOD_PACE_MS));
+    }
+    assert.ok(sentTo >= FLOOD, 'the flood left the flooder');
+    await honestDone;
+    const elapsedS = (Date.now() - started) / 1000;
+    for (const n of nodes) {
+      const honestGot = chats.get(n)!.filter((e) => !e.startsWith(`${floodId}|`));
+      assert.equal(new Set(honestGot).size, honestGot.length, `${n.name}: no duplicate`);
+    }
+
+    // The flood is cut where it enters: every node relays at most the origin's burst plus its
+    // rate over the elapsed time (with a token of slack per second), far less than was sent.
+    const allowance = originRate.burst + originRate.perSecond * (elapsedS + 1);
+    for (const [i, set] of relayed.entries()) {
+      if (i === FLOODER) continue;
+      assert.ok(set.size <= allowance, `n${i} relayed ${set.size} flood messages (allowance ${allowance})`);
+    }
+    // The first hop delivers the flood but reports each message it would not relay.
+    for (const n of honest.filter(isFirstHop)) {
+      const got = chats.get(n)!.filter((e) => e.startsWith(`${floodId}|`)).length;
+      assert.ok(
+        limited.get(n)! >= got - allowance,
+        `${n.name}: ${limited.get(n)} rate-limited reports for ${got}`,
+      );
+      assert.equal(n.overlayStats()!.reports['rate-limited'], limited.get(n));
+    }
+    // Beyond the first hop far less arrives, and what was skipped is reported (gap / missed).
+    for (const n of honest.filter((x) => !isFirstHop(x))) {
+      const got = chats.get(n)!.filter((e) => e.startsWith(`${floodId}|`)).length;
+      assert.ok(got <= allowance, `${n.name} got ${got} flood messages`);
+    }
+    await pollUntil(
+      () => honest.filter((n) => !isFirstHop(n)).every((n) => gaps.get(n)! > 0),
+      'every node behind the first hop reported the skipped flood messages',
+      { timeoutMs: 15_000 },
+    );
+    latencies.sort((a, b) => a - b);
+    const relayedMax = Math.max(...relayed.map((s) => s.size));
+    t.diagnostic(
+      `flood ${FLOOD} in ${elapsedS.toFixed(1)} s; relayed per node max ${relayedMax}; ` +
+        `honest latency p50 ${latencies[Math.floor(latencies.length / 2)]} ms max ${latencies.at(-1)} ms; ` +
+        `first hop ${honest.filter(isFirstHop).length} nodes, rate-limited reports ${honest
+          .filter(isFirstHop)
+          .map((n) => limited.get(n))
+          .join('/')}`,
+    );
+    assert.ok(latencies.at(-1)! <= 5_000, 'honest broadcasts keep a bounded latency');
+  });
+});
