@@ -75,7 +75,9 @@ export class SizeSketch {
     this.#expire(now);
     const out: SketchEntry[] = [{ hash: this.#own, age: 0 }];
     for (const h of this.#sorted().slice(0, this.#k)) {
-      const age = Math.min(MAX_SKETCH_AGE_S, Math.max(0, Math.floor((now - this.#fresh.get(h)!) / 1000)));
+      // Rounded up: rounding down would make an entry a little fresher at every hop, and one
+      // circulating among live nodes would then never expire.
+      const age = Math.min(MAX_SKETCH_AGE_S, Math.max(0, Math.ceil((now - this.#fresh.get(h)!) / 1000)));
       out.push({ hash: h, age });
     }
     return out;
@@ -121,4 +123,20 @@ export class SizeSketch {
   #expire(now: number): void {
     for (const [h, t] of this.#fresh) if (now - t > this.#ttlMs) this.#fresh.delete(h);
   }
+}
+
+/** The spread of the nodes' estimates against the true size (the simulator's `size_estimate`). */
+export function estimateSummary(
+  nodes: readonly { membership: { sizeEstimate(): number } }[],
+  alive: ArrayLike<number>,
+): { actual: number; min: number; p50: number; max: number } {
+  const estimates: number[] = [];
+  for (let i = 0; i < nodes.length; i++) if (alive[i]) estimates.push(nodes[i]!.membership.sizeEstimate());
+  estimates.sort((a, b) => a - b);
+  return {
+    actual: estimates.length,
+    min: estimates[0] ?? 0,
+    p50: estimates[Math.floor(estimates.length / 2)] ?? 0,
+    max: estimates.at(-1) ?? 0,
+  };
 }
