@@ -117,7 +117,6 @@ export class HyParView {
       case 'disconnect':
         return this.#onDisconnect(from, msg.alive, now, out);
       case 'shuffle':
-        this.sketch.merge(msg.sketch, now);
         return this.#onShuffle(from, msg, now, out);
       case 'shuffle-reply':
         return this.#onShuffleReply(from, msg.peers, msg.sketch, now, out);
@@ -311,6 +310,7 @@ export class HyParView {
     if (ttl > 1 && this.active.size > 1) {
       const next = this.active.random(this.#o.random, (id) => id === from || id === origin.id);
       if (next) {
+        this.sketch.merge(msg.sketch, now);
         this.#send(next, { ...msg, ttl: ttl - 1 }, out);
         return;
       }
@@ -322,7 +322,9 @@ export class HyParView {
       const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
       reply.push(...more);
     }
+    // Our sketch as it was before theirs is merged: a re-join probe compares the two.
     this.#send(origin, { type: 'shuffle-reply', peers: reply, sketch: this.sketch.entries(now) }, out);
+    this.sketch.merge(msg.sketch, now);
     if (!this.active.has(origin.id) && !this.#pending.has(origin.id)) {
       out.push({ type: 'disconnect', peer: origin.id });
     }
