@@ -5,71 +5,31 @@
  * "Driving the overlay" specifies. The mesh owns the sockets; this file owns the overlay's view
  * of them.
  */
-import { createPublicKey, verify as edVerify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError, toMeshwireError } from '../errors.js';
-import type { MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
+import type { MeshMessage, SendReport, WithoutTime } from '../messages.js';
 import {
   decodeOverlayMessage,
   DEFAULT_MAX_PAYLOAD_BYTES,
   encodeOverlayMessage,
   Overlay,
-  signedBytes,
 } from '../overlay/index.js';
-import type {
-  OverlayAction,
-  OverlayMessage,
-  OverlayOptions,
-  OverlayReport,
-  OverlayStats,
-  OverlayTimer,
-  SignedFields,
-} from '../overlay/index.js';
-import { peerIdFromPublicKey } from '../secure/identity.js';
+import type { OverlayAction, OverlayMessage, OverlayOptions, OverlayTimer } from '../overlay/index.js';
+import { deliveryMessage } from './overlay-delivery.js';
+import { OverlayGuard, type NodeOverlayStats } from './overlay-guard.js';
+import { signBroadcast, verifyBroadcast } from './overlay-signature.js';
+import type { OverlayTestHook } from './overlay-test-hook.js';
 import { peerRef as ref, type Peer } from '../peers/peer.js';
+
+export { verifyBroadcast } from './overlay-signature.js';
+export { overlayTestHooks, type OverlayTestHook } from './overlay-test-hook.js';
+export type { NodeOverlayStats, OverlayCounters } from './overlay-guard.js';
 
 /** The hello feature a node advertises when it speaks the overlay (PROTOCOL.md O1). */
 export const OVERLAY_FEATURE = 'overlay-1';
 
-/** Ed25519 public key and signature sizes: an overlay signature is key ‖ signature (O9). */
-const PUBLIC_KEY_BYTES = 32;
-const SIGNATURE_BYTES = 64;
-
-/** A neighbour that relayed a broadcast with a bad signature is refused this long (see {@link OverlayDriver}). */
-const BLOCK_MS = 10 * 60_000;
-/** Most relays blocked at once (oldest forgotten first). */
-const MAX_BLOCKED = 256;
 /** Most peer-book addresses offered to the overlay as learned candidates per sweep. */
 const LEARN_PER_SWEEP = 32;
-
-/**
- * Test-only hooks (src/internal.ts `setOverlayTestHook`), never part of the public API: they
- * make a node misbehave (tamper with what it sends, send forged messages) or tune its core.
- */
-export interface OverlayTestHook {
-  /** Core options applied when the node starts (set the hook before `start()`). */
-  core?: Partial<OverlayOptions>;
-  /** Sees every overlay message this node sends: return it (possibly altered) or null to drop it. */
-  outgoing?(to: string, message: OverlayMessage): OverlayMessage | null;
-  /** Called once the driver exists, with a way to send any overlay message to a connected peer. */
-  attach?(api: { send(to: string, message: OverlayMessage): void }): void;
-}
-
-/** Test hooks by the node's resolved options object (set through src/internal.ts). */
-export const overlayTestHooks = new WeakMap<object, OverlayTestHook>();
-
-/** Counters of {@link NodeOverlayStats}. */
-export interface OverlayCounters {
-  /** Reports raised, by kind (`bad-signature`, `rate-limited`, `gap`, …): every drop is counted. */
-  reports: Partial<Record<OverlayReport['kind'], number>>;
-  /** Broadcast payloads this node relayed for other senders (not its own). */
-  relayed: number;
-  /** Neighbours currently refused for having relayed a forged or altered broadcast. */
-  blocked: string[];
-}
-
-/** What `P2PNode.overlayStats()` returns: the core's views plus the node's counters. */
-export type NodeOverlayStats = OverlayStats & OverlayCounters;
 
 /** Non-neighbour connections (answers to joins and shuffles, refused requests) live at most this long. */
 const IDLE_NON_NEIGHBOR_MS = 15_000;
@@ -108,22 +68,6 @@ export interface OverlayDriverOptions {
   testHook?: OverlayTestHook;
 }
 
-/** Checks an overlay signature: key ‖ Ed25519 signature, the key hashing to the sender's ID (O9). Never throws. */
-export function verifyBroadcast(fields: SignedFields, signature: Uint8Array): boolean {
-  if (signature.length !== PUBLIC_KEY_BYTES + SIGNATURE_BYTES) return false;
-  const raw = signature.subarray(0, PUBLIC_KEY_BYTES);
-  try {
-    if (peerIdFromPublicKey(raw) !== fields.sender) return false;
-    const key = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
-      format: 'jwk',
-    });
-    return edVerify(null, signedBytes(fields), key, signature.subarray(PUBLIC_KEY_BYTES));
-  } catch {
-    return false;
-  }
-}
-
 /** One node's overlay, wired to its connections. */
 export class OverlayDriver {
   readonly #host: OverlayDriverHost;
@@ -141,10 +85,7 @@ export class OverlayDriver {
   #lastBody: Uint8Array | undefined;
   #closed = false;
   readonly #hook: OverlayTestHook | undefined;
-  readonly #reports: OverlayCounters['reports'] = {};
-  #relayed = 0;
-  /** Relays caught with a bad signature: ID → time they may come back. */
-  readonly #blocked = new Map<string, number>();
+  readonly #guard = new OverlayGuard();
   readonly #selfId: string;
 
   constructor(host: OverlayDriverHost, options: OverlayDriverOptions) {
@@ -161,7 +102,7 @@ export class OverlayDriver {
       // The epoch grows across restarts, so a restarted sender's sequence numbers are new (O-guarantees).
       epoch: Date.now(),
       signer: {
-        sign: (fields) => Buffer.concat([signer.publicKey, signer.sign(signedBytes(fields))]),
+        sign: (fields) => signBroadcast(signer, fields),
       },
       verifier: { verify: verifyBroadcast },
     });
@@ -179,13 +120,7 @@ export class OverlayDriver {
 
   /** Views and counters (for `/peers`, the application and tests). */
   stats(): NodeOverlayStats {
-    this.#expireBlocks();
-    return {
-      ...this.#overlay.stats(),
-      reports: { ...this.#reports },
-      relayed: this.#relayed,
-      blocked: [...this.#blocked.keys()],
-    };
+    return { ...this.#overlay.stats(), ...this.#guard.counters() };
   }
 
   /**
@@ -195,7 +130,7 @@ export class OverlayDriver {
    */
   peerUp(peer: Peer): void {
     if (this.#closed) return;
-    if (this.#isBlocked(peer.id)) {
+    if (this.#guard.isBlocked(peer.id)) {
       queueMicrotask(() => this.#host.disconnect(peer.id));
       return;
     }
@@ -223,7 +158,7 @@ export class OverlayDriver {
 
   /** An `overlay` frame from a connected peer; a malformed one ends the connection (rule 8). */
   frame(peer: Peer, body: Uint8Array): void {
-    if (this.#closed || this.#blocked.has(peer.id)) return;
+    if (this.#closed || this.#guard.isBlocked(peer.id)) return;
     let message: OverlayMessage;
     try {
       message = decodeOverlayMessage(body, { maxPayloadBytes: this.#maxPayloadBytes });
@@ -296,14 +231,21 @@ export class OverlayDriver {
           // The connection itself is what the mesh keeps; `stats()` shows the views.
           break;
         case 'deliver':
-          this.#deliver(a.message.sender, a.message.kind, a.message.payload);
+          this.#host.report(
+            deliveryMessage(
+              a.message.sender,
+              a.message.kind,
+              a.message.payload,
+              this.#host.peer(a.message.sender),
+            ),
+          );
           break;
         case 'timer':
           this.#timer(a.at, a.timer);
           break;
         case 'report': {
           const r = a.report;
-          this.#reports[r.kind] = (this.#reports[r.kind] ?? 0) + 1;
+          this.#guard.count(r);
           const from = 'from' in r ? this.#host.peer(r.from) : undefined;
           this.#host.report({ type: 'overlay-report', report: r, ...(from ? { peer: ref(from) } : {}) });
           if (r.kind === 'join-failed') queueMicrotask(() => this.#retryJoin(r.contact));
@@ -336,18 +278,10 @@ export class OverlayDriver {
     return s.active.includes(id) || s.pending.includes(id);
   }
 
-  /**
-   * A neighbour relayed a broadcast whose signature does not verify. Honest relays forward the
-   * signed bytes unchanged and verify before relaying, so only a tampering or forging relay (or a
-   * broken one) does that, and TLS proved who it is: it is disconnected and refused for
-   * BLOCK_MS (its links are not merely pruned: a pruned relay still gets and relays payloads
-   * after the next GRAFT). The genuine message still arrives over other links (IHAVE + GRAFT).
-   */
+  /** A neighbour relayed a broadcast with a bad signature: cut it off (overlay-guard.ts says why). */
   #block(id: string): void {
     if (id === this.#selfId) return;
-    this.#blocked.delete(id);
-    if (this.#blocked.size >= MAX_BLOCKED) this.#blocked.delete(this.#blocked.keys().next().value!);
-    this.#blocked.set(id, Date.now() + BLOCK_MS);
+    this.#guard.block(id);
     queueMicrotask(() => {
       const peer = this.#host.peer(id);
       if (peer) {
@@ -360,21 +294,11 @@ export class OverlayDriver {
     });
   }
 
-  #isBlocked(id: string): boolean {
-    const until = this.#blocked.get(id);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    this.#blocked.delete(id);
-    return false;
-  }
-
-  #expireBlocks(): void {
-    for (const id of [...this.#blocked.keys()]) this.#isBlocked(id);
-  }
-
   /** Peer-book addresses become learned candidates of the overlay (bounded there). */
   #learnFromBook(): void {
-    const known = this.#host.knownPeers().filter((p) => p.id !== this.#selfId && !this.#isBlocked(p.id));
+    const known = this.#host
+      .knownPeers()
+      .filter((p) => p.id !== this.#selfId && !this.#guard.isBlocked(p.id));
     // A random sample each sweep (verified entries come first in `known`, so they fill it first
     // when they are many), so a big book is offered in turn, not always its first entries.
     const verified = known.filter((p) => p.verified);
@@ -390,7 +314,7 @@ export class OverlayDriver {
 
   #send(to: string, address: string, message: OverlayMessage): void {
     if (this.#closed) return;
-    if (this.#isBlocked(to)) {
+    if (this.#guard.isBlocked(to)) {
       queueMicrotask(() => this.peerDown(to));
       return;
     }
@@ -399,7 +323,7 @@ export class OverlayDriver {
       if (!altered) return;
       message = altered;
     }
-    if (message.type === 'gossip' && message.sender !== this.#selfId) this.#relayed++;
+    if (message.type === 'gossip' && message.sender !== this.#selfId) this.#guard.relayed++;
     // The core relays one (immutable) gossip object to several neighbours in a row: encode it once.
     let body: Uint8Array;
     if (message.type !== 'gossip') body = encodeOverlayMessage(message);
@@ -446,33 +370,6 @@ export class OverlayDriver {
       peer.connection.write({ type: 'overlay', body }, body[0] !== 0x10);
     } catch (err) {
       this.#host.dropPeer(peer, toMeshwireError(err), false);
-    }
-  }
-
-  #deliver(sender: string, kind: number, payload: Uint8Array): void {
-    const known = this.#host.peer(sender);
-    const from: PeerRef = known ? ref(known) : { id: sender, name: sender, address: '' };
-    if (kind === 0) {
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
-      } catch {
-        this.#host.report({
-          type: 'error',
-          error: new MeshwireError('ERR_MALFORMED_FRAME', 'overlay chat broadcast is not valid UTF-8'),
-          peer: from,
-        });
-        return;
-      }
-      this.#host.report({ type: 'chat', from, text });
-    } else if (kind === 1) {
-      this.#host.report({ type: 'bytes', from, data: payload });
-    } else {
-      this.#host.report({
-        type: 'error',
-        error: new MeshwireError('ERR_MALFORMED_FRAME', `overlay broadcast of unknown kind ${kind}`),
-        peer: from,
-      });
     }
   }
 

@@ -4,7 +4,13 @@
  * fresh by shuffles. Two departures from the paper, both for small networks and quick repair:
  * a FORWARD_JOIN walk also ends at a node whose active view has room (so a network of at most
  * maxPeers + 1 nodes becomes the full mesh at once), and the active view is topped up from the
- * passive view on every tick, not only after a failure.
+ * passive view on every tick, not only after a failure. Two additions: learned candidates (peer
+ * exchange, peer book) kept apart from the passive view, and a periodic re-join probe that merges
+ * split halves (README "How big networks work", "Partitions").
+ *
+ * Over ~400 lines: the protocol's handlers share the views and the pending requests, and
+ * splitting them across files would expose that state; the size sketch lives apart
+ * (size-estimate.ts).
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
