@@ -1,6 +1,6 @@
 /**
  * The overlay's wire codec: the body of one overlay message (PROTOCOL.md, "Overlay messages",
- * rules O1 to O9). Pure and bounded: every count is checked against its limit before anything
+ * rules O1 to O10). Pure and bounded: every count is checked against its limit before anything
  * is parsed, every body is consumed exactly, and IDs and addresses are validated.
  *
  * The native protocol carries one such body per frame (the lead wires the frame type); this
