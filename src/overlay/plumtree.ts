@@ -93,11 +93,18 @@ export class Plumtree {
   readonly #o: ResolvedOverlayOptions;
   readonly #host: BroadcastHost;
   readonly #prune: boolean;
+  readonly #seedTrees: boolean;
+  /**
+   * The tree new senders' trees are seeded from (see `#seed`): the tracked sender with the
+   * lowest ID whose tree has been pruned. Every node picks by the same rule, so the seeds agree.
+   */
+  #template: { sender: PeerId; state: SenderState } | null = null;
 
   constructor(options: ResolvedOverlayOptions, host: BroadcastHost) {
     this.#o = options;
     this.#host = host;
     this.#prune = options.mode === 'plumtree';
+    this.#seedTrees = this.#prune && options.seedTrees;
     this.order = new SenderOrder(options);
     this.cache = new MessageCache(options.maxCachedMessages, options.cacheRetentionMs);
   }
@@ -139,6 +146,7 @@ export class Plumtree {
     this.order.own(message);
     this.cache.add(message, now);
     const state = this.order.state(self)!;
+    if (seq === 1) this.#seed(self, state, null);
     let eager = 0;
     let lazy = 0;
     for (const p of this.#host.neighbors()) {
@@ -167,7 +175,7 @@ export class Plumtree {
       // PRUNE even when `from` is lazy here already: it may still count us as eager (a PRUNE and
       // a payload can cross), and it must stop sending.
       if (this.#prune && neighbor) {
-        makeLazy(this.order.state(m.sender), from, this.#o.maxPeers, this.#host.isNeighbor);
+        this.#lazy(m.sender, this.order.state(m.sender), from);
         out.push({ type: 'send', to: from, address: '', message: { type: 'prune', sender: m.sender } });
       }
       return;
@@ -186,6 +194,8 @@ export class Plumtree {
     }
     this.order.accept(m, from, now, out, hint);
     const state = this.order.state(m.sender)!;
+    // No parent yet: the first message of this sender (or of its new epoch) seen here.
+    if (state.parent === null) this.#seed(m.sender, state, from);
     state.hops = m.hops;
     state.parent = from;
     if (this.#o.mode !== 'direct') {
@@ -241,7 +251,7 @@ export class Plumtree {
       message: { type: 'graft', ids: [{ ...idOf(e), seq: 0 }] },
     });
     if (this.#host.isNeighbor(old)) {
-      makeLazy(state, old, this.#o.maxPeers, this.#host.isNeighbor);
+      this.#lazy(e.sender, state, old);
       out.push({ type: 'send', to: old, address: '', message: { type: 'prune', sender: e.sender } });
     }
     state.parent = from;
@@ -266,8 +276,7 @@ export class Plumtree {
 
   /** Handles a PRUNE: `from` leaves `sender`'s tree here (it gets IHAVEs instead). */
   onPrune(from: PeerId, sender: PeerId): void {
-    if (this.#prune && this.#host.isNeighbor(from))
-      makeLazy(this.order.state(sender), from, this.#o.maxPeers, this.#host.isNeighbor);
+    if (this.#prune && this.#host.isNeighbor(from)) this.#lazy(sender, this.order.state(sender), from);
   }
 
   /** The IHAVE batch timer: announces what was queued to each neighbour lazy for it. */
@@ -398,6 +407,47 @@ export class Plumtree {
       this.#ihaveArmed = true;
       out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
     }
+  }
+
+  /** Prunes `peer` from `sender`'s tree; a pruned tree can serve as the template. */
+  #lazy(sender: PeerId, state: SenderState | undefined, peer: PeerId): void {
+    if (!state) return;
+    makeLazy(state, peer, this.#o.maxPeers, this.#host.isNeighbor);
+    this.#offerTemplate(sender, state);
+  }
+
+  #offerTemplate(sender: PeerId, state: SenderState): void {
+    const t = this.#template;
+    if (t === null || sender <= t.sender || this.order.state(t.sender) !== t.state) {
+      this.#template = { sender, state };
+    }
+  }
+
+  /**
+   * Seeds a new sender's tree from the template tree instead of starting with every link eager.
+   * A first broadcast over an all-eager tree floods: every node gets about maxPeers copies and
+   * prunes all but one (at 10,000 nodes and 100 senders, 40 % of all frames were these floods
+   * and their PRUNEs). The template is another sender's pruned tree, and the eager links of a
+   * settled tree form a spanning tree of the overlay whatever the root, so the new sender's
+   * first broadcast reaches every node about once. Its paths are the template's, not the new
+   * sender's fastest: the tree optimisation (`#optimize`) then moves nodes to shorter lazy
+   * paths, and a link the template lacks (changed neighbours) is repaired by IHAVE and GRAFT
+   * like any loss. The neighbour the first message came from stays eager (it is the parent).
+   */
+  #seed(sender: PeerId, state: SenderState, from: PeerId | null): void {
+    if (!this.#seedTrees || state.lazy !== null) return;
+    const t = this.#template;
+    if (t === null || t.sender === sender || this.order.state(t.sender) !== t.state) {
+      if (t !== null && t.sender !== sender) this.#template = null; // forgotten: pick anew
+      return;
+    }
+    const lazy = t.state.lazy;
+    if (lazy === null) return;
+    const isNeighbor = this.#host.isNeighbor;
+    const seeded: PeerId[] = [];
+    for (const p of lazy) if (p !== from && isNeighbor(p)) seeded.push(p);
+    state.lazy = seeded;
+    this.#offerTemplate(sender, state);
   }
 
   #peerBucket(peer: PeerId, now: number): TokenBucket {
