@@ -9,8 +9,8 @@ import { runSimulation } from '../scripts/sim/simulation.js';
 import type { SimOptions, SimResult } from '../scripts/sim/simulation.js';
 
 /** The result without the fields that depend on the machine. */
-function stable(r: SimResult): Omit<SimResult, 'wall_s' | 'rss_mb'> {
-  const { wall_s: _w, rss_mb: _r, ...rest } = r;
+function stable(r: SimResult): Omit<SimResult, 'wall_s' | 'cpu_s' | 'rss_mb'> {
+  const { wall_s: _w, cpu_s: _c, rss_mb: _r, ...rest } = r;
   return rest;
 }
 

@@ -63,9 +63,14 @@ function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
+}
+
 /** Runs one simulation to completion. */
 export function runSimulation(opts: SimOptions): SimResult {
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const N = opts.nodes;
   const M = opts.messages;
   const seed = opts.seed ?? 1;
@@ -411,6 +416,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     events,
     virtual_s: round(now / 1000, 3),
     wall_s: round((performance.now() - started) / 1000, 2),
+    cpu_s: round(cpuSeconds(process.cpuUsage(cpuStarted)), 2),
     rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
   };
 }
