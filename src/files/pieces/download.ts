@@ -291,6 +291,11 @@ export class Download {
   /** `data` (piece `index` from `peerId`) hashes to `hash`: compare with the layer, then write. */
   #verified(peerId: string, index: number, data: Uint8Array, hash: Buffer): void {
     if (this.#closed || this.status === 'complete' || this.status === 'failed') return;
+    if (this.#banned.has(peerId)) {
+      // Its first bad piece (hashed just before this one) already dropped and reported it.
+      this.bytesRefetched += data.length;
+      return;
+    }
     if (!hash.equals(this.#layer![index]!)) {
       this.#badPiece(peerId, index);
       return;
