@@ -133,7 +133,7 @@ describe('FileShare with hashInWorker', () => {
       await utimes(files[1]!, st.atimeMs / 1000, st.mtimeMs / 1000);
 
       const dropped: { peerId: string; error: { code: string } }[] = [];
-      rx.share.on('source-dropped', (e: never) => dropped.push(e));
+      rx.share.on('source-dropped', (e) => void dropped.push({ peerId: e.peerId, error: e.error }));
       const got = await rx.share.fetchFile(offer.rootHex, { sources: [bad.node.id, good.node.id] });
       assert.deepEqual(sha(await readFile(got)), sha(data));
       assert.equal(dropped.length, 1, 'only the bad source dropped');
