@@ -58,8 +58,8 @@ export class Download {
   /** Sources dropped for misbehaviour: never used again by this download. */
   readonly #banned = new Set<string>();
   readonly #picker: PiecePicker;
-  /** Pieces whose hash is being computed (off the main thread). */
-  readonly #verifying = new Set<number>();
+  /** Pieces whose hash is being computed off the main thread -> the source that sent them. */
+  readonly #verifying = new Map<number, string>();
   readonly #saver: StateSaver;
   /** Set while some source waits for its download limit: pumps again when it may ask. */
   #paceTimer: NodeJS.Timeout | undefined;
@@ -247,7 +247,7 @@ export class Download {
       !source.inflight.has(index) ||
       this.#picker.busy.get(index) !== peerId ||
       !this.#layer ||
-      this.#verifying.has(index)
+      this.#verifying.get(index) === peerId
     ) {
       // Unrequested (or already re-assigned after a timeout, or a duplicate): never written.
       this.bytesRefetched += data.length;
@@ -264,15 +264,15 @@ export class Download {
       return;
     }
     // The request slot stays taken while the piece is hashed, so the window still bounds memory.
-    this.#verifying.add(index);
+    this.#verifying.set(index, peerId);
     hasher.leaves(data, this.offer.pieceLength).then(
       (leaves) => {
-        this.#verifying.delete(index);
+        if (this.#verifying.get(index) === peerId) this.#verifying.delete(index);
         this.#verified(peerId, index, data, merkleRoot(leaves, this.#width));
       },
       () => {
         // The worker died: hash here instead (later pieces do too).
-        this.#verifying.delete(index);
+        if (this.#verifying.get(index) === peerId) this.#verifying.delete(index);
         this.#verified(peerId, index, data, pieceRoot(data, this.#width));
       },
     );
