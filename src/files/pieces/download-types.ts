@@ -50,6 +50,8 @@ export interface DownloadLimits {
   stateBatchPieces: number;
   /** Longest time a verified piece waits to be recorded in the state file. */
   stateFlushMs: number;
+  /** Hash leaves on the shared worker thread (see leaf-hasher.ts). */
+  hashInWorker: boolean;
 }
 
 /** One peer serving a download. */

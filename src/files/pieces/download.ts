@@ -10,7 +10,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
 import { commitPart, PART_SUFFIX, writeFully } from '../part-files.js';
-import { pieceCount, pieceRoot, pieceSize, pieceWidth, verifiedLayer } from './merkle.js';
+import { merkleRoot, pieceCount, pieceRoot, pieceSize, pieceWidth, verifiedLayer } from './merkle.js';
+import { sharedLeafHasher } from './leaf-hasher.js';
 import type { FileOffer } from './offer.js';
 import { MAX_SAVED_SOURCES, removeState, saveLayer, saveState } from './state-file.js';
 import { isSet } from './bitfield.js';
@@ -57,6 +58,8 @@ export class Download {
   /** Sources dropped for misbehaviour: never used again by this download. */
   readonly #banned = new Set<string>();
   readonly #picker: PiecePicker;
+  /** Pieces whose hash is being computed off the main thread -> the source that sent them. */
+  readonly #verifying = new Map<number, string>();
   readonly #saver: StateSaver;
   /** Set while some source waits for its download limit: pumps again when it may ask. */
   #paceTimer: NodeJS.Timeout | undefined;
@@ -233,24 +236,74 @@ export class Download {
     this.#host.emit({ type: 'source-dropped', download: this, peerId, error: nopeError(peerId, reason) });
   }
 
-  /** A piece arrived from `peerId`: verify, then write. */
+  /**
+   * A piece arrived from `peerId`: verify (leaves hashed on the worker thread when enabled, the
+   * tree and the comparison here), then write. Nothing is written before the comparison.
+   */
   onPiece(peerId: string, index: number, data: Uint8Array): void {
     const source = this.#sources.get(peerId);
-    if (!source || !source.inflight.has(index) || this.#picker.busy.get(index) !== peerId || !this.#layer) {
-      // Unrequested (or already re-assigned after a timeout): never written.
+    if (
+      !source ||
+      !source.inflight.has(index) ||
+      this.#picker.busy.get(index) !== peerId ||
+      !this.#layer ||
+      this.#verifying.get(index) === peerId
+    ) {
+      // Unrequested (or already re-assigned after a timeout, or a duplicate): never written.
       this.bytesRefetched += data.length;
       return;
     }
     const expected = pieceSize(this.offer.size, this.offer.pieceLength, index);
-    const hash = data.length === expected ? pieceRoot(data, this.#width) : undefined;
-    if (!hash || !hash.equals(this.#layer[index]!)) {
-      this.#ban(
-        peerId,
-        new MeshwireError(
-          'ERR_FILE_INTEGRITY',
-          `${peerId} sent piece ${index} that fails verification; dropped as a source`,
-        ),
-      );
+    if (data.length !== expected) {
+      this.#badPiece(peerId, index);
+      return;
+    }
+    const hasher = this.#limits.hashInWorker ? sharedLeafHasher() : undefined;
+    if (!hasher || hasher.failed) {
+      this.#verified(peerId, index, data, pieceRoot(data, this.#width));
+      return;
+    }
+    // The request slot stays taken while the piece is hashed, so the window still bounds memory.
+    this.#verifying.set(index, peerId);
+    hasher.leaves(data, this.offer.pieceLength).then(
+      (leaves) => {
+        if (this.#verifying.get(index) === peerId) this.#verifying.delete(index);
+        this.#verified(peerId, index, data, merkleRoot(leaves, this.#width));
+      },
+      () => {
+        // The worker died: hash here instead (later pieces do too).
+        if (this.#verifying.get(index) === peerId) this.#verifying.delete(index);
+        this.#verified(peerId, index, data, pieceRoot(data, this.#width));
+      },
+    );
+  }
+
+  #badPiece(peerId: string, index: number): void {
+    this.#ban(
+      peerId,
+      new MeshwireError(
+        'ERR_FILE_INTEGRITY',
+        `${peerId} sent piece ${index} that fails verification; dropped as a source`,
+      ),
+    );
+  }
+
+  /** `data` (piece `index` from `peerId`) hashes to `hash`: compare with the layer, then write. */
+  #verified(peerId: string, index: number, data: Uint8Array, hash: Buffer): void {
+    if (this.#closed || this.status === 'complete' || this.status === 'failed') return;
+    if (this.#banned.has(peerId)) {
+      // Its first bad piece (hashed just before this one) already dropped and reported it.
+      this.bytesRefetched += data.length;
+      return;
+    }
+    if (!hash.equals(this.#layer![index]!)) {
+      this.#badPiece(peerId, index);
+      return;
+    }
+    const source = this.#sources.get(peerId);
+    if (!source || !source.inflight.has(index) || this.#picker.busy.get(index) !== peerId) {
+      // The source left or timed out while the piece was hashed: it was handed to another.
+      this.bytesRefetched += data.length;
       return;
     }
     // The request slot is free as soon as the piece is verified, so the network does not wait
@@ -262,15 +315,7 @@ export class Download {
     void writeFully(this.#fh, data, index * this.offer.pieceLength).then(
       () => {
         this.#writes--;
-        this.#picker.busy.delete(index);
-        this.#mark(index);
-        // Additive increase after a timeout halved the window.
-        if (source.window < this.#limits.window) source.window++;
-        this.bytesThisSession += data.length;
-        this.#saver.noteVerified();
-        this.#host.emit({ type: 'progress', download: this });
-        if (this.#doneCount === this.pieces) void this.#finish();
-        else this.#pump();
+        this.#written(index, data, source);
       },
       (err: unknown) => {
         this.#writes--;
@@ -282,6 +327,19 @@ export class Download {
       },
     );
     this.#pump();
+  }
+
+  /** Piece `index` is on disk (not yet synced; the state saver syncs before it records it). */
+  #written(index: number, data: Uint8Array, source: Source): void {
+    this.#picker.busy.delete(index);
+    this.#mark(index);
+    // Additive increase after a timeout halved the window.
+    if (source.window < this.#limits.window) source.window++;
+    this.bytesThisSession += data.length;
+    this.#saver.noteVerified();
+    this.#host.emit({ type: 'progress', download: this });
+    if (this.#doneCount === this.pieces) void this.#finish();
+    else this.#pump();
   }
 
   /**

@@ -99,6 +99,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       stateBatchPieces: this.#opts.stateBatchPieces,
       stateFlushMs: this.#opts.stateFlushMs,
+      hashInWorker: this.#opts.hashInWorker,
     };
     this.#server = new PieceServer(
       {

@@ -46,9 +46,15 @@ const leafHash: (data: Uint8Array) => Buffer = oneShot
   ? (data) => oneShot('sha256', data, 'buffer')
   : (data) => createHash('sha256').update(data).digest();
 
-/** Hash of two children. */
+/** Scratch for {@link parent}: the two children side by side, hashed in one shot. */
+const pair = Buffer.alloc(2 * HASH_BYTES);
+
+/** Hash of two children (one-shot on a reused 64-byte buffer: no Hash object per node). */
 function parent(left: Uint8Array, right: Uint8Array): Buffer {
-  return sha256(left, right);
+  if (!oneShot) return sha256(left, right);
+  pair.set(left, 0);
+  pair.set(right, HASH_BYTES);
+  return oneShot('sha256', pair, 'buffer');
 }
 
 /** Root of a tree of `leaves` padded with `pad` to `width` (a power of two ≥ leaves.length). */

@@ -18,6 +18,7 @@ export interface ResolvedShareOptions {
   maxQueuedRequestsPerPeer: number;
   stateBatchPieces: number;
   stateFlushMs: number;
+  hashInWorker: boolean;
   wantTimeoutMs: number;
   uploadBytesPerSecondPerPeer: number;
   downloadBytesPerSecondPerPeer: number;
@@ -47,6 +48,9 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
   if (signer !== undefined && (typeof signer.sign !== 'function' || signer.publicKey?.length !== 32)) {
     throw new MeshwireError('ERR_INVALID_OPTION', 'signer must have a 32-byte publicKey and a sign function');
   }
+  if (options.hashInWorker !== undefined && typeof options.hashInWorker !== 'boolean') {
+    throw new MeshwireError('ERR_INVALID_OPTION', 'hashInWorker must be a boolean');
+  }
   const resolvedDownloads = path.resolve(downloadsDir);
   const maxDownloads = int('maxDownloads', options.maxDownloads ?? 16, 1);
   const resolved: ResolvedShareOptions = {
@@ -65,6 +69,7 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
     maxQueuedRequestsPerPeer: int('maxQueuedRequestsPerPeer', options.maxQueuedRequestsPerPeer ?? 64, 1),
     stateBatchPieces: int('stateBatchPieces', options.stateBatchPieces ?? 64, 1),
     stateFlushMs: int('stateFlushMs', options.stateFlushMs ?? 1000, 1),
+    hashInWorker: options.hashInWorker ?? false,
     wantTimeoutMs: int('wantTimeoutMs', options.wantTimeoutMs ?? 10_000, 1),
     uploadBytesPerSecondPerPeer: int(
       'uploadBytesPerSecondPerPeer',
