@@ -55,7 +55,13 @@ export function describeViews(nodes: P2PNode[]): string {
   return nodes
     .map((n) => {
       const s = n.overlayStats()!;
-      return `${n.name}: active ${s.active.length} pending ${s.pending.length} joined ${s.joined}`;
+      // Neighbours by name, and the connected peers, so one-sided links show.
+      const name = (id: string): string => nodes.find((m) => m.id === id)?.name ?? id.slice(0, 6);
+      const linked = n.getPeerInfo().peers.map((p) => name(p.id));
+      return (
+        `${n.name}: active [${s.active.map(name).join(',')}] pending ${s.pending.length} ` +
+        `connected [${linked.join(',')}] joined ${s.joined}`
+      );
     })
     .join('; ');
 }
