@@ -40,6 +40,7 @@ export type ErrorCode =
   | 'ERR_FILE_REFUSED'
   | 'ERR_KEY_FILE'
   | 'ERR_RATE_LIMITED'
+  | 'ERR_BAD_SIGNATURE'
   | 'ERR_TIMEOUT'
   | 'ERR_ADDRESS_IN_USE'
   | 'ERR_HOST_NOT_FOUND'

@@ -23,6 +23,9 @@ export {
 } from './options.js';
 export type * from './messages.js';
 export type { MessageStreamOptions } from './message-stream.js';
+export type { NodeOverlayStats, OverlayCounters } from './mesh/overlay-driver.js';
+export type { OverlayStats } from './overlay/overlay.js';
+export type { OverlayReport, MessageId } from './overlay/types.js';
 export { MeshwireError, CodecError, PERMANENT_DIAL_ERRORS, type ErrorCode } from './errors.js';
 export { TypedEmitter, type WaitForOptions } from './typed-emitter.js';
 export type { Frame, FrameType, PeerAddress } from './codec/frame.js';

@@ -2,7 +2,19 @@
  * Internals for meshwire's own tests and tools, kept out of the public surface (`index.ts`), as
  * nats.js does with its `internal_mod.ts`. Nothing here is covered by semver.
  */
-export { nodeOptions } from './node.js';
+import { nodeOptions, type P2PNode } from './node.js';
+import { overlayTestHooks, type OverlayTestHook } from './mesh/overlay-driver.js';
+
+export { nodeOptions };
+export type { OverlayTestHook };
+
+/**
+ * Makes `node`'s overlay misbehave or tunes its core, for tests only (set it before `start()`):
+ * see {@link OverlayTestHook}.
+ */
+export function setOverlayTestHook(node: P2PNode, hook: OverlayTestHook): void {
+  overlayTestHooks.set(nodeOptions(node), hook);
+}
 export { Connection, CONTROL_SLACK_BYTES, type ConnectionLimits } from './session/connection.js';
 export { reachableListenAddress } from './session/listen-address.js';
 export type { Session } from './session/session.js';

@@ -5,7 +5,7 @@ import type { MeshMessage, NodeEvents, PeerRef, SendReport, WithoutTime } from '
 import type { NodeMetrics } from './metrics/node-metrics.js';
 import type { FamilySnapshot } from './metrics/registry.js';
 import { resolveOptions, type Mode, type NodeOptions, type ResolvedOptions } from './options.js';
-import type { OverlayStats } from './overlay/index.js';
+import type { NodeOverlayStats } from './mesh/overlay-driver.js';
 import { TypedEmitter } from './typed-emitter.js';
 import type { ConnectOptions, NetworkInfo } from './node-types.js';
 
@@ -75,7 +75,7 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
    * With `overlay: true`, after `start()`: the overlay's active view (neighbours), passive view
    * (backups) and counters, for `/peers`; otherwise `undefined`.
    */
-  overlayStats(): OverlayStats | undefined {
+  overlayStats(): NodeOverlayStats | undefined {
     return this.#mesh.overlayStats();
   }
 

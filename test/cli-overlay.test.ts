@@ -60,8 +60,19 @@ describe('meshwire CLI: --overlay', () => {
       const mark = (nodes[3] as Cli).mark();
       (nodes[3] as Cli).send('/peers');
       const peers = await (nodes[3] as Cli).waitForType('peers', () => true, { since: mark });
-      const overlay = peers.overlay as { joined: boolean; active: string[]; passive: string[] };
+      const overlay = peers.overlay as {
+        joined: boolean;
+        active: string[];
+        passive: string[];
+        sizeEstimate: number;
+      };
       assert.equal(overlay.joined, true);
+      // The estimate counts the nodes whose ID hashes reached this one so far (shuffles every
+      // 10 s spread the rest): at least its neighbours, never above 12 by more than ±25 %.
+      assert.ok(
+        overlay.sizeEstimate >= overlay.active.length + 1 && overlay.sizeEstimate <= 15,
+        `size estimate ${overlay.sizeEstimate}`,
+      );
       assert.ok(
         overlay.active.length >= 1 && overlay.active.length <= 4,
         `active view ${overlay.active.length}`,

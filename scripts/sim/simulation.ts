@@ -11,6 +11,7 @@ import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
+import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventHeap } from './heap.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
@@ -366,6 +367,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     ldh_max: hops[hops.length - 1] ?? 0,
     components: countComponents(),
     components_2s: components2s,
+    size_estimate: estimateSummary(nodes, alive),
     repair_ms: killFraction > 0 ? repairMs : null,
     undelivered,
     duplicates,

@@ -71,6 +71,8 @@ export interface SimResult {
   components: number;
   /** Components 2 s (virtual) after the kill; null without a kill. */
   components_2s: number | null;
+  /** The live nodes' network-size estimates at the end (min / median / max) and the true size. */
+  size_estimate: { actual: number; min: number; p50: number; max: number };
   /** Virtual ms from the kill until the live nodes form one component; null if never. */
   repair_ms: number | null;
   /** Up to 5 (message, node) pairs that were not delivered, for debugging. */

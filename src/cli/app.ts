@@ -264,7 +264,14 @@ export class CliApp {
           time: Date.now(),
           info: this.node.getPeerInfo(),
           ...(stats
-            ? { overlay: { joined: stats.joined, active: stats.active, passive: stats.passive } }
+            ? {
+                overlay: {
+                  joined: stats.joined,
+                  active: stats.active,
+                  passive: stats.passive,
+                  sizeEstimate: stats.sizeEstimate,
+                },
+              }
             : {}),
         });
         return;

@@ -71,8 +71,11 @@ export type CliOwnEvent =
       type: 'peers';
       time: number;
       info: NetworkInfo;
-      /** With `--overlay`: the overlay's views (peer IDs), whether it has joined. */
-      overlay?: { joined: boolean; active: string[]; passive: string[] };
+      /**
+       * With `--overlay`: the overlay's views (peer IDs), whether it has joined, and the estimated
+       * number of nodes in the overlay (README "How big networks work").
+       */
+      overlay?: { joined: boolean; active: string[]; passive: string[]; sizeEstimate: number };
     }
   | { type: 'command-error'; time: number; message: string; code?: string; hint?: string }
   | { type: 'info'; time: number; category: Category; text: string; details?: string[] }

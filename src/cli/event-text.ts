@@ -316,13 +316,13 @@ export function describe(event: CliEvent, ctx: FormatContext): (Line | Detail)[]
     case 'peers': {
       const table = peersTable(event.info, ctx.now, t);
       if (!event.overlay) return table;
-      const { joined, active, passive } = event.overlay;
+      const { joined, active, passive, sizeEstimate } = event.overlay;
       return [
         ...table,
         line(
           t,
           'PEERS',
-          `Overlay: ${joined ? 'joined' : 'not joined yet'}; active view ${active.length} (${active.map(shortId).join(', ') || 'none'}), passive view ${passive.length} (backups)`,
+          `Overlay: ${joined ? 'joined' : 'not joined yet'}; active view ${active.length} (${active.map(shortId).join(', ') || 'none'}), passive view ${passive.length} (backups); network of about ${sizeEstimate} nodes`,
         ),
       ];
     }

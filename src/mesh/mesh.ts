@@ -12,8 +12,8 @@ import { PeerExchange } from '../discovery/peer-exchange.js';
 import { SelfAddresses } from '../discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { DisconnectReason, MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
-import { OVERLAY_FEATURE, OverlayDriver } from './overlay-driver.js';
-import type { OverlayStats } from '../overlay/index.js';
+import { OVERLAY_FEATURE, OverlayDriver, overlayTestHooks } from './overlay-driver.js';
+import type { NodeOverlayStats } from './overlay-driver.js';
 import { collectNodeMetrics, NodeMetrics, type CollectedNode } from '../metrics/node-metrics.js';
 import type { ConnectOptions, NetworkInfo, PeerInfo } from '../node-types.js';
 import type { ResolvedOptions } from '../options.js';
@@ -281,7 +281,7 @@ export class Mesh {
   }
 
   /** The overlay's views and counters (option `overlay`), else undefined. */
-  overlayStats(): OverlayStats | undefined {
+  overlayStats(): NodeOverlayStats | undefined {
     return this.#overlay?.stats();
   }
 
@@ -402,6 +402,15 @@ export class Mesh {
         dropPeer: (peer, error, malformed) =>
           this.#disconnect(peer, malformed ? 'protocol-error' : 'send-failed', error),
         report: (message) => this.#host.report(message),
+        knownPeers: () => {
+          const book = this.#discovery.book;
+          const known: { id: string; address: string; verified: boolean }[] = [];
+          for (const e of book.values()) {
+            if (e.id && !book.isSelf(e.address))
+              known.push({ id: e.id, address: e.address, verified: e.verified });
+          }
+          return known;
+        },
       },
       {
         selfId: this.id,
@@ -411,6 +420,7 @@ export class Mesh {
         signer,
         maxPeers: this.#options.maxPeers,
         maxPayloadBytes: this.#options.maxBytesPerMessage,
+        testHook: overlayTestHooks.get(this.#options),
       },
     );
   }

@@ -5,34 +5,31 @@
  * "Driving the overlay" specifies. The mesh owns the sockets; this file owns the overlay's view
  * of them.
  */
-import { createPublicKey, verify as edVerify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError, toMeshwireError } from '../errors.js';
-import type { MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
+import type { MeshMessage, SendReport, WithoutTime } from '../messages.js';
 import {
   decodeOverlayMessage,
   DEFAULT_MAX_PAYLOAD_BYTES,
   encodeOverlayMessage,
   Overlay,
-  signedBytes,
 } from '../overlay/index.js';
-import type {
-  OverlayAction,
-  OverlayMessage,
-  OverlayOptions,
-  OverlayStats,
-  OverlayTimer,
-  SignedFields,
-} from '../overlay/index.js';
-import { peerIdFromPublicKey } from '../secure/identity.js';
+import type { OverlayAction, OverlayMessage, OverlayOptions, OverlayTimer } from '../overlay/index.js';
+import { deliveryMessage } from './overlay-delivery.js';
+import { OverlayGuard, type NodeOverlayStats } from './overlay-guard.js';
+import { signBroadcast, verifyBroadcast } from './overlay-signature.js';
+import type { OverlayTestHook } from './overlay-test-hook.js';
 import { peerRef as ref, type Peer } from '../peers/peer.js';
+
+export { verifyBroadcast } from './overlay-signature.js';
+export { overlayTestHooks, type OverlayTestHook } from './overlay-test-hook.js';
+export type { NodeOverlayStats, OverlayCounters } from './overlay-guard.js';
 
 /** The hello feature a node advertises when it speaks the overlay (PROTOCOL.md O1). */
 export const OVERLAY_FEATURE = 'overlay-1';
 
-/** Ed25519 public key and signature sizes: an overlay signature is key ‖ signature (O9). */
-const PUBLIC_KEY_BYTES = 32;
-const SIGNATURE_BYTES = 64;
+/** Most peer-book addresses offered to the overlay as learned candidates per sweep. */
+const LEARN_PER_SWEEP = 32;
 
 /** Non-neighbour connections (answers to joins and shuffles, refused requests) live at most this long. */
 const IDLE_NON_NEIGHBOR_MS = 15_000;
@@ -50,6 +47,8 @@ export interface OverlayDriverHost {
   /** Closes the connection to `peer`: a write failed, or (`malformed`) it sent a bad frame. */
   dropPeer(peer: Peer, error: MeshwireError, malformed: boolean): void;
   report(message: WithoutTime<MeshMessage>): void;
+  /** Addresses with IDs from the peer book (verified ones first): learned candidates. */
+  knownPeers(): { id: string; address: string; verified: boolean }[];
 }
 
 /** Construction parameters of {@link OverlayDriver}. */
@@ -65,22 +64,8 @@ export interface OverlayDriverOptions {
   maxPayloadBytes: number;
   /** Extra core options (tests). */
   core?: Partial<OverlayOptions>;
-}
-
-/** Checks an overlay signature: key ‖ Ed25519 signature, the key hashing to the sender's ID (O9). Never throws. */
-export function verifyBroadcast(fields: SignedFields, signature: Uint8Array): boolean {
-  if (signature.length !== PUBLIC_KEY_BYTES + SIGNATURE_BYTES) return false;
-  const raw = signature.subarray(0, PUBLIC_KEY_BYTES);
-  try {
-    if (peerIdFromPublicKey(raw) !== fields.sender) return false;
-    const key = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') },
-      format: 'jwk',
-    });
-    return edVerify(null, signedBytes(fields), key, signature.subarray(PUBLIC_KEY_BYTES));
-  } catch {
-    return false;
-  }
+  /** Test-only misbehaviour (src/internal.ts). */
+  testHook?: OverlayTestHook;
 }
 
 /** One node's overlay, wired to its connections. */
@@ -99,30 +84,43 @@ export class OverlayDriver {
   #lastGossip: OverlayMessage | undefined;
   #lastBody: Uint8Array | undefined;
   #closed = false;
+  readonly #hook: OverlayTestHook | undefined;
+  readonly #guard = new OverlayGuard();
+  readonly #selfId: string;
 
   constructor(host: OverlayDriverHost, options: OverlayDriverOptions) {
     this.#host = host;
     this.#maxPayloadBytes = Math.min(options.maxPayloadBytes, DEFAULT_MAX_PAYLOAD_BYTES);
     const { signer } = options;
+    this.#hook = options.testHook;
+    this.#selfId = options.selfId;
     this.#overlay = new Overlay({
       ...options.core,
+      ...options.testHook?.core,
       self: { id: options.selfId, address: options.selfAddress },
       maxPeers: options.maxPeers,
       // The epoch grows across restarts, so a restarted sender's sequence numbers are new (O-guarantees).
       epoch: Date.now(),
       signer: {
-        sign: (fields) => Buffer.concat([signer.publicKey, signer.sign(signedBytes(fields))]),
+        sign: (fields) => signBroadcast(signer, fields),
       },
       verifier: { verify: verifyBroadcast },
     });
     this.#perform((out) => this.#overlay.start(now(), out));
     this.#sweep = setInterval(() => this.#sweepIdle(), IDLE_NON_NEIGHBOR_MS / 3);
     this.#sweep.unref();
+    this.#learnFromBook();
+    this.#hook?.attach?.({
+      send: (to, message) => {
+        const peer = this.#host.peer(to);
+        if (peer) this.#write(peer, encodeOverlayMessage(message));
+      },
+    });
   }
 
-  /** Views and counters (for `/peers` and tests). */
-  stats(): OverlayStats {
-    return this.#overlay.stats();
+  /** Views and counters (for `/peers`, the application and tests). */
+  stats(): NodeOverlayStats {
+    return { ...this.#overlay.stats(), ...this.#guard.counters() };
   }
 
   /**
@@ -132,6 +130,10 @@ export class OverlayDriver {
    */
   peerUp(peer: Peer): void {
     if (this.#closed) return;
+    if (this.#guard.isBlocked(peer.id)) {
+      queueMicrotask(() => this.#host.disconnect(peer.id));
+      return;
+    }
     const waiting = this.#waiting.get(peer.id);
     this.#waiting.delete(peer.id);
     const overlayDial = this.#overlayDials.delete(peer.id);
@@ -156,7 +158,7 @@ export class OverlayDriver {
 
   /** An `overlay` frame from a connected peer; a malformed one ends the connection (rule 8). */
   frame(peer: Peer, body: Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#guard.isBlocked(peer.id)) return;
     let message: OverlayMessage;
     try {
       message = decodeOverlayMessage(body, { maxPayloadBytes: this.#maxPayloadBytes });
@@ -229,16 +231,25 @@ export class OverlayDriver {
           // The connection itself is what the mesh keeps; `stats()` shows the views.
           break;
         case 'deliver':
-          this.#deliver(a.message.sender, a.message.kind, a.message.payload);
+          this.#host.report(
+            deliveryMessage(
+              a.message.sender,
+              a.message.kind,
+              a.message.payload,
+              this.#host.peer(a.message.sender),
+            ),
+          );
           break;
         case 'timer':
           this.#timer(a.at, a.timer);
           break;
         case 'report': {
           const r = a.report;
+          this.#guard.count(r);
           const from = 'from' in r ? this.#host.peer(r.from) : undefined;
           this.#host.report({ type: 'overlay-report', report: r, ...(from ? { peer: ref(from) } : {}) });
           if (r.kind === 'join-failed') queueMicrotask(() => this.#retryJoin(r.contact));
+          if (r.kind === 'bad-signature') this.#block(r.from);
           break;
         }
       }
@@ -267,8 +278,52 @@ export class OverlayDriver {
     return s.active.includes(id) || s.pending.includes(id);
   }
 
+  /** A neighbour relayed a broadcast with a bad signature: cut it off (overlay-guard.ts says why). */
+  #block(id: string): void {
+    if (id === this.#selfId) return;
+    this.#guard.block(id);
+    queueMicrotask(() => {
+      const peer = this.#host.peer(id);
+      if (peer) {
+        this.#host.dropPeer(
+          peer,
+          new MeshwireError('ERR_BAD_SIGNATURE', 'relayed an overlay broadcast with a bad signature'),
+          true,
+        );
+      }
+    });
+  }
+
+  /** Peer-book addresses become learned candidates of the overlay (bounded there). */
+  #learnFromBook(): void {
+    const known = this.#host
+      .knownPeers()
+      .filter((p) => p.id !== this.#selfId && !this.#guard.isBlocked(p.id));
+    // A random sample each sweep (verified entries come first in `known`, so they fill it first
+    // when they are many), so a big book is offered in turn, not always its first entries.
+    const verified = known.filter((p) => p.verified);
+    const pool = verified.length >= LEARN_PER_SWEEP ? verified : known;
+    for (let i = pool.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+    }
+    const peers = pool.slice(0, LEARN_PER_SWEEP).map((p) => ({ id: p.id, address: p.address }));
+    if (peers.length > 0)
+      this.#perform((out) => this.#overlay.handle({ type: 'learned', peers }, now(), out));
+  }
+
   #send(to: string, address: string, message: OverlayMessage): void {
     if (this.#closed) return;
+    if (this.#guard.isBlocked(to)) {
+      queueMicrotask(() => this.peerDown(to));
+      return;
+    }
+    if (this.#hook?.outgoing) {
+      const altered = this.#hook.outgoing(to, message);
+      if (!altered) return;
+      message = altered;
+    }
+    if (message.type === 'gossip' && message.sender !== this.#selfId) this.#guard.relayed++;
     // The core relays one (immutable) gossip object to several neighbours in a row: encode it once.
     let body: Uint8Array;
     if (message.type !== 'gossip') body = encodeOverlayMessage(message);
@@ -318,33 +373,6 @@ export class OverlayDriver {
     }
   }
 
-  #deliver(sender: string, kind: number, payload: Uint8Array): void {
-    const known = this.#host.peer(sender);
-    const from: PeerRef = known ? ref(known) : { id: sender, name: sender, address: '' };
-    if (kind === 0) {
-      let text: string;
-      try {
-        text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
-      } catch {
-        this.#host.report({
-          type: 'error',
-          error: new MeshwireError('ERR_MALFORMED_FRAME', 'overlay chat broadcast is not valid UTF-8'),
-          peer: from,
-        });
-        return;
-      }
-      this.#host.report({ type: 'chat', from, text });
-    } else if (kind === 1) {
-      this.#host.report({ type: 'bytes', from, data: payload });
-    } else {
-      this.#host.report({
-        type: 'error',
-        error: new MeshwireError('ERR_MALFORMED_FRAME', `overlay broadcast of unknown kind ${kind}`),
-        peer: from,
-      });
-    }
-  }
-
   #timer(at: number, timer: OverlayTimer): void {
     if (this.#closed) return;
     const handle = setTimeout(
@@ -366,6 +394,7 @@ export class OverlayDriver {
    */
   #sweepIdle(): void {
     if (this.#closed) return;
+    this.#learnFromBook();
     const cutoff = Date.now() - IDLE_NON_NEIGHBOR_MS;
     for (const peer of [...this.#host.peers()]) {
       if (!peer.features?.includes(OVERLAY_FEATURE)) continue;

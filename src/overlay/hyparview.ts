@@ -4,11 +4,22 @@
  * fresh by shuffles. Two departures from the paper, both for small networks and quick repair:
  * a FORWARD_JOIN walk also ends at a node whose active view has room (so a network of at most
  * maxPeers + 1 nodes becomes the full mesh at once), and the active view is topped up from the
- * passive view on every tick, not only after a failure.
+ * passive view on every tick, not only after a failure. Two additions: learned candidates (peer
+ * exchange, peer book) kept apart from the passive view, and a periodic re-join probe that merges
+ * split halves (README "How big networks work", "Partitions").
+ *
+ * Over ~400 lines: the protocol's handlers share the views and the pending requests, and
+ * splitting them across files would expose that state; the size sketch lives apart
+ * (size-estimate.ts).
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
+import { SizeSketch } from './size-estimate.js';
+import type { SketchEntry } from './size-estimate.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
+
+/** Below this sketch overlap, a re-join probe's target is taken to be in another overlay. */
+const MERGE_OVERLAP = 0.5;
 
 /** What membership tells the broadcast layer. */
 export interface MembershipHooks {
@@ -19,8 +30,11 @@ export interface MembershipHooks {
 interface Pending {
   info: PeerInfo;
   deadline: number;
-  /** `join`: our JOIN to a contact; `neighbor`: our NEIGHBOR request. */
-  kind: 'join' | 'neighbor';
+  /**
+   * `join`: our JOIN to a contact; `neighbor`: our NEIGHBOR request; `probe`: a re-join probe
+   * (a one-step SHUFFLE); `merge`: a NEIGHBOR request that merges two split overlays.
+   */
+  kind: 'join' | 'neighbor' | 'probe' | 'merge';
 }
 
 type MembershipMessage = Extract<
@@ -34,16 +48,32 @@ export class HyParView {
   readonly active = new PeerSet();
   /** Backup peers: addresses only, used to replace failed neighbours. */
   readonly passive = new PeerSet();
+  /**
+   * Candidates learned outside the overlay (peer exchange, peer book): never trusted over the
+   * passive view (used only when it is empty, and for re-join probes), and kept when a dial
+   * fails, so a node can still find the others after a mass failure or a partition.
+   */
+  readonly learned = new PeerSet();
+  /** The network-size sketch (size-estimate.ts). */
+  readonly sketch: SizeSketch;
   readonly #pending = new Map<PeerId, Pending>();
   #shuffleSent: PeerId[] = [];
   #joined = false;
   #nextShuffle = -Infinity;
+  #nextRejoin: number | undefined;
+  #now = 0;
   readonly #o: ResolvedOverlayOptions;
   readonly #hooks: MembershipHooks;
 
   constructor(options: ResolvedOverlayOptions, hooks: MembershipHooks) {
     this.#o = options;
     this.#hooks = hooks;
+    this.sketch = new SizeSketch(options.self.id, options.sizeSketchSize, options.sizeTtlMs);
+  }
+
+  /** Estimated number of members of this node's overlay, itself included. */
+  sizeEstimate(): number {
+    return this.sketch.estimate(this.#now);
   }
 
   /**
@@ -67,16 +97,25 @@ export class HyParView {
     this.#send(contact, { type: 'join', address: this.#o.self.address }, out);
   }
 
-  /** Adds addresses learned elsewhere to the passive view. */
+  /** Keeps addresses learned elsewhere (peer exchange, peer book) as candidates, bounded. */
   learn(peers: readonly PeerInfo[]): void {
-    this.#integrate(peers, []);
+    const max = this.#o.learnedViewSize;
+    if (max === 0) return;
+    for (const p of peers) {
+      if (p.id === this.#o.self.id || p.address === '' || this.active.has(p.id)) continue;
+      if (!this.learned.has(p.id) && this.learned.size >= max) {
+        this.learned.delete(this.learned.random(this.#o.random)!.id);
+      }
+      this.learned.add(p);
+    }
   }
 
   /** Handles a membership message from `from`. */
   handle(from: PeerId, msg: MembershipMessage, now: number, out: ActionSink): void {
+    this.#now = now;
     switch (msg.type) {
       case 'join':
-        return this.#onJoin({ id: from, address: msg.address }, out);
+        return this.#onJoin({ id: from, address: msg.address }, now, out);
       case 'forward-join':
         return this.#onForwardJoin(from, msg.peer, msg.ttl, out);
       case 'neighbor':
@@ -84,11 +123,9 @@ export class HyParView {
       case 'disconnect':
         return this.#onDisconnect(from, msg.alive, now, out);
       case 'shuffle':
-        return this.#onShuffle(from, msg.origin, msg.ttl, msg.peers, out);
+        return this.#onShuffle(from, msg, now, out);
       case 'shuffle-reply':
-        this.#integrate(msg.peers, this.#shuffleSent);
-        if (!this.active.has(from) && !this.#pending.has(from)) out.push({ type: 'disconnect', peer: from });
-        return;
+        return this.#onShuffleReply(from, msg.peers, msg.sketch, now, out);
     }
   }
 
@@ -108,6 +145,7 @@ export class HyParView {
 
   /** Periodic maintenance: expire requests, top up the active view, shuffle. */
   tick(now: number, out: ActionSink): void {
+    this.#now = now;
     for (const [id, p] of this.#pending) {
       if (p.deadline > now) continue;
       this.#pending.delete(id);
@@ -121,8 +159,72 @@ export class HyParView {
     const hungry = this.active.size < this.#o.maxPeers && this.passive.size === 0;
     if (now >= this.#nextShuffle || hungry) {
       this.#nextShuffle = now + this.#o.shuffleIntervalMs;
-      this.#shuffle(out);
+      this.#shuffle(now, out);
     }
+    // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
+    if (this.passive.size + this.learned.size === 0) return;
+    this.#nextRejoin ??= now + this.#jitteredRejoin();
+    if (now >= this.#nextRejoin) {
+      this.#nextRejoin = now + this.#jitteredRejoin();
+      this.#probe(now, out);
+    }
+  }
+
+  #jitteredRejoin(): number {
+    return this.#o.rejoinIntervalMs * (0.5 + this.#o.random());
+  }
+
+  /**
+   * The periodic re-join: a one-step SHUFFLE to a known node that is not a neighbour (from the
+   * passive view or the learned candidates). Its reply carries its size sketch; if the sketches
+   * show two different overlays (halves of a partition that healed), we ask it to become a
+   * neighbour with high priority, which one link suffices to merge the halves. Within one
+   * overlay it costs one short-lived connection and a shuffle, and no link changes.
+   */
+  #probe(now: number, out: ActionSink): void {
+    const skip = (id: PeerId): boolean => this.active.has(id) || this.#pending.has(id);
+    const fromLearned = this.#o.random() < 0.5;
+    const target =
+      (fromLearned ? this.learned.random(this.#o.random, skip) : this.passive.random(this.#o.random, skip)) ??
+      (fromLearned ? this.passive.random(this.#o.random, skip) : this.learned.random(this.#o.random, skip));
+    if (!target) return;
+    this.#pending.set(target.id, { info: target, deadline: now + this.#o.neighborTimeoutMs, kind: 'probe' });
+    this.#send(
+      target,
+      {
+        type: 'shuffle',
+        origin: this.#o.self,
+        ttl: 1,
+        peers: this.#shufflePeers(target.id),
+        sketch: this.sketch.entries(now),
+      },
+      out,
+    );
+  }
+
+  #onShuffleReply(
+    from: PeerId,
+    peers: PeerInfo[],
+    sketch: SketchEntry[] | undefined,
+    now: number,
+    out: ActionSink,
+  ): void {
+    const pending = this.#pending.get(from);
+    if (pending?.kind === 'probe') {
+      this.#pending.delete(from);
+      // Compared before merging: after the merge our sketch would hold theirs.
+      if (sketch && !this.active.has(from) && this.sketch.overlap(sketch, now) < MERGE_OVERLAP) {
+        this.#pending.set(from, {
+          info: pending.info,
+          deadline: now + this.#o.neighborTimeoutMs,
+          kind: 'merge',
+        });
+        this.#send(pending.info, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
+      }
+    }
+    this.sketch.merge(sketch, now);
+    this.#integrate(peers, this.#shuffleSent);
+    if (!this.active.has(from) && !this.#pending.has(from)) out.push({ type: 'disconnect', peer: from });
   }
 
   /** Leaves the overlay: tells every neighbour not to keep us even as a backup. */
@@ -135,7 +237,7 @@ export class HyParView {
     this.#pending.clear();
   }
 
-  #onJoin(peer: PeerInfo, out: ActionSink): void {
+  #onJoin(peer: PeerInfo, now: number, out: ActionSink): void {
     if (peer.id === this.#o.self.id) return;
     this.#addActive(peer, true, out);
     // The newcomer learns our view at once instead of waiting for its first shuffle.
@@ -143,7 +245,7 @@ export class HyParView {
       ...this.active.values().filter((p) => p.id !== peer.id),
       ...this.passive.sample(this.#o.random, this.#o.shufflePassive),
     ];
-    this.#send(peer, { type: 'shuffle-reply', peers: sample }, out);
+    this.#send(peer, { type: 'shuffle-reply', peers: sample, sketch: this.sketch.entries(now) }, out);
     for (const p of this.active.values()) {
       if (p.id !== peer.id) this.#send(p, { type: 'forward-join', peer, ttl: this.#o.activeWalkLength }, out);
     }
@@ -171,7 +273,7 @@ export class HyParView {
       // The peer accepted our JOIN or NEIGHBOR request (or asked us at the same time). If others
       // filled the view meanwhile, decline rather than evict a working link: churn costs the
       // broadcast tree more than one link short does.
-      if (this.active.size >= this.#o.maxPeers && pending.kind === 'neighbor') {
+      if (this.active.size >= this.#o.maxPeers && pending.kind !== 'join' && pending.kind !== 'merge') {
         this.#pending.delete(peer.id);
         this.#send(peer, { type: 'disconnect', alive: true }, out);
         out.push({ type: 'disconnect', peer: peer.id });
@@ -203,12 +305,19 @@ export class HyParView {
     if (wasActive && !wasPending) this.#refill(now, out);
   }
 
-  #onShuffle(from: PeerId, origin: PeerInfo, ttl: number, peers: PeerInfo[], out: ActionSink): void {
+  #onShuffle(
+    from: PeerId,
+    msg: Extract<MembershipMessage, { type: 'shuffle' }>,
+    now: number,
+    out: ActionSink,
+  ): void {
+    const { origin, ttl, peers } = msg;
     if (origin.id === this.#o.self.id) return;
     if (ttl > 1 && this.active.size > 1) {
       const next = this.active.random(this.#o.random, (id) => id === from || id === origin.id);
       if (next) {
-        this.#send(next, { type: 'shuffle', origin, ttl: ttl - 1, peers }, out);
+        this.sketch.merge(msg.sketch, now);
+        this.#send(next, { ...msg, ttl: ttl - 1 }, out);
         return;
       }
     }
@@ -219,7 +328,9 @@ export class HyParView {
       const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
       reply.push(...more);
     }
-    this.#send(origin, { type: 'shuffle-reply', peers: reply }, out);
+    // Our sketch as it was before theirs is merged: a re-join probe compares the two.
+    this.#send(origin, { type: 'shuffle-reply', peers: reply, sketch: this.sketch.entries(now) }, out);
+    this.sketch.merge(msg.sketch, now);
     if (!this.active.has(origin.id) && !this.#pending.has(origin.id)) {
       out.push({ type: 'disconnect', peer: origin.id });
     }
@@ -229,24 +340,42 @@ export class HyParView {
     );
   }
 
-  #shuffle(out: ActionSink): void {
+  #shuffle(now: number, out: ActionSink): void {
     const target = this.active.random(this.#o.random);
     if (!target) return;
+    const peers = this.#shufflePeers(target.id);
+    this.#send(
+      target,
+      {
+        type: 'shuffle',
+        origin: this.#o.self,
+        ttl: this.#o.shuffleWalkLength,
+        peers,
+        sketch: this.sketch.entries(now),
+      },
+      out,
+    );
+  }
+
+  #shufflePeers(target: PeerId): PeerInfo[] {
     const r = this.#o.random;
     const peers = [
       this.#o.self,
-      ...this.active.sample(r, this.#o.shuffleActive, (id) => id === target.id),
+      ...this.active.sample(r, this.#o.shuffleActive, (id) => id === target),
       ...this.passive.sample(r, this.#o.shufflePassive),
     ];
     this.#shuffleSent = peers.map((p) => p.id);
-    this.#send(target, { type: 'shuffle', origin: this.#o.self, ttl: this.#o.shuffleWalkLength, peers }, out);
+    return peers;
   }
 
   /** Sends NEIGHBOR requests to passive peers until active + pending requests fill the view. */
   #refill(now: number, out: ActionSink): void {
     let want = this.#o.maxPeers - this.active.size - this.#pending.size;
     while (want-- > 0) {
-      const candidate = this.passive.random(this.#o.random);
+      // Learned candidates only when no proven backup is left (after a mass failure).
+      const candidate =
+        this.passive.random(this.#o.random) ??
+        this.learned.random(this.#o.random, (id) => this.active.has(id) || this.#pending.has(id));
       if (!candidate) return;
       this.passive.delete(candidate.id);
       this.#pending.set(candidate.id, {

@@ -42,6 +42,24 @@ export interface OverlayOptions {
   shufflePassive?: number;
   /** Random walk length of a shuffle. @default 6 */
   shuffleWalkLength?: number;
+  /**
+   * Entries of the network-size sketch (k of the k-minimum-values estimate, carried in shuffles:
+   * 6 bytes each). Relative standard error about 1 / sqrt(k − 2); exact below k members. @default 128
+   */
+  sizeSketchSize?: number;
+  /**
+   * A sketch entry its owner has not refreshed for this long is dropped (departed members leave
+   * the estimate; halves split this long no longer look alike). @default 12 × shuffleIntervalMs
+   */
+  sizeTtlMs?: number;
+  /**
+   * Every this long (jittered 0.5× to 1.5×) the node probes an address from its passive view or
+   * learned candidates that is not a neighbour; if their size sketches show they are in different
+   * overlays (split halves), the two become neighbours, which merges the halves. @default 30000
+   */
+  rejoinIntervalMs?: number;
+  /** Most learned candidates (peer exchange, peer book), kept apart from the passive view. @default passiveViewSize */
+  learnedViewSize?: number;
   /** Maintenance period: refill the active view, expire requests and caches. @default 1000 */
   tickMs?: number;
   /** A NEIGHBOR or JOIN request unanswered this long has failed. @default 10000 */
@@ -165,6 +183,11 @@ export function resolveOverlayOptions(o: OverlayOptions): ResolvedOverlayOptions
     // A sender forgotten while its payloads can still be grafted could be delivered twice.
     throw new MeshwireError('ERR_INVALID_OPTION', 'overlay option senderTtlMs must exceed cacheRetentionMs');
   }
+  const shuffleIntervalMs = duration('shuffleIntervalMs', o.shuffleIntervalMs ?? 10_000);
+  const sizeSketchSize = count('sizeSketchSize', o.sizeSketchSize ?? 128, 2);
+  if (sizeSketchSize > 256)
+    throw new MeshwireError('ERR_INVALID_OPTION', 'overlay option sizeSketchSize must be <= 256');
+  const passiveViewSize = count('passiveViewSize', o.passiveViewSize ?? Math.max(30, 6 * maxPeers), 1);
   return {
     self: { id: o.self.id, address: o.self.address ?? '' },
     signer: o.signer,
@@ -172,10 +195,14 @@ export function resolveOverlayOptions(o: OverlayOptions): ResolvedOverlayOptions
     random: o.random ?? Math.random,
     epoch,
     maxPeers,
-    passiveViewSize: count('passiveViewSize', o.passiveViewSize ?? Math.max(30, 6 * maxPeers), 1),
+    passiveViewSize,
+    learnedViewSize: count('learnedViewSize', o.learnedViewSize ?? passiveViewSize, 0),
+    sizeSketchSize,
+    sizeTtlMs: duration('sizeTtlMs', o.sizeTtlMs ?? 12 * shuffleIntervalMs),
+    rejoinIntervalMs: duration('rejoinIntervalMs', o.rejoinIntervalMs ?? 30_000),
     activeWalkLength,
     passiveWalkLength,
-    shuffleIntervalMs: duration('shuffleIntervalMs', o.shuffleIntervalMs ?? 10_000),
+    shuffleIntervalMs,
     shuffleActive: count('shuffleActive', o.shuffleActive ?? 3, 0),
     shufflePassive: count('shufflePassive', o.shufflePassive ?? 4, 0),
     shuffleWalkLength,

@@ -19,6 +19,10 @@ export interface OverlayStats {
   active: PeerId[];
   passive: PeerId[];
   pending: PeerId[];
+  /** Candidates learned from peer exchange and the peer book (not yet proven by the overlay). */
+  learned: number;
+  /** Estimated number of nodes in this node's overlay, itself included (size-estimate.ts). */
+  sizeEstimate: number;
   /** Senders whose broadcast tree this node keeps. */
   trees: number;
   senders: number;
@@ -125,6 +129,8 @@ export class Overlay {
       active: this.membership.active.ids(),
       passive: this.membership.passive.ids(),
       pending: this.membership.pendingIds(),
+      learned: this.membership.learned.size,
+      sizeEstimate: this.membership.sizeEstimate(),
       trees: this.broadcaster.order.size,
       senders: this.broadcaster.order.size,
       cached: this.broadcaster.cache.size,

@@ -4,6 +4,8 @@
  * or the clock; the driver (the real node, or the simulator) owns all of that.
  */
 
+import type { SketchEntry } from './size-estimate.js';
+
 /** A peer's ID (in the real node: 32 lowercase hex characters, PROTOCOL.md rule 2). */
 export type PeerId = string;
 
@@ -52,8 +54,8 @@ export type OverlayMessage =
   | { type: 'forward-join'; peer: PeerInfo; ttl: number }
   | { type: 'neighbor'; high: boolean; address: string }
   | { type: 'disconnect'; alive: boolean }
-  | { type: 'shuffle'; origin: PeerInfo; ttl: number; peers: PeerInfo[] }
-  | { type: 'shuffle-reply'; peers: PeerInfo[] }
+  | { type: 'shuffle'; origin: PeerInfo; ttl: number; peers: PeerInfo[]; sketch?: SketchEntry[] }
+  | { type: 'shuffle-reply'; peers: PeerInfo[]; sketch?: SketchEntry[] }
   | GossipMessage
   | { type: 'ihave'; entries: IHaveEntry[] }
   | { type: 'graft'; ids: MessageId[] }

@@ -1,6 +1,6 @@
 /**
  * The overlay's wire codec: the body of one overlay message (PROTOCOL.md, "Overlay messages",
- * rules O1 to O9). Pure and bounded: every count is checked against its limit before anything
+ * rules O1 to O10). Pure and bounded: every count is checked against its limit before anything
  * is parsed, every body is consumed exactly, and IDs and addresses are validated.
  *
  * The native protocol carries one such body per frame (the lead wires the frame type); this
@@ -8,6 +8,7 @@
  */
 import { tryParseAddress } from '../address.js';
 import { CodecError, MeshwireError } from '../errors.js';
+import type { SketchEntry } from './size-estimate.js';
 import type { IHaveEntry, MessageId, OverlayMessage, PeerInfo, SignedFields } from './types.js';
 
 /** Most entries in one IHAVE. */
@@ -16,6 +17,8 @@ export const MAX_IHAVE_ENTRIES = 1024;
 export const MAX_GRAFT_IDS = 256;
 /** Most peers in one SHUFFLE or SHUFFLE_REPLY. */
 export const MAX_SHUFFLE_PEERS = 256;
+/** Most entries in the size sketch of a SHUFFLE or SHUFFLE_REPLY (k ≤ 256, plus the sender's own). */
+export const MAX_SKETCH_ENTRIES = 257;
 /** Longest signature, in bytes (Ed25519 public key + signature is 96). */
 export const MAX_SIGNATURE_BYTES = 255;
 /** Longest peer ID, in characters (as PROTOCOL.md rule 11). */
@@ -130,6 +133,9 @@ class Reader {
     this.#pos += n;
     return b;
   }
+  remaining(): number {
+    return this.buf.length - this.#pos;
+  }
   rest(): Uint8Array {
     return this.bytes(this.buf.length - this.#pos);
   }
@@ -213,6 +219,29 @@ function readPeers(r: Reader): PeerInfo[] {
   return peers;
 }
 
+/** The optional size sketch after a shuffle's peers (rule O10): absent = no trailing bytes. */
+function writeSketch(w: Writer, sketch: readonly SketchEntry[] | undefined): void {
+  if (!sketch) return;
+  if (sketch.length > MAX_SKETCH_ENTRIES) throw new MeshwireError('ERR_INVALID_ARGUMENT', 'overlay: sketch');
+  w.u16(sketch.length);
+  for (const e of sketch) {
+    if (!Number.isInteger(e.hash) || e.hash < 0 || e.hash > 0xffffffff || !Number.isInteger(e.age)) {
+      throw new MeshwireError('ERR_INVALID_ARGUMENT', 'overlay: sketch entry');
+    }
+    w.u32(e.hash);
+    w.u16(Math.min(0xffff, Math.max(0, e.age)));
+  }
+}
+
+function readSketch(r: Reader): SketchEntry[] | undefined {
+  if (r.remaining() === 0) return undefined;
+  const n = r.u16();
+  if (n > MAX_SKETCH_ENTRIES) throw new CodecError('ERR_TOO_MANY_ENTRIES', `overlay: ${n} sketch entries`);
+  const sketch: SketchEntry[] = [];
+  for (let i = 0; i < n; i++) sketch.push({ hash: r.u32(), age: r.u16() });
+  return sketch;
+}
+
 function writeMessageId(w: Writer, id: MessageId, allowZero = false): void {
   if (
     !Number.isSafeInteger(id.epoch) ||
@@ -265,9 +294,11 @@ export function encodeOverlayMessage(m: OverlayMessage): Uint8Array {
       w.u8(u8Arg(m.ttl, 'ttl'));
       writePeer(w, m.origin);
       writePeers(w, m.peers);
+      writeSketch(w, m.sketch);
       break;
     case 'shuffle-reply':
       writePeers(w, m.peers);
+      writeSketch(w, m.sketch);
       break;
     case 'gossip':
       writeMessageId(w, m);
@@ -338,12 +369,17 @@ export function decodeOverlayMessage(body: Uint8Array, limits: OverlayDecodeLimi
     case 0x05: {
       const ttl = r.u8();
       const origin = readPeer(r);
-      m = { type: 'shuffle', ttl, origin, peers: readPeers(r) };
+      const peers = readPeers(r);
+      const sketch = readSketch(r);
+      m = sketch ? { type: 'shuffle', ttl, origin, peers, sketch } : { type: 'shuffle', ttl, origin, peers };
       break;
     }
-    case 0x06:
-      m = { type: 'shuffle-reply', peers: readPeers(r) };
+    case 0x06: {
+      const peers = readPeers(r);
+      const sketch = readSketch(r);
+      m = sketch ? { type: 'shuffle-reply', peers, sketch } : { type: 'shuffle-reply', peers };
       break;
+    }
     case 0x10: {
       const id = readMessageId(r);
       const hops = r.u8();
