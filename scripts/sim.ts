@@ -1,6 +1,7 @@
 /**
  * `npm run sim -- --nodes N --messages M [--kill F] [--latency a-b] [--loss p] [--seed S]
- * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS] [--senders K] [--cache N]`
+ * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS] [--senders K] [--cache N]
+ * [--seed-trees]`
  *
  * Runs the overlay simulator and prints one JSON object per line; the last line of each run is
  * its result. `--protocol all` runs plumtree, flood and direct with the same seed, one after the
@@ -36,6 +37,7 @@ const { values } = parseArgs({
     settle: { type: 'string' },
     senders: { type: 'string' },
     cache: { type: 'string' },
+    'seed-trees': { type: 'boolean' },
   },
   strict: true,
 });
@@ -79,7 +81,12 @@ for (const p of protocols) {
     settleMs,
     // --cache N: payloads each node keeps for GRAFTs. One process holds every node's cache, so
     // a 10,000-node run needs a smaller one than a real node's 1024 to stay within 2 GB.
-    overlay: cache === undefined ? { maxPeers } : { maxPeers, maxCachedMessages: cache },
+    // --seed-trees: a new sender's tree starts as a copy of an existing one (no first flood).
+    overlay: {
+      maxPeers,
+      seedTrees: values['seed-trees'] === true,
+      ...(cache === undefined ? {} : { maxCachedMessages: cache }),
+    },
     progress: (record) => process.stdout.write(`${JSON.stringify({ protocol: p, ...record })}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -9,8 +9,8 @@ import { runSimulation } from '../scripts/sim/simulation.js';
 import type { SimOptions, SimResult } from '../scripts/sim/simulation.js';
 
 /** The result without the fields that depend on the machine. */
-function stable(r: SimResult): Omit<SimResult, 'wall_s' | 'rss_mb'> {
-  const { wall_s: _w, rss_mb: _r, ...rest } = r;
+function stable(r: SimResult): Omit<SimResult, 'wall_s' | 'cpu_s' | 'rss_mb'> {
+  const { wall_s: _w, cpu_s: _c, rss_mb: _r, ...rest } = r;
   return rest;
 }
 
@@ -83,4 +83,25 @@ test('10% of frames lost on every link: everything is still delivered, in order'
   assert.equal(r.delivered, 1, JSON.stringify(r.reports));
   assert.equal(r.duplicates, 0);
   assert.equal(r.order_violations, 0);
+});
+
+test('duplicates of a flood prune mostly without PRUNE frames; seeded trees skip the flood', () => {
+  const opts: SimOptions = { ...base, nodes: 120, messages: 120, senders: 40, seed: 9 };
+  const flood = runSimulation(opts);
+  const seeded = runSimulation({ ...opts, overlay: { seedTrees: true } });
+  for (const r of [flood, seeded]) {
+    assert.equal(r.delivered, 1);
+    assert.equal(r.duplicates, 0);
+    assert.equal(r.order_violations, 0);
+  }
+  const gossip = (r: SimResult): number => r.frames_by_type.gossip ?? 0;
+  const prunes = (r: SimResult): number => r.frames_by_type.prune ?? 0;
+  // Every first broadcast floods: ~maxPeers copies per node, all but one of them duplicates.
+  const dupes = gossip(flood) - flood.messages * (flood.nodes - 1);
+  assert.ok(dupes > 10_000, `duplicates ${dupes}`);
+  assert.ok(prunes(flood) < dupes / 5, `${prunes(flood)} PRUNEs for ${dupes} duplicate payloads`);
+  assert.ok(
+    gossip(seeded) < gossip(flood) / 2,
+    `seeded ${gossip(seeded)} vs flood ${gossip(flood)} payloads`,
+  );
 });

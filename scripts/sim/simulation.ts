@@ -12,7 +12,7 @@ import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
-import { EventHeap } from './heap.js';
+import { EventQueue } from './queue.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions, SimResult } from './types.js';
@@ -29,25 +29,49 @@ const K_BROADCAST = 4;
 const K_KILL = 5;
 const K_PROBE = 6;
 
-interface SimEvent {
-  t: number;
-  s: number;
-  k: number;
-  /** Node the event happens at. */
-  n: number;
-  /** Sending node (messages), the peer that went down (K_DOWN), the contact (K_JOIN). */
-  f: number;
-  m: OverlayMessage | OverlayTimer | null;
+/** An event's reference: the message (K_MESSAGE) or the timer (K_TIMER). */
+type EventRef = OverlayMessage | OverlayTimer;
+
+/** Node index of a simulator ID (`n<i>`): cheaper than a Map lookup on every frame. */
+function indexOfId(id: string): number {
+  if (id.charCodeAt(0) !== 110 /* n */ || id.length < 2 || id.length > 9) return -1;
+  let v = 0;
+  for (let c = 1; c < id.length; c++) {
+    const d = id.charCodeAt(c) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
 }
+
+/** Frame types counted in `frames_by_type`, in the order they are reported. */
+const FRAME_TYPES = [
+  'join',
+  'forward-join',
+  'neighbor',
+  'disconnect',
+  'shuffle',
+  'shuffle-reply',
+  'gossip',
+  'ihave',
+  'graft',
+  'prune',
+] as const;
+const FRAME_INDEX = new Map<string, number>(FRAME_TYPES.map((t, i) => [t, i]));
 
 function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
+}
+
 /** Runs one simulation to completion. */
 export function runSimulation(opts: SimOptions): SimResult {
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const N = opts.nodes;
   const M = opts.messages;
   const seed = opts.seed ?? 1;
@@ -91,11 +115,6 @@ export function runSimulation(opts: SimOptions): SimResult {
     senderPool.push(...chosen);
   }
 
-  const heap = new EventHeap<SimEvent>();
-  let seq = 0;
-  const schedule = (t: number, k: number, n: number, f: number, m: SimEvent['m']): void => {
-    heap.push({ t, s: seq++, k, n, f, m });
-  };
   // Latency model: by default every node sits at a random point of the unit square and a link's
   // latency grows with the distance (min at distance 0, max across the diagonal), so latencies
   // obey the triangle inequality like real networks mostly do; `random` draws each link's
@@ -110,7 +129,8 @@ export function runSimulation(opts: SimOptions): SimResult {
   const latency =
     (opts.latencyModel ?? 'coordinates') === 'coordinates'
       ? (a: number, b: number): number =>
-          latMin + Math.round((span * Math.hypot(xs[a]! - xs[b]!, ys[a]! - ys[b]!)) / Math.SQRT2)
+          latMin +
+          Math.round((span * Math.sqrt((xs[a]! - xs[b]!) ** 2 + (ys[a]! - ys[b]!) ** 2)) / Math.SQRT2)
       : (a: number, b: number): number => {
           const lo = a < b ? a : b;
           const hi = a < b ? b : a;
@@ -131,7 +151,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let framesLost = 0;
   let events = 0;
   const reports: Record<string, number> = {};
-  const byType: Record<string, number> = {};
+  const byType = new Float64Array(FRAME_TYPES.length);
 
   const joinEnd = (N - 1) * joinSpacing;
   const tStart = joinEnd + warmup;
@@ -141,6 +161,11 @@ export function runSimulation(opts: SimOptions): SimResult {
   let killed = 0;
   let components2s: number | null = null;
   let repairMs: number | null = null;
+
+  const queue = new EventQueue<EventRef>(tEnd);
+  const schedule = (t: number, k: number, n: number, f: number, m: EventRef | null): void => {
+    queue.push(t, k, n, f, m);
+  };
 
   const out: OverlayAction[] = [];
   const msgIndex = (m: GossipMessage): number => {
@@ -153,10 +178,10 @@ export function runSimulation(opts: SimOptions): SimResult {
       const act = out[a]!;
       switch (act.type) {
         case 'send': {
-          const j = index.get(act.to);
-          if (j === undefined) break;
+          const j = indexOfId(act.to);
+          if (j < 0 || j >= N) break;
           frames++;
-          byType[act.message.type] = (byType[act.message.type] ?? 0) + 1;
+          byType[FRAME_INDEX.get(act.message.type)!]!++;
           const t = act.message.type;
           const lossy = lossAll || t === 'gossip' || t === 'ihave' || t === 'graft' || t === 'prune';
           if (loss > 0 && lossy && netRng() < loss) {
@@ -210,37 +235,49 @@ export function runSimulation(opts: SimOptions): SimResult {
   if (killFraction > 0) schedule(tKill, K_KILL, -1, -1, null);
 
   let now = 0;
-  let ev: SimEvent | undefined;
-  while ((ev = heap.pop()) !== undefined && ev.t <= tEnd) {
-    now = ev.t;
+  // One event object per kind, refilled for each event: the cores keep no reference to it.
+  const messageEvent = { type: 'message' as const, from: '', message: null as unknown as OverlayMessage };
+  const timerEvent = { type: 'timer' as const, timer: null as unknown as OverlayTimer };
+  const downEvent = { type: 'peer-down' as const, peer: '' };
+  let slot: number;
+  while ((slot = queue.pop()) >= 0) {
+    now = queue.t[slot]!;
+    const evF = queue.f[slot]!;
+    const evM = queue.m[slot]!;
+    const evK = queue.k[slot]!;
+    const i = queue.n[slot]!;
+    queue.release(slot);
     events++;
-    const i = ev.n;
-    switch (ev.k) {
+    switch (evK) {
       case K_MESSAGE: {
         if (!alive[i]) {
           // The connection is refused or reset: the sender learns after a round trip.
-          if (alive[ev.f]) schedule(now + latency(i, ev.f), K_DOWN, ev.f, i, null);
+          if (alive[evF]) schedule(now + latency(i, evF), K_DOWN, evF, i, null);
           break;
         }
-        const m = ev.m as OverlayMessage;
+        const m = evM as OverlayMessage;
         if (m.type === 'gossip') copies[msgIndex(m)]!++;
-        nodes[i]!.handle({ type: 'message', from: ids[ev.f]!, message: m }, now, out);
+        messageEvent.from = ids[evF]!;
+        messageEvent.message = m;
+        nodes[i]!.handle(messageEvent, now, out);
         perform(i, now);
         break;
       }
       case K_TIMER:
         if (!alive[i]) break;
-        nodes[i]!.handle({ type: 'timer', timer: ev.m as OverlayTimer }, now, out);
+        timerEvent.timer = evM as OverlayTimer;
+        nodes[i]!.handle(timerEvent, now, out);
         perform(i, now);
         break;
       case K_DOWN:
         if (!alive[i]) break;
-        nodes[i]!.handle({ type: 'peer-down', peer: ids[ev.f]! }, now, out);
+        downEvent.peer = ids[evF]!;
+        nodes[i]!.handle(downEvent, now, out);
         perform(i, now);
         break;
       case K_JOIN: {
         if (!alive[i]) break;
-        let contact = ev.f;
+        let contact = evF;
         if (contact < 0) {
           // A retry: until some contact accepted our join, through any live node.
           if (nodes[i]!.membership.joined) break;
@@ -249,11 +286,11 @@ export function runSimulation(opts: SimOptions): SimResult {
         }
         nodes[i]!.join({ id: ids[contact]!, address: ids[contact]! }, now, out);
         perform(i, now);
-        if (i === N - 1 && ev.f >= 0) opts.progress?.({ event: 'joined', t: now, events });
+        if (i === N - 1 && evF >= 0) opts.progress?.({ event: 'joined', t: now, events });
         break;
       }
       case K_BROADCAST: {
-        const k = ev.f;
+        const k = evF;
         let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
         for (let tries = 0; !alive[sender] && tries < 100; tries++) {
           sender = senderPool[Math.floor(rng() * senderPool.length)]!;
@@ -298,10 +335,10 @@ export function runSimulation(opts: SimOptions): SimResult {
         break;
       }
       case K_PROBE: {
-        if (repairMs !== null && ev.f > 2000) break;
+        if (repairMs !== null && evF > 2000) break;
         const c = countComponents();
-        if (ev.f === 2000) components2s = c;
-        if (c === 1 && repairMs === null) repairMs = ev.f;
+        if (evF === 2000) components2s = c;
+        if (c === 1 && repairMs === null) repairMs = evF;
         break;
       }
     }
@@ -374,11 +411,14 @@ export function runSimulation(opts: SimOptions): SimResult {
     order_violations: orderViolations,
     frames,
     frames_lost: framesLost,
-    frames_by_type: byType,
+    frames_by_type: Object.fromEntries(
+      FRAME_TYPES.flatMap((t, x) => (byType[x]! > 0 ? [[t, byType[x]!] as const] : [])),
+    ),
     reports,
     events,
     virtual_s: round(now / 1000, 3),
     wall_s: round((performance.now() - started) / 1000, 2),
+    cpu_s: round(cpuSeconds(process.cpuUsage(cpuStarted)), 2),
     rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
   };
 }

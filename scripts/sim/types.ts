@@ -86,5 +86,7 @@ export interface SimResult {
   events: number;
   virtual_s: number;
   wall_s: number;
+  /** CPU seconds (user + system) of this process during the run: less noisy than wall_s. */
+  cpu_s: number;
   rss_mb: number;
 }

@@ -82,8 +82,8 @@ export class Plumtree {
   readonly order: SenderOrder;
   readonly cache: MessageCache;
   readonly #missing = new Map<string, Missing>();
-  /** The newest message per sender since the last tick, re-announced on the tick. */
-  readonly #latest = new Map<PeerId, Queued>();
+  /** Senders with a message since the last tick (`SenderState.latest`), re-announced on the tick. */
+  #latest: SenderState[] = [];
   /** Lowest announced sequence per sender not yet tracked by `order` (see `#expect`). */
   readonly #lowest = new Map<PeerId, { epoch: number; seq: number }>();
   #queue: Queued[] = [];
@@ -93,11 +93,18 @@ export class Plumtree {
   readonly #o: ResolvedOverlayOptions;
   readonly #host: BroadcastHost;
   readonly #prune: boolean;
+  readonly #seedTrees: boolean;
+  /**
+   * The tree new senders' trees are seeded from (see `#seed`): the tracked sender with the
+   * lowest ID whose tree has been pruned. Every node picks by the same rule, so the seeds agree.
+   */
+  #template: { sender: PeerId; state: SenderState } | null = null;
 
   constructor(options: ResolvedOverlayOptions, host: BroadcastHost) {
     this.#o = options;
     this.#host = host;
     this.#prune = options.mode === 'plumtree';
+    this.#seedTrees = this.#prune && options.seedTrees;
     this.order = new SenderOrder(options);
     this.cache = new MessageCache(options.maxCachedMessages, options.cacheRetentionMs);
   }
@@ -129,16 +136,24 @@ export class Plumtree {
       throw new MeshwireError('ERR_RATE_LIMITED', 'broadcast rate limit (originRate) exceeded');
     }
     const seq = ++this.#seq;
-    const fields = { sender: self, epoch: this.#o.epoch, seq, kind, payload };
+    const signature = this.#o.signer.sign({ sender: self, epoch: this.#o.epoch, seq, kind, payload });
+    // A literal with the fields in the order of `withHops`: every payload object then has one
+    // shape, which keeps property reads on them monomorphic.
     const message: GossipMessage = {
       type: 'gossip',
-      ...fields,
+      sender: self,
+      epoch: this.#o.epoch,
+      seq,
+      kind,
+      payload,
       hops: 1,
-      signature: this.#o.signer.sign(fields),
+      signature,
     };
     this.order.own(message);
     this.cache.add(message, now);
     const state = this.order.state(self)!;
+    if (seq === 1) this.#seed(self, state, null);
+    state.relayed = seq;
     let eager = 0;
     let lazy = 0;
     for (const p of this.#host.neighbors()) {
@@ -150,7 +165,7 @@ export class Plumtree {
       }
     }
     if (lazy > 0 || this.#o.announceToEager) this.#announce(message, self, state, now, out);
-    this.#latest.set(self, { entry: message, from: self, state, again: true });
+    this.#setLatest(state, message, self);
     return { id: { sender: self, epoch: this.#o.epoch, seq }, eager, lazy };
   }
 
@@ -165,10 +180,20 @@ export class Plumtree {
     const seen = this.order.classify(m);
     if (seen === 'duplicate') {
       // PRUNE even when `from` is lazy here already: it may still count us as eager (a PRUNE and
-      // a payload can cross), and it must stop sending.
+      // a payload can cross), and it must stop sending. One exception: when `from` was eager
+      // here and is not where our copy came from, we relayed this very message to it, so our
+      // copy reaches it as a duplicate too and it prunes us on its side without being told.
+      // That is most duplicates of a flood (both ends of a link relay before hearing from the
+      // other), so most PRUNEs of a first broadcast are saved. Should our copy be lost, `from`
+      // sends the next message again, `from` is lazy here by then, and the PRUNE goes out.
       if (this.#prune && neighbor) {
-        makeLazy(this.order.state(m.sender), from, this.#o.maxPeers, this.#host.isNeighbor);
-        out.push({ type: 'send', to: from, address: '', message: { type: 'prune', sender: m.sender } });
+        const state = this.order.state(m.sender);
+        const crossed =
+          state !== undefined && state.parent !== from && state.relayed === m.seq && !isLazy(state, from);
+        this.#lazy(m.sender, state, from);
+        if (!crossed) {
+          out.push({ type: 'send', to: from, address: '', message: { type: 'prune', sender: m.sender } });
+        }
       }
       return;
     }
@@ -186,6 +211,8 @@ export class Plumtree {
     }
     this.order.accept(m, from, now, out, hint);
     const state = this.order.state(m.sender)!;
+    // No parent yet: the first message of this sender (or of its new epoch) seen here.
+    if (state.parent === null) this.#seed(m.sender, state, from);
     state.hops = m.hops;
     state.parent = from;
     if (this.#o.mode !== 'direct') {
@@ -198,9 +225,10 @@ export class Plumtree {
       return this.#report(out, { kind: 'rate-limited', from, scope: 'origin', id: idOf(m) });
     }
     this.cache.add(m, now);
-    if (this.#o.mode !== 'direct') this.#latest.set(m.sender, { entry: m, from, state, again: true });
+    if (this.#o.mode !== 'direct') this.#setLatest(state, m, from);
     if (this.#o.mode === 'direct' || m.hops >= this.#o.maxHops) return;
     const copy = withHops(m, m.hops + 1);
+    state.relayed = m.seq;
     let lazy = false;
     for (const p of this.#host.neighbors()) {
       if (p.id === from) continue;
@@ -241,7 +269,7 @@ export class Plumtree {
       message: { type: 'graft', ids: [{ ...idOf(e), seq: 0 }] },
     });
     if (this.#host.isNeighbor(old)) {
-      makeLazy(state, old, this.#o.maxPeers, this.#host.isNeighbor);
+      this.#lazy(e.sender, state, old);
       out.push({ type: 'send', to: old, address: '', message: { type: 'prune', sender: e.sender } });
     }
     state.parent = from;
@@ -266,8 +294,7 @@ export class Plumtree {
 
   /** Handles a PRUNE: `from` leaves `sender`'s tree here (it gets IHAVEs instead). */
   onPrune(from: PeerId, sender: PeerId): void {
-    if (this.#prune && this.#host.isNeighbor(from))
-      makeLazy(this.order.state(sender), from, this.#o.maxPeers, this.#host.isNeighbor);
+    if (this.#prune && this.#host.isNeighbor(from)) this.#lazy(sender, this.order.state(sender), from);
   }
 
   /** The IHAVE batch timer: announces what was queued to each neighbour lazy for it. */
@@ -336,9 +363,14 @@ export class Plumtree {
     // Anti-entropy for the last message of a sender: a node that lost it (and every copy and
     // IHAVE of it) would see no later message reveal the gap. So each tick re-announces, to
     // every neighbour, the newest message of each sender heard since the previous tick.
-    if (this.#latest.size > 0) {
-      for (const q of this.#latest.values()) this.#queue.push(q);
-      this.#latest.clear();
+    if (this.#latest.length > 0) {
+      for (const state of this.#latest) {
+        const entry = state.latest;
+        if (entry === null) continue;
+        this.#queue.push({ entry, from: state.latestFrom, state, again: true });
+        state.latest = null;
+      }
+      this.#latest = [];
       if (!this.#ihaveArmed) {
         this.#ihaveArmed = true;
         out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
@@ -398,6 +430,53 @@ export class Plumtree {
       this.#ihaveArmed = true;
       out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
     }
+  }
+
+  #setLatest(state: SenderState, m: GossipMessage, from: PeerId): void {
+    if (state.latest === null) this.#latest.push(state);
+    state.latest = m;
+    state.latestFrom = from;
+  }
+
+  /** Prunes `peer` from `sender`'s tree; a pruned tree can serve as the template. */
+  #lazy(sender: PeerId, state: SenderState | undefined, peer: PeerId): void {
+    if (!state) return;
+    makeLazy(state, peer, this.#o.maxPeers, this.#host.isNeighbor);
+    this.#offerTemplate(sender, state);
+  }
+
+  #offerTemplate(sender: PeerId, state: SenderState): void {
+    const t = this.#template;
+    if (t === null || sender <= t.sender || this.order.state(t.sender) !== t.state) {
+      this.#template = { sender, state };
+    }
+  }
+
+  /**
+   * Seeds a new sender's tree from the template tree instead of starting with every link eager.
+   * A first broadcast over an all-eager tree floods: every node gets about maxPeers copies and
+   * prunes all but one (at 10,000 nodes and 100 senders, 40 % of all frames were these floods
+   * and their PRUNEs). The template is another sender's pruned tree, and the eager links of a
+   * settled tree form a spanning tree of the overlay whatever the root, so the new sender's
+   * first broadcast reaches every node about once. Its paths are the template's, not the new
+   * sender's fastest: the tree optimisation (`#optimize`) then moves nodes to shorter lazy
+   * paths, and a link the template lacks (changed neighbours) is repaired by IHAVE and GRAFT
+   * like any loss. The neighbour the first message came from stays eager (it is the parent).
+   */
+  #seed(sender: PeerId, state: SenderState, from: PeerId | null): void {
+    if (!this.#seedTrees || state.lazy !== null) return;
+    const t = this.#template;
+    if (t === null || t.sender === sender || this.order.state(t.sender) !== t.state) {
+      if (t !== null && t.sender !== sender) this.#template = null; // forgotten: pick anew
+      return;
+    }
+    const lazy = t.state.lazy;
+    if (lazy === null) return;
+    const isNeighbor = this.#host.isNeighbor;
+    const seeded: PeerId[] = [];
+    for (const p of lazy) if (p !== from && isNeighbor(p)) seeded.push(p);
+    state.lazy = seeded;
+    this.#offerTemplate(sender, state);
   }
 
   #peerBucket(peer: PeerId, now: number): TokenBucket {

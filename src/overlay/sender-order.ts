@@ -46,9 +46,16 @@ export interface SenderState {
   lazy: PeerId[] | null;
   /** When the last message of this sender arrived (the state expires `senderTtlMs` later). */
   active: number;
+  /** When the entry last moved to the back of the least-recently-active order. */
+  touched: number;
+  /** The newest message of this sender since the last tick, re-announced on the tick. */
+  latest: GossipMessage | null;
+  latestFrom: PeerId;
   /** Hops of the last new message from this sender, and the neighbour it came from. */
   hops: number;
   parent: PeerId | null;
+  /** Sequence number of the last message of this sender relayed (or sent) by this node. */
+  relayed: number;
   /** The sender's token bucket (`originRate`), kept here to avoid a second per-sender map. */
   tokens: number;
   refilled: number;
@@ -58,6 +65,13 @@ export interface SenderState {
 export class SenderOrder {
   readonly #senders = new Map<PeerId, SenderState>();
   readonly #o: ResolvedOverlayOptions;
+  /**
+   * The last sender looked up and its state: handling one message looks its sender up half a
+   * dozen times, and with thousands of nodes in one process (the simulator) each Map lookup is
+   * a cache miss. Cleared whenever that sender's entry is removed or replaced.
+   */
+  #memoSender: PeerId | null = null;
+  #memoState: SenderState | undefined = undefined;
 
   constructor(options: ResolvedOverlayOptions) {
     this.#o = options;
@@ -70,7 +84,7 @@ export class SenderOrder {
 
   /** Whether `id` is new to this node, a duplicate, or too late to be delivered in order. */
   classify(id: MessageId): Seen {
-    const s = this.#senders.get(id.sender);
+    const s = this.#get(id.sender);
     if (!s || id.epoch > s.epoch) return 'new';
     if (id.epoch < s.epoch) return 'old-epoch';
     if (id.seq < s.first) {
@@ -85,18 +99,18 @@ export class SenderOrder {
 
   /** The state of `sender`, if tracked. */
   state(sender: PeerId): SenderState | undefined {
-    return this.#senders.get(sender);
+    return this.#get(sender);
   }
 
   /** Whether an order state exists for `sender` at `epoch` or later. */
   tracks(sender: PeerId, epoch: number): boolean {
-    const s = this.#senders.get(sender);
+    const s = this.#get(sender);
     return s !== undefined && s.epoch >= epoch;
   }
 
   /** The sequence numbers below `seq` still missing for `sender` (at most `limit`), oldest first. */
   missingBefore(id: MessageId, limit: number): number[] {
-    const s = this.#senders.get(id.sender);
+    const s = this.#get(id.sender);
     if (!s || s.epoch !== id.epoch) return [];
     const out: number[] = [];
     // While the start is not fixed, the earlier messages (a sender counts from 1) may be on
@@ -108,7 +122,7 @@ export class SenderOrder {
 
   /** Records our own broadcast so its echoes are recognised as duplicates. */
   own(id: MessageId): void {
-    let s = this.#senders.get(id.sender);
+    let s = this.#get(id.sender);
     if (!s || s.epoch !== id.epoch) s = this.#create(id.sender, id.epoch, id.seq, null);
     s.next = id.seq + 1;
   }
@@ -118,7 +132,7 @@ export class SenderOrder {
    * holds it back. Pushes `deliver`, `timer` and `report` actions.
    */
   accept(message: GossipMessage, from: PeerId, now: number, out: ActionSink, firstHint?: number): void {
-    let s = this.#senders.get(message.sender);
+    let s = this.#get(message.sender);
     if (!s || message.epoch > s.epoch) {
       if (s) this.#flush(message.sender, s, out); // the sender restarted: nothing older will come
       // Order starts at the first message seen, or earlier when an IHAVE announced an earlier
@@ -147,15 +161,12 @@ export class SenderOrder {
       }
     } else if (s.settleUntil > now) {
       // Still settling: an earlier message moves the start back; nothing is delivered yet.
-      this.#senders.delete(message.sender);
-      this.#senders.set(message.sender, s);
+      this.#touch(message.sender, s, now);
       if (message.seq < s.first) s.first = s.next = message.seq;
       s.held!.set(message.seq, { message, from });
       return;
     } else {
-      // Keep the Map in least-recently-active order for eviction.
-      this.#senders.delete(message.sender);
-      this.#senders.set(message.sender, s);
+      this.#touch(message.sender, s, now);
     }
     s.active = now;
     if (message.seq === s.next) {
@@ -179,7 +190,7 @@ export class SenderOrder {
    * rate. A sender not tracked yet has a full bucket.
    */
   take(sender: PeerId, now: number): boolean {
-    const s = this.#senders.get(sender);
+    const s = this.#get(sender);
     if (!s) return true;
     const { perSecond, burst } = this.#o.originRate;
     if (s.refilled === -Infinity) s.refilled = now;
@@ -203,12 +214,13 @@ export class SenderOrder {
       if (s.active > limit) return;
       if (s.held) continue;
       this.#senders.delete(sender);
+      if (sender === this.#memoSender) this.#memoSender = null;
     }
   }
 
   /** Handles a `gap` timer: skips the gap if it is still open and due. */
   gapTimer(sender: PeerId, now: number, out: ActionSink): void {
-    const s = this.#senders.get(sender);
+    const s = this.#get(sender);
     if (!s || !s.held || s.gapDeadline > now) return;
     if (s.settleUntil !== 0) {
       // The start is fixed now: deliver from there, gaps as usual. Whatever came before it was
@@ -226,8 +238,31 @@ export class SenderOrder {
     this.#drain(sender, s, now, out);
   }
 
+  #get(sender: PeerId): SenderState | undefined {
+    if (sender === this.#memoSender) return this.#memoState;
+    const s = this.#senders.get(sender);
+    this.#memoSender = sender;
+    this.#memoState = s;
+    return s;
+  }
+
+  /**
+   * Keeps the Map in least-recently-active order (for eviction and `expire`), roughly: an entry
+   * moves to the back only when it was last moved a while ago, which saves a delete and an
+   * insert per message. Entries are then out of order by at most that while, so `expire` may
+   * keep a silent sender up to `senderTtlMs / 16` longer (never shorter).
+   */
+  #touch(sender: PeerId, s: SenderState, now: number): void {
+    if (now - s.touched < this.#o.senderTtlMs / 16) return;
+    s.touched = now;
+    this.#senders.delete(sender);
+    this.#senders.set(sender, s);
+  }
+
   #create(sender: PeerId, epoch: number, first: number, out: ActionSink | null): SenderState {
     this.#senders.delete(sender);
+    this.#memoSender = null;
+    this.#memoState = undefined;
     if (this.#senders.size >= this.#o.maxSenders) {
       const [oldest, state] = this.#senders.entries().next().value as [PeerId, SenderState];
       this.#senders.delete(oldest);
@@ -247,11 +282,17 @@ export class SenderOrder {
       lazy: null,
       hops: 0,
       parent: null,
+      relayed: 0,
       active: 0,
+      touched: -Infinity,
+      latest: null,
+      latestFrom: '',
       tokens: this.#o.originRate.burst,
       refilled: -Infinity,
     };
     this.#senders.set(sender, s);
+    this.#memoSender = sender;
+    this.#memoState = s;
     return s;
   }
 
