@@ -16,6 +16,8 @@
  * `--messages` broadcasts of 16 bytes from random nodes at `--rate`/s, until every node has all
  * of them (or 30 s): CPU per delivery, raw and with the idle rate subtracted. Prints one JSON line.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { P2PNode as P2PNodeClass } from '../../src/index.js';
@@ -37,6 +39,22 @@ const IDLE_S = arg('--idle-s', 6);
 const MESSAGES = arg('--messages', 400);
 const RATE = arg('--rate', 100);
 let seed = arg('--seed', 1);
+/** `--profile <prefix>`: V8 CPU profiles of the idle and load phases only, `<prefix>-idle.cpuprofile` and `-load`. */
+const profileAt = process.argv.indexOf('--profile');
+const profilePrefix = profileAt >= 0 ? process.argv[profileAt + 1] : undefined;
+const inspector = profilePrefix ? new Session() : undefined;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+}
+async function profile<T>(phase: string, body: () => Promise<T>): Promise<T> {
+  if (!inspector) return body();
+  await inspector.post('Profiler.start');
+  const result = await body();
+  const { profile: p } = await inspector.post('Profiler.stop');
+  writeFileSync(`${profilePrefix}-${phase}.cpuprofile`, JSON.stringify(p));
+  return result;
+}
 
 /** mulberry32: the same joins and senders for A and B. */
 function random(): number {
@@ -64,11 +82,14 @@ const nodes: P2PNodeClass[] = [];
 const delivered: number[] = [];
 let errors = 0;
 let reports = 0;
+/** `peer-connected` events: each new connection counts at both ends. */
+let connected = 0;
 for (let g = 0; g < N; g++) {
   const n = new P2PNode({ host: '127.0.0.1', port: 0, overlay: true, maxPeers: MAX_PEERS, name: `o${g}` });
   delivered.push(0);
   n.on('bytes', () => delivered[g]!++);
   n.on('error', () => errors++);
+  n.on('peer-connected', () => connected++);
   n.on('overlay-report', (e) => {
     if (e.report.kind !== 'join-failed') reports++;
   });
@@ -87,27 +108,32 @@ const formS = (Date.now() - formStart) / 1000;
 await sleep(2000);
 
 // Idle: no traffic, only the overlay's maintenance (ticks, shuffles, re-join probes, sweeps).
+const connectedAtIdle = connected;
 const idleAt = process.cpuUsage();
 const idleWall = performance.now();
-await sleep(IDLE_S * 1000);
+await profile('idle', () => sleep(IDLE_S * 1000));
 const idleCpu = cpuMs(process.cpuUsage(idleAt));
 const idleWallS = (performance.now() - idleWall) / 1000;
 const idlePerNodeS = idleCpu / idleWallS / N;
+const idleConnectionsPerNodeS = (connected - connectedAtIdle) / 2 / idleWallS / N;
 
 // Load: broadcasts from random nodes at RATE/s.
 const before = delivered.reduce((a, b) => a + b, 0);
+const relayedBefore = nodes.reduce((a, n) => a + n.overlayStats()!.relayed, 0);
 const loadAt = process.cpuUsage();
 const loadWall = performance.now();
 const payload = new Uint8Array(16);
 let failed = 0;
-for (let i = 0; i < MESSAGES; i++) {
-  const due = loadWall + (i * 1000) / RATE;
-  const wait = due - performance.now();
-  if (wait > 0) await sleep(wait);
-  nodes[Math.floor(random() * N)]!.broadcastBytes(payload).catch(() => failed++);
-}
 const expected = MESSAGES * (N - 1);
-const complete = await until(() => delivered.reduce((a, b) => a + b, 0) - before >= expected, 30_000);
+const complete = await profile('load', async () => {
+  for (let i = 0; i < MESSAGES; i++) {
+    const due = loadWall + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    nodes[Math.floor(random() * N)]!.broadcastBytes(payload).catch(() => failed++);
+  }
+  return until(() => delivered.reduce((a, b) => a + b, 0) - before >= expected, 30_000);
+});
 const loadCpu = cpuMs(process.cpuUsage(loadAt));
 const loadWallS = (performance.now() - loadWall) / 1000;
 const got = delivered.reduce((a, b) => a + b, 0) - before;
@@ -123,6 +149,7 @@ console.log(
     formS: +formS.toFixed(1),
     meanActive: +mean(stats.map((s) => s.active.length)).toFixed(2),
     idleMsPerNodeS: +idlePerNodeS.toFixed(3),
+    idleConnectionsPerNodeS: +idleConnectionsPerNodeS.toFixed(3),
     messages: MESSAGES,
     deliveries: got,
     expected,
@@ -131,7 +158,8 @@ console.log(
     loadWallS: +loadWallS.toFixed(2),
     cpuMsPerDelivery: +(loadCpu / got).toFixed(4),
     cpuMsPerDeliveryNet: +((loadCpu - idlePerNodeS * N * loadWallS) / got).toFixed(4),
-    relayed: stats.reduce((a, s) => a + s.relayed, 0),
+    /** Payload copies relayed (sent by nodes other than the sender) per delivery, load phase. */
+    relayedPerDelivery: +((stats.reduce((a, s) => a + s.relayed, 0) - relayedBefore) / got).toFixed(3),
     reports,
     errors,
   }),
