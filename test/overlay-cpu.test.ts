@@ -1,0 +1,69 @@
+/**
+ * What the overlay's CPU savings (issue 13, bench/probes/overlay-cpu.ts) must not cost: a
+ * sender's key is imported and checked against its ID once and then reused, and the reuse never
+ * lets another key, an altered message or a key for another ID through.
+ */
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { verifyBroadcast } from '../src/mesh/overlay-driver.js';
+import { signedBytes, type SignedFields } from '../src/overlay/index.js';
+import { peerIdFromPublicKey, rawEd25519PublicKey } from '../src/secure/identity.js';
+
+interface Key {
+  id: string;
+  raw: Buffer;
+  sign: (f: SignedFields) => Uint8Array;
+}
+
+function key(): Key {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = Buffer.from(rawEd25519PublicKey(publicKey));
+  return {
+    id: peerIdFromPublicKey(raw),
+    raw,
+    sign: (f) => Buffer.concat([raw, edSign(null, signedBytes(f), privateKey)]),
+  };
+}
+
+const fields = (sender: string, seq: number): SignedFields => ({
+  sender,
+  epoch: 1,
+  seq,
+  kind: 1,
+  payload: Buffer.from(`m${seq}`),
+});
+
+describe('overlay signature key cache', () => {
+  it('a cached sender key verifies later messages and rejects altered ones and other keys', () => {
+    const alice = key();
+    const mallory = key();
+    assert.equal(verifyBroadcast(fields(alice.id, 1), alice.sign(fields(alice.id, 1))), true);
+    // Cached now: later messages verify, altered ones do not.
+    for (let seq = 2; seq < 5; seq++) {
+      const sig = alice.sign(fields(alice.id, seq));
+      assert.equal(verifyBroadcast(fields(alice.id, seq), sig), true);
+      assert.equal(verifyBroadcast({ ...fields(alice.id, seq), seq: seq + 1 }, sig), false);
+    }
+    // Mallory's own key in front of her signature over Alice's fields: not Alice's key.
+    assert.equal(verifyBroadcast(fields(alice.id, 9), mallory.sign(fields(alice.id, 9))), false);
+    // Alice's (cached) key in front of Mallory's signature: the signature does not match.
+    const forged = Buffer.from(mallory.sign(fields(alice.id, 9)));
+    alice.raw.copy(forged, 0);
+    assert.equal(verifyBroadcast(fields(alice.id, 9), forged), false);
+    // Alice's key claimed for Mallory's ID (the cache holds Alice's key under Alice's ID only).
+    assert.equal(verifyBroadcast(fields(mallory.id, 1), alice.sign(fields(mallory.id, 1))), false);
+    // And Alice's key still works after those attempts.
+    assert.equal(verifyBroadcast(fields(alice.id, 10), alice.sign(fields(alice.id, 10))), true);
+  });
+
+  it('stays correct past its bound (1024 senders): evicted senders verify again', () => {
+    const senders = Array.from({ length: 1100 }, key);
+    for (const s of senders) assert.equal(verifyBroadcast(fields(s.id, 1), s.sign(fields(s.id, 1))), true);
+    // The first ones were evicted: checked and imported anew.
+    for (const s of senders.slice(0, 5)) {
+      assert.equal(verifyBroadcast(fields(s.id, 2), s.sign(fields(s.id, 2))), true);
+      assert.equal(verifyBroadcast(fields(s.id, 2), senders[999]!.sign(fields(s.id, 2))), false);
+    }
+  });
+});
