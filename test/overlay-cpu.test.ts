@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as edSign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { verifyBroadcast } from '../src/mesh/overlay-driver.js';
-import { signedBytes, type SignedFields } from '../src/overlay/index.js';
+import { Overlay, signedBytes, type OverlayAction, type SignedFields } from '../src/overlay/index.js';
 import { peerIdFromPublicKey, rawEd25519PublicKey } from '../src/secure/identity.js';
+import { testSigner, testVerifier } from './helpers/overlay-driver.js';
 
 interface Key {
   id: string;
@@ -67,3 +68,63 @@ describe('overlay signature key cache', () => {
     }
   });
 });
+
+describe('top-up of an active view one short of full', () => {
+  it('backs off after refusals (1, 2, 4 ticks...) and replaces a lost neighbour at once', () => {
+    const node = new Overlay({
+      self: { id: 'x', address: 'x:1' },
+      maxPeers: 2,
+      epoch: 1,
+      signer: testSigner,
+      verifier: testVerifier,
+      random: mulberry(3),
+    });
+    let now = 0;
+    const requests: string[] = [];
+    const feed = (from: string, message: never): void => {
+      const out: OverlayAction[] = [];
+      node.handle({ type: 'message', from, message }, now, out);
+    };
+    /** Runs the tick at `at`; returns the peers a NEIGHBOR request went to. */
+    const tick = (at: number): string[] => {
+      now = at;
+      const out: OverlayAction[] = [];
+      node.handle({ type: 'timer', timer: { kind: 'tick' } }, now, out);
+      const to = out.flatMap((a) => (a.type === 'send' && a.message.type === 'neighbor' ? [a.to] : []));
+      requests.push(...to);
+      return to;
+    };
+    node.join({ id: 'a', address: 'a:1' }, now, []);
+    feed('a', { type: 'neighbor', high: true, address: 'a:1' } as never);
+    const backups = ['b', 'c', 'd', 'e', 'f'].map((id) => ({ id, address: `${id}:1` }));
+    feed('a', { type: 'shuffle-reply', peers: backups, sketch: [] } as never);
+    assert.deepEqual(node.stats().active, ['a']);
+    // One short of full: asks a backup on the first tick; every backup is full and refuses.
+    const refuse = (to: string[]): void => {
+      assert.equal(to.length, 1, `one request, got ${to.join(',')}`);
+      feed(to[0]!, { type: 'disconnect', alive: true } as never);
+    };
+    refuse(tick(1000));
+    assert.deepEqual(tick(2000), [], 'waits 2 ticks after the first refusal');
+    refuse(tick(3000));
+    assert.deepEqual([tick(4000), tick(5000), tick(6000)].flat(), [], 'then 4 ticks');
+    refuse(tick(7000));
+    assert.equal(requests.length, 3);
+    // The neighbour dies: replaced at once (not on a tick), and the wait is over.
+    const out: OverlayAction[] = [];
+    node.handle({ type: 'peer-down', peer: 'a' }, 7500, out);
+    const asked = out.filter((a) => a.type === 'send' && a.message.type === 'neighbor');
+    assert.equal(asked.length, 2, 'both free slots asked for at once');
+  });
+});
+
+/** A small seeded generator (mulberry32). */
+function mulberry(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
