@@ -5,13 +5,13 @@
  * time: meaningful on a busy machine.
  *
  *   node --import tsx bench/probes/overlay-cpu.ts [--nodes 40] [--max-peers 8] [--idle-s 6]
- *        [--messages 400] [--rate 100] [--seed 1]
+ *        [--settle-s 10] [--messages 400] [--rate 100] [--seed 1]
  *   MESHWIRE_BENCH_SRC=/tmp/a/dist ... (A/B against a compiled tree: `tsc -p tsconfig.build.json
  *   --outDir /tmp/a/dist` in another checkout; interleave A and B runs)
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/probes/overlay-cpu.ts
  *
  * Phases: start N nodes; node g > 0 bootstraps through a random earlier one (seeded); wait until
- * every active view has at least min(maxPeers - 2, N - 1) neighbours (or 30 s); settle 2 s; then
+ * every active view has at least min(maxPeers - 2, N - 1) neighbours (or 30 s); settle `--settle-s`; then
  * **idle**: CPU over `--idle-s` seconds with no traffic, per node-second; then **load**:
  * `--messages` broadcasts of 16 bytes from random nodes at `--rate`/s, until every node has all
  * of them (or 30 s): CPU per delivery, raw and with the idle rate subtracted. Prints one JSON line.
@@ -35,7 +35,8 @@ function arg(name: string, fallback: number): number {
 }
 const N = arg('--nodes', 40);
 const MAX_PEERS = arg('--max-peers', 8);
-const IDLE_S = arg('--idle-s', 6);
+const IDLE_S = arg('--idle-s', 10);
+const SETTLE_S = arg('--settle-s', 10);
 const MESSAGES = arg('--messages', 400);
 const RATE = arg('--rate', 100);
 let seed = arg('--seed', 1);
@@ -105,7 +106,7 @@ for (let g = 1; g < N; g++) {
 const want = Math.min(MAX_PEERS - 2, N - 1);
 const formed = await until(() => nodes.every((n) => (n.overlayStats()?.active.length ?? 0) >= want), 30_000);
 const formS = (Date.now() - formStart) / 1000;
-await sleep(2000);
+await sleep(SETTLE_S * 1000);
 
 // Idle: no traffic, only the overlay's maintenance (ticks, shuffles, re-join probes, sweeps).
 const connectedAtIdle = connected;
