@@ -4,7 +4,8 @@
  * fresh by shuffles. Two departures from the paper, both for small networks and quick repair:
  * a FORWARD_JOIN walk also ends at a node whose active view has room (so a network of at most
  * maxPeers + 1 nodes becomes the full mesh at once), and the active view is topped up from the
- * passive view on every tick, not only after a failure. Two additions: learned candidates (peer
+ * passive view on every tick, not only after a failure (backing off when one short of full and
+ * refused: MAX_REFILL_BACKOFF). Two additions: learned candidates (peer
  * exchange, peer book) kept apart from the passive view, and a periodic re-join probe that merges
  * split halves (README "How big networks work", "Partitions").
  *
