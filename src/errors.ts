@@ -38,6 +38,7 @@ export type ErrorCode =
   | 'ERR_FILE_INTEGRITY'
   | 'ERR_FILE_IO'
   | 'ERR_FILE_REFUSED'
+  | 'ERR_DISK_QUOTA'
   | 'ERR_KEY_FILE'
   | 'ERR_RATE_LIMITED'
   | 'ERR_BAD_SIGNATURE'

@@ -73,7 +73,9 @@ export class P2PNode extends TypedEmitter<NodeEvents> {
 
   /**
    * With `overlay: true`, after `start()`: the overlay's active view (neighbours), passive view
-   * (backups) and counters, for `/peers`; otherwise `undefined`.
+   * (backups), learned candidates, the network-size estimate (`sizeEstimate`), every report
+   * counted by kind (`reports`: what the overlay dropped), payloads relayed for others and the
+   * relays blocked after a bad signature, for `/peers` and the application; otherwise `undefined`.
    */
   overlayStats(): NodeOverlayStats | undefined {
     return this.#mesh.overlayStats();

@@ -72,7 +72,7 @@ describe('Merkle tree (BEP 52)', () => {
       17 * piece,
     ]) {
       const data = randomBytes(size);
-      for (const readSize of [1000, 65536, 1 << 20]) {
+      for (const readSize of [1000, 20000, 65536, 1 << 20]) {
         const { root, layer } = hashAll(data, piece, readSize);
         assert.deepEqual(root, naiveRoot(data), `size ${size}, reads of ${readSize}`);
         assert.equal(layer.length, Math.ceil(size / piece));

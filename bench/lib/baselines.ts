@@ -4,6 +4,8 @@
  * measured rounds, and iperf3 is the physical limit of the loopback. A baseline that writes
  * 64 KiB at a time is beaten by anything that batches, so a ratio against it says little.
  */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { Config } from './rounds.js';
 import type { Context, Pair, Setup } from './context.js';
 import { cpuPercent } from './context.js';
@@ -159,6 +161,55 @@ export function iperfConfig(seconds: number): Config<BulkSample> | string {
         txNsPerByte: nsPerByte(s.txCpu),
         rxNsPerByte: nsPerByte(s.rxCpu),
         setting: '128 KiB writes',
+      };
+    },
+  };
+}
+
+/**
+ * The standalone script `bench/probes/plain-stream.mjs` (plain `node`: no tsx, no harness, no
+ * meshwire code, an openssl-made RSA certificate) as a round configuration: two fresh processes
+ * per run, timed by its own receiver from first byte to last. It runs in the same rounds as the
+ * bench's raw baselines, so a gap between a script anyone would write and the bench's own
+ * baseline shows in every run instead of being argued from runs on different days (issue 16
+ * part 1); the best raw TLS figure takes it into account.
+ */
+export function plainScriptConfig(
+  key: string,
+  kind: 'tcp' | 'tls',
+  total: number,
+  s: WriteSetting,
+): Config<BulkSample> {
+  const script = fileURLToPath(new URL('../probes/plain-stream.mjs', import.meta.url));
+  const args = [script, kind, String(s.size), String(total / MiB), '--json'];
+  if (s.depth > 0) args.push('--depth', String(s.depth));
+  if (!s.noDelay) args.push('--nagle');
+  return {
+    key,
+    setup: { kind: 'none', label: `plain script (${kind})` },
+    measure: async (_pair, warmup) => {
+      const run = warmup
+        ? [...args.slice(0, 3), String(Math.min(total, 64 * MiB) / MiB), ...args.slice(4)]
+        : args;
+      const out = await new Promise<string>((resolve, reject) => {
+        execFile(process.execPath, run, { timeout: 150_000 }, (err, stdout) =>
+          err ? reject(err) : resolve(stdout),
+        );
+      });
+      const r = JSON.parse(out) as {
+        mbps: number;
+        rxNsPerByte: number;
+        txNsPerByte: number;
+        rxCpu: number;
+        txCpu: number;
+      };
+      return {
+        mbps: Math.round(r.mbps),
+        txCpu: Math.round(r.txCpu),
+        rxCpu: Math.round(r.rxCpu),
+        txNsPerByte: Number(r.txNsPerByte.toFixed(3)),
+        rxNsPerByte: Number(r.rxNsPerByte.toFixed(3)),
+        setting: `${settingLabel(s)}, plain node script`,
       };
     },
   };

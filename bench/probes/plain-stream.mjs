@@ -4,8 +4,11 @@
  * MiB in `size`-byte writes honouring backpressure, the receiver times first byte to last.
  * It exists to check the bench's raw baselines against a script anyone would write (issue 16).
  *
- *   node bench/probes/plain-stream.mjs tcp|tls SIZE MIB [--depth BYTES] [--nagle] [--ed25519]
+ *   node bench/probes/plain-stream.mjs tcp|tls SIZE MIB [--depth BYTES] [--nagle] [--ed25519] [--json]
  *
+ * `--json`: print one JSON object (mbps, receiver and sender CPU in ns per byte and in % of a
+ * core) instead of the sentence; the throughput suite runs it so, as a same-run check of its own
+ * raw baselines (bench/lib/baselines.ts, `plainScriptConfig`).
  * `--depth`: keep up to BYTES queued in Node before awaiting 'drain' (default: the stream's
  * own 16 KiB mark). The certificate is a throwaway one made with `openssl` (RSA 2048, or
  * Ed25519 with --ed25519) in the OS temp directory.
@@ -25,7 +28,7 @@ const size = Number(sizeText);
 const total = Number(mibText) * 1024 * 1024;
 if (!['tcp', 'tls'].includes(kind ?? '') || !(size > 0) || !(total > 0) || total > 2 ** 34) {
   console.error(
-    'usage: node bench/probes/plain-stream.mjs tcp|tls SIZE MIB [--depth BYTES] [--nagle] [--ed25519]',
+    'usage: node bench/probes/plain-stream.mjs tcp|tls SIZE MIB [--depth BYTES] [--nagle] [--ed25519] [--json]',
   );
   process.exit(2);
 }
@@ -119,11 +122,22 @@ if (process.env.PLAIN_STREAM_ROLE === 'rx') {
   const sender = await txDone;
   clearTimeout(killer);
   const ns = (ms) => ((ms * 1e6) / total).toFixed(2);
-  console.log(
-    `${kind} ${size} B writes, ${depth ? `${depth} B queue` : 'default queue'}, ${noDelay ? 'nodelay' : 'Nagle'}` +
-      `${kind === 'tls' ? `, ${certKind}` : ''}: ${(total / 1e3 / result.ms).toFixed(0)} MB/s; ` +
-      `CPU receiver ${ns(result.cpuMs)} ns/B, sender ${ns(sender.cpuMs)} ns/B`,
-  );
+  if (argv.includes('--json')) {
+    console.log(
+      JSON.stringify({
+        mbps: total / 1e3 / result.ms,
+        rxNsPerByte: (result.cpuMs * 1e6) / total,
+        txNsPerByte: (sender.cpuMs * 1e6) / total,
+        rxCpu: (100 * result.cpuMs) / result.ms,
+        txCpu: (100 * sender.cpuMs) / result.ms,
+      }),
+    );
+  } else
+    console.log(
+      `${kind} ${size} B writes, ${depth ? `${depth} B queue` : 'default queue'}, ${noDelay ? 'nodelay' : 'Nagle'}` +
+        `${kind === 'tls' ? `, ${certKind}` : ''}: ${(total / 1e3 / result.ms).toFixed(0)} MB/s; ` +
+        `CPU receiver ${ns(result.cpuMs)} ns/B, sender ${ns(sender.cpuMs)} ns/B`,
+    );
   tx.kill();
   rx.kill();
 }

@@ -158,9 +158,9 @@ export class CliApp {
         const receiverReady = receiver.start();
         await node.start();
         await receiverReady;
-        // The share reads the peer list as it starts, so only once the node runs (it subscribes
-        // before its first await; bootstrap dials only after this). It resumes interrupted
-        // downloads.
+        // The share subscribed when it was constructed (above, before the node started), so
+        // offers that arrived meanwhile wait for it; it reads the peer list as it starts, so
+        // only once the node runs. It resumes interrupted downloads.
         await this.#files?.share.start();
       } catch (err) {
         if (this.#closing) return await this.#finished;
@@ -368,6 +368,7 @@ export class CliApp {
       const dashboard = await startDashboard(node, {
         port: this.config.webPort,
         receiver,
+        ...(this.#files ? { share: this.#files.share } : {}),
         metrics: node.metricsRegistry,
         onWarning,
       });

@@ -111,3 +111,12 @@ export async function commitPart(
   }
   throw new MeshwireError('ERR_FILE_IO', `no free name to store ${JSON.stringify(name)} in ${dir}`);
 }
+
+/** Writes all of `data` at `position` (a positional write may write less than asked). */
+export async function writeFully(fh: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let written = 0;
+  while (written < data.length) {
+    const { bytesWritten } = await fh.write(data, written, data.length - written, position + written);
+    written += bytesWritten;
+  }
+}

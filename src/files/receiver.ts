@@ -1,7 +1,7 @@
-// Longer than most files (~610 lines): the compat FileReceiver is one state machine per transfer
-// (start, chunks, end, idle, refusal, disk errors) whose steps share its bookkeeping; names and
-// .part files already live in their own modules.
-import { createHash, type Hash } from 'node:crypto';
+// Over ~400 lines (about 520): the compat FileReceiver is one state machine per transfer (start,
+// chunks, end, idle, refusal, disk errors) whose steps share its bookkeeping; options, refusals,
+// the end and idle checks, names and .part files live in their own modules.
+import { createHash } from 'node:crypto';
 import { mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,71 +20,26 @@ import {
   type FileStartFrame,
 } from './frames.js';
 import { sanitizeFileName } from './names.js';
-import { commitPart, openPart } from './part-files.js';
+import { commitPart, openPart, writeFully } from './part-files.js';
 import type { FileNode, FileReceiverEvents, FileReceiverOptions } from './types.js';
+import { resolveReceiverOptions } from './receiver-options.js';
+import { RefusedNames } from './refused-names.js';
+import { endProblem, idleError, integrityError, ioError, type Transfer } from './incoming-transfer.js';
 
-/** Default of {@link FileReceiverOptions.downloadsDir}. */
-export const DEFAULT_DOWNLOADS_DIR = 'downloads';
-/** Default of {@link FileReceiverOptions.maxFileSize}: 4 GiB. */
-export const DEFAULT_MAX_FILE_SIZE = 4 * 1024 * 1024 * 1024;
-/** Default of {@link FileReceiverOptions.maxConcurrentTransfers}. */
-export const DEFAULT_MAX_CONCURRENT_TRANSFERS = 16;
-/** Default of {@link FileReceiverOptions.maxTransfersPerPeer} (never above the global cap). */
-export const DEFAULT_MAX_TRANSFERS_PER_PEER = 4;
-/** Default of {@link FileReceiverOptions.idleTimeoutMs}: 2 minutes. */
-export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
-/** Default of {@link FileReceiverOptions.minBytesPerSecond}: 1 KiB/s. */
-export const DEFAULT_MIN_BYTES_PER_SECOND = 1024;
-
+export {
+  DEFAULT_DOWNLOADS_DIR,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_CONCURRENT_TRANSFERS,
+  DEFAULT_MAX_FILE_SIZE,
+  DEFAULT_MAX_TRANSFERS_PER_PEER,
+  DEFAULT_MIN_BYTES_PER_SECOND,
+} from './receiver-options.js';
 export { PART_SUFFIX } from './part-files.js';
-
-/**
- * Refused (sender, name) keys whose remaining chunks are dropped without an event each. Bounded,
- * oldest first out, so a peer announcing endless refused names cannot grow memory.
- */
-const MAX_REFUSED_KEYS = 1024;
 
 /** Largest delay setTimeout honours (larger values fire at once). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const REJECT_REASONS: ReadonlySet<string> = new Set(FILE_REJECT_REASONS);
-
-interface Transfer {
-  from: PeerRef;
-  name: string;
-  size: number;
-  sha256: string;
-  /** Base name reserved in the downloads dir (kept in `#reserved` until the transfer ends). */
-  finalName: string;
-  partPath: string;
-  fh: FileHandle;
-  hash: Hash;
-  received: number;
-  startedAt: number;
-  /** `received` when the current progress window started (idleness is judged per window). */
-  windowStartBytes: number;
-  timer: NodeJS.Timeout | undefined;
-}
-
-function ioError(what: string, err: unknown): MeshwireError {
-  if (err instanceof MeshwireError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new MeshwireError('ERR_FILE_IO', `${what}: ${message}`, { cause: err });
-}
-
-function integrityError(message: string): MeshwireError {
-  return new MeshwireError('ERR_FILE_INTEGRITY', message);
-}
-
-function refusedKey(peerId: string, name: string): string {
-  return JSON.stringify([peerId, name]);
-}
-
-function checkInteger(name: string, value: number, min: number): void {
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new MeshwireError('ERR_INVALID_OPTION', `${name} must be an integer >= ${min}, got ${value}`);
-  }
-}
 
 /**
  * Receives files sent with {@link sendFile} (or by the Go original) into a downloads directory.
@@ -131,7 +86,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   readonly #perPeer = new Map<string, number>();
   /** Final base names claimed by transfers in flight. */
   readonly #reserved = new Set<string>();
-  readonly #refused = new Set<string>();
+  readonly #refused = new RefusedNames();
 
   readonly #stop = new AbortController();
   #iterator: AsyncIterator<MeshMessage> | undefined;
@@ -147,33 +102,15 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   constructor(node: FileNode, options: FileReceiverOptions = {}) {
     super();
     const {
-      downloadsDir = DEFAULT_DOWNLOADS_DIR,
-      maxFileSize = DEFAULT_MAX_FILE_SIZE,
-      maxConcurrentTransfers = DEFAULT_MAX_CONCURRENT_TRANSFERS,
-      idleTimeoutMs = DEFAULT_IDLE_TIMEOUT_MS,
-      minBytesPerSecond = DEFAULT_MIN_BYTES_PER_SECOND,
-      replies = node.mode === 'secure',
+      downloadsDir,
+      maxFileSize,
+      maxConcurrentTransfers,
+      maxTransfersPerPeer,
+      idleTimeoutMs,
+      minBytesPerSecond,
+      replies,
       signal,
-    } = options;
-    const { maxTransfersPerPeer = Math.min(DEFAULT_MAX_TRANSFERS_PER_PEER, maxConcurrentTransfers) } =
-      options;
-    if (typeof downloadsDir !== 'string' || downloadsDir.length === 0) {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'downloadsDir must be a non-empty path');
-    }
-    checkInteger('maxFileSize', maxFileSize, 0);
-    checkInteger('maxConcurrentTransfers', maxConcurrentTransfers, 1);
-    checkInteger('maxTransfersPerPeer', maxTransfersPerPeer, 1);
-    if (maxTransfersPerPeer > maxConcurrentTransfers) {
-      throw new MeshwireError(
-        'ERR_INVALID_OPTION',
-        `maxTransfersPerPeer (${maxTransfersPerPeer}) must not exceed maxConcurrentTransfers (${maxConcurrentTransfers})`,
-      );
-    }
-    checkInteger('idleTimeoutMs', idleTimeoutMs, 0);
-    checkInteger('minBytesPerSecond', minBytesPerSecond, 0);
-    if (typeof replies !== 'boolean') {
-      throw new MeshwireError('ERR_INVALID_OPTION', 'replies must be a boolean');
-    }
+    } = resolveReceiverOptions(node, options);
     this.#node = node;
     this.downloadsDir = path.resolve(downloadsDir);
     this.#maxFileSize = maxFileSize;
@@ -302,13 +239,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   }
 
   #refuse(peerId: string, name: string): void {
-    const key = refusedKey(peerId, name);
-    this.#refused.delete(key);
-    this.#refused.add(key);
-    if (this.#refused.size > MAX_REFUSED_KEYS) {
-      const oldest = this.#refused.values().next().value;
-      if (oldest !== undefined) this.#refused.delete(oldest);
-    }
+    this.#refused.add(peerId, name);
   }
 
   #refuseWith(from: PeerRef, name: string, error: MeshwireError): void {
@@ -368,7 +299,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
         false,
       );
     }
-    this.#refused.delete(refusedKey(from.id, name));
+    this.#refused.delete(from.id, name);
     if (size > this.#maxFileSize) {
       this.#refuseWith(
         from,
@@ -438,7 +369,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     const { name, data } = frame;
     const t = this.#get(from.id, name);
     if (!t) {
-      if (this.#refused.has(refusedKey(from.id, name))) return;
+      if (this.#refused.has(from.id, name)) return;
       this.emit('file-error', {
         from,
         name,
@@ -455,11 +386,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       return;
     }
     try {
-      let written = 0;
-      while (written < data.length) {
-        const { bytesWritten } = await t.fh.write(data, written, data.length - written, t.received + written);
-        written += bytesWritten;
-      }
+      await writeFully(t.fh, data, t.received);
     } catch (err) {
       this.#refuse(from.id, name);
       await this.#fail(t, ioError(`cannot write ${t.partPath}`, err));
@@ -482,7 +409,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     const t = this.#get(from.id, name);
     if (!t) {
       // The end of a refused transfer closes its refusal; anything else is a stray frame.
-      if (this.#refused.delete(refusedKey(from.id, name))) return;
+      if (this.#refused.delete(from.id, name)) return;
       this.emit('file-error', {
         from,
         name,
@@ -490,16 +417,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       });
       return;
     }
-    let problem: MeshwireError | undefined;
-    if (t.received !== t.size) {
-      problem = integrityError(`${name}: received ${t.received} of the announced ${t.size} bytes`);
-    } else if (frame.sha256 !== t.sha256) {
-      problem = integrityError(`${name}: FILEEND checksum differs from the one FILESTART announced`);
-    } else {
-      const digest = t.hash.digest('hex');
-      if (digest !== t.sha256)
-        problem = integrityError(`${name}: SHA-256 mismatch (got ${digest}, want ${t.sha256})`);
-    }
+    const problem = endProblem(t, frame.sha256);
     if (problem) {
       await this.#fail(t, problem);
       return;
@@ -542,24 +460,13 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   async #checkIdle(t: Transfer): Promise<void> {
     if (this.#get(t.from.id, t.name) !== t) return;
-    const progress = t.received - t.windowStartBytes;
-    const needed = Math.max(1, Math.ceil((this.#minBytesPerSecond * this.#idleTimeoutMs) / 1000));
-    // The last bytes of a file may be fewer than a window's minimum: any progress that completes
-    // the content counts (then FILEEND must come within the next window).
-    if (progress >= needed || (t.received === t.size && progress > 0)) {
+    const idle = idleError(t, this.#minBytesPerSecond, this.#idleTimeoutMs);
+    if (!idle) {
       this.#armIdleTimer(t);
       return;
     }
     this.#refuse(t.from.id, t.name);
-    await this.#fail(
-      t,
-      new MeshwireError(
-        'ERR_PEER_TIMEOUT',
-        progress === 0
-          ? `${t.name}: no data from the sender for ${this.#idleTimeoutMs} ms`
-          : `${t.name}: only ${progress} bytes in ${this.#idleTimeoutMs} ms, below minBytesPerSecond ${this.#minBytesPerSecond}`,
-      ),
-    );
+    await this.#fail(t, idle);
   }
 
   /** Removes `t` from the in-flight tables and frees its slot (its final name stays reserved). */
@@ -590,9 +497,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   }
 
   async #onDisconnect(peer: PeerRef): Promise<void> {
-    for (const key of [...this.#refused]) {
-      if ((JSON.parse(key) as [string, string])[0] === peer.id) this.#refused.delete(key);
-    }
+    this.#refused.forgetPeer(peer.id);
     const byName = this.#transfers.get(peer.id);
     if (!byName) return;
     for (const t of [...byName.values()]) {

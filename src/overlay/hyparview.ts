@@ -226,7 +226,7 @@ export class HyParView {
     const pending = this.#pending.get(from);
     if (pending?.kind === 'probe') {
       this.#pending.delete(from);
-      // Compared before merging: after the merge our sketch would hold theirs.
+      // Compared, never merged (see #onShuffle): the sketches spread over links only.
       if (sketch && !this.active.has(from) && this.sketch.overlap(sketch, now) < MERGE_OVERLAP) {
         this.#pending.set(from, {
           info: pending.info,
@@ -236,7 +236,7 @@ export class HyParView {
         this.#send(pending.info, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
       }
     }
-    this.sketch.merge(sketch, now);
+    if (pending?.kind !== 'probe') this.sketch.merge(sketch, now);
     this.#integrate(peers, this.#shuffleSent);
     if (!this.active.has(from) && !this.#pending.has(from)) out.push({ type: 'disconnect', peer: from });
   }
@@ -347,10 +347,15 @@ export class HyParView {
       const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
       reply.push(...more);
     }
-    // Our sketch as it was before theirs is merged: a re-join probe compares the two.
     this.#send(origin, { type: 'shuffle-reply', peers: reply, sketch: this.sketch.entries(now) }, out);
-    this.sketch.merge(msg.sketch, now);
-    if (!this.active.has(origin.id) && !this.#pending.has(origin.id)) {
+    // A re-join probe (one step, straight from a non-neighbour) only compares sketches: merging
+    // them would make two split halves look alike without any link between them, and the next
+    // probes would keep them so.
+    const probe = from === origin.id && !this.active.has(from);
+    if (!probe) this.sketch.merge(msg.sketch, now);
+    // A probe's connection stays up: the prober may ask to become a neighbour on it next (it
+    // closes it otherwise), and closing it here would lose that request in a race.
+    if (!probe && !this.active.has(origin.id) && !this.#pending.has(origin.id)) {
       out.push({ type: 'disconnect', peer: origin.id });
     }
     this.#integrate(

@@ -20,7 +20,7 @@ export interface OverlayStats {
   passive: PeerId[];
   pending: PeerId[];
   /** Candidates learned from peer exchange and the peer book (not yet proven by the overlay). */
-  learned: number;
+  learned: PeerId[];
   /** Estimated number of nodes in this node's overlay, itself included (size-estimate.ts). */
   sizeEstimate: number;
   /** Senders whose broadcast tree this node keeps. */
@@ -129,7 +129,7 @@ export class Overlay {
       active: this.membership.active.ids(),
       passive: this.membership.passive.ids(),
       pending: this.membership.pendingIds(),
-      learned: this.membership.learned.size,
+      learned: this.membership.learned.ids(),
       sizeEstimate: this.membership.sizeEstimate(),
       trees: this.broadcaster.order.size,
       senders: this.broadcaster.order.size,

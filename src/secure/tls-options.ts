@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import type { Identity } from './identity.js';
 
@@ -10,6 +11,27 @@ import type { Identity } from './identity.js';
 export const MESHWIRE_ALPN = 'meshwire/2';
 
 const contexts = new WeakMap<Identity, tls.SecureContext>();
+
+/**
+ * Runs `make` (which must create a TLS socket synchronously: `tls.connect` or
+ * `new tls.TLSSocket`) with Node's Buffer pool off.
+ *
+ * Node turns `ALPNProtocols` into an 11-byte Buffer for every socket and keeps it for the
+ * socket's life (in its options, and on the server side for the ALPN callback). Carved from the
+ * shared 8 KiB allocation pool, each such slice pinned a whole pool slab: 74 slabs for 100 peers
+ * in a heap snapshot, ~6 KiB of RSS per connected peer. With the pool off for this one
+ * synchronous call, it is an exact-size allocation. `Buffer.poolSize` is public and writable,
+ * nothing else runs meanwhile, and it is restored even if `make` throws.
+ */
+export function withoutBufferPool<T>(make: () => T): T {
+  const poolSize = Buffer.poolSize;
+  Buffer.poolSize = 0;
+  try {
+    return make();
+  } finally {
+    Buffer.poolSize = poolSize;
+  }
+}
 
 /**
  * The TLS secure context (key, certificate, TLS 1.3 only) of an identity, built once and cached.
@@ -51,7 +73,11 @@ export function tlsServerOptions(identity: Identity): tls.TlsOptions {
  *
  * Includes the cached {@link secureContextFor}, which takes precedence over `key`, `cert`,
  * `minVersion` and `maxVersion`: to override any of those, drop `secureContext` as well.
- * Do not add a `session`: this layer is designed around full handshakes.
+ * Do not add a `session`: this layer is designed around full handshakes. Resumption (a TLS 1.3
+ * PSK from an earlier session) would skip the certificate and CertificateVerify, so the peer's
+ * identity would rest on a secret cached from another connection instead of being proven by
+ * its key on this one, and a leaked ticket key or session would let its holder pass for the
+ * peer; it would also not help the costly case, a mesh forming, where every pair meets once.
  */
 export function tlsClientOptions(identity: Identity): tls.ConnectionOptions {
   return {
@@ -66,6 +92,17 @@ function contextOptions(identity: Identity): tls.SecureContextOptions {
     cert: identity.certPem,
     minVersion: 'TLSv1.3',
     maxVersion: 'TLSv1.3',
+    // Every meshwire node offers and accepts X25519 (OpenSSL's default key share), so listing it
+    // alone changes nothing on the wire between meshwire nodes but rules out a HelloRetryRequest.
+    ecdhCurve: 'X25519',
+    // No stateless session tickets. By default an OpenSSL TLS 1.3 server sends two
+    // NewSessionTickets after every handshake, each the whole session (the client's certificate
+    // included) serialized and encrypted, and the client parses both: ~0.3 ms of CPU per link
+    // (bench/README.md, "Cheaper secure links") for resumption meshwire never uses (see
+    // tlsClientOptions). With this option OpenSSL 3 sends stateful tickets instead, which only
+    // name a server-side cache entry; Node's contexts keep no internal cache and meshwire sets
+    // no session callbacks, so nothing is stored and no ticket can resume a session (tested).
+    secureOptions: constants.SSL_OP_NO_TICKET,
   };
 }
 

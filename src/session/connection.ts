@@ -1,5 +1,5 @@
-// About 400 lines: one stream's writer, reader, queue, backpressure and timeouts share their
-// state.
+// About 470 lines: one stream's writer, reader, queue, backpressure and timeouts share their
+// state (the TLS-only solo writes included).
 import type { Duplex } from 'node:stream';
 import type { FrameDecoder, FrameEncoder } from '../codec/codec.js';
 import type { Frame } from '../codec/frame.js';
@@ -24,6 +24,9 @@ const EMPTY = new Uint8Array(0);
 
 /** Room that control frames may use beyond `maxQueueBytes` (see {@link Connection.write}). */
 export const CONTROL_SLACK_BYTES = 256 * 1024;
+
+/** Most plaintext one TLS record carries (RFC 8446 section 5.1). */
+const TLS_RECORD_BYTES = 16 * 1024;
 
 /**
  * One socket with its codec. It is the only writer of its socket, so frames are atomic on the
@@ -63,16 +66,40 @@ export class Connection {
   /** Bytes handed to the stream so far (progress for the write timeout, whatever the stream). */
   #handed = 0;
   #received = 0;
+  /** Payloads of at least this many bytes are written alone (0: off); see {@link Connection.constructor}. */
+  readonly #soloBytes: number;
+  /** Writes on their way whose completion calls {@link Connection.#kick}. */
+  #kicksPending = 0;
+  /** Resumes the queue once a write before a solo one completes; made only when soloBytes is set. */
+  readonly #kick: (() => void) | undefined;
 
+  /**
+   * @param soloBytes - for a TLS socket: BYTES payloads of at least this many bytes are handed to
+   *   the socket alone, only when it has nothing else buffered (0: off). node:tls encrypts a write
+   *   of several buffers by first copying them all into one new buffer; a payload written alone is
+   *   encrypted straight from the caller's memory. Such a payload is split: its header and first
+   *   bytes (at most about one TLS record, copied) go like any small frame, and the rest, a whole
+   *   number of records, waits in this connection's queue until the socket is idle.
+   */
   constructor(
     socket: Duplex,
     decoder: FrameDecoder,
     encoder: FrameEncoder,
     limits: ConnectionLimits,
     localHost = '127.0.0.1',
+    soloBytes = 0,
   ) {
     this.socket = socket;
     this.localHost = localHost;
+    this.#soloBytes = soloBytes;
+    this.#kick =
+      soloBytes > 0
+        ? () => {
+            this.#kicksPending--;
+            this.#pump();
+            this.#resolveDrainWaiters();
+          }
+        : undefined;
     this.#decoder = decoder;
     this.#encoder = encoder;
     this.#limits = limits;
@@ -82,11 +109,14 @@ export class Connection {
       this.#resolveDrainWaiters();
     });
     socket.on('error', (err) => this.destroy(toMeshwireError(err)));
-    socket.on('close', () =>
+    socket.on('close', () => {
+      // Usually already finished (end() or destroy() came first): no error object to build then
+      // (capturing a stack costs more than the rest of a close).
+      if (this.#closed) return;
       this.#finish(
         this.#closeError ?? new MeshwireError('ERR_CONNECTION_CLOSED', 'connection closed by peer'),
-      ),
-    );
+      );
+    });
     socket.on('end', () => socket.end());
   }
 
@@ -223,6 +253,20 @@ export class Connection {
         `send queue full (${this.queuedBytes} bytes waiting, limit ${this.#limits.maxQueueBytes})`,
       );
     }
+    if (this.#soloBytes > 0 && buffers.length === 2 && (buffers[1] as Buffer).length >= this.#soloBytes) {
+      // [header, large payload]: the header and the start of the payload go as one small buffer (a
+      // copy of about one record at most), the rest alone once the socket is idle (#pump). The
+      // cut leaves the rest a whole number of records: at most one short record per message.
+      const header = buffers[0] as Buffer;
+      const payload = buffers[1] as Buffer;
+      let cut = ((header.length + payload.length) % TLS_RECORD_BYTES) - header.length;
+      if (cut <= 0) cut += TLS_RECORD_BYTES;
+      this.#queue.push(Buffer.concat([header, payload.subarray(0, cut)]), payload.subarray(cut));
+      this.#queueBytes += size;
+      this.#pump();
+      this.#armWriteTimer();
+      return;
+    }
     // The socket gets at most about one high-water mark at a time; the rest waits here until it
     // drains. A socket hands everything it buffered to its handle in one write once the previous
     // write completes, and a TLS socket encrypts that whole write at once and keeps the plaintext
@@ -354,20 +398,46 @@ export class Connection {
 
   /**
    * Hands queued frames to the socket until it holds a high-water mark (`all`: everything, before
-   * a FIN), in one corked write. 'drain' calls it again once the socket has passed that on.
+   * a FIN), in one corked write. 'drain' calls it again once the socket has passed that on. With
+   * `soloBytes`, a buffer larger than a TLS record goes alone into an idle socket, and the write
+   * before it calls #kick when done (see the constructor).
    */
   #pump(all = false): void {
     if (this.#queueBytes === 0 || this.socket.destroyed) return;
     const mark = all ? Infinity : this.#highWaterMark();
-    this.socket.cork();
+    // Anything queued that is larger than two records goes alone (the rest of a split payload, or
+    // a mid-sized one queued behind it); the split's first part is at most a record and a header.
+    const solo = all || this.#soloBytes === 0 ? Infinity : 2 * TLS_RECORD_BYTES + 1;
+    let corked = false;
     while (this.#queueHead < this.#queue.length && this.socket.writableLength < mark) {
       const b = this.#queue[this.#queueHead] as Uint8Array;
+      const alone = b.length >= solo;
+      if (alone) {
+        // Only into an idle socket, uncorked: the stream then hands it to node:tls by itself. While
+        // something is still buffered, the write that will empty the socket calls #kick; without
+        // one on its way (never expected) it goes anyway, at the cost of a copy, rather than stall.
+        if (corked) {
+          this.socket.uncork();
+          corked = false;
+        }
+        const idle = this.socket.writableLength === 0 && this.socket.writableCorked === 0;
+        if (!idle && this.#kicksPending > 0) break;
+      } else if (!corked) {
+        this.socket.cork();
+        corked = true;
+      }
       this.#queue[this.#queueHead++] = EMPTY;
       this.#queueBytes -= b.length;
       this.#handed += b.length;
-      this.socket.write(b);
+      const next = this.#queue[this.#queueHead];
+      if (alone || (next !== undefined && next.length >= solo)) {
+        this.#kicksPending++;
+        this.socket.write(b, this.#kick);
+      } else {
+        this.socket.write(b);
+      }
     }
-    this.socket.uncork();
+    if (corked) this.socket.uncork();
     if (this.#queueHead === this.#queue.length) {
       this.#queue.length = 0;
       this.#queueHead = 0;
@@ -395,10 +465,10 @@ export class Connection {
     // Nothing is decoded after the end (#receive returns at once), but a peer that keeps its side
     // open after end() would keep a partly received frame (up to maxBytesPerMessage) reachable.
     this.#decoder = CLOSED_DECODER;
-    const reason = error ?? new MeshwireError('ERR_CLOSED', 'connection closed');
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(reason);
-    if (this.#frameWaiter) {
-      this.#frameWaiter.reject(reason);
+    if (this.#drainWaiters.length > 0 || this.#frameWaiter) {
+      const reason = error ?? new MeshwireError('ERR_CLOSED', 'connection closed');
+      for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(reason);
+      this.#frameWaiter?.reject(reason);
       this.#frameWaiter = undefined;
     }
     this.#onClose?.(error);

@@ -7,7 +7,12 @@ import { AttemptLimiter } from '../secure/attempt-limiter.js';
 import { createIdentity, loadOrCreateIdentity, type Identity } from '../secure/identity.js';
 import { loadCpace } from '../secure/cpace.js';
 import { deriveNetworkKeyAsync } from '../secure/network-key.js';
-import { MESHWIRE_ALPN, tlsClientOptions, tlsServerOptions } from '../secure/tls-options.js';
+import {
+  MESHWIRE_ALPN,
+  tlsClientOptions,
+  tlsServerOptions,
+  withoutBufferPool,
+} from '../secure/tls-options.js';
 import { verifyPeer } from '../secure/verify.js';
 import type { Transport } from '../transport/transport.js';
 import { Connection, type ConnectionLimits } from './connection.js';
@@ -23,6 +28,13 @@ const PLAINTEXT_TLS_ERRORS = new Set([
   'ERR_SSL_UNKNOWN_PROTOCOL',
   'ERR_SSL_RECORD_LAYER_FAILURE',
 ]);
+
+/**
+ * BYTES payloads of at least this size are written to the TLS socket on their own
+ * (`Connection`'s `soloBytes`): node:tls would otherwise copy each one into a new buffer together
+ * with its header before encrypting. Below it, that copy costs less than the extra event-loop turn.
+ */
+export const SOLO_WRITE_BYTES = 256 * 1024;
 
 /** OpenSSL's errors for a handshake whose ALPN lists have nothing in common (server, client side). */
 const NO_COMMON_ALPN_ERRORS = new Set([
@@ -133,6 +145,7 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
       encoder,
       connectionLimits,
       localHost,
+      SOLO_WRITE_BYTES,
     );
   return {
     mode: 'secure',
@@ -150,7 +163,7 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
     networkKey: () => networkKey,
     async connect(target) {
       const raw = await transport.dial({ host: target.host, port: target.port, signal: target.signal });
-      const socket = tls.connect({ ...clientOptions, socket: raw.stream });
+      const socket = withoutBufferPool(() => tls.connect({ ...clientOptions, socket: raw.stream }));
       await secured(socket, 'secureConnect', target.address, target.signal);
       let certifiedId: string;
       try {
@@ -173,7 +186,7 @@ export function secureMode(limits: CodecLimits, options: ResolvedOptions, transp
     },
     async accept(raw, connectionLimits, onWrap) {
       const address = raw.remoteAddress;
-      const socket = new tls.TLSSocket(raw.stream, serverOptions);
+      const socket = withoutBufferPool(() => new tls.TLSSocket(raw.stream, serverOptions));
       onWrap(socket);
       await secured(socket, 'secure', address);
       // A server TLSSocket made by hand (not accepted by a tls.Server) reports TLS errors after

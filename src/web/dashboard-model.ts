@@ -4,6 +4,7 @@
  * burst of chat costs one write per page, not one per message.
  */
 import type { FileReceiverEvents } from '../files/types.js';
+import type { FileShareEvents } from '../files/pieces/types.js';
 import type { MeshMessage, MessageType } from '../messages.js';
 import type { NodeMetrics } from '../metrics/node-metrics.js';
 import type { P2PNode } from '../node.js';
@@ -31,6 +32,15 @@ export interface ModelReceiver {
   off<K extends keyof FileReceiverEvents>(type: K, listener: (e: FileReceiverEvents[K]) => void): unknown;
 }
 
+/** The FileShare events the model follows (pieces downloads: progress, rate, sources). */
+export interface ModelShare {
+  on<K extends keyof FileShareEvents>(type: K, listener: (e: FileShareEvents[K]) => void): unknown;
+  off<K extends keyof FileShareEvents>(type: K, listener: (e: FileShareEvents[K]) => void): unknown;
+}
+
+/** Least time between two progress updates of one pieces download (one arrives per piece). */
+const PIECES_PROGRESS_MS = 100;
+
 /** The dashboard's view of one node. */
 export class DashboardModel {
   readonly #node: P2PNode;
@@ -51,7 +61,7 @@ export class DashboardModel {
   /** Called when something changed (the server schedules a flush). */
   onChange: () => void = () => undefined;
 
-  constructor(node: P2PNode, metrics: NodeMetrics, receiver?: ModelReceiver) {
+  constructor(node: P2PNode, metrics: NodeMetrics, receiver?: ModelReceiver, share?: ModelShare) {
     this.#node = node;
     this.#metrics = metrics;
     this.#receiver = receiver;
@@ -61,6 +71,7 @@ export class DashboardModel {
       for (const type of MODEL_TYPES) node.off(type, onMessage);
     });
     if (receiver) this.#followReceiver(receiver);
+    if (share) this.#followShare(share);
   }
 
   /** Stops following the node. */
@@ -171,7 +182,15 @@ export class DashboardModel {
   /** Adds an outgoing transfer; returns its ID. */
   startOutgoing(name: string, size: number, peerIds: readonly string[]): string {
     const names = this.#namesOf(peerIds);
-    return this.#putTransfer({ direction: 'out', name, size, bytes: 0, peers: names, state: 'running' });
+    return this.#putTransfer({
+      direction: 'out',
+      via: 'push',
+      name,
+      size,
+      bytes: 0,
+      peers: names,
+      state: 'running',
+    });
   }
 
   /** Updates a transfer's fields and queues it for the next batch. */
@@ -270,6 +289,7 @@ export class DashboardModel {
     const onStart = (e: FileReceiverEvents['file-start']): void => {
       const id = this.#putTransfer({
         direction: 'in',
+        via: 'push',
         name: e.name,
         size: e.size,
         bytes: 0,
@@ -282,7 +302,7 @@ export class DashboardModel {
     };
     const onProgress = (e: FileReceiverEvents['file-progress']): void => {
       const id = this.#incoming.get(key(e));
-      if (id) this.updateTransfer(id, { bytes: e.bytesReceived });
+      if (id) this.updateTransfer(id, { bytes: e.bytesReceived, rate: Math.round(e.rate) });
     };
     const onComplete = (e: FileReceiverEvents['file-complete']): void => {
       const id = this.#incoming.get(key(e));
@@ -306,6 +326,74 @@ export class DashboardModel {
       r.off('file-progress', onProgress);
       r.off('file-complete', onComplete);
       r.off('file-error', onError);
+    });
+  }
+
+  #followShare(share: ModelShare): void {
+    /** rootHex -> transfer ID, and when its progress was last sent. */
+    const rows = new Map<string, { id: string; sentAt: number }>();
+    type D = FileShareEvents['download-progress']['download'];
+    const fields = (d: D): Partial<TransferRow> => {
+      const seconds = (performance.now() - d.startedAt) / 1000;
+      return {
+        bytes: d.bytesDone,
+        rate: seconds > 0 ? Math.round(d.bytesThisSession / seconds) : 0,
+        peers: this.#namesOf(d.activeSources),
+        note: d.status === 'waiting' ? 'waiting for a source' : '',
+      };
+    };
+    const onStart = (e: FileShareEvents['download-start']): void => {
+      const d = e.download;
+      const previous = rows.get(d.offer.rootHex);
+      if (previous) this.updateTransfer(previous.id, { state: 'failed', error: 'restarted' });
+      const id = this.#putTransfer({
+        direction: 'in',
+        via: 'pieces',
+        name: clip(d.offer.name, MAX_NAME_CHARS),
+        size: d.offer.size,
+        state: 'running',
+        bytes: 0,
+        peers: [],
+        ...fields(d),
+      });
+      rows.set(d.offer.rootHex, { id, sentAt: performance.now() });
+    };
+    const onProgress = (e: FileShareEvents['download-progress']): void => {
+      const row = rows.get(e.download.offer.rootHex);
+      const now = performance.now();
+      // One event per piece: the page needs a few per second, not thousands.
+      if (!row || now - row.sentAt < PIECES_PROGRESS_MS) return;
+      row.sentAt = now;
+      this.updateTransfer(row.id, fields(e.download));
+    };
+    const onPaused = (e: FileShareEvents['download-paused']): void => {
+      const row = rows.get(e.download.offer.rootHex);
+      if (row) this.updateTransfer(row.id, fields(e.download));
+    };
+    const onComplete = (e: FileShareEvents['download-complete']): void => {
+      const row = rows.get(e.download.offer.rootHex);
+      if (!row) return;
+      rows.delete(e.download.offer.rootHex);
+      this.#files.set(row.id, e.path);
+      this.updateTransfer(row.id, { ...fields(e.download), state: 'done', note: '', downloadable: true });
+    };
+    const onFailed = (e: FileShareEvents['download-failed']): void => {
+      const row = rows.get(e.download.offer.rootHex);
+      if (!row) return;
+      rows.delete(e.download.offer.rootHex);
+      this.updateTransfer(row.id, { state: 'failed', error: e.error.code, note: '' });
+    };
+    share.on('download-start', onStart);
+    share.on('download-progress', onProgress);
+    share.on('download-paused', onPaused);
+    share.on('download-complete', onComplete);
+    share.on('download-failed', onFailed);
+    this.#detach.push(() => {
+      share.off('download-start', onStart);
+      share.off('download-progress', onProgress);
+      share.off('download-paused', onPaused);
+      share.off('download-complete', onComplete);
+      share.off('download-failed', onFailed);
     });
   }
 }

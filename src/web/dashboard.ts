@@ -11,7 +11,7 @@ import { sanitizeFileName } from '../files/names.js';
 import { metricsFor, serveMetrics } from './metrics-server.js';
 import type { NodeMetrics } from '../metrics/node-metrics.js';
 import type { P2PNode } from '../node.js';
-import { DashboardModel, type ModelReceiver } from './dashboard-model.js';
+import { DashboardModel, type ModelReceiver, type ModelShare } from './dashboard-model.js';
 import {
   allowedHosts,
   checkHostAndOrigin,
@@ -36,6 +36,11 @@ export const PEER_REFRESH_MS = 2_000;
 export interface DashboardOptions extends ListenOptions {
   /** Shows incoming files (with progress) and serves finished ones for download. */
   receiver?: ModelReceiver;
+  /**
+   * Shows the FileShare's downloads (secure mode's pieces: progress, rate, sources) and serves
+   * finished ones for download, like the receiver's.
+   */
+  share?: ModelShare;
   /** The node's metrics for `/metrics` and the per-peer bytes; by default collected from events. */
   metrics?: NodeMetrics;
   /** The access token; by default 256 random bits. 16 to 256 characters of `A-Za-z0-9_-`. */
@@ -97,7 +102,7 @@ export async function startDashboard(node: P2PNode, options: DashboardOptions = 
   const assets = await StaticAssets.load(options.assetsDir ?? defaultAssetsDir());
 
   const { metrics, detach } = metricsFor(node, options.metrics, options.receiver);
-  const model = new DashboardModel(node, metrics, options.receiver);
+  const model = new DashboardModel(node, metrics, options.receiver, options.share);
   const hub = new LiveHub(() => model.takeBatch(), flushMs);
   model.onChange = () => hub.schedule();
   const refresh = setInterval(() => {

@@ -3,7 +3,7 @@
  * `meshwire/web`.
  */
 export { startDashboard, type Dashboard, type DashboardOptions } from './dashboard.js';
-export type { ModelReceiver } from './dashboard-model.js';
+export type { ModelReceiver, ModelShare } from './dashboard-model.js';
 export { DEFAULT_WEB_HOST, type ListenOptions } from './listen-options.js';
 export { CONTENT_SECURITY_POLICY, generateToken } from './http-guard.js';
 export type {

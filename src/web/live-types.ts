@@ -60,6 +60,12 @@ export interface TransferRow {
   sha256?: string;
   /** An incoming file that finished and can be downloaded from the dashboard. */
   downloadable: boolean;
+  /** How it travels: pushed (`sendFile` / FileReceiver) or pulled in pieces (FileShare). */
+  via?: 'push' | 'pieces';
+  /** Average rate so far, bytes per second. */
+  rate?: number;
+  /** Why a running transfer does not move (a pieces download with no source connected). */
+  note?: string;
 }
 
 /** A link between two peers that one of them reported (by ID). */

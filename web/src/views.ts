@@ -116,8 +116,12 @@ export class TransfersView {
       const pct = t.size === 0 ? (t.state === 'done' ? 100 : 0) : Math.floor((t.bytes / t.size) * 100);
       const who =
         t.direction === 'in' ? `from ${t.peers.join(', ')}` : `to ${t.peers.join(', ') || 'nobody'}`;
-      const name = el('span', 'name', `${t.name} (${formatBytes(t.size)}) ${who}`);
-      name.title = t.sha256 ? `SHA-256 ${t.sha256}` : '';
+      const how = t.via === 'pieces' ? ' · pieces' : '';
+      const rate = t.state === 'running' && t.rate ? ` · ${formatBytes(t.rate)}/s` : '';
+      const note = t.note ? ` · ${t.note}` : '';
+      const name = el('span', 'name', `${t.name} (${formatBytes(t.size)}) ${who}${how}${rate}${note}`);
+      // The row may be cut to its width: the tooltip has it all.
+      name.title = t.sha256 ? `${name.textContent} SHA-256 ${t.sha256}` : (name.textContent ?? '');
       const state = el('span', 'state', t.state === 'failed' ? `failed: ${t.error ?? ''}` : `${pct}%`);
       const action = el('span', 'action');
       if (t.downloadable) {

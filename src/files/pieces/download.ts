@@ -1,5 +1,3 @@
-// Longer than most files (~530 lines): one download's scheduler (sources, windows, timeouts,
-// verification, resume state) is one state machine.
 /**
  * One download: pulls the pieces of one file (by Merkle root) from any number of sources, with a
  * pipelined window of requests per source, verifies every piece against the piece layer before
@@ -7,66 +5,30 @@
  * dropped at once (its requests go to the others); a source that leaves or stalls hands its
  * requests back the same way. Driven by {@link FileShare}, which routes frames to it.
  */
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
-import { commitPart, PART_SUFFIX } from '../part-files.js';
-import { HASH_BYTES, pieceCount, pieceRoot, pieceSize, pieceWidth, rootFromLayer } from './merkle.js';
+import { commitPart, PART_SUFFIX, writeFully } from '../part-files.js';
+import { merkleRoot, pieceCount, pieceRoot, pieceSize, pieceWidth, verifiedLayer } from './merkle.js';
+import { sharedLeafHasher } from './leaf-hasher.js';
 import type { FileOffer } from './offer.js';
 import { MAX_SAVED_SOURCES, removeState, saveLayer, saveState } from './state-file.js';
+import { isSet } from './bitfield.js';
+import { StateSaver } from './state-saver.js';
+import { PiecePicker } from './piece-picker.js';
+import {
+  MAX_TIMEOUTS,
+  nopeError,
+  type DownloadHost,
+  type DownloadLimits,
+  type DownloadStatus,
+  type Source,
+} from './download-types.js';
+
 import { encodeGetLayer, encodeRequest, NopeReason, type NopeReasonCode } from './wire.js';
 
-/** What a download needs from its owner. */
-export interface DownloadHost {
-  readonly downloadsDir: string;
-  readonly stateDir: string;
-  /** Final names reserved by transfers in flight (shared with the owner). */
-  readonly reserved: Set<string>;
-  /** Hands a frame to a peer's send queue; a failure is reported back with `sourceLost`. */
-  send(peerId: string, frame: Uint8Array): void;
-  /** Reports an event about this download. */
-  emit(event: DownloadEvent): void;
-}
-
-/** Events of a download, as {@link FileShare} re-emits them. */
-export type DownloadEvent =
-  | { type: 'progress'; download: Download }
-  | { type: 'source-dropped'; download: Download; peerId: string; error: MeshwireError }
-  | { type: 'paused'; download: Download }
-  | { type: 'warning'; download: Download; error: MeshwireError }
-  | { type: 'complete'; download: Download; path: string }
-  | { type: 'failed'; download: Download; error: MeshwireError };
-
-/** Tunables of a download. */
-export interface DownloadLimits {
-  /** Requests in flight per source (pieces). */
-  window: number;
-  /** A request unanswered for this long drops its source (it stalled). */
-  requestTimeoutMs: number;
-  /** Most new verified pieces between two state-file writes. */
-  stateBatchPieces: number;
-  /** Longest time a verified piece waits to be recorded in the state file. */
-  stateFlushMs: number;
-}
-
-interface Source {
-  id: string;
-  /** index -> time requested */
-  inflight: Map<number, number>;
-  window: number;
-  askedLayer: boolean;
-  /** When the layer was asked of this source (it times out like a request). */
-  askedLayerAt: number;
-  /** Times this source let requests time out. */
-  timeouts: number;
-}
-
-/** Request timeouts after which a source is dropped from a download. */
-const MAX_TIMEOUTS = 3;
-
-/** Status of a download. */
-export type DownloadStatus = 'active' | 'waiting' | 'complete' | 'failed';
+export type { DownloadEvent, DownloadHost, DownloadLimits, DownloadStatus } from './download-types.js';
 
 /** One file being fetched. */
 export class Download {
@@ -95,15 +57,12 @@ export class Download {
   readonly #sources = new Map<string, Source>();
   /** Sources dropped for misbehaviour: never used again by this download. */
   readonly #banned = new Set<string>();
-  /** index -> source it is requested from, or '' while it is being written. */
-  readonly #busy = new Map<number, string>();
-  /** Pieces handed back by a lost source, served before the cursor moves on. */
-  readonly #requeued: number[] = [];
-  #cursor = 0;
-  #unsaved = 0;
-  #flushTimer: NodeJS.Timeout | undefined;
-  #saving: Promise<void> = Promise.resolve();
-  #saveQueued = false;
+  readonly #picker: PiecePicker;
+  /** Pieces whose hash is being computed off the main thread -> the source that sent them. */
+  readonly #verifying = new Map<number, string>();
+  readonly #saver: StateSaver;
+  /** Set while some source waits for its download limit: pumps again when it may ask. */
+  #paceTimer: NodeJS.Timeout | undefined;
   #writes = 0;
   /** Most verified pieces waiting for the disk (twice one source's window). */
   readonly #maxWrites: number;
@@ -127,11 +86,31 @@ export class Download {
     this.pieces = pieceCount(offer.size, offer.pieceLength);
     this.#width = pieceWidth(offer.size, offer.pieceLength);
     this.#done = new Uint8Array(Math.ceil(this.pieces / 8));
+    this.#picker = new PiecePicker(this.pieces, (index) => this.has(index));
+    this.#saver = new StateSaver(limits, {
+      fh: part.fh,
+      write: (bitfield) =>
+        saveState(host.stateDir, {
+          offer,
+          finalName: this.finalName,
+          bitfield,
+          sources: [...this.knownSources],
+        }),
+      bitfield: () => this.#done,
+      skip: () => this.status === 'complete',
+      warn: (err) => {
+        if (!this.#closed) this.#warn(`cannot save resume state: ${err.message}`);
+      },
+    });
     if (this.pieces <= 1) this.#layer = this.pieces === 1 ? [offer.root] : [];
     if (resume?.layer) this.#layer = resume.layer;
     if (resume) {
       for (let i = 0; i < this.pieces; i++) if (isSet(resume.bitfield, i)) this.#mark(i);
     }
+  }
+
+  #warn(message: string): void {
+    this.#host.emit({ type: 'warning', download: this, error: new MeshwireError('ERR_FILE_IO', message) });
   }
 
   /** Whether piece `index` is verified and written. */
@@ -212,9 +191,8 @@ export class Download {
     if (!source) return;
     this.#sources.delete(peerId);
     for (const index of source.inflight.keys()) {
-      if (this.#busy.get(index) === peerId) {
-        this.#busy.delete(index);
-        this.#requeued.push(index);
+      if (this.#picker.busy.get(index) === peerId) {
+        this.#picker.giveBack(index);
       }
     }
     this.#pump();
@@ -227,13 +205,8 @@ export class Download {
   /** The piece layer (32-byte hashes, concatenated) arrived from `peerId`. */
   onLayer(peerId: string, layer: Uint8Array): void {
     if (this.#layer || !this.#sources.has(peerId)) return;
-    const { size, pieceLength, root } = this.offer;
-    const hashes: Buffer[] = [];
-    if (layer.length === this.pieces * HASH_BYTES) {
-      for (let i = 0; i < this.pieces; i++)
-        hashes.push(Buffer.from(layer.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
-    }
-    if (hashes.length !== this.pieces || !rootFromLayer(hashes, size, pieceLength).equals(root)) {
+    const hashes = verifiedLayer(layer, this.offer.size, this.offer.pieceLength, this.offer.root);
+    if (!hashes) {
       this.#ban(
         peerId,
         new MeshwireError('ERR_FILE_INTEGRITY', `${peerId} sent a piece layer that does not match the root`),
@@ -242,11 +215,7 @@ export class Download {
     }
     this.#layer = hashes;
     void saveLayer(this.#host.stateDir, this.finalName, this.#layer).catch((err: unknown) =>
-      this.#host.emit({
-        type: 'warning',
-        download: this,
-        error: new MeshwireError('ERR_FILE_IO', `cannot save the piece layer: ${(err as Error).message}`),
-      }),
+      this.#warn(`cannot save the piece layer: ${(err as Error).message}`),
     );
     this.#pump();
   }
@@ -257,69 +226,96 @@ export class Download {
     if (!source) return;
     if (reason === NopeReason.busy && source.inflight.has(index)) {
       source.inflight.delete(index);
-      this.#busy.delete(index);
-      this.#requeued.push(index);
+      this.#picker.giveBack(index);
       source.window = Math.max(1, source.window >> 1);
       this.#pump();
       return;
     }
     this.knownSources.delete(peerId);
     this.#release(peerId);
-    const why =
-      reason === NopeReason.io
-        ? 'cannot read its copy'
-        : reason === NopeReason.refused
-          ? 'refused'
-          : 'does not have the file';
-    this.#host.emit({
-      type: 'source-dropped',
-      download: this,
-      peerId,
-      error: new MeshwireError(
-        reason === NopeReason.io ? 'ERR_FILE_IO' : 'ERR_FILE_REFUSED',
-        `${peerId} ${why}`,
-      ),
-    });
+    this.#host.emit({ type: 'source-dropped', download: this, peerId, error: nopeError(peerId, reason) });
   }
 
-  /** A piece arrived from `peerId`: verify, then write. */
+  /**
+   * A piece arrived from `peerId`: verify (leaves hashed on the worker thread when enabled, the
+   * tree and the comparison here), then write. Nothing is written before the comparison.
+   */
   onPiece(peerId: string, index: number, data: Uint8Array): void {
     const source = this.#sources.get(peerId);
-    if (!source || !source.inflight.has(index) || this.#busy.get(index) !== peerId || !this.#layer) {
-      // Unrequested (or already re-assigned after a timeout): never written.
+    if (
+      !source ||
+      !source.inflight.has(index) ||
+      this.#picker.busy.get(index) !== peerId ||
+      !this.#layer ||
+      this.#verifying.get(index) === peerId
+    ) {
+      // Unrequested (or already re-assigned after a timeout, or a duplicate): never written.
       this.bytesRefetched += data.length;
       return;
     }
     const expected = pieceSize(this.offer.size, this.offer.pieceLength, index);
-    const hash = data.length === expected ? pieceRoot(data, this.#width) : undefined;
-    if (!hash || !hash.equals(this.#layer[index]!)) {
-      this.#ban(
-        peerId,
-        new MeshwireError(
-          'ERR_FILE_INTEGRITY',
-          `${peerId} sent piece ${index} that fails verification; dropped as a source`,
-        ),
-      );
+    if (data.length !== expected) {
+      this.#badPiece(peerId, index);
+      return;
+    }
+    const hasher = this.#limits.hashInWorker ? sharedLeafHasher() : undefined;
+    if (!hasher || hasher.failed) {
+      this.#verified(peerId, index, data, pieceRoot(data, this.#width));
+      return;
+    }
+    // The request slot stays taken while the piece is hashed, so the window still bounds memory.
+    this.#verifying.set(index, peerId);
+    hasher.leaves(data, this.offer.pieceLength).then(
+      (leaves) => {
+        if (this.#verifying.get(index) === peerId) this.#verifying.delete(index);
+        this.#verified(peerId, index, data, merkleRoot(leaves, this.#width));
+      },
+      () => {
+        // The worker died: hash here instead (later pieces do too).
+        if (this.#verifying.get(index) === peerId) this.#verifying.delete(index);
+        this.#verified(peerId, index, data, pieceRoot(data, this.#width));
+      },
+    );
+  }
+
+  #badPiece(peerId: string, index: number): void {
+    this.#ban(
+      peerId,
+      new MeshwireError(
+        'ERR_FILE_INTEGRITY',
+        `${peerId} sent piece ${index} that fails verification; dropped as a source`,
+      ),
+    );
+  }
+
+  /** `data` (piece `index` from `peerId`) hashes to `hash`: compare with the layer, then write. */
+  #verified(peerId: string, index: number, data: Uint8Array, hash: Buffer): void {
+    if (this.#closed || this.status === 'complete' || this.status === 'failed') return;
+    if (this.#banned.has(peerId)) {
+      // Its first bad piece (hashed just before this one) already dropped and reported it.
+      this.bytesRefetched += data.length;
+      return;
+    }
+    if (!hash.equals(this.#layer![index]!)) {
+      this.#badPiece(peerId, index);
+      return;
+    }
+    const source = this.#sources.get(peerId);
+    if (!source || !source.inflight.has(index) || this.#picker.busy.get(index) !== peerId) {
+      // The source left or timed out while the piece was hashed: it was handed to another.
+      this.bytesRefetched += data.length;
       return;
     }
     // The request slot is free as soon as the piece is verified, so the network does not wait
     // for the disk; pieces waiting to be written are capped separately (#maxWrites), which keeps
     // memory bounded by (windows + that cap) × piece length.
     source.inflight.delete(index);
-    this.#busy.set(index, '');
+    this.#picker.busy.set(index, '');
     this.#writes++;
-    void this.#write(index, data).then(
+    void writeFully(this.#fh, data, index * this.offer.pieceLength).then(
       () => {
         this.#writes--;
-        this.#busy.delete(index);
-        this.#mark(index);
-        // Additive increase after a timeout halved the window.
-        if (source.window < this.#limits.window) source.window++;
-        this.bytesThisSession += data.length;
-        this.#noteSaved();
-        this.#host.emit({ type: 'progress', download: this });
-        if (this.#doneCount === this.pieces) void this.#finish();
-        else this.#pump();
+        this.#written(index, data, source);
       },
       (err: unknown) => {
         this.#writes--;
@@ -333,26 +329,25 @@ export class Download {
     this.#pump();
   }
 
-  async #write(index: number, data: Uint8Array): Promise<void> {
-    let written = 0;
-    const position = index * this.offer.pieceLength;
-    while (written < data.length) {
-      const { bytesWritten } = await this.#fh.write(data, written, data.length - written, position + written);
-      written += bytesWritten;
-    }
+  /** Piece `index` is on disk (not yet synced; the state saver syncs before it records it). */
+  #written(index: number, data: Uint8Array, source: Source): void {
+    this.#picker.busy.delete(index);
+    this.#mark(index);
+    // Additive increase after a timeout halved the window.
+    if (source.window < this.#limits.window) source.window++;
+    this.bytesThisSession += data.length;
+    this.#saver.noteVerified();
+    this.#host.emit({ type: 'progress', download: this });
+    if (this.#doneCount === this.pieces) void this.#finish();
+    else this.#pump();
   }
 
-  /** Picks the next piece nobody has or is fetching. */
-  #next(): number | undefined {
-    while (this.#requeued.length > 0) {
-      const index = this.#requeued.pop()!;
-      if (!this.has(index) && !this.#busy.has(index)) return index;
-    }
-    while (this.#cursor < this.pieces) {
-      const index = this.#cursor++;
-      if (!this.has(index) && !this.#busy.has(index)) return index;
-    }
-    return undefined;
+  /**
+   * Records the verified pieces in the state file (data first, then the bitfield; see
+   * {@link StateSaver}). Errors become warnings.
+   */
+  saveState(): Promise<void> {
+    return this.#saver.save();
   }
 
   #pump(): void {
@@ -375,10 +370,20 @@ export class Download {
       progress = false;
       for (const source of this.#sources.values()) {
         if (source.inflight.size >= source.window || this.#writes >= this.#maxWrites) continue;
-        const index = this.#next();
+        const index = this.#picker.next();
         if (index === undefined) return;
+        const wait = this.#host.pace(source.id, pieceSize(this.offer.size, this.offer.pieceLength, index));
+        if (wait > 0) {
+          // Over its download limit: the piece goes back, this source is asked again later.
+          this.#picker.giveBack(index);
+          this.#paceTimer ??= setTimeout(() => {
+            this.#paceTimer = undefined;
+            this.#pump();
+          }, wait);
+          continue;
+        }
         source.inflight.set(index, performance.now());
-        this.#busy.set(index, source.id);
+        this.#picker.busy.set(index, source.id);
         this.#host.send(source.id, encodeRequest(this.offer.root, index));
         progress = true;
       }
@@ -389,7 +394,8 @@ export class Download {
   tick(now = performance.now()): void {
     for (const source of [...this.#sources.values()]) {
       const late = [...source.inflight].filter(
-        ([index, at]) => this.#busy.get(index) === source.id && now - at > this.#limits.requestTimeoutMs,
+        ([index, at]) =>
+          this.#picker.busy.get(index) === source.id && now - at > this.#limits.requestTimeoutMs,
       );
       const layerLate =
         !this.#layer && source.askedLayer && now - source.askedLayerAt > this.#limits.requestTimeoutMs;
@@ -409,67 +415,21 @@ export class Download {
       }
       for (const [index] of late) {
         source.inflight.delete(index);
-        this.#busy.delete(index);
-        this.#requeued.push(index);
+        this.#picker.giveBack(index);
       }
       source.window = Math.max(1, source.window >> 1);
     }
     this.#pump();
   }
 
-  #noteSaved(): void {
-    this.#unsaved++;
-    if (this.#unsaved >= this.#limits.stateBatchPieces) {
-      void this.saveState();
-      return;
-    }
-    this.#flushTimer ??= setTimeout(() => void this.saveState(), this.#limits.stateFlushMs);
-    this.#flushTimer.unref();
-  }
-
-  /**
-   * Records the verified pieces in the state file: data first (datasync), then the bitfield, so a
-   * bit never claims bytes that are not on disk. Serialized; errors become warnings.
-   */
-  saveState(): Promise<void> {
-    clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    this.#unsaved = 0;
-    if (this.status === 'complete') return this.#saving;
-    // One save waiting behind the running one is enough: it takes the bitfield when it starts,
-    // so saves never pile up behind a slow disk.
-    if (this.#saveQueued) return this.#saving;
-    this.#saveQueued = true;
-    this.#saving = this.#saving.then(async () => {
-      this.#saveQueued = false;
-      const bitfield = Uint8Array.from(this.#done);
-      try {
-        await this.#fh.datasync();
-        await saveState(this.#host.stateDir, {
-          offer: this.offer,
-          finalName: this.finalName,
-          bitfield,
-          sources: [...this.knownSources],
-        });
-      } catch (err) {
-        if (this.#closed) return;
-        this.#host.emit({
-          type: 'warning',
-          download: this,
-          error: new MeshwireError('ERR_FILE_IO', `cannot save resume state: ${(err as Error).message}`),
-        });
-      }
-    });
-    return this.#saving;
-  }
-
   async #finish(): Promise<void> {
     if (this.status === 'complete' || this.#closed || this.#writes > 0) return;
     this.status = 'complete';
-    clearTimeout(this.#flushTimer);
+    this.#saver.stop();
+    clearTimeout(this.#paceTimer);
     for (const source of this.#sources.values()) source.inflight.clear();
     try {
-      await this.#saving;
+      await this.#saver.idle();
       await this.#fh.close();
       const finalPath = await commitPart(
         this.#host.downloadsDir,
@@ -509,9 +469,10 @@ export class Download {
     if (this.#closed) return;
     if (!discard) await this.saveState();
     this.#closed = true;
-    clearTimeout(this.#flushTimer);
+    this.#saver.stop();
+    clearTimeout(this.#paceTimer);
     this.#sources.clear();
-    await this.#saving;
+    await this.#saver.idle();
     await this.#fh.close().catch(() => undefined);
     this.#host.reserved.delete(this.finalName);
     if (discard) {
@@ -523,15 +484,4 @@ export class Download {
       for (const w of this.#waiters.splice(0)) w.reject(error);
     }
   }
-}
-
-function isSet(bits: Uint8Array, index: number): boolean {
-  return ((bits[index >> 3] ?? 0) & (0x80 >> (index & 7))) !== 0;
-}
-
-/** Opens (or creates, sized to the file) the `.part` of a download. */
-export async function openPartFile(partPath: string, size: number, create: boolean): Promise<FileHandle> {
-  const fh = await open(partPath, create ? 'wx' : 'r+');
-  if (create) await fh.truncate(size);
-  return fh;
 }

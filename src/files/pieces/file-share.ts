@@ -1,22 +1,24 @@
-// Longer than most files (~590 lines): FileShare is the facade that ties offers, consent,
+// Over ~400 lines (about 530): FileShare is the facade that ties offers, consent, admission,
 // downloads and the piece server to one node; each of those lives in its own module.
-import { mkdir, readdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
 import type { MeshMessage, PeerRef } from '../../messages.js';
 import { TypedEmitter } from '../../typed-emitter.js';
 import { openPart } from '../part-files.js';
 import type { FileNode } from '../types.js';
 import { Download, type DownloadEvent, type DownloadHost, type DownloadLimits } from './download.js';
-import { HASH_BYTES, pieceCount } from './merkle.js';
-import { createOffer, parseOffer, type FileOffer } from './offer.js';
-import { hashFile, PieceServer } from './source.js';
-import { loadResumable, stateNames } from './resume.js';
+import { parseOffer, type FileOffer } from './offer.js';
+import { PieceServer } from './source.js';
+import { resumables } from './resume.js';
 import { resolveShareOptions, type ResolvedShareOptions } from './share-options.js';
-import { WantTable } from './want-table.js';
+import { untilAborted, WantTable } from './want-table.js';
 import { ConsentGate, KnownRoots } from './known-roots.js';
 import { ShareRegistry } from './share-registry.js';
+import { layerOf, offerTo, signedOffer } from './sharing.js';
+import { Admission } from './admission.js';
+import { listTransfers } from './transfer-list.js';
+import { RateLimiter } from './rate-limit.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
   encodeNope,
@@ -24,7 +26,6 @@ import {
   encodeWant,
   NopeReason,
   parsePieceFrame,
-  PIECE_HEADER_BYTES,
   WHOLE_FILE,
   type PieceFrame,
 } from './wire.js';
@@ -64,14 +65,27 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   readonly #connected = new Set<string>();
   readonly #reserved = new Set<string>();
   readonly #wants = new WantTable();
+  /** Download limiters per source peer (shared by all downloads from it), when a limit is set. */
+  readonly #downLimiters = new Map<string, RateLimiter>();
   readonly #server: PieceServer;
   readonly #stop = new AbortController();
   readonly #host: DownloadHost;
+  readonly #admission: Admission;
+  /**
+   * Subscribed in the constructor, not in start(): frames that arrive before start() (while the
+   * node starts, or while start() creates folders) wait here, with the node's per-peer
+   * backpressure, instead of being missed.
+   */
+  readonly #stream: AsyncIterable<MeshMessage>;
   #tick: NodeJS.Timeout | undefined;
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
-  /** Validates options (throws `ERR_INVALID_OPTION` naming the bad one); no I/O until start(). */
+  /**
+   * Validates options (throws `ERR_INVALID_OPTION` naming the bad one) and subscribes to the
+   * node's messages at once: construct it before `node.start()` and no offer or request can be
+   * missed (they wait, with backpressure, until {@link FileShare.start}). No I/O until start().
+   */
   constructor(node: FileNode, options: FileShareOptions = {}) {
     super();
     this.#opts = resolveShareOptions(options);
@@ -85,6 +99,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       requestTimeoutMs: this.#opts.requestTimeoutMs,
       stateBatchPieces: this.#opts.stateBatchPieces,
       stateFlushMs: this.#opts.stateFlushMs,
+      hashInWorker: this.#opts.hashInWorker,
     };
     this.#server = new PieceServer(
       {
@@ -104,13 +119,32 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         });
       },
       emit: (event) => this.#onDownloadEvent(event),
+      pace: (peerId, bytes) => {
+        const rate = this.#opts.downloadBytesPerSecondPerPeer;
+        if (rate <= 0) return 0;
+        let limiter = this.#downLimiters.get(peerId);
+        if (!limiter) this.#downLimiters.set(peerId, (limiter = new RateLimiter(rate)));
+        return limiter.tryTake(bytes);
+      },
     };
+    this.#admission = new Admission({
+      opts: this.#opts,
+      get maxBytesPerMessage() {
+        return node.maxBytesPerMessage;
+      },
+      downloads: this.#downloads,
+      startedBy: this.#startedBy,
+    });
+    this.#stream = node.messages({
+      types: ['bytes', 'peer-connected', 'peer-disconnected'],
+      signal: this.#stop.signal,
+    });
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
 
   /**
-   * Subscribes to the node, creates the folders, serves the files shared before a restart and
-   * resumes the downloads found in the state folder. Rejects with `ERR_FILE_IO` when a folder
+   * Creates the folders, handles the frames that waited since construction, serves the files
+   * shared before a restart and resumes the downloads found in the state folder. Rejects with `ERR_FILE_IO` when a folder
    * cannot be created.
    */
   start(): Promise<void> {
@@ -119,10 +153,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   }
 
   async #start(): Promise<void> {
-    const stream = this.#node.messages({
-      types: ['bytes', 'peer-connected', 'peer-disconnected'],
-      signal: this.#stop.signal,
-    });
+    const stream = this.#stream;
     for (const p of this.#node.getPeerInfo().peers) this.#connected.add(p.id);
     try {
       await mkdir(this.downloadsDir, { recursive: true });
@@ -161,6 +192,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     }
     if (msg.type === 'peer-disconnected') {
       this.#connected.delete(msg.peer.id);
+      this.#downLimiters.delete(msg.peer.id);
       this.#server.onPeerGone(msg.peer.id);
       for (const d of this.#downloads.values()) d.sourceLost(msg.peer.id);
       return;
@@ -229,19 +261,28 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       return;
     }
     if (!push || this.#shares.has(offer.rootHex)) return;
-    const refuse = (): void => {
+    const refuse = (error: MeshwireError): void => {
       this.#node
         .sendBytesToPeer(from.id, encodeNope(offer.root, WHOLE_FILE, NopeReason.refused))
         .catch(() => undefined);
+      this.emit('offer-declined', { from, offer, error });
     };
-    if (!this.#consent.hasRoom(from.id) || !this.#fits(offer) || this.#perPeerFull(from.id)) {
-      refuse();
+    const early = this.#consent.hasRoom(from.id)
+      ? (this.#admission.limitError(offer) ?? this.#admission.perPeerError(from.id))
+      : new MeshwireError('ERR_TOO_MANY_PENDING', `${from.id} has too many offers awaiting consent`);
+    if (early) {
+      refuse(early);
       return;
     }
     void (async () => {
       const ok = await this.#consent.ask(from.id, () => this.#opts.accept(offer, from));
-      if (!ok || this.#perPeerFull(from.id) || this.#closed) {
-        refuse();
+      const late = !ok
+        ? new MeshwireError('ERR_FILE_REFUSED', `${offer.name} refused by the accept hook`)
+        : this.#closed
+          ? new MeshwireError('ERR_CLOSED', 'the share is closing')
+          : this.#admission.perPeerError(from.id);
+      if (late) {
+        refuse(late);
         return;
       }
       try {
@@ -249,24 +290,10 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         this.#startedBy.set(offer.rootHex, from.id);
         d.addSource(from.id);
       } catch (err) {
-        refuse();
+        refuse(err as MeshwireError);
         this.emit('warning', { error: err as MeshwireError, rootHex: offer.rootHex });
       }
     })();
-  }
-
-  #fits(offer: FileOffer): boolean {
-    return (
-      offer.size <= this.#opts.maxFileSize &&
-      offer.pieceLength + PIECE_HEADER_BYTES <= this.#node.maxBytesPerMessage &&
-      pieceCount(offer.size, offer.pieceLength) * HASH_BYTES + 64 <= this.#node.maxBytesPerMessage
-    );
-  }
-
-  #perPeerFull(peerId: string): boolean {
-    let n = 0;
-    for (const [root, by] of this.#startedBy) if (by === peerId && this.#downloads.has(root)) n++;
-    return n >= this.#opts.maxDownloadsPerPeer || this.#downloads.size >= this.#opts.maxDownloads;
   }
 
   /** Creates the download of `offer` (a fresh `.part`), or returns the one in progress. */
@@ -279,9 +306,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         `${this.#downloads.size} downloads in progress (maxDownloads)`,
       );
     }
-    if (!this.#fits(offer)) {
-      throw new MeshwireError('ERR_FILE_TOO_LARGE', `${offer.name} (${offer.size} bytes) exceeds the limits`);
-    }
+    const limit = this.#admission.limitError(offer);
+    if (limit) throw limit;
     const part = await openPart(this.downloadsDir, offer.name, this.#reserved);
     const again = this.#downloads.get(offer.rootHex);
     if (again) {
@@ -343,10 +369,9 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   async #adopt(d: Download, finalPath: string): Promise<void> {
     try {
       const st = await stat(finalPath);
-      const layer = await this.#layerOf(d);
+      const layer = await layerOf(d, path.join(this.downloadsDir, d.finalName));
       await this.#shares.add({ offer: d.offer, path: finalPath, layer, mtimeMs: st.mtimeMs });
-      const announce = encodeOfferFrame(d.offer.body, true);
-      for (const id of this.#connected) this.#node.sendBytesToPeer(id, announce).catch(() => undefined);
+      this.#toConnected(encodeOfferFrame(d.offer.body, true));
     } catch (err) {
       this.emit('warning', {
         error: new MeshwireError('ERR_FILE_IO', `cannot share ${finalPath}: ${(err as Error).message}`),
@@ -356,13 +381,9 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     this.emit('download-complete', { download: d, path: finalPath });
   }
 
-  async #layerOf(d: Download): Promise<Buffer[]> {
-    if (d.pieces <= 1) return d.pieces === 1 ? [d.offer.root] : [];
-    // The download verified every piece against this layer; hash the final file only if lost.
-    const saved = d.layer;
-    if (saved) return saved;
-    const hashed = await hashFile(path.join(this.downloadsDir, d.finalName));
-    return hashed.layer;
+  /** Sends `frame` to every connected peer, without waiting (a peer gone is no error here). */
+  #toConnected(frame: Uint8Array): void {
+    for (const id of this.#connected) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
   }
 
   /**
@@ -375,31 +396,11 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     options: { name?: string; announce?: boolean; signal?: AbortSignal } = {},
   ): Promise<FileOffer> {
     const signer = this.#signer ?? this.#node.signer;
-    if (!signer)
-      throw new MeshwireError(
-        'ERR_INVALID_OPTION',
-        'sharing needs a signer: a started secure-mode node, or the signer option',
-      );
-    const absolute = path.resolve(filePath);
-    const hashed = await hashFile(absolute, options.signal);
-    if (hashed.pieceLength + PIECE_HEADER_BYTES > this.#node.maxBytesPerMessage) {
-      throw new MeshwireError(
-        'ERR_INVALID_OPTION',
-        `pieces of ${hashed.pieceLength} bytes do not fit maxBytesPerMessage`,
-      );
-    }
-    const offer = await createOffer(signer, {
-      root: hashed.root,
-      size: hashed.size,
-      pieceLength: hashed.pieceLength,
-      name: options.name ?? path.basename(absolute),
-    });
+    const shared = await signedOffer(signer, this.#node.maxBytesPerMessage, filePath, options);
+    const { offer } = shared;
     await this.#server.release(offer.rootHex);
-    await this.#shares.add({ offer, path: absolute, layer: hashed.layer, mtimeMs: hashed.mtimeMs });
-    if (options.announce !== false) {
-      const frame = encodeOfferFrame(offer.body, true);
-      for (const id of this.#connected) this.#node.sendBytesToPeer(id, frame).catch(() => undefined);
-    }
+    await this.#shares.add(shared);
+    if (options.announce !== false) this.#toConnected(encodeOfferFrame(offer.body, true));
     return offer;
   }
 
@@ -423,18 +424,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
         : typeof options.to === 'string'
           ? [options.to]
           : [...options.to];
-    const frame = encodeOfferFrame(offer.body);
-    const offeredTo: string[] = [];
-    await Promise.all(
-      to.map(async (id) => {
-        try {
-          await this.#node.sendBytesToPeer(id, frame);
-          offeredTo.push(id);
-        } catch {
-          // not connected: not offered
-        }
-      }),
-    );
+    const offeredTo = await offerTo(this.#node, to, encodeOfferFrame(offer.body));
     return { offer, offeredTo };
   }
 
@@ -465,18 +455,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     const d = await this.#begin(offer);
     for (const id of candidates) d.knownSources.add(id);
     for (const id of candidates) if (this.#connected.has(id)) d.addSource(id);
-    if (options.signal) {
-      const signal = options.signal;
-      return Promise.race([
-        d.done(),
-        new Promise<never>((_, reject) => {
-          const abort = (): void =>
-            reject(new MeshwireError('ERR_ABORTED', 'fetch aborted', { cause: signal.reason }));
-          if (signal.aborted) abort();
-          else signal.addEventListener('abort', abort, { once: true });
-        }),
-      ]);
-    }
+    if (options.signal) return untilAborted(d.done(), options.signal, 'fetch aborted');
     return d.done();
   }
 
@@ -497,32 +476,7 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
 
   /** Downloads in progress or waiting for a source, and files shared (as complete). */
   transfers(): TransferInfo[] {
-    const out: TransferInfo[] = [];
-    for (const d of this.#downloads.values()) {
-      const seconds = (performance.now() - d.startedAt) / 1000;
-      out.push({
-        rootHex: d.offer.rootHex,
-        name: d.offer.name,
-        size: d.offer.size,
-        bytesDone: d.bytesDone,
-        status: d.status,
-        rate: seconds > 0 ? d.bytesThisSession / seconds : 0,
-        sources: d.activeSources,
-      });
-    }
-    for (const s of this.#shares.values()) {
-      out.push({
-        rootHex: s.offer.rootHex,
-        name: s.offer.name,
-        size: s.offer.size,
-        bytesDone: s.offer.size,
-        status: 'complete',
-        rate: 0,
-        sources: [],
-        path: s.path,
-      });
-    }
-    return out;
+    return listTransfers(this.#downloads.values(), this.#shares.values());
   }
 
   /** The download of `rootHex` in progress, if any. */
@@ -536,27 +490,12 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   }
 
   async #resumeAll(): Promise<void> {
-    let names: string[];
-    try {
-      names = stateNames(await readdir(this.stateDir));
-    } catch {
-      return;
-    }
-    if (names.length > MAX_RESUMED) {
-      const error = new MeshwireError(
-        'ERR_TOO_MANY_PENDING',
-        `${names.length} resume states; resuming ${MAX_RESUMED}`,
-      );
-      this.emit('warning', { error });
-    }
-    for (const finalName of names.slice(0, MAX_RESUMED)) {
-      const r = await loadResumable(
-        this,
-        finalName,
-        (name, rootHex) => this.#reserved.has(name) || this.#downloads.has(rootHex),
-        (error, rootHex) => this.emit('warning', rootHex ? { error, rootHex } : { error }),
-      );
-      if (!r) continue;
+    const warn = (error: MeshwireError, rootHex?: string): void => {
+      this.emit('warning', rootHex ? { error, rootHex } : { error });
+    };
+    const isTaken = (name: string, rootHex: string): boolean =>
+      this.#reserved.has(name) || this.#downloads.has(rootHex);
+    for await (const r of resumables(this, MAX_RESUMED, isTaken, warn)) {
       const { offer, sources } = r.state;
       this.#reserved.add(r.finalName);
       const d = new Download(this.#host, this.#limits, offer, r, {

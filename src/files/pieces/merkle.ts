@@ -12,6 +12,7 @@
  *
  * Pure: no I/O.
  */
+import * as nodeCrypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { MeshwireError } from '../../errors.js';
 
@@ -36,9 +37,24 @@ function sha256(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
-/** Hash of two children. */
+/**
+ * One-shot SHA-256 of one buffer (`crypto.hash`, Node >= 20.12: no Hash object per 16 KiB leaf,
+ * ~10 % less CPU per verified byte), with a fallback for older runtimes.
+ */
+const oneShot = (nodeCrypto as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+const leafHash: (data: Uint8Array) => Buffer = oneShot
+  ? (data) => oneShot('sha256', data, 'buffer')
+  : (data) => createHash('sha256').update(data).digest();
+
+/** Scratch for {@link parent}: the two children side by side, hashed in one shot. */
+const pair = Buffer.alloc(2 * HASH_BYTES);
+
+/** Hash of two children (one-shot on a reused 64-byte buffer: no Hash object per node). */
 function parent(left: Uint8Array, right: Uint8Array): Buffer {
-  return sha256(left, right);
+  if (!oneShot) return sha256(left, right);
+  pair.set(left, 0);
+  pair.set(right, HASH_BYTES);
+  return oneShot('sha256', pair, 'buffer');
 }
 
 /** Root of a tree of `leaves` padded with `pad` to `width` (a power of two ≥ leaves.length). */
@@ -101,7 +117,7 @@ export function choosePieceLength(size: number): number {
 export function pieceRoot(data: Uint8Array, width: number): Buffer {
   const leaves: Buffer[] = [];
   for (let off = 0; off < data.length; off += BLOCK_SIZE) {
-    leaves.push(sha256(data.subarray(off, Math.min(off + BLOCK_SIZE, data.length))));
+    leaves.push(leafHash(data.subarray(off, Math.min(off + BLOCK_SIZE, data.length))));
   }
   return merkleRoot(leaves, width);
 }
@@ -123,6 +139,24 @@ export function rootFromLayer(hashes: readonly Uint8Array[], size: number, piece
   // Padding pieces are subtrees of zero leaves only.
   const zeroPiece = merkleRoot([], pieceLength / BLOCK_SIZE);
   return merkleRoot(hashes, nextPowerOfTwo(hashes.length), zeroPiece);
+}
+
+/**
+ * The piece layer received as concatenated 32-byte hashes, split, if it has one hash per piece
+ * and commits to `root`; undefined otherwise (the sender lied or sent garbage).
+ */
+export function verifiedLayer(
+  layer: Uint8Array,
+  size: number,
+  pieceLength: number,
+  root: Uint8Array,
+): Buffer[] | undefined {
+  const pieces = pieceCount(size, pieceLength);
+  if (layer.length !== pieces * HASH_BYTES) return undefined;
+  const hashes: Buffer[] = [];
+  for (let i = 0; i < pieces; i++)
+    hashes.push(Buffer.from(layer.subarray(i * HASH_BYTES, (i + 1) * HASH_BYTES)));
+  return rootFromLayer(hashes, size, pieceLength).equals(root) ? hashes : undefined;
 }
 
 /**
@@ -155,12 +189,15 @@ export class PieceHasher {
         this.#pieceLength - this.#pieceFill,
         data.length - off,
       );
-      this.#block.update(data.subarray(off, off + take));
+      const whole = take === BLOCK_SIZE;
+      // A whole block within one read (the usual case): hashed in one shot, no Hash object.
+      if (whole) this.#leaves.push(leafHash(data.subarray(off, off + take)));
+      else this.#block.update(data.subarray(off, off + take));
       off += take;
-      this.#blockFill += take;
+      if (!whole) this.#blockFill += take;
       this.#pieceFill += take;
       this.#seen += take;
-      if (this.#blockFill === BLOCK_SIZE || this.#seen === this.#size) this.#endBlock();
+      if (this.#blockFill === BLOCK_SIZE || (this.#seen === this.#size && !whole)) this.#endBlock();
       if (this.#pieceFill === this.#pieceLength || this.#seen === this.#size) this.#endPiece();
     }
   }

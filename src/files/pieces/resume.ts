@@ -5,7 +5,7 @@
  * re-reads the `.part` once (the only second hash of received data, and only after a restart).
  * A state that cannot be trusted is deleted with its `.part`, with a warning.
  */
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshwireError } from '../../errors.js';
 import { sanitizeFileName } from '../names.js';
@@ -102,4 +102,29 @@ export async function loadResumable(
     );
   }
   return { state, finalName, fh, bitfield, ...(layer ? { layer } : {}) };
+}
+
+/**
+ * The downloads to resume from `stateDir`, loaded one at a time (each checked by
+ * {@link loadResumable}); at most `max`, more are left on disk with a warning.
+ */
+export async function* resumables(
+  dirs: { downloadsDir: string; stateDir: string },
+  max: number,
+  isTaken: (finalName: string, rootHex: string) => boolean,
+  warn: (error: MeshwireError, rootHex?: string) => void,
+): AsyncGenerator<Resumed> {
+  let names: string[];
+  try {
+    names = stateNames(await readdir(dirs.stateDir));
+  } catch {
+    return;
+  }
+  if (names.length > max) {
+    warn(new MeshwireError('ERR_TOO_MANY_PENDING', `${names.length} resume states; resuming ${max}`));
+  }
+  for (const finalName of names.slice(0, max)) {
+    const r = await loadResumable(dirs, finalName, isTaken, warn);
+    if (r) yield r;
+  }
 }

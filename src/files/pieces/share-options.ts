@@ -18,8 +18,11 @@ export interface ResolvedShareOptions {
   maxQueuedRequestsPerPeer: number;
   stateBatchPieces: number;
   stateFlushMs: number;
+  hashInWorker: boolean;
   wantTimeoutMs: number;
   uploadBytesPerSecondPerPeer: number;
+  downloadBytesPerSecondPerPeer: number;
+  maxDiskBytes: number;
 }
 
 function int(name: string, value: number, min: number): number {
@@ -45,6 +48,9 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
   if (signer !== undefined && (typeof signer.sign !== 'function' || signer.publicKey?.length !== 32)) {
     throw new MeshwireError('ERR_INVALID_OPTION', 'signer must have a 32-byte publicKey and a sign function');
   }
+  if (options.hashInWorker !== undefined && typeof options.hashInWorker !== 'boolean') {
+    throw new MeshwireError('ERR_INVALID_OPTION', 'hashInWorker must be a boolean');
+  }
   const resolvedDownloads = path.resolve(downloadsDir);
   const maxDownloads = int('maxDownloads', options.maxDownloads ?? 16, 1);
   const resolved: ResolvedShareOptions = {
@@ -63,12 +69,19 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
     maxQueuedRequestsPerPeer: int('maxQueuedRequestsPerPeer', options.maxQueuedRequestsPerPeer ?? 64, 1),
     stateBatchPieces: int('stateBatchPieces', options.stateBatchPieces ?? 64, 1),
     stateFlushMs: int('stateFlushMs', options.stateFlushMs ?? 1000, 1),
+    hashInWorker: options.hashInWorker ?? false,
     wantTimeoutMs: int('wantTimeoutMs', options.wantTimeoutMs ?? 10_000, 1),
     uploadBytesPerSecondPerPeer: int(
       'uploadBytesPerSecondPerPeer',
       options.uploadBytesPerSecondPerPeer ?? 0,
       0,
     ),
+    downloadBytesPerSecondPerPeer: int(
+      'downloadBytesPerSecondPerPeer',
+      options.downloadBytesPerSecondPerPeer ?? 0,
+      0,
+    ),
+    maxDiskBytes: int('maxDiskBytes', options.maxDiskBytes ?? 0, 0),
   };
   if (resolved.maxDownloadsPerPeer > maxDownloads) {
     throw new MeshwireError('ERR_INVALID_OPTION', 'maxDownloadsPerPeer must not exceed maxDownloads');

@@ -39,11 +39,31 @@ export interface FileShareOptions {
   /** Longest delay before a verified piece is recorded in the resume state. @default 1000 */
   stateFlushMs?: number;
   /**
+   * Hash received pieces' 16 KiB leaves on a worker thread (one per process, shared), so the
+   * main thread is free for the network; the piece is still verified before it is written.
+   * Costs a copy of each piece (~0.1 ns/byte) and a few KiB of messages. @default true
+   */
+  hashInWorker?: boolean;
+  /**
    * Upload limit per requesting peer, in bytes per second (pieces are paced before they are
    * sent; a limited peer's requests wait in its queue). 0 = unlimited.
    * @default 0
    */
   uploadBytesPerSecondPerPeer?: number;
+  /**
+   * Download limit per source peer, in bytes per second, over all downloads from that peer:
+   * requests are paced before they are sent, so the peer never sends faster. 0 = unlimited.
+   * @default 0
+   */
+  downloadBytesPerSecondPerPeer?: number;
+  /**
+   * Disk use cap, in bytes: the sizes of every download in progress (their `.part` files,
+   * resumed ones included) added up. A new download that would pass it is refused: a pushed
+   * offer is answered with nope `refused` and reported as `'offer-declined'`; `fetchFile`
+   * rejects with `ERR_DISK_QUOTA`. 0 = no cap.
+   * @default 0
+   */
+  maxDiskBytes?: number;
   /** How long `fetchFile` waits for some peer to answer "want" with the offer. @default 10000 */
   wantTimeoutMs?: number;
   /** Closes the share when aborted. */
@@ -78,6 +98,11 @@ export interface FileShareEvents {
   'source-dropped': { download: Download; peerId: string; error: MeshwireError };
   /** Something was discarded or could not be saved; the share keeps running. */
   warning: { error: MeshwireError; rootHex?: string };
+  /**
+   * This node refused an offer a peer pushed: consent said no, or a limit (size, downloads,
+   * disk use, pending consent questions) was reached. `error` says which.
+   */
+  'offer-declined': { from: PeerRef; offer: FileOffer; error: MeshwireError };
   /** A peer refused a file we offered. */
   'offer-refused': { peerId: string; rootHex: string };
 }

@@ -47,3 +47,19 @@ export class WantTable {
     });
   }
 }
+
+/**
+ * `promise`, or a rejection with `ERR_ABORTED` (`message`, the signal's reason as cause) as
+ * soon as `signal` aborts. The abort listener is removed once `promise` settles.
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => reject(new MeshwireError('ERR_ABORTED', message, { cause: signal.reason }));
+    if (signal.aborted) {
+      abort();
+      return;
+    }
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
