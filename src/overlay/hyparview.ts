@@ -4,7 +4,8 @@
  * fresh by shuffles. Two departures from the paper, both for small networks and quick repair:
  * a FORWARD_JOIN walk also ends at a node whose active view has room (so a network of at most
  * maxPeers + 1 nodes becomes the full mesh at once), and the active view is topped up from the
- * passive view on every tick, not only after a failure. Two additions: learned candidates (peer
+ * passive view on every tick, not only after a failure (backing off when one short of full and
+ * refused: MAX_REFILL_BACKOFF). Two additions: learned candidates (peer
  * exchange, peer book) kept apart from the passive view, and a periodic re-join probe that merges
  * split halves (README "How big networks work", "Partitions").
  *
@@ -17,6 +18,14 @@ import { PeerSet } from './peer-set.js';
 import { SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
+
+/**
+ * After n NEIGHBOR requests refused in a row, a node one short of a full active view tops it up
+ * only every 2^n ticks (n at most this): in a network of full nodes it would otherwise open a
+ * short-lived connection to a full node every tick, forever (a large part of an idle node's CPU:
+ * bench/probes/overlay-cpu.ts).
+ */
+const MAX_REFILL_BACKOFF = 4;
 
 /** Below this sketch overlap, a re-join probe's target is taken to be in another overlay. */
 const MERGE_OVERLAP = 0.5;
@@ -61,6 +70,9 @@ export class HyParView {
   #joined = false;
   #nextShuffle = -Infinity;
   #nextRejoin: number | undefined;
+  /** NEIGHBOR requests refused in a row, and when the tick may top up the view again. */
+  #refused = 0;
+  #nextRefill = -Infinity;
   #now = 0;
   readonly #o: ResolvedOverlayOptions;
   readonly #hooks: MembershipHooks;
@@ -152,7 +164,9 @@ export class HyParView {
       if (p.kind === 'join') this.#report(out, { kind: 'join-failed', contact: id });
       out.push({ type: 'disconnect', peer: id });
     }
-    this.#refill(now, out);
+    // Only a node one short of full waits (the idle case above); one with more room keeps
+    // asking every tick, so young and repairing networks fill as fast as before.
+    if (now >= this.#nextRefill || this.active.size < this.#o.maxPeers - 1) this.#refill(now, out);
     // A node with room in its active view shuffles every tick: it is short of peers it knows
     // (typical of a young or small network), and each shuffle teaches it up to
     // shuffleActive + shufflePassive more.
@@ -295,9 +309,14 @@ export class HyParView {
 
   #onDisconnect(from: PeerId, alive: boolean, now: number, out: ActionSink): void {
     const info = this.active.get(from) ?? this.#pending.get(from)?.info;
+    const refused = this.#pending.get(from)?.kind === 'neighbor';
     const wasPending = this.#pending.delete(from);
     const wasActive = this.#removeActive(from, out);
     out.push({ type: 'disconnect', peer: from });
+    if (refused && !wasActive) {
+      this.#refused = Math.min(this.#refused + 1, MAX_REFILL_BACKOFF);
+      this.#nextRefill = now + this.#o.tickMs * 2 ** this.#refused;
+    }
     if (alive && info) this.#addPassive(info, []);
     if (!alive) this.passive.delete(from);
     // A rejected request is retried on the next tick, not at once, so that a network of full
@@ -407,6 +426,8 @@ export class HyParView {
         this.#addPassive(victim, []);
       }
       this.active.add(peer);
+      this.#refused = 0;
+      this.#nextRefill = -Infinity;
       out.push({ type: 'neighbor-up', peer: peer.id });
       this.#hooks.neighborUp(peer.id);
     } else {
@@ -417,6 +438,9 @@ export class HyParView {
 
   #removeActive(id: PeerId, out: ActionSink): boolean {
     if (!this.active.delete(id)) return false;
+    // A lost neighbour is replaced without waiting, then by every tick until the view is full.
+    this.#refused = 0;
+    this.#nextRefill = -Infinity;
     out.push({ type: 'neighbor-down', peer: id });
     this.#hooks.neighborDown(id);
     return true;

@@ -1,0 +1,168 @@
+/**
+ * The overlay's CPU per delivery and per idle node-second (issue 13), in one process: N real
+ * secure nodes (`overlay: true`, TLS over 127.0.0.1), so every cost of every node (sign, verify,
+ * encode, TLS, timers, shuffles) lands in this process's `process.cpuUsage()`. CPU time, not wall
+ * time: meaningful on a busy machine.
+ *
+ *   node --import tsx bench/probes/overlay-cpu.ts [--nodes 40] [--max-peers 8] [--idle-s 6]
+ *        [--settle-s 10] [--messages 400] [--rate 100] [--seed 1]
+ *   MESHWIRE_BENCH_SRC=/tmp/a/dist ... (A/B against a compiled tree: `tsc -p tsconfig.build.json
+ *   --outDir /tmp/a/dist` in another checkout; interleave A and B runs)
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/probes/overlay-cpu.ts
+ *
+ * Phases: start N nodes; node g > 0 bootstraps through a random earlier one (seeded); wait until
+ * every active view has at least min(maxPeers - 2, N - 1) neighbours (or 30 s); settle `--settle-s`; then
+ * **idle**: CPU over `--idle-s` seconds with no traffic, per node-second; then **load**:
+ * `--messages` broadcasts of 16 bytes from random nodes at `--rate`/s, until every node has all
+ * of them (or 30 s): CPU per delivery, raw and with the idle rate subtracted. Prints one JSON line.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { P2PNode as P2PNodeClass } from '../../src/index.js';
+
+const srcUrl = process.env.MESHWIRE_BENCH_SRC
+  ? pathToFileURL(path.resolve(process.env.MESHWIRE_BENCH_SRC) + path.sep).href
+  : new URL('../../src/', import.meta.url).href;
+const { P2PNode } = (await import(new URL('index.js', srcUrl).href)) as typeof import('../../src/index.js');
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(name);
+  const value = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(value) || value < 1 || value > 100_000) throw new Error(`${name} takes 1..100000`);
+  return value;
+}
+const N = arg('--nodes', 40);
+const MAX_PEERS = arg('--max-peers', 8);
+const IDLE_S = arg('--idle-s', 10);
+const SETTLE_S = arg('--settle-s', 10);
+const MESSAGES = arg('--messages', 400);
+const RATE = arg('--rate', 100);
+let seed = arg('--seed', 1);
+/** `--profile <prefix>`: V8 CPU profiles of the idle and load phases only, `<prefix>-idle.cpuprofile` and `-load`. */
+const profileAt = process.argv.indexOf('--profile');
+const profilePrefix = profileAt >= 0 ? process.argv[profileAt + 1] : undefined;
+const inspector = profilePrefix ? new Session() : undefined;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+}
+async function profile<T>(phase: string, body: () => Promise<T>): Promise<T> {
+  if (!inspector) return body();
+  await inspector.post('Profiler.start');
+  const result = await body();
+  const { profile: p } = await inspector.post('Profiler.stop');
+  writeFileSync(`${profilePrefix}-${phase}.cpuprofile`, JSON.stringify(p));
+  return result;
+}
+
+/** mulberry32: the same joins and senders for A and B. */
+function random(): number {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `done` every 50 ms until it holds or `timeoutMs` passes; true if it held. */
+async function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+const nodes: P2PNodeClass[] = [];
+const delivered: number[] = [];
+let errors = 0;
+let reports = 0;
+/** `peer-connected` events: each new connection counts at both ends. */
+let connected = 0;
+for (let g = 0; g < N; g++) {
+  const n = new P2PNode({ host: '127.0.0.1', port: 0, overlay: true, maxPeers: MAX_PEERS, name: `o${g}` });
+  delivered.push(0);
+  n.on('bytes', () => delivered[g]!++);
+  n.on('error', () => errors++);
+  n.on('peer-connected', () => connected++);
+  n.on('overlay-report', (e) => {
+    if (e.report.kind !== 'join-failed') reports++;
+  });
+  await n.start();
+  nodes.push(n);
+}
+
+const formStart = Date.now();
+for (let g = 1; g < N; g++) {
+  const contact = nodes[Math.floor(random() * g)]!;
+  nodes[g]!.bootstrap(`127.0.0.1:${contact.port}`).catch(() => errors++);
+}
+const want = Math.min(MAX_PEERS - 2, N - 1);
+const formed = await until(() => nodes.every((n) => (n.overlayStats()?.active.length ?? 0) >= want), 30_000);
+const formS = (Date.now() - formStart) / 1000;
+await sleep(SETTLE_S * 1000);
+
+// Idle: no traffic, only the overlay's maintenance (ticks, shuffles, re-join probes, sweeps).
+const connectedAtIdle = connected;
+const idleAt = process.cpuUsage();
+const idleWall = performance.now();
+await profile('idle', () => sleep(IDLE_S * 1000));
+const idleCpu = cpuMs(process.cpuUsage(idleAt));
+const idleWallS = (performance.now() - idleWall) / 1000;
+const idlePerNodeS = idleCpu / idleWallS / N;
+const idleConnectionsPerNodeS = (connected - connectedAtIdle) / 2 / idleWallS / N;
+
+// Load: broadcasts from random nodes at RATE/s.
+const before = delivered.reduce((a, b) => a + b, 0);
+const relayedBefore = nodes.reduce((a, n) => a + n.overlayStats()!.relayed, 0);
+const loadAt = process.cpuUsage();
+const loadWall = performance.now();
+const payload = new Uint8Array(16);
+let failed = 0;
+const expected = MESSAGES * (N - 1);
+const complete = await profile('load', async () => {
+  for (let i = 0; i < MESSAGES; i++) {
+    const due = loadWall + (i * 1000) / RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    nodes[Math.floor(random() * N)]!.broadcastBytes(payload).catch(() => failed++);
+  }
+  return until(() => delivered.reduce((a, b) => a + b, 0) - before >= expected, 30_000);
+});
+const loadCpu = cpuMs(process.cpuUsage(loadAt));
+const loadWallS = (performance.now() - loadWall) / 1000;
+const got = delivered.reduce((a, b) => a + b, 0) - before;
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const stats = nodes.map((n) => n.overlayStats()!);
+
+console.log(
+  JSON.stringify({
+    src: process.env.MESHWIRE_BENCH_SRC ?? 'src',
+    nodes: N,
+    maxPeers: MAX_PEERS,
+    formed,
+    formS: +formS.toFixed(1),
+    meanActive: +mean(stats.map((s) => s.active.length)).toFixed(2),
+    idleMsPerNodeS: +idlePerNodeS.toFixed(3),
+    idleConnectionsPerNodeS: +idleConnectionsPerNodeS.toFixed(3),
+    messages: MESSAGES,
+    deliveries: got,
+    expected,
+    complete,
+    failed,
+    loadWallS: +loadWallS.toFixed(2),
+    cpuMsPerDelivery: +(loadCpu / got).toFixed(4),
+    cpuMsPerDeliveryNet: +((loadCpu - idlePerNodeS * N * loadWallS) / got).toFixed(4),
+    /** Payload copies relayed (sent by nodes other than the sender) per delivery, load phase. */
+    relayedPerDelivery: +((stats.reduce((a, s) => a + s.relayed, 0) - relayedBefore) / got).toFixed(3),
+    reports,
+    errors,
+  }),
+);
+for (const n of nodes) await n.close();
