@@ -1,7 +1,7 @@
 /**
  * meshwire benchmark runner.
  *
- *   npm run bench                          # every suite, full size (~10 min on 2 cores)
+ *   npm run bench                          # every suite, full size (~12 min on 2 cores)
  *   npm run bench -- --quick               # every suite, small (< 2 min)
  *   npm run bench -- throughput latency    # some suites
  *   npm run bench -- chat --profile        # CPU profiles of every child process
