@@ -15,6 +15,7 @@ import { resolveOptions } from '../src/options.js';
 import { addressOf, startNode, waitFor, waitUntil } from './helpers/nodes.js';
 import { mulberry32 } from './helpers/random.js';
 import { pollUntil } from './helpers/wait.js';
+import { overlayConnected } from './helpers/overlay-net.js';
 
 const MAX_PEERS = 4;
 
@@ -27,31 +28,6 @@ function recordChats(nodes: P2PNode[]): Map<P2PNode, string[]> {
     node.on('chat', (m) => seen.push(`${m.from.id}|${m.text}`));
   }
   return log;
-}
-
-/** True when the active views of `nodes` (taken as undirected links) connect them all. */
-function connected(nodes: P2PNode[]): boolean {
-  const ids = new Set(nodes.map((n) => n.id));
-  const links = new Map<string, Set<string>>();
-  for (const n of nodes) links.set(n.id, new Set());
-  for (const n of nodes) {
-    for (const other of n.overlayStats()!.active) {
-      if (!ids.has(other)) continue;
-      links.get(n.id)!.add(other);
-      links.get(other)!.add(n.id);
-    }
-  }
-  const reached = new Set([nodes[0]!.id]);
-  const todo = [nodes[0]!.id];
-  while (todo.length > 0) {
-    for (const next of links.get(todo.pop()!)!) {
-      if (!reached.has(next)) {
-        reached.add(next);
-        todo.push(next);
-      }
-    }
-  }
-  return reached.size === nodes.length;
 }
 
 function views(nodes: P2PNode[]): string {
@@ -100,7 +76,7 @@ async function startOverlayNetwork(t: TestContext, count: number, seed: number):
       nodes.every((n) => {
         const s = n.overlayStats()!;
         return s.active.length >= 1 && s.active.length <= MAX_PEERS && (s.joined || n === nodes[0]);
-      }) && connected(nodes),
+      }) && overlayConnected(nodes),
     'the overlay connects every node',
     { timeoutMs: 20_000, intervalMs: 50, describe: () => views(nodes) },
   );
@@ -254,7 +230,7 @@ async function runNetwork(t: TestContext, count: number, seed: number, leave: nu
       `after leaving from ${sender.name}`,
     );
   }
-  await pollUntil(() => connected(survivors), 'the survivors form one overlay', {
+  await pollUntil(() => overlayConnected(survivors), 'the survivors form one overlay', {
     timeoutMs: 10_000,
     intervalMs: 50,
     describe: () => views(survivors),
