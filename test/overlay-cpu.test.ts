@@ -10,6 +10,7 @@ import { verifyBroadcast } from '../src/mesh/overlay-driver.js';
 import { Overlay, signedBytes, type OverlayAction, type SignedFields } from '../src/overlay/index.js';
 import { peerIdFromPublicKey, rawEd25519PublicKey } from '../src/secure/identity.js';
 import { testSigner, testVerifier } from './helpers/overlay-driver.js';
+import { mulberry32 } from './helpers/random.js';
 
 interface Key {
   id: string;
@@ -77,7 +78,7 @@ describe('top-up of an active view one short of full', () => {
       epoch: 1,
       signer: testSigner,
       verifier: testVerifier,
-      random: mulberry(3),
+      random: mulberry32(3),
     });
     let now = 0;
     const requests: string[] = [];
@@ -117,14 +118,3 @@ describe('top-up of an active view one short of full', () => {
     assert.equal(asked.length, 2, 'both free slots asked for at once');
   });
 });
-
-/** A small seeded generator (mulberry32). */
-function mulberry(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -5,6 +5,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { copyFile, open, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { mulberry32 } from '../../test/helpers/random.js';
 
 const MiB = 1024 * 1024;
 
@@ -46,18 +47,6 @@ export async function emptyDir(dir: string): Promise<void> {
   }
 }
 
-/** A small deterministic generator (mulberry32), so a run's corrupted pieces can be told again. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Copies `source` to `copy` and flips one byte in `fraction` of its pieces (at least `atLeast`,
  * chosen by `seed`), then gives the copy the source's mtime back. Shared before the corruption, the copy
@@ -76,7 +65,8 @@ export async function corruptCopy(
   const { size } = await stat(copy);
   const pieces = Math.ceil(size / pieceLength);
   const want = Math.min(pieces, Math.max(atLeast, Math.round(pieces * fraction)));
-  const random = generator(seed);
+  // mulberry32, so a run's corrupted pieces can be told again.
+  const random = mulberry32(seed);
   const chosen = new Set<number>();
   while (chosen.size < want) chosen.add(Math.floor(random() * pieces));
   const indices = [...chosen].sort((a, b) => a - b);

@@ -21,6 +21,7 @@ import { Session } from 'node:inspector/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { P2PNode as P2PNodeClass } from '../../src/index.js';
+import { mulberry32 } from '../../test/helpers/random.js';
 
 const srcUrl = process.env.MESHWIRE_BENCH_SRC
   ? pathToFileURL(path.resolve(process.env.MESHWIRE_BENCH_SRC) + path.sep).href
@@ -39,7 +40,6 @@ const IDLE_S = arg('--idle-s', 10);
 const SETTLE_S = arg('--settle-s', 10);
 const MESSAGES = arg('--messages', 400);
 const RATE = arg('--rate', 100);
-let seed = arg('--seed', 1);
 /** `--profile <prefix>`: V8 CPU profiles of the idle and load phases only, `<prefix>-idle.cpuprofile` and `-load`. */
 const profileAt = process.argv.indexOf('--profile');
 const profilePrefix = profileAt >= 0 ? process.argv[profileAt + 1] : undefined;
@@ -58,13 +58,7 @@ async function profile<T>(phase: string, body: () => Promise<T>): Promise<T> {
 }
 
 /** mulberry32: the same joins and senders for A and B. */
-function random(): number {
-  seed = (seed + 0x6d2b79f5) | 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+const random = mulberry32(arg('--seed', 1));
 
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

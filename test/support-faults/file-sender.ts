@@ -8,17 +8,15 @@
 import { P2PNode } from '../../src/node.js';
 import { sendFile } from '../../src/files/index.js';
 import type { Mode } from '../../src/options.js';
+import { print, exitWhenStdinEnds } from './child-io.js';
 
 const [mode, port, filePath] = process.argv.slice(2);
 if (!mode || !port || !filePath) {
   console.error('usage: file-sender.ts <mode> <receiverPort> <filePath>');
   process.exit(2);
 }
-const print = (event: string, fields: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ event, ...fields }));
 
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+exitWhenStdinEnds();
 
 const node = new P2PNode({
   host: '127.0.0.1',

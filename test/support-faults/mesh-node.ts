@@ -10,10 +10,9 @@
 import { createInterface } from 'node:readline';
 import { P2PNode } from '../../src/node.js';
 import type { NodeOptions } from '../../src/options.js';
+import { print } from './child-io.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as NodeOptions;
-const print = (event: string, fields: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ event, ...fields }));
 
 const node = new P2PNode(options);
 node.on('peer-connected', (m) => print('peer-connected', { peer: m.peer.id, peerCount: m.peerCount }));

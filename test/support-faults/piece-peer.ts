@@ -10,17 +10,15 @@
 import { P2PNode } from '../../src/node.js';
 import { FileShare, signerFromPrivateKey } from '../../src/files/index.js';
 import { loadOrCreateIdentity } from '../../src/secure/identity.js';
+import { print, exitWhenStdinEnds } from './child-io.js';
 
 const [role, keyFile, dir, connectPort, target] = process.argv.slice(2);
 if ((role !== 'serve' && role !== 'fetch') || !keyFile || !dir || !connectPort || !target) {
   console.error('usage: piece-peer.ts serve|fetch <keyFile> <dir> <connectPort|-> <filePath|root|->');
   process.exit(2);
 }
-const print = (event: string, fields: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ event, ...fields }));
 
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+exitWhenStdinEnds();
 
 const node = new P2PNode({
   host: '127.0.0.1',

@@ -11,13 +11,11 @@
  */
 import { P2PNode } from '../../src/node.js';
 import type { NodeOptions } from '../../src/options.js';
+import { print, exitWhenStdinEnds } from './child-io.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as NodeOptions;
-const print = (event: string, fields: Record<string, unknown> = {}): void =>
-  console.log(JSON.stringify({ event, ...fields }));
 
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+exitWhenStdinEnds();
 
 const node = new P2PNode(options);
 const last = new Map<string, number>();
