@@ -86,9 +86,11 @@ describe('bench files: scenarios', { timeout: 300_000 }, () => {
     // must re-fetch far less than the file, which starting over after each kill would not.
     const resumed = String(row.details?.resumedFromMiB).split(' ').map(Number);
     assert.equal(resumed.length, 3);
+    // Kill points are in ascending order; the first may come before the first batched state
+    // save (2 % of 24 MiB is two pieces), so only the later restarts must have resumed.
     assert.ok(
-      resumed.every((mib) => mib > 0),
-      `every restart resumed with verified bytes: ${row.details?.resumedFromMiB}`,
+      resumed.slice(1).every((mib) => mib > 0),
+      `every restart after the first resumed with verified bytes: ${row.details?.resumedFromMiB}`,
     );
     const refetched = Number(row.details?.refetchedMiB);
     assert.ok(refetched >= 0 && refetched < 24, row.note);
