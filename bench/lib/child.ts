@@ -144,11 +144,9 @@ export class Child {
     if (this.#proc.exitCode !== null || this.#proc.signalCode !== null) return;
     if (!this.#failure) {
       this.#failure = new Error(`${this.name} closed`);
-      try {
-        this.#proc.send({ id: 0, cmd: 'exit', args: {} } satisfies Request);
-      } catch {
-        // Already gone; the exit handler below settles it.
-      }
+      // With a callback, a send to a child that is already dying (killed a moment ago, not yet
+      // reaped) reports EPIPE there instead of as an 'error' event; the exit below settles it.
+      this.#proc.send({ id: 0, cmd: 'exit', args: {} } satisfies Request, () => undefined);
     }
     const timer = setTimeout(() => this.kill(), graceMs);
     await this.#exited;
