@@ -302,6 +302,14 @@ export class Connector {
   async close(graceMs: number): Promise<void> {
     const listenerClosed = this.#listener?.close() ?? Promise.resolve();
     this.#pending.abortAll();
+    // Every socket, outbound ones too, is awaited: a process that exits as soon as close()
+    // resolves would otherwise tear down connections still flushing their goodbye, and a peer
+    // then sees a reset where it should read the goodbye.
+    const streamsClosed = [...this.#streams.keys()].map((stream) =>
+      stream.destroyed && stream.closed
+        ? undefined
+        : new Promise<void>((resolve) => stream.once('close', resolve)),
+    );
     // Not cleared when the listener closes first: outbound sockets may still be flushing.
     setTimeout(
       () => {
@@ -309,6 +317,6 @@ export class Connector {
       },
       Math.min(graceMs, CLOSE_GRACE_MS),
     ).unref();
-    await listenerClosed;
+    await Promise.all([listenerClosed, ...streamsClosed]);
   }
 }
