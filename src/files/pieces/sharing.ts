@@ -2,6 +2,7 @@
  * The offering side of a FileShare: hashing a file once into a signed offer, offering it to
  * peers, and the piece layer of a finished download (which then becomes a share).
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshwireError } from '../../errors.js';
 import type { FileNode } from '../types.js';
@@ -65,6 +66,12 @@ export async function offerTo(node: FileNode, to: readonly string[], frame: Uint
     }),
   );
   return offeredTo;
+}
+
+/** A finished download as a share: its offer, path, piece layer and mtime. */
+export async function sharedDownload(d: Download, finalPath: string): Promise<HashedOffer> {
+  const st = await stat(finalPath);
+  return { offer: d.offer, path: finalPath, layer: await layerOf(d, finalPath), mtimeMs: st.mtimeMs };
 }
 
 /** The piece layer of a finished download: the one it verified against, re-hashed only if lost. */

@@ -10,7 +10,15 @@ import { choosePieceLength, pieceCount, pieceSize, PieceHasher } from './merkle.
 import type { FileOffer } from './offer.js';
 import { RateLimiter } from './rate-limit.js';
 import { sameFile } from './share-registry.js';
-import { allocPiece, encodeLayer, encodeNope, NopeReason, PIECE_HEADER_BYTES } from './wire.js';
+import {
+  allocPiece,
+  encodeLayer,
+  encodeNope,
+  encodeOfferFrame,
+  NopeReason,
+  PIECE_HEADER_BYTES,
+  WHOLE_FILE,
+} from './wire.js';
 
 /** Read size of the hashing pass. */
 const HASH_READ_BYTES = 1024 * 1024;
@@ -105,10 +113,19 @@ export class PieceServer {
     return this.#host.sendBytesToPeer(peerId, frame);
   }
 
+  /** A peer asked whether we hold `root`: our offer (as a have) or nope. */
+  onWant(peerId: string, root: Buffer): void {
+    const shared = this.#host.lookup(root.toString('hex'));
+    const frame = shared
+      ? encodeOfferFrame(shared.offer.body, true)
+      : encodeNope(root, WHOLE_FILE, NopeReason.unknown);
+    this.#reply(peerId, frame).catch(() => undefined);
+  }
+
   /** A peer asked for the piece layer of `root`. */
   onGetLayer(peerId: string, root: Buffer): void {
     const shared = this.#host.lookup(root.toString('hex'));
-    const frame = shared ? encodeLayer(root, shared.layer) : encodeNope(root, 0xffffffff, NopeReason.unknown);
+    const frame = shared ? encodeLayer(root, shared.layer) : encodeNope(root, WHOLE_FILE, NopeReason.unknown);
     this.#reply(peerId, frame).catch(() => undefined);
   }
 
