@@ -99,7 +99,6 @@ export class Download {
       this.#picker,
     );
     this.#saver = new StateSaver(limits, {
-      fh: part.fh,
       write: (bitfield) =>
         saveState(host.stateDir, {
           offer,
@@ -297,7 +296,7 @@ export class Download {
     this.#sources.pump();
   }
 
-  /** Piece `index` is on disk (not yet synced; the state saver syncs before it records it). */
+  /** Piece `index` is written (in the page cache; see state-saver.ts for why no sync). */
   #written(index: number, data: Uint8Array, source: Source): void {
     this.#picker.busy.delete(index);
     this.#mark(index);
