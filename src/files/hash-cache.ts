@@ -72,6 +72,11 @@ export class FileHashCache {
     this.#entries.delete(keyOf(st));
   }
 
+  /** Forgets every file. */
+  clear(): void {
+    this.#entries.clear();
+  }
+
   get size(): number {
     return this.#entries.size;
   }
