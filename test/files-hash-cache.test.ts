@@ -1,16 +1,19 @@
 /**
  * The sender's cache of file hashes (hash-cache.ts): a file sent again unchanged is not hashed
  * again for FILESTART; any change to it (even of the same size) makes the next send hash it anew
- * and deliver the new content; the cache is bounded, least recently used out first.
+ * and deliver the new content; the cache is bounded, least recently used out first. And the
+ * sender's end check: a file changed in place while it is sent fails the send, whether the check
+ * is by stat (a settled file) or by hashing the bytes sent (a file changed just before).
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { FileReceiver, sendFile, type FileReceiverEvents } from '../src/files/index.js';
 import { FileHashCache, RACY_MARGIN_MS, sentFileHashes } from '../src/files/hash-cache.js';
-import { startConnectedPair } from './helpers/nodes.js';
+import { rejectsWith, startConnectedPair } from './helpers/nodes.js';
 import { mulberry32, seededBytes } from './helpers/random.js';
 import { tempDir } from './helpers/temp-dir.js';
 
@@ -84,4 +87,53 @@ describe('sender hash cache', { timeout: 30_000 }, () => {
     assert.deepEqual(await readFile((await done).path), second);
     assert.equal(sentFileHashes.hits, hits0 + 1, 'changed file: hashed again');
   });
+
+  for (const settled of [true, false]) {
+    it(`a file changed in place while it is sent fails the send (${settled ? 'stat' : 'second hash'})`, async (t) => {
+      const dir = await tempDir(t);
+      const { listener, dialer } = await startConnectedPair(t, { mode: 'compat' }, { mode: 'compat' });
+      const receiver = new FileReceiver(listener, { downloadsDir: path.join(dir, 'in') });
+      t.after(() => receiver.close());
+      await receiver.start();
+      const file = path.join(dir, 'moving.bin');
+      await writeFile(file, seededBytes(mulberry32(12), 2 * 1024 * 1024));
+      if (settled) {
+        // Count the fresh file as settled (no second hash), and make sure the write below lands
+        // in a later clock tick than the file's creation, as it would for any settled file.
+        sentFileHashes.racyMarginMs = -60_000;
+        t.after(() => {
+          sentFileHashes.racyMarginMs = RACY_MARGIN_MS;
+        });
+        const created = Number((await stat(file, { bigint: true })).ctimeNs / 1_000_000n);
+        while (Date.now() < created + 20) await new Promise((r) => setImmediate(r));
+      }
+      const hits = sentFileHashes.hits;
+      let changed = false;
+      const sending = sendFile(dialer, file, {
+        to: dialer.getPeerInfo().peers[0]!.id,
+        chunkSize: 256 * 1024,
+        onProgress: () => {
+          if (changed) return;
+          changed = true;
+          // Same size, one byte further on changed, while the send is under way.
+          const fd = openSync(file, 'r+');
+          writeSync(fd, Buffer.from([0x55]), 0, 1, 1_500_000);
+          closeSync(fd);
+        },
+      });
+      const err = await rejectsWith(sending, 'ERR_FILE_IO');
+      assert.match(err.message, /changed while being sent/);
+      assert.equal(sentFileHashes.hits, hits);
+      // The entry is gone: the next send hashes the new content and delivers it intact.
+      const done = new Promise<FileReceiverEvents['file-complete']>((resolve) =>
+        receiver.on('file-complete', resolve),
+      );
+      const now = await readFile(file);
+      assert.equal(
+        (await sendFile(dialer, file, { to: dialer.getPeerInfo().peers[0]!.id })).sha256,
+        sha(now),
+      );
+      assert.deepEqual(await readFile((await done).path), now);
+    });
+  }
 });

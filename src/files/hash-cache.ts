@@ -14,8 +14,8 @@ import type { BigIntStats } from 'node:fs';
 
 /** Entries kept; the least recently used goes first. */
 export const MAX_HASH_CACHE_ENTRIES = 64;
-/** A file whose ctime is this close to the time of its stat is not recorded. */
-export const RACY_MARGIN_MS = 1000;
+/** A file whose ctime is this close to the time of its stat is "racy" (2 s: FAT timestamps). */
+export const RACY_MARGIN_MS = 2000;
 
 interface Entry {
   size: bigint;
@@ -25,6 +25,16 @@ interface Entry {
 }
 
 const keyOf = (st: BigIntStats): string => `${st.dev}:${st.ino}`;
+
+/** Whether two stats of one open file show no change (size, mtime, ctime, to the nanosecond). */
+export function unchangedSince(before: BigIntStats, after: BigIntStats): boolean {
+  return (
+    before.ino === after.ino &&
+    before.size === after.size &&
+    before.mtimeNs === after.mtimeNs &&
+    before.ctimeNs === after.ctimeNs
+  );
+}
 
 /** A bounded cache of file hashes, checked against the file's stat. */
 export class FileHashCache {
@@ -56,11 +66,19 @@ export class FileHashCache {
   }
 
   /**
-   * Records `sha256` as the content of the file with this stat, taken at `statAtMs` (epoch ms,
-   * read before the stat); not when the file changed within the racy margin of that time.
+   * Whether the file with this stat, taken at `statAtMs` (epoch ms, read before the stat),
+   * changed so recently that a later write could leave its timestamps as they are.
+   */
+  isRacy(st: BigIntStats, statAtMs: number): boolean {
+    return statAtMs - Number(st.ctimeNs / 1_000_000n) <= this.racyMarginMs;
+  }
+
+  /**
+   * Records `sha256` as the content of the file with this stat, taken at `statAtMs`; not when
+   * {@link FileHashCache.isRacy}.
    */
   set(st: BigIntStats, sha256: string, statAtMs: number): void {
-    if (statAtMs - Number(st.ctimeNs / 1_000_000n) <= this.racyMarginMs) return;
+    if (this.isRacy(st, statAtMs)) return;
     const key = keyOf(st);
     this.#entries.delete(key);
     this.#entries.set(key, { size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, sha256 });

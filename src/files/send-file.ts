@@ -6,7 +6,7 @@ import { MeshwireError, toMeshwireError } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, encodeFileChunkHeader, encodeFileEnd, encodeFileStart } from './frames.js';
 import { sanitizeFileName } from './names.js';
 import { ReplyWatcher } from './reply-watcher.js';
-import { sentFileHashes } from './hash-cache.js';
+import { sentFileHashes, unchangedSince } from './hash-cache.js';
 import type { FileNode, SendFileOptions, SendFileResult } from './types.js';
 
 /** Read size of the hashing pass; independent of the chunk size, it only trades syscalls for memory. */
@@ -107,8 +107,11 @@ function resolveTargets(node: FileNode, to: SendFileOptions['to']): string[] {
  * SHA-256 (FILESTART announces both), a second sends it in `chunkSize` chunks, awaiting each send
  * so the node's send-queue backpressure paces the disk reads. The first pass is skipped for a
  * file this process sent before and that has not changed since (same inode, size, mtime and
- * ctime; at most 64 files remembered). The second pass hashes again: if the file changed in
- * between (size or content) the transfer fails with `ERR_FILE_IO` before FILEEND is sent.
+ * ctime; at most 64 files remembered). If the file changed in between (size or content) the
+ * transfer fails with `ERR_FILE_IO` before FILEEND is sent: the size and nanosecond timestamps
+ * at the end must be those of the start (any write moves the ctime), and a file written within
+ * the 2 seconds before the send, whose timestamps might not move, is hashed again as it is
+ * sent.
  *
  * Every target gets chunk n before any gets chunk n + 1, so the slowest target paces the
  * transfer (the node's write timeout drops a peer that stops reading altogether).
@@ -167,7 +170,7 @@ export async function sendFile(
   let watcher: ReplyWatcher | undefined;
   try {
     // Both passes read through one handle, so a rename or replace of the path in between cannot
-    // switch files under us; only in-place modification can, and the second hash catches that.
+    // switch files under us; only in-place modification can, and the end check catches that.
     const statAt = Date.now();
     const stat = await fh.stat({ bigint: true }).catch((err: unknown) => {
       throw ioError('stat', filePath, err);
@@ -217,7 +220,11 @@ export async function sendFile(
 
     if (active.size > 0) await sendToActive(encodeFileStart(name, size, sha256));
 
-    const second = createHash('sha256');
+    // The end check: any write moves the file's ctime, so an unchanged stat at the end proves
+    // the bytes sent are the bytes hashed, without hashing them again. A file changed within
+    // the clock's resolution of the first stat is the exception (hash-cache.ts): it is hashed
+    // again as it is sent.
+    const second = sentFileHashes.isRacy(stat, statAt) ? createHash('sha256') : undefined;
     const startedAt = performance.now();
     let position = 0;
     while (position < size && active.size > 0) {
@@ -236,7 +243,7 @@ export async function sendFile(
           `${filePath} shrank while being sent (${position + got} of ${size} bytes)`,
         );
       }
-      second.update(frame.subarray(chunkHeader.length));
+      second?.update(frame.subarray(chunkHeader.length));
       await sendToActive(frame);
       position += want;
       report(position, startedAt);
@@ -250,7 +257,15 @@ export async function sendFile(
         sentFileHashes.delete(stat);
         throw new MeshwireError('ERR_FILE_IO', `${filePath} grew while being sent`);
       }
-      if (second.digest('hex') !== sha256) {
+      const changed = second
+        ? second.digest('hex') !== sha256
+        : !unchangedSince(
+            stat,
+            await fh.stat({ bigint: true }).catch((err: unknown) => {
+              throw ioError('stat', filePath, err);
+            }),
+          );
+      if (changed) {
         sentFileHashes.delete(stat);
         throw new MeshwireError('ERR_FILE_IO', `${filePath} changed while being sent`);
       }
