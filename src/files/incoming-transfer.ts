@@ -38,6 +38,14 @@ export function integrityError(message: string): MeshwireError {
   return new MeshwireError('ERR_FILE_INTEGRITY', message);
 }
 
+/** The error of a transfer whose sender disconnected before FILEEND. */
+export function disconnectedError(t: Transfer): MeshwireError {
+  return new MeshwireError(
+    'ERR_CONNECTION_CLOSED',
+    `${t.name}: sender disconnected after ${t.received} of ${t.size} bytes`,
+  );
+}
+
 /**
  * Why the transfer cannot be stored at FILEEND (size, the two announced checksums, the content's
  * SHA-256), or undefined when it is intact. Digests the running hash: call once.

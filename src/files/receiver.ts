@@ -22,6 +22,7 @@ import { TransferTable } from './transfer-table.js';
 import { TransferReplies } from './transfer-replies.js';
 import {
   armIdleTimer,
+  disconnectedError,
   endProblem,
   idleError,
   integrityError,
@@ -203,12 +204,8 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     }
   }
 
-  #refuse(peerId: string, name: string): void {
-    this.#refused.add(peerId, name);
-  }
-
   #refuseWith(from: PeerRef, name: string, error: MeshwireError): void {
-    this.#refuse(from.id, name);
+    this.#refused.add(from.id, name);
     this.#replies.reject(from.id, name, error);
     this.emit('file-error', { from, name, error });
   }
@@ -278,7 +275,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       return;
     }
     if (t.received + data.length > t.size) {
-      this.#refuse(from.id, name);
+      this.#refused.add(from.id, name);
       await this.#fail(
         t,
         integrityError(`${name}: more data than the announced ${t.size} bytes (${t.received + data.length})`),
@@ -292,7 +289,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     try {
       await t.writer.write(data, position);
     } catch (err) {
-      this.#refuse(from.id, name);
+      this.#refused.add(from.id, name);
       await this.#fail(t, ioError(`cannot write ${t.partPath}`, err));
       return;
     }
@@ -360,7 +357,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       this.#armIdleTimer(t);
       return;
     }
-    this.#refuse(t.from.id, t.name);
+    this.#refused.add(t.from.id, t.name);
     await this.#fail(t, idle);
   }
 
@@ -389,16 +386,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   async #onDisconnect(peer: PeerRef): Promise<void> {
     this.#refused.forgetPeer(peer.id);
-    for (const t of this.#table.from(peer.id)) {
-      await this.#fail(
-        t,
-        new MeshwireError(
-          'ERR_CONNECTION_CLOSED',
-          `${t.name}: sender disconnected after ${t.received} of ${t.size} bytes`,
-        ),
-        false,
-      );
-    }
+    for (const t of this.#table.from(peer.id)) await this.#fail(t, disconnectedError(t), false);
   }
 
   async #abortAll(error: MeshwireError): Promise<void> {

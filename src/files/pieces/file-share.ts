@@ -244,26 +244,14 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
 
   #onDownloadEvent(event: DownloadEvent): void {
     const d = event.download;
-    switch (event.type) {
-      case 'progress':
-        this.emit('download-progress', { download: d });
-        return;
-      case 'paused':
-        this.emit('download-paused', { download: d });
-        return;
-      case 'source-dropped':
-        this.emit('source-dropped', { download: d, peerId: event.peerId, error: event.error });
-        return;
-      case 'warning':
-        this.emit('warning', { error: event.error, rootHex: d.offer.rootHex });
-        return;
-      case 'failed':
-        this.emit('download-failed', { download: d, error: event.error });
-        return;
-      case 'complete':
-        void this.#adopt(d, event.path);
-        return;
-    }
+    const t = event.type;
+    if (t === 'progress') this.emit('download-progress', { download: d });
+    else if (t === 'paused') this.emit('download-paused', { download: d });
+    else if (t === 'source-dropped')
+      this.emit('source-dropped', { download: d, peerId: event.peerId, error: event.error });
+    else if (t === 'warning') this.emit('warning', { error: event.error, rootHex: d.offer.rootHex });
+    else if (t === 'failed') this.emit('download-failed', { download: d, error: event.error });
+    else void this.#adopt(d, event.path);
   }
 
   /** A finished download becomes a share: this node serves it and tells its peers. */
