@@ -6,9 +6,11 @@
  * An entry is keyed by device and inode and trusted only while size, mtime and ctime (in
  * nanoseconds) are all unchanged: any write to the file moves its ctime, which no user can set
  * back. Timestamps advance by clock ticks, though, so a write in the same tick as the stat would
- * go unseen; a file changed less than {@link RACY_MARGIN_MS} before its stat is therefore not
- * recorded (git's "racily clean" rule). It is never the last word anyway: the sender hashes what it actually sends and fails
- * before FILEEND if that differs (send-file.ts), and then forgets the entry.
+ * go unseen; a file changed less than {@link RACY_MARGIN_MS} before its stat is therefore
+ * "racy" and not recorded (git's "racily clean" rule; a network file system whose clock runs
+ * seconds behind ours weakens it, as it weakens git). The same stat rule is the sender's end
+ * check (send-file.ts): a send fails before FILEEND if the stat moved, and then the entry is
+ * forgotten. And every receiver checks the SHA-256 of what it got anyway.
  */
 import type { BigIntStats } from 'node:fs';
 
