@@ -206,3 +206,26 @@ describe('piece frames', () => {
     }
   });
 });
+
+describe('piece length and default window', () => {
+  it('256 KiB pieces below 64 MiB, 512 KiB from there, doubled past 65,536 pieces', async () => {
+    const { choosePieceLength } = await import('../src/files/index.js');
+    const MiB = 1024 * 1024;
+    assert.equal(choosePieceLength(0), 256 * 1024);
+    assert.equal(choosePieceLength(64 * MiB - 1), 256 * 1024);
+    assert.equal(choosePieceLength(64 * MiB), 512 * 1024);
+    assert.equal(choosePieceLength(1024 * MiB), 512 * 1024);
+    assert.equal(choosePieceLength(32 * 1024 * MiB), 512 * 1024);
+    assert.equal(choosePieceLength(32 * 1024 * MiB + 1), 1024 * 1024);
+  });
+
+  it('the default window keeps 4 MiB in flight per source, at least 4 pieces', async () => {
+    const { defaultWindow, resolveShareOptions } = await import('../src/files/pieces/share-options.js');
+    assert.equal(defaultWindow(256 * 1024), 16);
+    assert.equal(defaultWindow(512 * 1024), 8);
+    assert.equal(defaultWindow(8 * 1024 * 1024), 4);
+    assert.equal(resolveShareOptions({}).window, undefined);
+    assert.equal(resolveShareOptions({ window: 3 }).window, 3);
+    assert.throws(() => resolveShareOptions({ window: 0 }), /window/);
+  });
+});

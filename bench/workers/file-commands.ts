@@ -114,10 +114,14 @@ export function fileCommands(host: FileWorkerHost): Handlers {
     /** The library's defaults the suite's bounds depend on: window (pieces per source), piece length. */
     fileDefaults: async ({ size }: { size: number }) => {
       const { choosePieceLength } = await files();
-      const { resolveShareOptions } = (await import(
+      const { resolveShareOptions, defaultWindow } = (await import(
         new URL('files/pieces/share-options.js', host.srcUrl).href
       )) as ShareOptionsModule;
-      return { window: resolveShareOptions({}).window, pieceLength: choosePieceLength(size) };
+      const pieceLength = choosePieceLength(size);
+      // The effective default window: a number in older trees; since issue 14's session 4 it
+      // depends on the piece length (resolveShareOptions leaves it undefined).
+      const window = resolveShareOptions({}).window ?? defaultWindow(pieceLength);
+      return { window, pieceLength };
     },
     /** The first `count` nodes' shares share the file at `path` (hashing it); returns its offer. */
     shareFile: async ({ path: file, count = 1, name }: { path: string; count?: number; name?: string }) => {

@@ -18,6 +18,7 @@ import { isSet } from './bitfield.js';
 import { StateSaver } from './state-saver.js';
 import { PiecePicker } from './piece-picker.js';
 import { SourceSet } from './source-set.js';
+import { defaultWindow } from './share-options.js';
 import type { DownloadHost, DownloadLimits, DownloadStatus, Source } from './download-types.js';
 import type { NopeReasonCode } from './wire.js';
 
@@ -71,7 +72,8 @@ export class Download {
     this.finalName = part.finalName;
     this.partPath = path.join(host.downloadsDir, part.finalName + PART_SUFFIX);
     this.#fh = part.fh;
-    this.#maxWrites = 2 * limits.window;
+    const window = limits.window ?? defaultWindow(offer.pieceLength);
+    this.#maxWrites = 2 * window;
     this.pieces = pieceCount(offer.size, offer.pieceLength);
     this.#width = pieceWidth(offer.size, offer.pieceLength);
     this.#done = new Uint8Array(Math.ceil(this.pieces / 8));
@@ -95,7 +97,7 @@ export class Download {
           host.emit({ type: 'paused', download: this });
         },
       },
-      limits,
+      { window, requestTimeoutMs: limits.requestTimeoutMs },
       this.#picker,
     );
     this.#saver = new StateSaver(limits, {

@@ -6,7 +6,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { MeshwireError } from '../../errors.js';
-import { MAX_TIMEOUTS, nopeError, type DownloadLimits, type Source } from './download-types.js';
+import { MAX_TIMEOUTS, nopeError, type Source } from './download-types.js';
 import type { PiecePicker } from './piece-picker.js';
 import { encodeGetLayer, encodeRequest, NopeReason, type NopeReasonCode } from './wire.js';
 
@@ -35,7 +35,7 @@ export interface SourceSetHost {
 /** The peers serving one download, their requests in flight, and the ones dropped. */
 export class SourceSet {
   readonly #host: SourceSetHost;
-  readonly #limits: Pick<DownloadLimits, 'window' | 'requestTimeoutMs'>;
+  readonly #limits: { window: number; requestTimeoutMs: number };
   readonly #picker: PiecePicker;
   readonly #sources = new Map<string, Source>();
   /** Sources dropped for misbehaviour: never used again by this download. */
@@ -45,7 +45,7 @@ export class SourceSet {
 
   constructor(
     host: SourceSetHost,
-    limits: Pick<DownloadLimits, 'window' | 'requestTimeoutMs'>,
+    limits: { window: number; requestTimeoutMs: number },
     picker: PiecePicker,
   ) {
     this.#host = host;
