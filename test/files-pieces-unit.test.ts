@@ -229,3 +229,26 @@ describe('piece length and default window', () => {
     assert.throws(() => resolveShareOptions({ window: 0 }), /window/);
   });
 });
+
+describe('hashFile and the piece length', () => {
+  it('large pieces only where they fit a message; an offer piece length is honoured', async (t) => {
+    const { choosePieceLength } = await import('../src/files/index.js');
+    const { hashFile } = await import('../src/files/pieces/source.js');
+    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    assert.equal(choosePieceLength(64 * 1024 * 1024, 300 * 1024), 256 * 1024);
+    assert.equal(choosePieceLength(64 * 1024 * 1024, 512 * 1024), 512 * 1024);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-hashfile-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'f.bin');
+    await writeFile(file, randomBytes(5 * 16 * 1024 + 100));
+    const small = await hashFile(file, { pieceLength: 16 * 1024 });
+    const twice = await hashFile(file, { pieceLength: 32 * 1024 });
+    assert.equal(small.pieceLength, 16 * 1024);
+    assert.equal(small.layer.length, 6);
+    assert.equal(twice.layer.length, 3);
+    // BEP 52: the root does not depend on the piece length.
+    assert.deepEqual(small.root, twice.root);
+  });
+});

@@ -113,9 +113,15 @@ export function pieceSize(size: number, pieceLength: number, index: number): num
   return Math.min(pieceLength, size - index * pieceLength);
 }
 
-/** The piece length a sharer uses for a file of `size` bytes. */
-export function choosePieceLength(size: number): number {
-  let length = size >= LARGE_FILE_BYTES ? LARGE_PIECE_LENGTH : DEFAULT_PIECE_LENGTH;
+/**
+ * The piece length a sharer uses for a file of `size` bytes: {@link LARGE_PIECE_LENGTH} from
+ * {@link LARGE_FILE_BYTES} when it is at most `maxLength` (a piece travels in one message), else
+ * {@link DEFAULT_PIECE_LENGTH}; doubled while the file would have more than
+ * {@link MAX_PIECES_PER_FILE} pieces.
+ */
+export function choosePieceLength(size: number, maxLength = MAX_PIECE_LENGTH): number {
+  let length =
+    size >= LARGE_FILE_BYTES && LARGE_PIECE_LENGTH <= maxLength ? LARGE_PIECE_LENGTH : DEFAULT_PIECE_LENGTH;
   while (pieceCount(size, length) > MAX_PIECES_PER_FILE && length < MAX_PIECE_LENGTH) length *= 2;
   return length;
 }

@@ -36,7 +36,11 @@ export async function signedOffer(
       'sharing needs a signer: a started secure-mode node, or the signer option',
     );
   const absolute = path.resolve(filePath);
-  const hashed = await hashFile(absolute, options.signal);
+  // Pieces that fit the node's messages (large ones only where they do).
+  const hashed = await hashFile(absolute, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    maxPieceLength: maxBytesPerMessage - PIECE_HEADER_BYTES,
+  });
   if (hashed.pieceLength + PIECE_HEADER_BYTES > maxBytesPerMessage) {
     throw new MeshwireError(
       'ERR_INVALID_OPTION',
@@ -79,5 +83,5 @@ export async function layerOf(d: Download, finalPath: string): Promise<Buffer[]>
   if (d.pieces <= 1) return d.pieces === 1 ? [d.offer.root] : [];
   const saved = d.layer;
   if (saved) return saved;
-  return (await hashFile(finalPath)).layer;
+  return (await hashFile(finalPath, { pieceLength: d.offer.pieceLength })).layer;
 }

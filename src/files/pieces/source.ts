@@ -33,12 +33,13 @@ export interface SharedFile {
 }
 
 /**
- * Reads `file` once and returns its size, piece length, root and piece layer. Throws `ERR_FILE_IO`
- * when it cannot be read or changes size while being read.
+ * Reads `file` once and returns its size, piece length, root and piece layer. The piece length is
+ * `pieceLength` when given (an offer's), else {@link choosePieceLength} of the size within
+ * `maxPieceLength`. Throws `ERR_FILE_IO` when it cannot be read or changes size while being read.
  */
 export async function hashFile(
   file: string,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal; pieceLength?: number; maxPieceLength?: number } = {},
 ): Promise<{ size: number; pieceLength: number; root: Buffer; layer: Buffer[]; mtimeMs: number }> {
   let fh: FileHandle;
   try {
@@ -50,13 +51,13 @@ export async function hashFile(
     const st = await fh.stat();
     if (!st.isFile()) throw new MeshwireError('ERR_FILE_IO', `${file} is not a regular file`);
     const size = st.size;
-    const pieceLength = choosePieceLength(size);
+    const pieceLength = options.pieceLength ?? choosePieceLength(size, options.maxPieceLength);
     const hasher = new PieceHasher(size, pieceLength);
     const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
     let position = 0;
     while (position < size) {
-      if (signal?.aborted)
-        throw new MeshwireError('ERR_ABORTED', 'hashing aborted', { cause: signal.reason });
+      if (options.signal?.aborted)
+        throw new MeshwireError('ERR_ABORTED', 'hashing aborted', { cause: options.signal.reason });
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - position), position);
       if (bytesRead === 0) throw new MeshwireError('ERR_FILE_IO', `${file} shrank while being hashed`);
       hasher.update(buf.subarray(0, bytesRead));
