@@ -76,7 +76,7 @@ export {
   pieceRoot,
   rootFromLayer,
 } from './pieces/merkle.js';
-export { hashFile } from './pieces/source.js';
+export { hashFile, type HashFileOptions } from './pieces/source.js';
 export { isPieceFrame, parsePieceFrame, PIECE_MAGIC } from './pieces/wire.js';
 export type { PieceFrame } from './pieces/wire.js';
 export type { FileShareOptions, FileShareEvents, TransferInfo } from './pieces/types.js';

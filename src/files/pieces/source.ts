@@ -32,15 +32,26 @@ export interface SharedFile {
   mtimeMs: number;
 }
 
+/** Options of {@link hashFile}. */
+export interface HashFileOptions {
+  signal?: AbortSignal;
+  /** Piece length to hash with (an offer's); default {@link choosePieceLength} of the size. */
+  pieceLength?: number;
+  /** Largest piece length {@link choosePieceLength} may pick (what fits a message). */
+  maxPieceLength?: number;
+}
+
 /**
- * Reads `file` once and returns its size, piece length, root and piece layer. The piece length is
- * `pieceLength` when given (an offer's), else {@link choosePieceLength} of the size within
- * `maxPieceLength`. Throws `ERR_FILE_IO` when it cannot be read or changes size while being read.
+ * Reads `file` once and returns its size, piece length, root and piece layer. Throws `ERR_FILE_IO`
+ * when it cannot be read or changes size while being read. The second argument may also be just
+ * an AbortSignal (the signature before the options).
  */
 export async function hashFile(
   file: string,
-  options: { signal?: AbortSignal; pieceLength?: number; maxPieceLength?: number } = {},
+  optionsOrSignal: HashFileOptions | AbortSignal = {},
 ): Promise<{ size: number; pieceLength: number; root: Buffer; layer: Buffer[]; mtimeMs: number }> {
+  const options: HashFileOptions =
+    optionsOrSignal instanceof AbortSignal ? { signal: optionsOrSignal } : optionsOrSignal;
   let fh: FileHandle;
   try {
     fh = await open(file, 'r');
