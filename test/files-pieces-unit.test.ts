@@ -206,3 +206,49 @@ describe('piece frames', () => {
     }
   });
 });
+
+describe('piece length and default window', () => {
+  it('256 KiB pieces below 64 MiB, 512 KiB from there, doubled past 65,536 pieces', async () => {
+    const { choosePieceLength } = await import('../src/files/index.js');
+    const MiB = 1024 * 1024;
+    assert.equal(choosePieceLength(0), 256 * 1024);
+    assert.equal(choosePieceLength(64 * MiB - 1), 256 * 1024);
+    assert.equal(choosePieceLength(64 * MiB), 512 * 1024);
+    assert.equal(choosePieceLength(1024 * MiB), 512 * 1024);
+    assert.equal(choosePieceLength(32 * 1024 * MiB), 512 * 1024);
+    assert.equal(choosePieceLength(32 * 1024 * MiB + 1), 1024 * 1024);
+  });
+
+  it('the default window keeps 4 MiB in flight per source, at least 4 pieces', async () => {
+    const { defaultWindow, resolveShareOptions } = await import('../src/files/pieces/share-options.js');
+    assert.equal(defaultWindow(256 * 1024), 16);
+    assert.equal(defaultWindow(512 * 1024), 8);
+    assert.equal(defaultWindow(8 * 1024 * 1024), 4);
+    assert.equal(resolveShareOptions({}).window, undefined);
+    assert.equal(resolveShareOptions({ window: 3 }).window, 3);
+    assert.throws(() => resolveShareOptions({ window: 0 }), /window/);
+  });
+});
+
+describe('hashFile and the piece length', () => {
+  it('large pieces only where they fit a message; an offer piece length is honoured', async (t) => {
+    const { choosePieceLength } = await import('../src/files/index.js');
+    const { hashFile } = await import('../src/files/pieces/source.js');
+    const { writeFile, mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    assert.equal(choosePieceLength(64 * 1024 * 1024, 300 * 1024), 256 * 1024);
+    assert.equal(choosePieceLength(64 * 1024 * 1024, 512 * 1024), 512 * 1024);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'meshwire-hashfile-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'f.bin');
+    await writeFile(file, randomBytes(5 * 16 * 1024 + 100));
+    const small = await hashFile(file, { pieceLength: 16 * 1024 });
+    const twice = await hashFile(file, { pieceLength: 32 * 1024 });
+    assert.equal(small.pieceLength, 16 * 1024);
+    assert.equal(small.layer.length, 6);
+    assert.equal(twice.layer.length, 3);
+    // BEP 52: the root does not depend on the piece length.
+    assert.deepEqual(small.root, twice.root);
+  });
+});

@@ -13,6 +13,7 @@ import { nowMs } from '../lib/serve.js';
 
 type FilesModule = typeof import('../../src/files/index.js');
 type ShareOptionsModule = typeof import('../../src/files/pieces/share-options.js');
+type HashCacheModule = typeof import('../../src/files/hash-cache.js');
 
 /** What the node worker shares with these commands. */
 export interface FileWorkerHost {
@@ -50,6 +51,7 @@ export interface FetchResult {
 /** The `files` commands, given the worker's nodes. */
 export function fileCommands(host: FileWorkerHost): Handlers {
   const files = (): Promise<FilesModule> => import(new URL('files/index.js', host.srcUrl).href);
+  const hashCache = (): Promise<HashCacheModule> => import(new URL('files/hash-cache.js', host.srcUrl).href);
   const shares: FileShareClass[] = [];
   const drops: Drop[] = [];
   let rssBase = 0;
@@ -112,10 +114,14 @@ export function fileCommands(host: FileWorkerHost): Handlers {
     /** The library's defaults the suite's bounds depend on: window (pieces per source), piece length. */
     fileDefaults: async ({ size }: { size: number }) => {
       const { choosePieceLength } = await files();
-      const { resolveShareOptions } = (await import(
+      const { resolveShareOptions, defaultWindow } = (await import(
         new URL('files/pieces/share-options.js', host.srcUrl).href
       )) as ShareOptionsModule;
-      return { window: resolveShareOptions({}).window, pieceLength: choosePieceLength(size) };
+      const pieceLength = choosePieceLength(size);
+      // The effective default window: a number in older trees; since issue 14's session 4 it
+      // depends on the piece length (resolveShareOptions leaves it undefined).
+      const window = resolveShareOptions({}).window ?? defaultWindow(pieceLength);
+      return { window, pieceLength };
     },
     /** The first `count` nodes' shares share the file at `path` (hashing it); returns its offer. */
     shareFile: async ({ path: file, count = 1, name }: { path: string; count?: number; name?: string }) => {
@@ -230,9 +236,13 @@ export function fileCommands(host: FileWorkerHost): Handlers {
     },
     /** The piece indices node 0 sent since `trackPieces`. */
     sentPieces: () => sentPieces,
-    /** Node 0 sends the file at `path` to its first peer with sendFile. */
-    sendFile: async ({ path: file }: { path: string }) => {
+    /**
+     * Node 0 sends the file at `path` to its first peer with sendFile; `forgetHashes` empties the
+     * sender's hash cache first, so the send hashes the file for FILESTART (a first send).
+     */
+    sendFile: async ({ path: file, forgetHashes }: { path: string; forgetHashes?: boolean }) => {
       const { sendFile } = await files();
+      if (forgetHashes) (await hashCache()).sentFileHashes.clear();
       const n = host.node();
       const peer = n.getPeerInfo().peers[0];
       if (!peer) throw new Error('node has no peer');

@@ -6,6 +6,7 @@ import type { Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { MeshwireError } from '../errors.js';
 import type { PeerRef } from '../messages.js';
+import type { ChunkWriter } from './chunk-writer.js';
 
 /** A transfer in flight. */
 export interface Transfer {
@@ -18,6 +19,8 @@ export interface Transfer {
   partPath: string;
   fh: FileHandle;
   hash: Hash;
+  /** The `.part` writes, behind the network (flushed before the end is checked). */
+  writer: ChunkWriter;
   received: number;
   startedAt: number;
   /** `received` when the current progress window started (idleness is judged per window). */
@@ -33,6 +36,14 @@ export function ioError(what: string, err: unknown): MeshwireError {
 
 export function integrityError(message: string): MeshwireError {
   return new MeshwireError('ERR_FILE_INTEGRITY', message);
+}
+
+/** The error of a transfer whose sender disconnected before FILEEND. */
+export function disconnectedError(t: Transfer): MeshwireError {
+  return new MeshwireError(
+    'ERR_CONNECTION_CLOSED',
+    `${t.name}: sender disconnected after ${t.received} of ${t.size} bytes`,
+  );
 }
 
 /**
@@ -71,4 +82,21 @@ export function idleError(
       ? `${t.name}: no data from the sender for ${idleTimeoutMs} ms`
       : `${t.name}: only ${progress} bytes in ${idleTimeoutMs} ms, below minBytesPerSecond ${minBytesPerSecond}`,
   );
+}
+
+/** Largest delay setTimeout honours (larger values fire at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Starts `t`'s next progress window: `check` runs once when it ends (then {@link idleError}
+ * judges it). Judging progress over a window, not "any byte arrived", keeps a sender trickling
+ * one byte per window from holding a slot forever; one timer per window, not per chunk, keeps
+ * the hot path cheap. `idleTimeoutMs` 0 = never.
+ */
+export function armIdleTimer(t: Transfer, idleTimeoutMs: number, check: () => void): void {
+  if (idleTimeoutMs === 0) return;
+  t.windowStartBytes = t.received;
+  t.timer = setTimeout(check, Math.min(idleTimeoutMs, MAX_TIMER_MS));
+  // A stalled download must not keep the process alive on its own.
+  t.timer.unref();
 }

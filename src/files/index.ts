@@ -3,16 +3,16 @@
  * the Go original's FILESTART / FILECHUNK / FILEEND frames. Importable as `meshwire/files`.
  */
 export { sendFile, DEFAULT_CONFIRM_TIMEOUT_MS } from './send-file.js';
+export { FileReceiver } from './receiver.js';
 export {
-  FileReceiver,
   DEFAULT_DOWNLOADS_DIR,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_TRANSFERS,
   DEFAULT_MAX_TRANSFERS_PER_PEER,
   DEFAULT_MIN_BYTES_PER_SECOND,
   DEFAULT_MAX_FILE_SIZE,
-  PART_SUFFIX,
-} from './receiver.js';
+} from './receiver-options.js';
+export { PART_SUFFIX } from './part-files.js';
 export {
   sanitizeFileName,
   uniqueFinalPath,
@@ -76,7 +76,7 @@ export {
   pieceRoot,
   rootFromLayer,
 } from './pieces/merkle.js';
-export { hashFile } from './pieces/source.js';
+export { hashFile, type HashFileOptions } from './pieces/source.js';
 export { isPieceFrame, parsePieceFrame, PIECE_MAGIC } from './pieces/wire.js';
 export type { PieceFrame } from './pieces/wire.js';
 export type { FileShareOptions, FileShareEvents, TransferInfo } from './pieces/types.js';

@@ -1,6 +1,3 @@
-// Over ~400 lines (about 520): the compat FileReceiver is one state machine per transfer (start,
-// chunks, end, idle, refusal, disk errors) whose steps share its bookkeeping; options, refusals,
-// the end and idle checks, names and .part files live in their own modules.
 import { createHash } from 'node:crypto';
 import { mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -9,45 +6,38 @@ import { MeshwireError } from '../errors.js';
 import type { MeshMessage, PeerRef } from '../messages.js';
 import { TypedEmitter } from '../typed-emitter.js';
 import {
-  encodeFileAck,
-  encodeFileReject,
-  FILE_REJECT_REASONS,
   parseFileFrame,
   type FileChunkFrame,
   type FileEndFrame,
   type FileFrame,
-  type FileRejectReason,
   type FileStartFrame,
 } from './frames.js';
 import { sanitizeFileName } from './names.js';
-import { commitPart, openPart, writeFully } from './part-files.js';
+import { commitPart, openPart } from './part-files.js';
+import { ChunkWriter } from './chunk-writer.js';
 import type { FileNode, FileReceiverEvents, FileReceiverOptions } from './types.js';
 import { resolveReceiverOptions } from './receiver-options.js';
 import { RefusedNames } from './refused-names.js';
-import { endProblem, idleError, integrityError, ioError, type Transfer } from './incoming-transfer.js';
-
-export {
-  DEFAULT_DOWNLOADS_DIR,
-  DEFAULT_IDLE_TIMEOUT_MS,
-  DEFAULT_MAX_CONCURRENT_TRANSFERS,
-  DEFAULT_MAX_FILE_SIZE,
-  DEFAULT_MAX_TRANSFERS_PER_PEER,
-  DEFAULT_MIN_BYTES_PER_SECOND,
-} from './receiver-options.js';
-export { PART_SUFFIX } from './part-files.js';
-
-/** Largest delay setTimeout honours (larger values fire at once). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const REJECT_REASONS: ReadonlySet<string> = new Set(FILE_REJECT_REASONS);
+import { TransferTable } from './transfer-table.js';
+import { TransferReplies } from './transfer-replies.js';
+import {
+  armIdleTimer,
+  disconnectedError,
+  endProblem,
+  idleError,
+  integrityError,
+  ioError,
+  type Transfer,
+} from './incoming-transfer.js';
 
 /**
  * Receives files sent with {@link sendFile} (or by the Go original) into a downloads directory.
  *
  * It reads the node's `bytes` and `peer-disconnected` messages through its own
- * `node.messages()` iterator and handles them one at a time, awaiting each disk write, so a slow
- * disk slows the senders down (socket backpressure) instead of piling chunks up in memory or
- * dropping them. BYTES payloads that are not file frames are ignored.
+ * `node.messages()` iterator and handles them one at a time. Each chunk is hashed at once and
+ * written behind (a {@link ChunkWriter}: at most 1 MiB queued per transfer, then it waits), so a
+ * slow disk slows the senders down (socket backpressure) instead of piling chunks up in memory
+ * or dropping them. BYTES payloads that are not file frames are ignored.
  *
  * Each transfer, keyed by (sender ID, name), is written to `<downloadsDir>/<final>.part`, opened
  * exclusively; `<final>` is the announced name or `name-(n).ext`, never an existing file or one
@@ -69,21 +59,12 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
   readonly downloadsDir: string;
 
   readonly #node: FileNode;
-  readonly #maxFileSize: number;
-  readonly #maxConcurrent: number;
-  readonly #maxPerPeer: number;
-  readonly #idleTimeoutMs: number;
-  readonly #minBytesPerSecond: number;
-  readonly #replies: boolean;
+  readonly #idle: { idleTimeoutMs: number; minBytesPerSecond: number };
+  readonly #replies: TransferReplies;
   readonly #signal: AbortSignal | undefined;
   readonly #onSignalAbort = (): void => void this.close();
 
-  /** sender ID -> name -> transfer */
-  readonly #transfers = new Map<string, Map<string, Transfer>>();
-  /** Slots taken, counted from the moment a FILESTART is admitted (before its `.part` exists). */
-  #active = 0;
-  /** sender ID -> slots it holds (same accounting as `#active`). */
-  readonly #perPeer = new Map<string, number>();
+  readonly #table: TransferTable;
   /** Final base names claimed by transfers in flight. */
   readonly #reserved = new Set<string>();
   readonly #refused = new RefusedNames();
@@ -101,24 +82,13 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
    */
   constructor(node: FileNode, options: FileReceiverOptions = {}) {
     super();
-    const {
-      downloadsDir,
-      maxFileSize,
-      maxConcurrentTransfers,
-      maxTransfersPerPeer,
-      idleTimeoutMs,
-      minBytesPerSecond,
-      replies,
-      signal,
-    } = resolveReceiverOptions(node, options);
+    const o = resolveReceiverOptions(node, options);
+    const { idleTimeoutMs, minBytesPerSecond, signal } = o;
     this.#node = node;
-    this.downloadsDir = path.resolve(downloadsDir);
-    this.#maxFileSize = maxFileSize;
-    this.#maxConcurrent = maxConcurrentTransfers;
-    this.#maxPerPeer = maxTransfersPerPeer;
-    this.#idleTimeoutMs = idleTimeoutMs;
-    this.#minBytesPerSecond = minBytesPerSecond;
-    this.#replies = replies;
+    this.downloadsDir = path.resolve(o.downloadsDir);
+    this.#table = new TransferTable(o.maxFileSize, o.maxConcurrentTransfers, o.maxTransfersPerPeer);
+    this.#idle = { idleTimeoutMs, minBytesPerSecond };
+    this.#replies = new TransferReplies(node, o.replies);
     this.#signal = signal;
     if (signal?.aborted) this.#closed = true;
     else signal?.addEventListener('abort', this.#onSignalAbort, { once: true });
@@ -126,7 +96,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   /** Number of transfers in flight. */
   get activeTransfers(): number {
-    return this.#active;
+    return this.#table.active;
   }
 
   /**
@@ -234,53 +204,10 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     }
   }
 
-  #get(peerId: string, name: string): Transfer | undefined {
-    return this.#transfers.get(peerId)?.get(name);
-  }
-
-  #refuse(peerId: string, name: string): void {
-    this.#refused.add(peerId, name);
-  }
-
   #refuseWith(from: PeerRef, name: string, error: MeshwireError): void {
-    this.#refuse(from.id, name);
-    this.#reply(from.id, name, error);
+    this.#refused.add(from.id, name);
+    this.#replies.reject(from.id, name, error);
     this.emit('file-error', { from, name, error });
-  }
-
-  /**
-   * Tells the sender (secure mode only) that its transfer of `name` ended: FILEACK when `error` is
-   * undefined, else FILEREJECT with the error's code. Never awaited: a sender that does not read
-   * must not stall the receiver; its own send queue bounds what piles up for it.
-   */
-  #reply(peerId: string, name: string, error?: MeshwireError): void {
-    if (!this.#replies) return;
-    let frame: Buffer;
-    try {
-      if (error === undefined) return;
-      const reason = (REJECT_REASONS.has(error.code) ? error.code : 'ERR_FILE_PROTOCOL') as FileRejectReason;
-      frame = encodeFileReject(name, reason);
-    } catch {
-      return; // a name that cannot be encoded was never a transfer the sender can match
-    }
-    this.#node.sendBytesToPeer(peerId, frame).catch(() => undefined);
-  }
-
-  #ack(peerId: string, name: string, sha256: string): void {
-    if (!this.#replies) return;
-    this.#node.sendBytesToPeer(peerId, encodeFileAck(name, sha256)).catch(() => undefined);
-  }
-
-  #takeSlot(peerId: string): void {
-    this.#active++;
-    this.#perPeer.set(peerId, (this.#perPeer.get(peerId) ?? 0) + 1);
-  }
-
-  #releaseSlot(peerId: string): void {
-    this.#active--;
-    const n = (this.#perPeer.get(peerId) ?? 1) - 1;
-    if (n > 0) this.#perPeer.set(peerId, n);
-    else this.#perPeer.delete(peerId);
   }
 
   async #onStart(from: PeerRef, frame: FileStartFrame): Promise<void> {
@@ -291,7 +218,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       this.#refuseWith(from, name, err as MeshwireError);
       return;
     }
-    const previous = this.#get(from.id, name);
+    const previous = this.#table.get(from.id, name);
     if (previous) {
       await this.#fail(
         previous,
@@ -300,48 +227,19 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       );
     }
     this.#refused.delete(from.id, name);
-    if (size > this.#maxFileSize) {
-      this.#refuseWith(
-        from,
-        name,
-        new MeshwireError(
-          'ERR_FILE_TOO_LARGE',
-          `${name} is ${size} bytes, more than maxFileSize ${this.#maxFileSize}`,
-        ),
-      );
-      return;
-    }
-    const held = this.#perPeer.get(from.id) ?? 0;
-    if (held >= this.#maxPerPeer) {
-      this.#refuseWith(
-        from,
-        name,
-        new MeshwireError(
-          'ERR_TOO_MANY_PENDING',
-          `${from.id} already has ${held} transfers in flight (maxTransfersPerPeer ${this.#maxPerPeer})`,
-        ),
-      );
-      return;
-    }
-    if (this.#active >= this.#maxConcurrent) {
-      this.#refuseWith(
-        from,
-        name,
-        new MeshwireError(
-          'ERR_TOO_MANY_PENDING',
-          `${this.#active} transfers already in flight (maxConcurrentTransfers ${this.#maxConcurrent})`,
-        ),
-      );
+    const refusal = this.#table.refusal(from.id, name, size);
+    if (refusal) {
+      this.#refuseWith(from, name, refusal);
       return;
     }
 
     // The slot is taken before the first await so that the caps hold however handling interleaves.
-    this.#takeSlot(from.id);
+    this.#table.take(from.id);
     let opened: { finalName: string; partPath: string; fh: FileHandle };
     try {
       opened = await openPart(this.downloadsDir, name, this.#reserved);
     } catch (err) {
-      this.#releaseSlot(from.id);
+      this.#table.release(from.id);
       this.#refuseWith(from, name, ioError(`cannot create a file for ${name}`, err));
       return;
     }
@@ -353,21 +251,20 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       sha256,
       ...opened,
       hash: createHash('sha256'),
+      writer: new ChunkWriter(opened.fh),
       received: 0,
       startedAt: now,
       windowStartBytes: 0,
       timer: undefined,
     };
-    let byName = this.#transfers.get(from.id);
-    if (!byName) this.#transfers.set(from.id, (byName = new Map()));
-    byName.set(name, transfer);
+    this.#table.add(transfer);
     this.#armIdleTimer(transfer);
     this.emit('file-start', { from, name, size, finalPath: path.join(this.downloadsDir, opened.finalName) });
   }
 
   async #onChunk(from: PeerRef, frame: FileChunkFrame): Promise<void> {
     const { name, data } = frame;
-    const t = this.#get(from.id, name);
+    const t = this.#table.get(from.id, name);
     if (!t) {
       if (this.#refused.has(from.id, name)) return;
       this.emit('file-error', {
@@ -378,22 +275,24 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
       return;
     }
     if (t.received + data.length > t.size) {
-      this.#refuse(from.id, name);
+      this.#refused.add(from.id, name);
       await this.#fail(
         t,
         integrityError(`${name}: more data than the announced ${t.size} bytes (${t.received + data.length})`),
       );
       return;
     }
+    // Hashed now, written behind: the disk works while the next chunk is decoded and hashed.
+    const position = t.received;
+    t.hash.update(data);
+    t.received += data.length;
     try {
-      await writeFully(t.fh, data, t.received);
+      await t.writer.write(data, position);
     } catch (err) {
-      this.#refuse(from.id, name);
+      this.#refused.add(from.id, name);
       await this.#fail(t, ioError(`cannot write ${t.partPath}`, err));
       return;
     }
-    t.hash.update(data);
-    t.received += data.length;
     const elapsedMs = performance.now() - t.startedAt;
     this.emit('file-progress', {
       from,
@@ -406,7 +305,7 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
 
   async #onEnd(from: PeerRef, frame: FileEndFrame): Promise<void> {
     const { name } = frame;
-    const t = this.#get(from.id, name);
+    const t = this.#table.get(from.id, name);
     if (!t) {
       // The end of a refused transfer closes its refusal; anything else is a stray frame.
       if (this.#refused.delete(from.id, name)) return;
@@ -415,6 +314,12 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
         name,
         error: new MeshwireError('ERR_FILE_PROTOCOL', `FILEEND for ${name} without a transfer in progress`),
       });
+      return;
+    }
+    try {
+      await t.writer.flush();
+    } catch (err) {
+      await this.#fail(t, ioError(`cannot write ${t.partPath}`, err));
       return;
     }
     const problem = endProblem(t, frame.sha256);
@@ -431,55 +336,38 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     } catch (err) {
       await this.#discard(t);
       const error = ioError(`cannot store ${name}`, err);
-      this.#reply(from.id, name, error);
+      this.#replies.reject(from.id, name, error);
       this.emit('file-error', { from, name, error });
       return;
     } finally {
       this.#reserved.delete(t.finalName);
     }
-    this.#ack(from.id, name, t.sha256);
+    this.#replies.ack(from.id, name, t.sha256);
     this.emit('file-complete', { from, name, size: t.size, sha256: t.sha256, path: finalPath });
   }
 
-  /**
-   * Checks a transfer's progress once per `idleTimeoutMs` window: fewer than
-   * `minBytesPerSecond` × window bytes in it (at least one) ends the transfer. Judging progress
-   * over time, not "any byte arrived", keeps a sender trickling one byte per window from holding
-   * a slot forever. One timer per window, not per chunk, keeps the hot path cheap.
-   */
   #armIdleTimer(t: Transfer): void {
-    if (this.#idleTimeoutMs === 0) return;
-    t.windowStartBytes = t.received;
-    t.timer = setTimeout(
-      () => void this.#serialize(() => this.#checkIdle(t)),
-      Math.min(this.#idleTimeoutMs, MAX_TIMER_MS),
-    );
-    // A stalled download must not keep the process alive on its own.
-    t.timer.unref();
+    armIdleTimer(t, this.#idle.idleTimeoutMs, () => void this.#serialize(() => this.#checkIdle(t)));
   }
 
   async #checkIdle(t: Transfer): Promise<void> {
-    if (this.#get(t.from.id, t.name) !== t) return;
-    const idle = idleError(t, this.#minBytesPerSecond, this.#idleTimeoutMs);
+    if (this.#table.get(t.from.id, t.name) !== t) return;
+    const idle = idleError(t, this.#idle.minBytesPerSecond, this.#idle.idleTimeoutMs);
     if (!idle) {
       this.#armIdleTimer(t);
       return;
     }
-    this.#refuse(t.from.id, t.name);
+    this.#refused.add(t.from.id, t.name);
     await this.#fail(t, idle);
   }
 
   /** Removes `t` from the in-flight tables and frees its slot (its final name stays reserved). */
   #detach(t: Transfer): void {
-    const byName = this.#transfers.get(t.from.id);
-    if (byName?.get(t.name) !== t) return;
-    byName.delete(t.name);
-    if (byName.size === 0) this.#transfers.delete(t.from.id);
-    this.#releaseSlot(t.from.id);
-    clearTimeout(t.timer);
+    if (this.#table.remove(t)) clearTimeout(t.timer);
   }
 
   async #discard(t: Transfer): Promise<void> {
+    await t.writer.settle();
     await t.fh.close().catch(() => undefined);
     await unlink(t.partPath).catch(() => undefined);
   }
@@ -492,30 +380,17 @@ export class FileReceiver extends TypedEmitter<FileReceiverEvents> {
     this.#detach(t);
     await this.#discard(t);
     this.#reserved.delete(t.finalName);
-    if (reply) this.#reply(t.from.id, t.name, error);
+    if (reply) this.#replies.reject(t.from.id, t.name, error);
     this.emit('file-error', { from: t.from, name: t.name, error });
   }
 
   async #onDisconnect(peer: PeerRef): Promise<void> {
     this.#refused.forgetPeer(peer.id);
-    const byName = this.#transfers.get(peer.id);
-    if (!byName) return;
-    for (const t of [...byName.values()]) {
-      await this.#fail(
-        t,
-        new MeshwireError(
-          'ERR_CONNECTION_CLOSED',
-          `${t.name}: sender disconnected after ${t.received} of ${t.size} bytes`,
-        ),
-        false,
-      );
-    }
+    for (const t of this.#table.from(peer.id)) await this.#fail(t, disconnectedError(t), false);
   }
 
   async #abortAll(error: MeshwireError): Promise<void> {
     this.#refused.clear();
-    for (const byName of [...this.#transfers.values()]) {
-      for (const t of [...byName.values()]) await this.#fail(t, error);
-    }
+    for (const t of this.#table.all()) await this.#fail(t, error);
   }
 }

@@ -6,6 +6,7 @@ import { MeshwireError, toMeshwireError } from '../errors.js';
 import { DEFAULT_CHUNK_SIZE, encodeFileChunkHeader, encodeFileEnd, encodeFileStart } from './frames.js';
 import { sanitizeFileName } from './names.js';
 import { ReplyWatcher } from './reply-watcher.js';
+import { sentFileHashes, unchangedSince } from './hash-cache.js';
 import type { FileNode, SendFileOptions, SendFileResult } from './types.js';
 
 /** Read size of the hashing pass; independent of the chunk size, it only trades syscalls for memory. */
@@ -66,6 +67,27 @@ async function readFully(
   return done;
 }
 
+/** Size and SHA-256 of the whole file open as `fh`, read once. */
+async function hashWhole(
+  fh: FileHandle,
+  filePath: string,
+  signal: AbortSignal | undefined,
+): Promise<{ size: number; sha256: string }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
+  while (true) {
+    if (signal?.aborted) throw abortError(signal);
+    const n = await readFully(fh, buf, 0, buf.length, size).catch((err: unknown) => {
+      throw ioError('read', filePath, err);
+    });
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    size += n;
+  }
+  return { size, sha256: hash.digest('hex') };
+}
+
 function resolveTargets(node: FileNode, to: SendFileOptions['to']): string[] {
   const ids =
     to === undefined ? node.getPeerInfo().peers.map((p) => p.id) : typeof to === 'string' ? [to] : to;
@@ -83,9 +105,13 @@ function resolveTargets(node: FileNode, to: SendFileOptions['to']): string[] {
  *
  * The file is streamed twice and never held in memory: a first pass computes its size and
  * SHA-256 (FILESTART announces both), a second sends it in `chunkSize` chunks, awaiting each send
- * so the node's send-queue backpressure paces the disk reads. The second pass hashes again: if
- * the file changed in between (size or content) the transfer fails with `ERR_FILE_IO` before
- * FILEEND is sent.
+ * so the node's send-queue backpressure paces the disk reads. The first pass is skipped for a
+ * file this process sent before and that has not changed since (same inode, size, mtime and
+ * ctime; at most 64 files remembered). If the file changed in between (size or content) the
+ * transfer fails with `ERR_FILE_IO` before FILEEND is sent: the size and nanosecond timestamps
+ * at the end must be those of the start (any write moves the ctime), and a file written within
+ * the 2 seconds before the send, whose timestamps might not move, is hashed again as it is
+ * sent.
  *
  * Every target gets chunk n before any gets chunk n + 1, so the slowest target paces the
  * transfer (the node's write timeout drops a peer that stops reading altogether).
@@ -144,25 +170,20 @@ export async function sendFile(
   let watcher: ReplyWatcher | undefined;
   try {
     // Both passes read through one handle, so a rename or replace of the path in between cannot
-    // switch files under us; only in-place modification can, and the second hash catches that.
-    const stat = await fh.stat().catch((err: unknown) => {
+    // switch files under us; only in-place modification can, and the end check catches that.
+    const statAt = Date.now();
+    const stat = await fh.stat({ bigint: true }).catch((err: unknown) => {
       throw ioError('stat', filePath, err);
     });
     if (!stat.isFile()) throw new MeshwireError('ERR_FILE_IO', `${filePath} is not a regular file`);
 
-    const first = createHash('sha256');
-    let size = 0;
-    const hashBuf = Buffer.allocUnsafe(HASH_READ_BYTES);
-    while (true) {
-      if (signal?.aborted) throw abortError(signal);
-      const n = await readFully(fh, hashBuf, 0, hashBuf.length, size).catch((err: unknown) => {
-        throw ioError('read', filePath, err);
-      });
-      if (n === 0) break;
-      first.update(hashBuf.subarray(0, n));
-      size += n;
-    }
-    const sha256 = first.digest('hex');
+    // A file sent before and unchanged since is not hashed again for FILESTART (hash-cache.ts).
+    const cached = sentFileHashes.get(stat);
+    const { size, sha256 } = cached
+      ? { size: Number(stat.size), sha256: cached }
+      : await hashWhole(fh, filePath, signal);
+    // Recorded only if the hash covers the size the stat saw (no write raced the first pass).
+    if (!cached && size === Number(stat.size)) sentFileHashes.set(stat, sha256, statAt);
 
     const active = new Set(targets);
     const failed: SendFileResult['failed'] = [];
@@ -199,7 +220,11 @@ export async function sendFile(
 
     if (active.size > 0) await sendToActive(encodeFileStart(name, size, sha256));
 
-    const second = createHash('sha256');
+    // The end check: any write moves the file's ctime, so an unchanged stat at the end proves
+    // the bytes sent are the bytes hashed, without hashing them again. A file changed within
+    // the clock's resolution of the first stat is the exception (hash-cache.ts): it is hashed
+    // again as it is sent.
+    const second = sentFileHashes.isRacy(stat, statAt) ? createHash('sha256') : undefined;
     const startedAt = performance.now();
     let position = 0;
     while (position < size && active.size > 0) {
@@ -212,12 +237,13 @@ export async function sendFile(
         throw ioError('read', filePath, err);
       });
       if (got !== want) {
+        sentFileHashes.delete(stat);
         throw new MeshwireError(
           'ERR_FILE_IO',
           `${filePath} shrank while being sent (${position + got} of ${size} bytes)`,
         );
       }
-      second.update(frame.subarray(chunkHeader.length));
+      second?.update(frame.subarray(chunkHeader.length));
       await sendToActive(frame);
       position += want;
       report(position, startedAt);
@@ -227,8 +253,20 @@ export async function sendFile(
       const extra = await readFully(fh, Buffer.allocUnsafe(1), 0, 1, size).catch((err: unknown) => {
         throw ioError('read', filePath, err);
       });
-      if (extra !== 0) throw new MeshwireError('ERR_FILE_IO', `${filePath} grew while being sent`);
-      if (second.digest('hex') !== sha256) {
+      if (extra !== 0) {
+        sentFileHashes.delete(stat);
+        throw new MeshwireError('ERR_FILE_IO', `${filePath} grew while being sent`);
+      }
+      const changed = second
+        ? second.digest('hex') !== sha256
+        : !unchangedSince(
+            stat,
+            await fh.stat({ bigint: true }).catch((err: unknown) => {
+              throw ioError('stat', filePath, err);
+            }),
+          );
+      if (changed) {
+        sentFileHashes.delete(stat);
         throw new MeshwireError('ERR_FILE_IO', `${filePath} changed while being sent`);
       }
       await sendToActive(encodeFileEnd(name, sha256));

@@ -42,8 +42,8 @@ export type DownloadEvent =
 
 /** Tunables of a download. */
 export interface DownloadLimits {
-  /** Requests in flight per source (pieces). */
-  window: number;
+  /** Requests in flight per source (pieces); undefined = the default for the piece length. */
+  window: number | undefined;
   /** A request unanswered for this long drops its source (it stalled). */
   requestTimeoutMs: number;
   /** Most new verified pieces between two state-file writes. */

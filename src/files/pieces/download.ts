@@ -17,16 +17,10 @@ import { MAX_SAVED_SOURCES, removeState, saveLayer, saveState } from './state-fi
 import { isSet } from './bitfield.js';
 import { StateSaver } from './state-saver.js';
 import { PiecePicker } from './piece-picker.js';
-import {
-  MAX_TIMEOUTS,
-  nopeError,
-  type DownloadHost,
-  type DownloadLimits,
-  type DownloadStatus,
-  type Source,
-} from './download-types.js';
-
-import { encodeGetLayer, encodeRequest, NopeReason, type NopeReasonCode } from './wire.js';
+import { SourceSet } from './source-set.js';
+import { defaultWindow } from './share-options.js';
+import type { DownloadHost, DownloadLimits, DownloadStatus, Source } from './download-types.js';
+import type { NopeReasonCode } from './wire.js';
 
 export type { DownloadEvent, DownloadHost, DownloadLimits, DownloadStatus } from './download-types.js';
 
@@ -54,15 +48,11 @@ export class Download {
   #doneCount = 0;
   #layer: Buffer[] | undefined;
   readonly #width: number;
-  readonly #sources = new Map<string, Source>();
-  /** Sources dropped for misbehaviour: never used again by this download. */
-  readonly #banned = new Set<string>();
+  readonly #sources: SourceSet;
   readonly #picker: PiecePicker;
   /** Pieces whose hash is being computed off the main thread -> the source that sent them. */
   readonly #verifying = new Map<number, string>();
   readonly #saver: StateSaver;
-  /** Set while some source waits for its download limit: pumps again when it may ask. */
-  #paceTimer: NodeJS.Timeout | undefined;
   #writes = 0;
   /** Most verified pieces waiting for the disk (twice one source's window). */
   readonly #maxWrites: number;
@@ -82,13 +72,35 @@ export class Download {
     this.finalName = part.finalName;
     this.partPath = path.join(host.downloadsDir, part.finalName + PART_SUFFIX);
     this.#fh = part.fh;
-    this.#maxWrites = 2 * limits.window;
+    const window = limits.window ?? defaultWindow(offer.pieceLength);
+    this.#maxWrites = 2 * window;
     this.pieces = pieceCount(offer.size, offer.pieceLength);
     this.#width = pieceWidth(offer.size, offer.pieceLength);
     this.#done = new Uint8Array(Math.ceil(this.pieces / 8));
     this.#picker = new PiecePicker(this.pieces, (index) => this.has(index));
+    this.#sources = new SourceSet(
+      {
+        root: offer.root,
+        pieceBytes: (index) => pieceSize(offer.size, offer.pieceLength, index),
+        send: (peerId, frame) => host.send(peerId, frame),
+        pace: (peerId, bytes) => host.pace(peerId, bytes),
+        running: () => !this.#closed && this.status !== 'complete' && this.status !== 'failed',
+        hasLayer: () => this.#layer !== undefined,
+        writesFull: () => this.#writes >= this.#maxWrites,
+        dropped: (peerId, error) => {
+          this.knownSources.delete(peerId);
+          host.emit({ type: 'source-dropped', download: this, peerId, error });
+        },
+        emptied: () => {
+          if (this.status !== 'active') return;
+          this.status = 'waiting';
+          host.emit({ type: 'paused', download: this });
+        },
+      },
+      { window, requestTimeoutMs: limits.requestTimeoutMs },
+      this.#picker,
+    );
     this.#saver = new StateSaver(limits, {
-      fh: part.fh,
       write: (bitfield) =>
         saveState(host.stateDir, {
           offer,
@@ -125,7 +137,7 @@ export class Download {
 
   /** Peers currently serving this download. */
   get activeSources(): string[] {
-    return [...this.#sources.keys()];
+    return this.#sources.ids();
   }
 
   /** The verified piece layer, once known. */
@@ -152,19 +164,11 @@ export class Download {
 
   /** Adds a peer as a source (ignored when banned or already one). Starts requesting. */
   addSource(peerId: string): void {
-    if (this.#closed || this.status === 'complete' || this.#banned.has(peerId)) return;
+    if (this.#closed || this.status === 'complete' || this.#sources.isBanned(peerId)) return;
     if (this.knownSources.size < MAX_SAVED_SOURCES) this.knownSources.add(peerId);
-    if (this.#sources.has(peerId)) return;
-    this.#sources.set(peerId, {
-      id: peerId,
-      inflight: new Map(),
-      window: this.#limits.window,
-      askedLayer: false,
-      askedLayerAt: 0,
-      timeouts: 0,
-    });
+    if (!this.#sources.add(peerId)) return;
     if (this.status === 'waiting') this.status = 'active';
-    this.#pump();
+    this.#sources.pump();
     if (this.#doneCount === this.pieces) void this.#finish();
   }
 
@@ -175,39 +179,15 @@ export class Download {
 
   /** A source left (disconnected, or a send to it failed): its requests go to the others. */
   sourceLost(peerId: string): void {
-    this.#release(peerId);
-  }
-
-  /** Drops a source for good (it sent a bad piece or layer, or stalled) and reports it. */
-  #ban(peerId: string, error: MeshwireError): void {
-    this.#banned.add(peerId);
-    this.knownSources.delete(peerId);
-    this.#release(peerId);
-    this.#host.emit({ type: 'source-dropped', download: this, peerId, error });
-  }
-
-  #release(peerId: string): void {
-    const source = this.#sources.get(peerId);
-    if (!source) return;
-    this.#sources.delete(peerId);
-    for (const index of source.inflight.keys()) {
-      if (this.#picker.busy.get(index) === peerId) {
-        this.#picker.giveBack(index);
-      }
-    }
-    this.#pump();
-    if (this.#sources.size === 0 && this.status === 'active') {
-      this.status = 'waiting';
-      this.#host.emit({ type: 'paused', download: this });
-    }
+    this.#sources.release(peerId);
   }
 
   /** The piece layer (32-byte hashes, concatenated) arrived from `peerId`. */
   onLayer(peerId: string, layer: Uint8Array): void {
-    if (this.#layer || !this.#sources.has(peerId)) return;
+    if (this.#layer || !this.#sources.get(peerId)) return;
     const hashes = verifiedLayer(layer, this.offer.size, this.offer.pieceLength, this.offer.root);
     if (!hashes) {
-      this.#ban(
+      this.#sources.ban(
         peerId,
         new MeshwireError('ERR_FILE_INTEGRITY', `${peerId} sent a piece layer that does not match the root`),
       );
@@ -217,23 +197,12 @@ export class Download {
     void saveLayer(this.#host.stateDir, this.finalName, this.#layer).catch((err: unknown) =>
       this.#warn(`cannot save the piece layer: ${(err as Error).message}`),
     );
-    this.#pump();
+    this.#sources.pump();
   }
 
   /** `peerId` answered nope: busy hands the piece back; anything else ends it as a source (reported). */
   onNope(peerId: string, index: number, reason: NopeReasonCode): void {
-    const source = this.#sources.get(peerId);
-    if (!source) return;
-    if (reason === NopeReason.busy && source.inflight.has(index)) {
-      source.inflight.delete(index);
-      this.#picker.giveBack(index);
-      source.window = Math.max(1, source.window >> 1);
-      this.#pump();
-      return;
-    }
-    this.knownSources.delete(peerId);
-    this.#release(peerId);
-    this.#host.emit({ type: 'source-dropped', download: this, peerId, error: nopeError(peerId, reason) });
+    this.#sources.onNope(peerId, index, reason);
   }
 
   /**
@@ -279,7 +248,7 @@ export class Download {
   }
 
   #badPiece(peerId: string, index: number): void {
-    this.#ban(
+    this.#sources.ban(
       peerId,
       new MeshwireError(
         'ERR_FILE_INTEGRITY',
@@ -291,7 +260,7 @@ export class Download {
   /** `data` (piece `index` from `peerId`) hashes to `hash`: compare with the layer, then write. */
   #verified(peerId: string, index: number, data: Uint8Array, hash: Buffer): void {
     if (this.#closed || this.status === 'complete' || this.status === 'failed') return;
-    if (this.#banned.has(peerId)) {
+    if (this.#sources.isBanned(peerId)) {
       // Its first bad piece (hashed just before this one) already dropped and reported it.
       this.bytesRefetched += data.length;
       return;
@@ -326,20 +295,19 @@ export class Download {
         );
       },
     );
-    this.#pump();
+    this.#sources.pump();
   }
 
-  /** Piece `index` is on disk (not yet synced; the state saver syncs before it records it). */
+  /** Piece `index` is written (in the page cache; see state-saver.ts for why no sync). */
   #written(index: number, data: Uint8Array, source: Source): void {
     this.#picker.busy.delete(index);
     this.#mark(index);
-    // Additive increase after a timeout halved the window.
-    if (source.window < this.#limits.window) source.window++;
+    this.#sources.grow(source);
     this.bytesThisSession += data.length;
     this.#saver.noteVerified();
     this.#host.emit({ type: 'progress', download: this });
     if (this.#doneCount === this.pieces) void this.#finish();
-    else this.#pump();
+    else this.#sources.pump();
   }
 
   /**
@@ -350,84 +318,16 @@ export class Download {
     return this.#saver.save();
   }
 
-  #pump(): void {
-    if (this.#closed || this.status === 'complete' || this.status === 'failed') return;
-    for (const source of this.#sources.values()) {
-      if (!this.#layer) {
-        if (!source.askedLayer) {
-          source.askedLayer = true;
-          source.askedLayerAt = performance.now();
-          this.#host.send(source.id, encodeGetLayer(this.offer.root));
-        }
-        continue;
-      }
-    }
-    if (!this.#layer) return;
-    if (this.#writes >= this.#maxWrites) return;
-    // Round-robin one request at a time, so sources share the work in proportion to their windows.
-    let progress = true;
-    while (progress) {
-      progress = false;
-      for (const source of this.#sources.values()) {
-        if (source.inflight.size >= source.window || this.#writes >= this.#maxWrites) continue;
-        const index = this.#picker.next();
-        if (index === undefined) return;
-        const wait = this.#host.pace(source.id, pieceSize(this.offer.size, this.offer.pieceLength, index));
-        if (wait > 0) {
-          // Over its download limit: the piece goes back, this source is asked again later.
-          this.#picker.giveBack(index);
-          this.#paceTimer ??= setTimeout(() => {
-            this.#paceTimer = undefined;
-            this.#pump();
-          }, wait);
-          continue;
-        }
-        source.inflight.set(index, performance.now());
-        this.#picker.busy.set(index, source.id);
-        this.#host.send(source.id, encodeRequest(this.offer.root, index));
-        progress = true;
-      }
-    }
-  }
-
-  /** Called periodically: drops sources whose oldest request is older than the timeout. */
-  tick(now = performance.now()): void {
-    for (const source of [...this.#sources.values()]) {
-      const late = [...source.inflight].filter(
-        ([index, at]) =>
-          this.#picker.busy.get(index) === source.id && now - at > this.#limits.requestTimeoutMs,
-      );
-      const layerLate =
-        !this.#layer && source.askedLayer && now - source.askedLayerAt > this.#limits.requestTimeoutMs;
-      if (late.length === 0 && !layerLate) continue;
-      if (layerLate) source.askedLayerAt = now;
-      // A late answer may be load, not malice: hand the pieces to others and slow this source
-      // down; only a source late again and again is dropped.
-      if (++source.timeouts >= MAX_TIMEOUTS) {
-        this.#ban(
-          source.id,
-          new MeshwireError(
-            'ERR_PEER_TIMEOUT',
-            `${source.id} left requests unanswered for ${this.#limits.requestTimeoutMs} ms ${MAX_TIMEOUTS} times`,
-          ),
-        );
-        continue;
-      }
-      for (const [index] of late) {
-        source.inflight.delete(index);
-        this.#picker.giveBack(index);
-      }
-      source.window = Math.max(1, source.window >> 1);
-    }
-    this.#pump();
+  /** Called periodically: hands back stalled requests, drops sources late again and again. */
+  tick(now?: number): void {
+    this.#sources.tick(now);
   }
 
   async #finish(): Promise<void> {
     if (this.status === 'complete' || this.#closed || this.#writes > 0) return;
     this.status = 'complete';
     this.#saver.stop();
-    clearTimeout(this.#paceTimer);
-    for (const source of this.#sources.values()) source.inflight.clear();
+    this.#sources.clearInflight();
     try {
       await this.#saver.idle();
       await this.#fh.close();
@@ -470,7 +370,6 @@ export class Download {
     if (!discard) await this.saveState();
     this.#closed = true;
     this.#saver.stop();
-    clearTimeout(this.#paceTimer);
     this.#sources.clear();
     await this.#saver.idle();
     await this.#fh.close().catch(() => undefined);

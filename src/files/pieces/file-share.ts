@@ -1,24 +1,20 @@
-// Over ~400 lines (about 530): FileShare is the facade that ties offers, consent, admission,
-// downloads and the piece server to one node; each of those lives in its own module.
-import { mkdir, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { MeshwireError } from '../../errors.js';
 import type { MeshMessage, PeerRef } from '../../messages.js';
 import { TypedEmitter } from '../../typed-emitter.js';
-import { openPart } from '../part-files.js';
 import type { FileNode } from '../types.js';
-import { Download, type DownloadEvent, type DownloadHost, type DownloadLimits } from './download.js';
+import type { Download, DownloadEvent } from './download.js';
+import { DownloadSet } from './download-set.js';
 import { parseOffer, type FileOffer } from './offer.js';
 import { PieceServer } from './source.js';
-import { resumables } from './resume.js';
 import { resolveShareOptions, type ResolvedShareOptions } from './share-options.js';
 import { untilAborted, WantTable } from './want-table.js';
-import { ConsentGate, KnownRoots } from './known-roots.js';
+import { KnownRoots } from './known-roots.js';
+import { OfferIntake } from './offer-intake.js';
 import { ShareRegistry } from './share-registry.js';
-import { layerOf, offerTo, signedOffer } from './sharing.js';
+import { offerTo, sharedDownload, signedOffer } from './sharing.js';
 import { Admission } from './admission.js';
 import { listTransfers } from './transfer-list.js';
-import { RateLimiter } from './rate-limit.js';
 import type { FileShareEvents, FileShareOptions, TransferInfo } from './types.js';
 import {
   encodeNope,
@@ -29,10 +25,6 @@ import {
   WHOLE_FILE,
   type PieceFrame,
 } from './wire.js';
-
-/** Resume states loaded at start; more are left on disk with a warning. */
-const MAX_RESUMED = 256;
-const MAX_PENDING_ACCEPTS_PER_PEER = 4;
 
 /**
  * Content-addressed, resumable, multi-source file sharing over a secure-mode node (the piece
@@ -54,22 +46,15 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   readonly stateDir: string;
   readonly #node: FileNode;
   readonly #opts: ResolvedShareOptions;
-  readonly #limits: DownloadLimits;
   readonly #signer: FileShareOptions['signer'];
   readonly #shares: ShareRegistry;
-  readonly #downloads = new Map<string, Download>();
-  /** rootHex -> peer whose offer started the download (for the per-peer cap). */
-  readonly #startedBy = new Map<string, string>();
+  readonly #downloads: DownloadSet;
   readonly #known = new KnownRoots();
-  readonly #consent = new ConsentGate(MAX_PENDING_ACCEPTS_PER_PEER);
+  readonly #intake: OfferIntake;
   readonly #connected = new Set<string>();
-  readonly #reserved = new Set<string>();
   readonly #wants = new WantTable();
-  /** Download limiters per source peer (shared by all downloads from it), when a limit is set. */
-  readonly #downLimiters = new Map<string, RateLimiter>();
   readonly #server: PieceServer;
   readonly #stop = new AbortController();
-  readonly #host: DownloadHost;
   readonly #admission: Admission;
   /**
    * Subscribed in the constructor, not in start(): frames that arrive before start() (while the
@@ -77,7 +62,6 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
    * backpressure, instead of being missed.
    */
   readonly #stream: AsyncIterable<MeshMessage>;
-  #tick: NodeJS.Timeout | undefined;
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -94,13 +78,6 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     this.stateDir = this.#opts.stateDir;
     this.#shares = new ShareRegistry(this.stateDir);
     this.#signer = options.signer;
-    this.#limits = {
-      window: this.#opts.window,
-      requestTimeoutMs: this.#opts.requestTimeoutMs,
-      stateBatchPieces: this.#opts.stateBatchPieces,
-      stateFlushMs: this.#opts.stateFlushMs,
-      hashInWorker: this.#opts.hashInWorker,
-    };
     this.#server = new PieceServer(
       {
         sendBytesToPeer: (id, data) => node.sendBytesToPeer(id, data),
@@ -109,31 +86,40 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       this.#opts.maxQueuedRequestsPerPeer,
       this.#opts.uploadBytesPerSecondPerPeer,
     );
-    this.#host = {
-      downloadsDir: this.downloadsDir,
-      stateDir: this.stateDir,
-      reserved: this.#reserved,
-      send: (peerId, frame) => {
-        node.sendBytesToPeer(peerId, frame).catch(() => {
-          for (const d of this.#downloads.values()) d.sourceLost(peerId);
-        });
-      },
+    const emit = this.emit.bind(this);
+    this.#downloads = new DownloadSet({
+      opts: this.#opts,
+      connected: this.#connected,
+      known: this.#known,
+      sendBytesToPeer: (id, data) => node.sendBytesToPeer(id, data),
       emit: (event) => this.#onDownloadEvent(event),
-      pace: (peerId, bytes) => {
-        const rate = this.#opts.downloadBytesPerSecondPerPeer;
-        if (rate <= 0) return 0;
-        let limiter = this.#downLimiters.get(peerId);
-        if (!limiter) this.#downLimiters.set(peerId, (limiter = new RateLimiter(rate)));
-        return limiter.tryTake(bytes);
-      },
-    };
+      started: (download, resumed) => emit('download-start', { download, resumed }),
+      warn: (error, rootHex) => emit('warning', rootHex ? { error, rootHex } : { error }),
+    });
     this.#admission = new Admission({
       opts: this.#opts,
       get maxBytesPerMessage() {
         return node.maxBytesPerMessage;
       },
-      downloads: this.#downloads,
-      startedBy: this.#startedBy,
+      downloads: this.#downloads.map,
+      startedBy: this.#downloads.startedBy,
+    });
+    this.#intake = new OfferIntake({
+      admission: this.#admission,
+      accept: (offer, from) => this.#opts.accept(offer, from),
+      closing: () => this.#closed !== undefined,
+      begin: (offer) => this.#begin(offer),
+      begun: (offer, from, d) => {
+        this.#downloads.startedBy.set(offer.rootHex, from.id);
+        d.addSource(from.id);
+      },
+      refuse: (from, offer, error) => {
+        node
+          .sendBytesToPeer(from.id, encodeNope(offer.root, WHOLE_FILE, NopeReason.refused))
+          .catch(() => undefined);
+        emit('offer-declined', { from, offer, error });
+      },
+      warn: (error, rootHex) => emit('warning', { error, rootHex }),
     });
     this.#stream = node.messages({
       types: ['bytes', 'peer-connected', 'peer-disconnected'],
@@ -165,15 +151,8 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     }
     await this.#shares.load((error) => this.emit('warning', { error }));
     void this.#pump(stream);
-    await this.#resumeAll();
-    // Often enough that a stalled request is noticed within 1.5 × requestTimeoutMs.
-    this.#tick = setInterval(
-      () => {
-        for (const d of this.#downloads.values()) d.tick();
-      },
-      Math.max(10, Math.min(1000, this.#opts.requestTimeoutMs / 2)),
-    );
-    this.#tick.unref();
+    await this.#downloads.resumeAll();
+    this.#downloads.startTicking();
   }
 
   async #pump(stream: AsyncIterable<MeshMessage>): Promise<void> {
@@ -187,14 +166,13 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
   #handle(msg: MeshMessage): void {
     if (msg.type === 'peer-connected') {
       this.#connected.add(msg.peer.id);
-      for (const d of this.#downloads.values()) if (d.knownSources.has(msg.peer.id)) d.addSource(msg.peer.id);
+      this.#downloads.peerUp(msg.peer.id);
       return;
     }
     if (msg.type === 'peer-disconnected') {
       this.#connected.delete(msg.peer.id);
-      this.#downLimiters.delete(msg.peer.id);
       this.#server.onPeerGone(msg.peer.id);
-      for (const d of this.#downloads.values()) d.sourceLost(msg.peer.id);
+      this.#downloads.peerGone(msg.peer.id);
       return;
     }
     if (msg.type !== 'bytes') return;
@@ -212,14 +190,9 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       case 'have':
         this.#onOffer(from, frame.body, frame.type === 'offer');
         return;
-      case 'want': {
-        const shared = this.#shares.get(frame.root.toString('hex'));
-        const reply = shared
-          ? encodeOfferFrame(shared.offer.body, true)
-          : encodeNope(frame.root, WHOLE_FILE, NopeReason.unknown);
-        this.#node.sendBytesToPeer(from.id, reply).catch(() => undefined);
+      case 'want':
+        this.#server.onWant(from.id, frame.root);
         return;
-      }
       case 'get-layer':
         this.#server.onGetLayer(from.id, frame.root);
         return;
@@ -261,122 +234,34 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
       return;
     }
     if (!push || this.#shares.has(offer.rootHex)) return;
-    const refuse = (error: MeshwireError): void => {
-      this.#node
-        .sendBytesToPeer(from.id, encodeNope(offer.root, WHOLE_FILE, NopeReason.refused))
-        .catch(() => undefined);
-      this.emit('offer-declined', { from, offer, error });
-    };
-    const early = this.#consent.hasRoom(from.id)
-      ? (this.#admission.limitError(offer) ?? this.#admission.perPeerError(from.id))
-      : new MeshwireError('ERR_TOO_MANY_PENDING', `${from.id} has too many offers awaiting consent`);
-    if (early) {
-      refuse(early);
-      return;
-    }
-    void (async () => {
-      const ok = await this.#consent.ask(from.id, () => this.#opts.accept(offer, from));
-      const late = !ok
-        ? new MeshwireError('ERR_FILE_REFUSED', `${offer.name} refused by the accept hook`)
-        : this.#closed
-          ? new MeshwireError('ERR_CLOSED', 'the share is closing')
-          : this.#admission.perPeerError(from.id);
-      if (late) {
-        refuse(late);
-        return;
-      }
-      try {
-        const d = await this.#begin(offer);
-        this.#startedBy.set(offer.rootHex, from.id);
-        d.addSource(from.id);
-      } catch (err) {
-        refuse(err as MeshwireError);
-        this.emit('warning', { error: err as MeshwireError, rootHex: offer.rootHex });
-      }
-    })();
+    this.#intake.consider(from, offer);
   }
 
   /** Creates the download of `offer` (a fresh `.part`), or returns the one in progress. */
-  async #begin(offer: FileOffer): Promise<Download> {
-    const existing = this.#downloads.get(offer.rootHex);
-    if (existing) return existing;
-    if (this.#downloads.size >= this.#opts.maxDownloads) {
-      throw new MeshwireError(
-        'ERR_TOO_MANY_PENDING',
-        `${this.#downloads.size} downloads in progress (maxDownloads)`,
-      );
-    }
-    const limit = this.#admission.limitError(offer);
-    if (limit) throw limit;
-    const part = await openPart(this.downloadsDir, offer.name, this.#reserved);
-    const again = this.#downloads.get(offer.rootHex);
-    if (again) {
-      // Someone else began it while the file was being created: keep theirs.
-      await part.fh.close();
-      await unlink(part.partPath).catch(() => undefined);
-      this.#reserved.delete(part.finalName);
-      return again;
-    }
-    const d = new Download(this.#host, this.#limits, offer, part);
-    this.#downloads.set(offer.rootHex, d);
-    for (const holder of this.#known.holders(offer.rootHex) ?? []) d.knownSources.add(holder);
-    try {
-      await part.fh.truncate(offer.size);
-      // The state exists before the first request: a crash at any later point can resume.
-      await d.saveState();
-    } catch (err) {
-      this.#downloads.delete(offer.rootHex);
-      await d.close(true);
-      throw new MeshwireError('ERR_FILE_IO', `cannot prepare ${part.partPath}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    this.emit('download-start', { download: d, resumed: false });
-    for (const holder of d.knownSources) if (this.#connected.has(holder)) d.addSource(holder);
-    d.maybeFinish();
-    return d;
+  #begin(offer: FileOffer): Promise<Download> {
+    return this.#downloads.begin(offer, () => this.#admission.limitError(offer));
   }
 
   #onDownloadEvent(event: DownloadEvent): void {
     const d = event.download;
-    switch (event.type) {
-      case 'progress':
-        this.emit('download-progress', { download: d });
-        return;
-      case 'paused':
-        this.emit('download-paused', { download: d });
-        return;
-      case 'source-dropped':
-        this.emit('source-dropped', { download: d, peerId: event.peerId, error: event.error });
-        return;
-      case 'warning':
-        this.emit('warning', { error: event.error, rootHex: d.offer.rootHex });
-        return;
-      case 'failed':
-        this.#downloads.delete(d.offer.rootHex);
-        this.#startedBy.delete(d.offer.rootHex);
-        this.emit('download-failed', { download: d, error: event.error });
-        return;
-      case 'complete':
-        this.#downloads.delete(d.offer.rootHex);
-        this.#startedBy.delete(d.offer.rootHex);
-        void this.#adopt(d, event.path);
-        return;
-    }
+    const t = event.type;
+    if (t === 'progress') this.emit('download-progress', { download: d });
+    else if (t === 'paused') this.emit('download-paused', { download: d });
+    else if (t === 'source-dropped')
+      this.emit('source-dropped', { download: d, peerId: event.peerId, error: event.error });
+    else if (t === 'warning') this.emit('warning', { error: event.error, rootHex: d.offer.rootHex });
+    else if (t === 'failed') this.emit('download-failed', { download: d, error: event.error });
+    else void this.#adopt(d, event.path);
   }
 
   /** A finished download becomes a share: this node serves it and tells its peers. */
   async #adopt(d: Download, finalPath: string): Promise<void> {
     try {
-      const st = await stat(finalPath);
-      const layer = await layerOf(d, path.join(this.downloadsDir, d.finalName));
-      await this.#shares.add({ offer: d.offer, path: finalPath, layer, mtimeMs: st.mtimeMs });
+      await this.#shares.add(await sharedDownload(d, finalPath));
       this.#toConnected(encodeOfferFrame(d.offer.body, true));
     } catch (err) {
-      this.emit('warning', {
-        error: new MeshwireError('ERR_FILE_IO', `cannot share ${finalPath}: ${(err as Error).message}`),
-        rootHex: d.offer.rootHex,
-      });
+      const error = new MeshwireError('ERR_FILE_IO', `cannot share ${finalPath}: ${(err as Error).message}`);
+      this.emit('warning', { error, rootHex: d.offer.rootHex });
     }
     this.emit('download-complete', { download: d, path: finalPath });
   }
@@ -489,34 +374,11 @@ export class FileShare extends TypedEmitter<FileShareEvents> {
     return this.#server.bytesServed;
   }
 
-  async #resumeAll(): Promise<void> {
-    const warn = (error: MeshwireError, rootHex?: string): void => {
-      this.emit('warning', rootHex ? { error, rootHex } : { error });
-    };
-    const isTaken = (name: string, rootHex: string): boolean =>
-      this.#reserved.has(name) || this.#downloads.has(rootHex);
-    for await (const r of resumables(this, MAX_RESUMED, isTaken, warn)) {
-      const { offer, sources } = r.state;
-      this.#reserved.add(r.finalName);
-      const d = new Download(this.#host, this.#limits, offer, r, {
-        bitfield: r.bitfield,
-        ...(r.layer ? { layer: r.layer } : {}),
-      });
-      this.#downloads.set(offer.rootHex, d);
-      for (const s of sources) d.knownSources.add(s);
-      this.emit('download-start', { download: d, resumed: true });
-      for (const s of sources) if (this.#connected.has(s)) d.addSource(s);
-      d.maybeFinish();
-    }
-  }
-
   /** Stops: saves every download's state (they resume at the next start), stops serving. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.#stop.abort();
-      clearInterval(this.#tick);
-      for (const d of [...this.#downloads.values()]) await d.close();
-      this.#downloads.clear();
+      await this.#downloads.close();
       await this.#server.close();
     })();
     return this.#closed;

@@ -26,6 +26,17 @@ export const MIN_PIECE_LENGTH = BLOCK_SIZE;
 export const MAX_PIECE_LENGTH = 8 * 1024 * 1024;
 /** Piece length a sharer starts from before doubling to keep the piece layer small. */
 export const DEFAULT_PIECE_LENGTH = 256 * 1024;
+/**
+ * Piece length a sharer starts from for files of at least {@link LARGE_FILE_BYTES}. Every piece
+ * costs both sides a request, a read, a write and their bookkeeping; measured at 256 MiB
+ * (2026-11-30), 512 KiB pieces cost the receiver ~0.35 ns/byte and the sender ~0.25 less than
+ * 256 KiB ones, while 1 MiB pieces cost the receiver more again (a piece no longer stays in
+ * the cache between its arrival and its hashing). Small files keep 256 KiB pieces, so they
+ * still spread over several sources.
+ */
+export const LARGE_PIECE_LENGTH = 512 * 1024;
+/** Files from this size get {@link LARGE_PIECE_LENGTH} pieces. */
+export const LARGE_FILE_BYTES = 64 * 1024 * 1024;
 /** Most pieces a sharer creates: the piece layer (32 bytes each) stays within 2 MiB. */
 export const MAX_PIECES_PER_FILE = 65536;
 
@@ -102,9 +113,15 @@ export function pieceSize(size: number, pieceLength: number, index: number): num
   return Math.min(pieceLength, size - index * pieceLength);
 }
 
-/** The piece length a sharer uses for a file of `size` bytes. */
-export function choosePieceLength(size: number): number {
-  let length = DEFAULT_PIECE_LENGTH;
+/**
+ * The piece length a sharer uses for a file of `size` bytes: {@link LARGE_PIECE_LENGTH} from
+ * {@link LARGE_FILE_BYTES} when it is at most `maxLength` (a piece travels in one message), else
+ * {@link DEFAULT_PIECE_LENGTH}; doubled while the file would have more than
+ * {@link MAX_PIECES_PER_FILE} pieces.
+ */
+export function choosePieceLength(size: number, maxLength = MAX_PIECE_LENGTH): number {
+  let length =
+    size >= LARGE_FILE_BYTES && LARGE_PIECE_LENGTH <= maxLength ? LARGE_PIECE_LENGTH : DEFAULT_PIECE_LENGTH;
   while (pieceCount(size, length) > MAX_PIECES_PER_FILE && length < MAX_PIECE_LENGTH) length *= 2;
   return length;
 }

@@ -1,8 +1,9 @@
 /**
  * Resuming a download after a restart: the state file must verify, its `.part` must exist with
- * the file's size, and every piece of the `.part` is checked against the piece layer, so claimed
- * pieces that fail are fetched again and pieces written after the last state save are kept. This
- * re-reads the `.part` once (the only second hash of received data, and only after a restart).
+ * the file's size, and the `.part` is checked against the piece layer (part-check.ts): claimed
+ * pieces that fail are fetched again, and pieces written after the last state save are kept.
+ * This re-reads the `.part` once and re-hashes only the pieces that hold data, only after a
+ * restart.
  * A state that cannot be trusted is deleted with its `.part`, with a warning.
  */
 import { open, readdir, unlink, type FileHandle } from 'node:fs/promises';
@@ -10,7 +11,8 @@ import path from 'node:path';
 import { MeshwireError } from '../../errors.js';
 import { sanitizeFileName } from '../names.js';
 import { PART_SUFFIX } from '../part-files.js';
-import { pieceCount, pieceRoot, pieceSize, pieceWidth } from './merkle.js';
+import { pieceCount } from './merkle.js';
+import { checkPart } from './part-check.js';
 import { loadLayer, loadState, removeState, STATE_SUFFIX, type DownloadState } from './state-file.js';
 
 /** What a state resumes to. */
@@ -78,19 +80,10 @@ export async function loadResumable(
   const pieces = pieceCount(offer.size, offer.pieceLength);
   const layer = pieces <= 1 ? undefined : await loadLayer(dirs.stateDir, finalName, offer);
   const hashes = layer ?? (pieces === 1 ? [offer.root] : undefined);
-  const bitfield = new Uint8Array(state.bitfield.length);
+  let bitfield: Uint8Array = new Uint8Array(state.bitfield.length);
   let mismatched = 0;
   if (hashes) {
-    const width = pieceWidth(offer.size, offer.pieceLength);
-    const buf = Buffer.allocUnsafe(offer.pieceLength);
-    for (let i = 0; i < hashes.length; i++) {
-      const len = pieceSize(offer.size, offer.pieceLength, i);
-      const { bytesRead } = await fh.read(buf, 0, len, i * offer.pieceLength);
-      const ok = bytesRead === len && pieceRoot(buf.subarray(0, len), width).equals(hashes[i]!);
-      const claimed = ((state.bitfield[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0;
-      if (ok) bitfield[i >> 3]! |= 0x80 >> (i & 7);
-      else if (claimed) mismatched++;
-    }
+    ({ bitfield, mismatched } = await checkPart(fh, offer.size, offer.pieceLength, hashes, state.bitfield));
   }
   if (mismatched > 0) {
     warn(

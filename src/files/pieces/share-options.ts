@@ -13,7 +13,8 @@ export interface ResolvedShareOptions {
   maxFileSize: number;
   maxDownloads: number;
   maxDownloadsPerPeer: number;
-  window: number;
+  /** Pieces in flight per source; undefined = {@link defaultWindow} of the file's pieces. */
+  window: number | undefined;
   requestTimeoutMs: number;
   maxQueuedRequestsPerPeer: number;
   stateBatchPieces: number;
@@ -23,6 +24,20 @@ export interface ResolvedShareOptions {
   uploadBytesPerSecondPerPeer: number;
   downloadBytesPerSecondPerPeer: number;
   maxDiskBytes: number;
+}
+
+/** Bytes of piece requests in flight per source by default (16 pieces of 256 KiB). */
+export const DEFAULT_WINDOW_BYTES = 4 * 1024 * 1024;
+/** Fewest pieces in flight per source by default, whatever their length. */
+const MIN_DEFAULT_WINDOW = 4;
+
+/**
+ * The default window (pieces in flight per source) for pieces of `pieceLength` bytes: as many
+ * as make {@link DEFAULT_WINDOW_BYTES} (16 of 256 KiB, 8 of 512 KiB), at least 4. Keeping the
+ * bytes in flight, not the pieces, keeps memory and the re-fetch after a crash where they were.
+ */
+export function defaultWindow(pieceLength: number): number {
+  return Math.max(MIN_DEFAULT_WINDOW, Math.floor(DEFAULT_WINDOW_BYTES / pieceLength));
 }
 
 function int(name: string, value: number, min: number): number {
@@ -64,7 +79,7 @@ export function resolveShareOptions(options: FileShareOptions): ResolvedShareOpt
       options.maxDownloadsPerPeer ?? Math.min(4, maxDownloads),
       1,
     ),
-    window: int('window', options.window ?? 16, 1),
+    window: options.window === undefined ? undefined : int('window', options.window, 1),
     requestTimeoutMs: int('requestTimeoutMs', options.requestTimeoutMs ?? 15_000, 1),
     maxQueuedRequestsPerPeer: int('maxQueuedRequestsPerPeer', options.maxQueuedRequestsPerPeer ?? 64, 1),
     stateBatchPieces: int('stateBatchPieces', options.stateBatchPieces ?? 64, 1),

@@ -2,6 +2,7 @@
  * The offering side of a FileShare: hashing a file once into a signed offer, offering it to
  * peers, and the piece layer of a finished download (which then becomes a share).
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MeshwireError } from '../../errors.js';
 import type { FileNode } from '../types.js';
@@ -35,7 +36,11 @@ export async function signedOffer(
       'sharing needs a signer: a started secure-mode node, or the signer option',
     );
   const absolute = path.resolve(filePath);
-  const hashed = await hashFile(absolute, options.signal);
+  // Pieces that fit the node's messages (large ones only where they do).
+  const hashed = await hashFile(absolute, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    maxPieceLength: maxBytesPerMessage - PIECE_HEADER_BYTES,
+  });
   if (hashed.pieceLength + PIECE_HEADER_BYTES > maxBytesPerMessage) {
     throw new MeshwireError(
       'ERR_INVALID_OPTION',
@@ -67,10 +72,16 @@ export async function offerTo(node: FileNode, to: readonly string[], frame: Uint
   return offeredTo;
 }
 
+/** A finished download as a share: its offer, path, piece layer and mtime. */
+export async function sharedDownload(d: Download, finalPath: string): Promise<HashedOffer> {
+  const st = await stat(finalPath);
+  return { offer: d.offer, path: finalPath, layer: await layerOf(d, finalPath), mtimeMs: st.mtimeMs };
+}
+
 /** The piece layer of a finished download: the one it verified against, re-hashed only if lost. */
 export async function layerOf(d: Download, finalPath: string): Promise<Buffer[]> {
   if (d.pieces <= 1) return d.pieces === 1 ? [d.offer.root] : [];
   const saved = d.layer;
   if (saved) return saved;
-  return (await hashFile(finalPath)).layer;
+  return (await hashFile(finalPath, { pieceLength: d.offer.pieceLength })).layer;
 }

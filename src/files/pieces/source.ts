@@ -10,7 +10,15 @@ import { choosePieceLength, pieceCount, pieceSize, PieceHasher } from './merkle.
 import type { FileOffer } from './offer.js';
 import { RateLimiter } from './rate-limit.js';
 import { sameFile } from './share-registry.js';
-import { allocPiece, encodeLayer, encodeNope, NopeReason, PIECE_HEADER_BYTES } from './wire.js';
+import {
+  allocPiece,
+  encodeLayer,
+  encodeNope,
+  encodeOfferFrame,
+  NopeReason,
+  PIECE_HEADER_BYTES,
+  WHOLE_FILE,
+} from './wire.js';
 
 /** Read size of the hashing pass. */
 const HASH_READ_BYTES = 1024 * 1024;
@@ -24,14 +32,26 @@ export interface SharedFile {
   mtimeMs: number;
 }
 
+/** Options of {@link hashFile}. */
+export interface HashFileOptions {
+  signal?: AbortSignal;
+  /** Piece length to hash with (an offer's); default {@link choosePieceLength} of the size. */
+  pieceLength?: number;
+  /** Largest piece length {@link choosePieceLength} may pick (what fits a message). */
+  maxPieceLength?: number;
+}
+
 /**
  * Reads `file` once and returns its size, piece length, root and piece layer. Throws `ERR_FILE_IO`
- * when it cannot be read or changes size while being read.
+ * when it cannot be read or changes size while being read. The second argument may also be just
+ * an AbortSignal (the signature before the options).
  */
 export async function hashFile(
   file: string,
-  signal?: AbortSignal,
+  optionsOrSignal: HashFileOptions | AbortSignal = {},
 ): Promise<{ size: number; pieceLength: number; root: Buffer; layer: Buffer[]; mtimeMs: number }> {
+  const options: HashFileOptions =
+    optionsOrSignal instanceof AbortSignal ? { signal: optionsOrSignal } : optionsOrSignal;
   let fh: FileHandle;
   try {
     fh = await open(file, 'r');
@@ -42,13 +62,13 @@ export async function hashFile(
     const st = await fh.stat();
     if (!st.isFile()) throw new MeshwireError('ERR_FILE_IO', `${file} is not a regular file`);
     const size = st.size;
-    const pieceLength = choosePieceLength(size);
+    const pieceLength = options.pieceLength ?? choosePieceLength(size, options.maxPieceLength);
     const hasher = new PieceHasher(size, pieceLength);
     const buf = Buffer.allocUnsafe(HASH_READ_BYTES);
     let position = 0;
     while (position < size) {
-      if (signal?.aborted)
-        throw new MeshwireError('ERR_ABORTED', 'hashing aborted', { cause: signal.reason });
+      if (options.signal?.aborted)
+        throw new MeshwireError('ERR_ABORTED', 'hashing aborted', { cause: options.signal.reason });
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - position), position);
       if (bytesRead === 0) throw new MeshwireError('ERR_FILE_IO', `${file} shrank while being hashed`);
       hasher.update(buf.subarray(0, bytesRead));
@@ -105,10 +125,19 @@ export class PieceServer {
     return this.#host.sendBytesToPeer(peerId, frame);
   }
 
+  /** A peer asked whether we hold `root`: our offer (as a have) or nope. */
+  onWant(peerId: string, root: Buffer): void {
+    const shared = this.#host.lookup(root.toString('hex'));
+    const frame = shared
+      ? encodeOfferFrame(shared.offer.body, true)
+      : encodeNope(root, WHOLE_FILE, NopeReason.unknown);
+    this.#reply(peerId, frame).catch(() => undefined);
+  }
+
   /** A peer asked for the piece layer of `root`. */
   onGetLayer(peerId: string, root: Buffer): void {
     const shared = this.#host.lookup(root.toString('hex'));
-    const frame = shared ? encodeLayer(root, shared.layer) : encodeNope(root, 0xffffffff, NopeReason.unknown);
+    const frame = shared ? encodeLayer(root, shared.layer) : encodeNope(root, WHOLE_FILE, NopeReason.unknown);
     this.#reply(peerId, frame).catch(() => undefined);
   }
 

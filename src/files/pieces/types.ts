@@ -28,7 +28,10 @@ export interface FileShareOptions {
   maxDownloads?: number;
   /** Downloads in progress that one peer's offers started. @default 4 */
   maxDownloadsPerPeer?: number;
-  /** Piece requests in flight per source. @default 16 */
+  /**
+   * Piece requests in flight per source. @default as many pieces as make 4 MiB, at least 4: 16
+   * of 256 KiB (files under 64 MiB), 8 of 512 KiB
+   */
   window?: number;
   /** A request unanswered this long drops its source (stalled). @default 15000 */
   requestTimeoutMs?: number;
