@@ -191,9 +191,14 @@ export function runSimulation(opts: SimOptions): SimResult {
           schedule(now + latency(i, j), K_MESSAGE, j, i, act.message);
           break;
         }
-        case 'timer':
-          schedule(act.at > now ? act.at : now, K_TIMER, i, -1, act.timer);
+        case 'timer': {
+          // Timers fire on whole milliseconds (a driver may hand a timer back late, never early):
+          // the clock then only holds integers, which V8 keeps unboxed in the cores' state, and
+          // every queue bucket is in time order.
+          const at = Math.ceil(act.at);
+          schedule(at > now ? at : now, K_TIMER, i, -1, act.timer);
           break;
+        }
         case 'deliver': {
           const k = msgIndex(act.message);
           const bit = k * N + i;
