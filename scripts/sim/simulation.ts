@@ -152,6 +152,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let events = 0;
   const reports: Record<string, number> = {};
   const byType = new Float64Array(FRAME_TYPES.length);
+  const timersByKind: Record<OverlayTimer['kind'], number> = { tick: 0, ihave: 0, graft: 0, gap: 0 };
 
   const joinEnd = (N - 1) * joinSpacing;
   const tStart = joinEnd + warmup;
@@ -270,6 +271,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       }
       case K_TIMER:
         if (!alive[i]) break;
+        timersByKind[(evM as OverlayTimer).kind]++;
         timerEvent.timer = evM as OverlayTimer;
         nodes[i]!.handle(timerEvent, now, out);
         perform(i, now);
@@ -421,6 +423,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     ),
     reports,
     events,
+    timers_by_kind: timersByKind,
     virtual_s: round(now / 1000, 3),
     wall_s: round((performance.now() - started) / 1000, 2),
     cpu_s: round(cpuSeconds(process.cpuUsage(cpuStarted)), 2),
