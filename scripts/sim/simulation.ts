@@ -163,7 +163,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let components2s: number | null = null;
   let repairMs: number | null = null;
 
-  const queue = new EventQueue<EventRef>(tEnd);
+  const queue = new EventQueue<EventRef>(tEnd, { byNode: true });
   const schedule = (t: number, k: number, n: number, f: number, m: EventRef | null): void => {
     queue.push(t, k, n, f, m);
   };
