@@ -160,9 +160,11 @@ export class SenderOrder {
       }
       s = this.#create(message.sender, message.epoch, first, out);
       s.active = now;
-      if (first > 1 && first === message.seq) {
+      if (first > 1) {
         // We may be seeing this sender's messages out of order: wait a moment for earlier ones
-        // before fixing where its order starts (`settleUntil`).
+        // before fixing where its order starts (`settleUntil`). Also when an IHAVE announced an
+        // earlier one (`firstHint`): one earlier still may be on a slower path (seen in the
+        // simulator with seeded trees: seq 2 announced, seq 3 arrived, then seq 1 was dropped).
         // Long enough for a graft of the earlier ones (timer up to 2x graftTimeoutMs, then a
         // round trip) to come back.
         s.settleUntil = now + 2 * this.#o.graftTimeoutMs + this.#o.graftRetryMs + this.#o.ihaveIntervalMs;
