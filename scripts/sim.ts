@@ -7,9 +7,24 @@
  * its result. `--protocol all` runs plumtree, flood and direct with the same seed, one after the
  * other (the baselines: flooding over the same membership, and today's direct-only broadcast).
  */
+import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { BroadcastMode } from '../src/overlay/index.js';
 import { runSimulation } from './sim/simulation.js';
+
+// A larger young generation: every event allocates (actions, relayed copies) while the cores'
+// state is old, so each scavenge also walks the old-to-new pointers, and fewer, larger
+// scavenges cost less (7 % less CPU at 4,000 nodes with 64 MB than with V8's default 16 MB).
+// Flags of the young generation are read when the heap is set up, hence a re-exec.
+const SEMI_SPACE_FLAG = '--max-semi-space-size';
+if (!process.execArgv.some((a) => a.startsWith(SEMI_SPACE_FLAG))) {
+  const child = spawnSync(
+    process.execPath,
+    [`${SEMI_SPACE_FLAG}=64`, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+    { stdio: 'inherit' },
+  );
+  process.exit(child.status ?? 1);
+}
 
 function fail(message: string): never {
   process.stderr.write(`sim: ${message}\n`);

@@ -42,3 +42,44 @@ test('events run in (time, insertion) order, also when scheduled while their mil
   assert.deepEqual(ran, pushed);
   assert.equal(q.size, 0);
 });
+
+test('byNode: pop returns the waiting event least by (time, node, insertion)', () => {
+  const rnd = seededRandom(7);
+  const end = 300;
+  const q = new EventQueue<null>(end, { byNode: true });
+  // Reference: the waiting events, searched for the least (time, node, insertion) at each pop.
+  const waiting: { t: number; node: number; id: number }[] = [];
+  let id = 0;
+  const push = (t: number, node: number): void => {
+    if (q.push(t, 0, node, id, null)) waiting.push({ t, node, id });
+    id++;
+  };
+  // Mostly whole milliseconds (the native-sort path), some fractional (the comparator path);
+  // node -1 is the simulator's global events.
+  for (let i = 0; i < 3000; i++) {
+    push(rnd() < 0.9 ? Math.floor(rnd() * 250) : rnd() * 250, Math.floor(rnd() * 50) - 1);
+  }
+  let ran = 0;
+  let slot: number;
+  while ((slot = q.pop()) >= 0) {
+    let best = 0;
+    for (let i = 1; i < waiting.length; i++) {
+      const a = waiting[i]!;
+      const b = waiting[best]!;
+      if (a.t < b.t || (a.t === b.t && (a.node < b.node || (a.node === b.node && a.id < b.id)))) best = i;
+    }
+    const want = waiting.splice(best, 1)[0]!;
+    assert.deepEqual({ t: q.t[slot], node: q.n[slot], id: q.f[slot] }, want);
+    const now = q.t[slot]!;
+    q.release(slot);
+    ran++;
+    // Some events schedule others: the same time (any node), or later.
+    if (ran < 5000) {
+      const r = rnd();
+      if (r < 0.2) push(now, Math.floor(rnd() * 50) - 1);
+      else if (r < 0.4) push(now + 1 + Math.floor(rnd() * 20), Math.floor(rnd() * 50) - 1);
+    }
+  }
+  assert.equal(waiting.length, 0);
+  assert.equal(q.size, 0);
+});

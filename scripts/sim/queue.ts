@@ -30,8 +30,18 @@ export class EventQueue<M> {
   #loaded = false;
   #size = 0;
 
+  /**
+   * Order events of one time by node index as well: `pop` then returns the waiting event least
+   * by (time, node, insertion). A simulator's consecutive events then touch nodes in index
+   * order, and nodes built in index order sit in memory in that order: fewer cache and TLB
+   * misses than the insertion order, which jumps between random nodes. Per-node (so per-link)
+   * insertion order is kept either way.
+   */
+  readonly #byNode: boolean;
+
   /** Events later than `end` (ms) are never run, so they are not stored. */
-  constructor(end: number) {
+  constructor(end: number, options: { byNode?: boolean } = {}) {
+    this.#byNode = options.byNode ?? false;
     this.#end = end;
     this.#buckets = new Array<number[] | undefined>(Math.floor(end) + 1);
     const cap = 1 << 16;
@@ -63,10 +73,21 @@ export class EventQueue<M> {
     this.#size++;
     const b = Math.floor(time);
     if (b === this.#bucket && this.#loaded) {
-      // Into the bucket being run: after every waiting event at the same or an earlier time.
+      // Into the bucket being run: after every waiting event at the same or an earlier time
+      // (and, by node, the same time and a lower or equal node).
       const cur = this.#cur;
       let i = cur.length;
-      while (i > this.#pos && this.t[cur[i - 1]!]! > time) i--;
+      if (this.#byNode) {
+        const t = this.t;
+        const n = this.n;
+        while (i > this.#pos) {
+          const prev = cur[i - 1]!;
+          if (t[prev]! < time || (t[prev] === time && n[prev]! <= node)) break;
+          i--;
+        }
+      } else {
+        while (i > this.#pos && this.t[cur[i - 1]!]! > time) i--;
+      }
       cur.splice(i, 0, slot);
       return true;
     }
@@ -105,9 +126,10 @@ export class EventQueue<M> {
     this.#free.push(slot);
   }
 
-  /** Stable sort by time, unless already in order (the common case). */
+  /** Stable sort by time (and node), unless already in order (the common case by time). */
   #order(list: number[]): void {
     const t = this.t;
+    if (this.#byNode) return this.#orderByNode(list);
     for (let i = 1; i < list.length; i++) {
       if (t[list[i]!]! < t[list[i - 1]!]!) {
         list.sort((a, b) => t[a]! - t[b]!);
@@ -115,6 +137,37 @@ export class EventQueue<M> {
       }
     }
   }
+
+  /**
+   * Sorts a bucket by (time, node, insertion). When every event has one time (whole-ms clocks:
+   * nearly always), a native numeric sort of node × 2^21 + position does it without a
+   * comparator call per pair.
+   */
+  #orderByNode(list: number[]): void {
+    const t = this.t;
+    const n = this.n;
+    const len = list.length;
+    const t0 = t[list[0]!]!;
+    let oneTime = len < 1 << 21;
+    for (let i = 1; oneTime && i < len; i++) if (t[list[i]!] !== t0) oneTime = false;
+    if (!oneTime) {
+      list.sort((a, b) => t[a]! - t[b]! || n[a]! - n[b]!); // stable: insertion order kept
+      return;
+    }
+    let keys = this.#keys;
+    if (keys.length < len) keys = this.#keys = new Float64Array(Math.max(len, 2 * keys.length));
+    const view = keys.subarray(0, len);
+    // node + 1: the simulator schedules global events (broadcasts, the kill) on node -1.
+    for (let i = 0; i < len; i++) view[i] = (n[list[i]!]! + 1) * 2097152 + i;
+    view.sort();
+    const copy =
+      this.#copy.length >= len ? this.#copy : (this.#copy = new Int32Array(Math.max(len, 2 * len)));
+    for (let i = 0; i < len; i++) copy[i] = list[i]!;
+    for (let i = 0; i < len; i++) list[i] = copy[view[i]! % 2097152]!;
+  }
+
+  #keys = new Float64Array(1024);
+  #copy = new Int32Array(1024);
 
   #grow(): void {
     const cap = this.t.length * 2;

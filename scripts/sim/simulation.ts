@@ -152,6 +152,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let events = 0;
   const reports: Record<string, number> = {};
   const byType = new Float64Array(FRAME_TYPES.length);
+  const timersByKind: Record<OverlayTimer['kind'], number> = { tick: 0, ihave: 0, graft: 0, gap: 0 };
 
   const joinEnd = (N - 1) * joinSpacing;
   const tStart = joinEnd + warmup;
@@ -162,7 +163,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   let components2s: number | null = null;
   let repairMs: number | null = null;
 
-  const queue = new EventQueue<EventRef>(tEnd);
+  const queue = new EventQueue<EventRef>(tEnd, { byNode: true });
   const schedule = (t: number, k: number, n: number, f: number, m: EventRef | null): void => {
     queue.push(t, k, n, f, m);
   };
@@ -191,9 +192,14 @@ export function runSimulation(opts: SimOptions): SimResult {
           schedule(now + latency(i, j), K_MESSAGE, j, i, act.message);
           break;
         }
-        case 'timer':
-          schedule(act.at > now ? act.at : now, K_TIMER, i, -1, act.timer);
+        case 'timer': {
+          // Timers fire on whole milliseconds (a driver may hand a timer back late, never early):
+          // the clock then only holds integers, which V8 keeps unboxed in the cores' state, and
+          // every queue bucket is in time order.
+          const at = Math.ceil(act.at);
+          schedule(at > now ? at : now, K_TIMER, i, -1, act.timer);
           break;
+        }
         case 'deliver': {
           const k = msgIndex(act.message);
           const bit = k * N + i;
@@ -265,6 +271,7 @@ export function runSimulation(opts: SimOptions): SimResult {
       }
       case K_TIMER:
         if (!alive[i]) break;
+        timersByKind[(evM as OverlayTimer).kind]++;
         timerEvent.timer = evM as OverlayTimer;
         nodes[i]!.handle(timerEvent, now, out);
         perform(i, now);
@@ -416,6 +423,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     ),
     reports,
     events,
+    timers_by_kind: timersByKind,
     virtual_s: round(now / 1000, 3),
     wall_s: round((performance.now() - started) / 1000, 2),
     cpu_s: round(cpuSeconds(process.cpuUsage(cpuStarted)), 2),

@@ -84,6 +84,8 @@ export interface SimResult {
   frames_by_type: Record<string, number>;
   reports: Record<string, number>;
   events: number;
+  /** Timer events run, by kind (`tick`, `ihave` batch flush, `graft`, `gap`): part of `events`. */
+  timers_by_kind: Record<string, number>;
   virtual_s: number;
   wall_s: number;
   /** CPU seconds (user + system) of this process during the run: less noisy than wall_s. */

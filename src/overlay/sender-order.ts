@@ -20,6 +20,14 @@ export type Seen = 'new' | 'duplicate' | 'skipped' | 'before-first' | 'old-epoch
 /** Skipped ranges remembered per sender, to tell a late message from a duplicate. */
 const MAX_SKIPPED_RANGES = 16;
 
+/**
+ * "Not set" for the time fields below (the driver's clock never runs below 0). A sentinel that
+ * is a small integer, not ±Infinity: V8 keeps a field that only ever holds small integers inside
+ * the object, while a field that once held a non-integer gets a separate heap box per object,
+ * and a simulator holds a million of these states (10,000 nodes × 100 senders).
+ */
+const UNSET = -1;
+
 interface Held {
   message: GossipMessage;
   from: PeerId;
@@ -35,7 +43,7 @@ export interface SenderState {
   held: Map<number, Held> | null;
   /** Inclusive ranges given up on, newest last. */
   skipped: [number, number][] | null;
-  /** When the current gap is given up; Infinity when nothing is held. */
+  /** When the current gap is given up; `UNSET` (-1) when nothing is held. */
   gapDeadline: number;
   /** While non-zero, the order's start is not fixed yet: nothing is delivered before then. */
   settleUntil: number;
@@ -46,7 +54,7 @@ export interface SenderState {
   lazy: PeerId[] | null;
   /** When the last message of this sender arrived (the state expires `senderTtlMs` later). */
   active: number;
-  /** When the entry last moved to the back of the least-recently-active order. */
+  /** When the entry last moved to the back of the least-recently-active order; -1 never. */
   touched: number;
   /** The newest message of this sender since the last tick, re-announced on the tick. */
   latest: GossipMessage | null;
@@ -56,8 +64,12 @@ export interface SenderState {
   parent: PeerId | null;
   /** Sequence number of the last message of this sender relayed (or sent) by this node. */
   relayed: number;
-  /** The sender's token bucket (`originRate`), kept here to avoid a second per-sender map. */
-  tokens: number;
+  /**
+   * The sender's token bucket (`originRate`), kept here to avoid a second per-sender map: tokens
+   * in thousandths (integers for integer times and rates, see `UNSET`), and when it was last
+   * refilled (-1: not yet).
+   */
+  milliTokens: number;
   refilled: number;
 }
 
@@ -148,9 +160,11 @@ export class SenderOrder {
       }
       s = this.#create(message.sender, message.epoch, first, out);
       s.active = now;
-      if (first > 1 && first === message.seq) {
+      if (first > 1) {
         // We may be seeing this sender's messages out of order: wait a moment for earlier ones
-        // before fixing where its order starts (`settleUntil`).
+        // before fixing where its order starts (`settleUntil`). Also when an IHAVE announced an
+        // earlier one (`firstHint`): one earlier still may be on a slower path (seen in the
+        // simulator with seeded trees: seq 2 announced, seq 3 arrived, then seq 1 was dropped).
         // Long enough for a graft of the earlier ones (timer up to 2x graftTimeoutMs, then a
         // round trip) to come back.
         s.settleUntil = now + 2 * this.#o.graftTimeoutMs + this.#o.graftRetryMs + this.#o.ihaveIntervalMs;
@@ -180,7 +194,7 @@ export class SenderOrder {
     if (s.held.size > this.#o.maxHoldBack) {
       this.#skipTo(message.sender, s, 'overflow', out);
       this.#drain(message.sender, s, now, out);
-    } else if (s.gapDeadline === Infinity) {
+    } else if (s.gapDeadline === UNSET) {
       this.#armGap(message.sender, s, now, out);
     }
   }
@@ -193,13 +207,13 @@ export class SenderOrder {
     const s = this.#get(sender);
     if (!s) return true;
     const { perSecond, burst } = this.#o.originRate;
-    if (s.refilled === -Infinity) s.refilled = now;
+    if (s.refilled === UNSET) s.refilled = now;
     if (now > s.refilled) {
-      s.tokens = Math.min(burst, s.tokens + ((now - s.refilled) * perSecond) / 1000);
+      s.milliTokens = Math.min(burst * 1000, s.milliTokens + (now - s.refilled) * perSecond);
       s.refilled = now;
     }
-    if (s.tokens < 1) return false;
-    s.tokens -= 1;
+    if (s.milliTokens < 1000) return false;
+    s.milliTokens -= 1000;
     return true;
   }
 
@@ -221,7 +235,7 @@ export class SenderOrder {
   /** Handles a `gap` timer: skips the gap if it is still open and due. */
   gapTimer(sender: PeerId, now: number, out: ActionSink): void {
     const s = this.#get(sender);
-    if (!s || !s.held || s.gapDeadline > now) return;
+    if (!s || !s.held || s.gapDeadline === UNSET || s.gapDeadline > now) return;
     if (s.settleUntil !== 0) {
       // The start is fixed now: deliver from there, gaps as usual. Whatever came before it was
       // not delivered here, which the application is told.
@@ -253,7 +267,7 @@ export class SenderOrder {
    * keep a silent sender up to `senderTtlMs / 16` longer (never shorter).
    */
   #touch(sender: PeerId, s: SenderState, now: number): void {
-    if (now - s.touched < this.#o.senderTtlMs / 16) return;
+    if (s.touched !== UNSET && now - s.touched < this.#o.senderTtlMs / 16) return;
     s.touched = now;
     this.#senders.delete(sender);
     this.#senders.set(sender, s);
@@ -277,18 +291,18 @@ export class SenderOrder {
       first,
       held: null,
       skipped: null,
-      gapDeadline: Infinity,
+      gapDeadline: UNSET,
       settleUntil: 0,
       lazy: null,
       hops: 0,
       parent: null,
       relayed: 0,
       active: 0,
-      touched: -Infinity,
+      touched: UNSET,
       latest: null,
       latestFrom: '',
-      tokens: this.#o.originRate.burst,
-      refilled: -Infinity,
+      milliTokens: this.#o.originRate.burst * 1000,
+      refilled: UNSET,
     };
     this.#senders.set(sender, s);
     this.#memoSender = sender;
@@ -327,7 +341,7 @@ export class SenderOrder {
     }
     if (held.size === 0) {
       s.held = null;
-      s.gapDeadline = Infinity;
+      s.gapDeadline = UNSET;
     } else {
       this.#armGap(sender, s, now, out);
     }

@@ -39,10 +39,30 @@ export function hashId(id: string): number {
   return h >>> 0;
 }
 
-/** The sketch of one node. */
+/**
+ * Scratch space for `merge`, shared by every sketch of the process (merges never nest): a
+ * simulator runs 10,000 sketches in one process, and per-merge arrays were a large part of its
+ * garbage.
+ */
+let scratchHashes = new Uint32Array(0);
+let scratchTimes = new Float64Array(0);
+
+function ensureScratch(n: number): void {
+  if (scratchHashes.length >= n) return;
+  const cap = Math.max(n, 2 * scratchHashes.length, 64);
+  scratchHashes = new Uint32Array(cap);
+  scratchTimes = new Float64Array(cap);
+}
+
+/**
+ * The sketch of one node. Entries live in two parallel typed arrays sorted by hash (hash, time
+ * its owner last vouched for it on the driver's clock): sorted is what every reader wants, a
+ * merge is one linear pass, and 2k entries take 12 bytes each instead of a Map's ~56.
+ */
 export class SizeSketch {
-  /** hash → time (driver clock) its owner last vouched for it, as far as we know. */
-  readonly #fresh = new Map<number, number>();
+  #hashes: Uint32Array;
+  #times: Float64Array;
+  #n = 0;
   readonly #own: number;
   readonly #k: number;
   readonly #ttlMs: number;
@@ -51,34 +71,78 @@ export class SizeSketch {
     this.#own = hashId(selfId);
     this.#k = k;
     this.#ttlMs = ttlMs;
+    // Small at first: a node of a small network never holds 2k entries.
+    const cap = Math.min(16, 2 * k);
+    this.#hashes = new Uint32Array(cap);
+    this.#times = new Float64Array(cap);
   }
 
   /** Merges entries heard from a peer (invalid ones are skipped). */
   merge(entries: readonly SketchEntry[] | undefined, now: number): void {
-    if (!entries) return;
+    if (!entries || entries.length === 0) return;
+    // The valid incoming entries, sorted by hash, each hash once with its freshest time.
+    ensureScratch(2 * entries.length + this.#n);
+    const inH = scratchHashes;
+    const inT = scratchTimes;
+    let m = 0;
+    let sorted = true;
     for (const e of entries) {
       if (e.hash === this.#own || !(e.age >= 0)) continue;
       const t = now - e.age * 1000;
       if (now - t > this.#ttlMs) continue;
-      const known = this.#fresh.get(e.hash);
-      if (known === undefined || t > known) this.#fresh.set(e.hash, t);
+      if (m > 0 && e.hash < inH[m - 1]!) sorted = false;
+      inH[m] = e.hash;
+      inT[m] = t;
+      m++;
     }
-    if (this.#fresh.size > 2 * this.#k) {
-      const keep = this.#sorted().slice(0, 2 * this.#k);
-      const cut = keep[keep.length - 1]!;
-      for (const h of [...this.#fresh.keys()]) if (h > cut) this.#fresh.delete(h);
+    if (m === 0) return;
+    if (!sorted) sortPairs(inH, inT, m);
+    // Merge ours and theirs into the scratch space after theirs (the later time winning on
+    // equal hashes), keeping only the 2k smallest hashes, then copy back.
+    const limit = 2 * this.#k;
+    const ownH = this.#hashes;
+    const ownT = this.#times;
+    const n = this.#n;
+    const base = m;
+    let a = 0;
+    let b = 0;
+    let o = 0;
+    while (o < limit && (a < n || b < m)) {
+      let h: number;
+      let t: number;
+      if (b >= m || (a < n && ownH[a]! < inH[b]!)) {
+        h = ownH[a]!;
+        t = ownT[a++]!;
+      } else {
+        h = inH[b]!;
+        t = inT[b++]!;
+        // Equal hashes (repeated in theirs, or in ours too): keep the freshest time.
+        while (b < m && inH[b] === h) if (inT[b++]! > t) t = inT[b - 1]!;
+        if (a < n && ownH[a] === h) if (ownT[a++]! > t) t = ownT[a - 1]!;
+      }
+      inH[base + o] = h;
+      inT[base + o++] = t;
     }
+    if (o > ownH.length) {
+      const cap = Math.min(limit, Math.max(o, 2 * ownH.length));
+      this.#hashes = new Uint32Array(cap);
+      this.#times = new Float64Array(cap);
+    }
+    this.#hashes.set(inH.subarray(base, base + o));
+    this.#times.set(inT.subarray(base, base + o));
+    this.#n = o;
   }
 
   /** What to send: the k smallest fresh hashes and our own, with their ages. */
   entries(now: number): SketchEntry[] {
     this.#expire(now);
     const out: SketchEntry[] = [{ hash: this.#own, age: 0 }];
-    for (const h of this.#sorted().slice(0, this.#k)) {
+    const k = Math.min(this.#k, this.#n);
+    for (let i = 0; i < k; i++) {
       // Rounded up: rounding down would make an entry a little fresher at every hop, and one
       // circulating among live nodes would then never expire.
-      const age = Math.min(MAX_SKETCH_AGE_S, Math.max(0, Math.ceil((now - this.#fresh.get(h)!) / 1000)));
-      out.push({ hash: h, age });
+      const age = Math.min(MAX_SKETCH_AGE_S, Math.max(0, Math.ceil((now - this.#times[i]!) / 1000)));
+      out.push({ hash: this.#hashes[i]!, age });
     }
     return out;
   }
@@ -108,20 +172,52 @@ export class SizeSketch {
     return both / union.length;
   }
 
+  /** Our hashes and our own, sorted. */
   #withOwn(): number[] {
-    const all = this.#sorted();
-    let i = 0;
-    while (i < all.length && all[i]! < this.#own) i++;
-    all.splice(i, 0, this.#own);
+    const all: number[] = [];
+    let own = false;
+    for (let i = 0; i < this.#n; i++) {
+      const h = this.#hashes[i]!;
+      if (!own && h >= this.#own) {
+        all.push(this.#own);
+        own = true;
+      }
+      all.push(h);
+    }
+    if (!own) all.push(this.#own);
     return all;
   }
 
-  #sorted(): number[] {
-    return [...this.#fresh.keys()].sort((a, b) => a - b);
-  }
-
+  /** Drops entries whose owner has not vouched for them within the TTL (order kept). */
   #expire(now: number): void {
-    for (const [h, t] of this.#fresh) if (now - t > this.#ttlMs) this.#fresh.delete(h);
+    const h = this.#hashes;
+    const t = this.#times;
+    let o = 0;
+    for (let i = 0; i < this.#n; i++) {
+      if (now - t[i]! > this.#ttlMs) continue;
+      if (o !== i) {
+        h[o] = h[i]!;
+        t[o] = t[i]!;
+      }
+      o++;
+    }
+    this.#n = o;
+  }
+}
+
+/** Sorts the first `n` (hash, time) pairs by hash (insertion sort: the lists are short). */
+function sortPairs(h: Uint32Array, t: Float64Array, n: number): void {
+  for (let i = 1; i < n; i++) {
+    const x = h[i]!;
+    const y = t[i]!;
+    let j = i - 1;
+    while (j >= 0 && h[j]! > x) {
+      h[j + 1] = h[j]!;
+      t[j + 1] = t[j]!;
+      j--;
+    }
+    h[j + 1] = x;
+    t[j + 1] = y;
   }
 }
 
