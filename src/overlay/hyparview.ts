@@ -32,7 +32,8 @@ const MERGE_OVERLAP = 0.5;
 
 /** What membership tells the broadcast layer. */
 export interface MembershipHooks {
-  neighborUp(peer: PeerId): void;
+  /** `peer` entered the active view; actions go to `out` after the link's confirmation. */
+  neighborUp(peer: PeerId, now: number, out: ActionSink): void;
   neighborDown(peer: PeerId): void;
 }
 
@@ -104,6 +105,7 @@ export class HyParView {
 
   /** Asks `contact` (any member, full or not) to let us join. */
   join(contact: PeerInfo, now: number, out: ActionSink): void {
+    this.#now = now;
     if (contact.id === this.#o.self.id || this.active.has(contact.id)) return;
     this.#pending.set(contact.id, { info: contact, deadline: now + this.#o.neighborTimeoutMs, kind: 'join' });
     this.#send(contact, { type: 'join', address: this.#o.self.address }, out);
@@ -143,6 +145,7 @@ export class HyParView {
 
   /** The connection to `peer` is gone (closed, failed to open, or the peer died). */
   peerDown(peer: PeerId, now: number, out: ActionSink): void {
+    this.#now = now;
     const wasActive = this.#removeActive(peer, out);
     const pending = this.#pending.get(peer);
     if (pending) {
@@ -429,10 +432,11 @@ export class HyParView {
       this.#refused = 0;
       this.#nextRefill = -Infinity;
       out.push({ type: 'neighbor-up', peer: peer.id });
-      this.#hooks.neighborUp(peer.id);
-    } else {
-      this.active.add(peer);
+      if (confirm) this.#send(peer, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
+      this.#hooks.neighborUp(peer.id, this.#now, out);
+      return;
     }
+    this.active.add(peer);
     if (confirm) this.#send(peer, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
   }
 
