@@ -15,7 +15,7 @@
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
-import { SizeSketch } from './size-estimate.js';
+import { hashId, SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
 
@@ -29,6 +29,25 @@ const MAX_REFILL_BACKOFF = 4;
 
 /** Below this sketch overlap, a re-join probe's target is taken to be in another overlay. */
 const MERGE_OVERLAP = 0.5;
+
+/**
+ * After this many NEIGHBOR requests refused in a row, a node with less than half a view asks with
+ * high priority: every backup it knows is full, and low priority would never get in (a pair of
+ * nodes next to a group of full nodes stays apart forever otherwise).
+ */
+const ESCALATE_AFTER = 2;
+
+/** A sketch entry older than this many shuffle periods is stale to `#checkOutsiders`. */
+const STALE_SHUFFLES = 1.5;
+
+/**
+ * Outsiders are looked for only this many shuffle periods after the node's first neighbour: until
+ * then its sketch is still filling, and nearly every backup would look like an outsider.
+ */
+const MATURE_SHUFFLES = 2;
+
+/** Outsider probes (`#checkOutsiders`) back off up to tickMs × 2^this between them. */
+const MAX_OUTSIDER_BACKOFF = 5;
 
 /** What membership tells the broadcast layer. */
 export interface MembershipHooks {
@@ -45,6 +64,8 @@ interface Pending {
    * (a one-step SHUFFLE); `merge`: a NEIGHBOR request that merges two split overlays.
    */
   kind: 'join' | 'neighbor' | 'probe' | 'merge';
+  /** A probe of a known node missing from our sketch (`#checkOutsiders`): stricter merge rule. */
+  outsider?: boolean;
 }
 
 type MembershipMessage = Extract<
@@ -74,6 +95,13 @@ export class HyParView {
   /** NEIGHBOR requests refused in a row, and when the tick may top up the view again. */
   #refused = 0;
   #nextRefill = -Infinity;
+  /** Whether the sketch lists every member heard of (fewer than k): outsiders are checked per tick. */
+  #sketchSmall = true;
+  #outsiderBackoff = 0;
+  /** When this node first had a neighbour (its sketch matures from then on). */
+  #since: number | undefined;
+  #nextOutsiderCheck = -Infinity;
+  readonly #ownHash: number;
   #now = 0;
   readonly #o: ResolvedOverlayOptions;
   readonly #hooks: MembershipHooks;
@@ -82,6 +110,7 @@ export class HyParView {
     this.#o = options;
     this.#hooks = hooks;
     this.sketch = new SizeSketch(options.self.id, options.sizeSketchSize, options.sizeTtlMs);
+    this.#ownHash = hashId(options.self.id);
   }
 
   /** Estimated number of members of this node's overlay, itself included. */
@@ -180,6 +209,15 @@ export class HyParView {
     }
     // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
     if (this.passive.size + this.learned.size === 0) return;
+    this.#since ??= this.active.size > 0 ? now : undefined;
+    if (
+      this.#sketchSmall &&
+      now >= this.#nextOutsiderCheck &&
+      this.#since !== undefined &&
+      now - this.#since >= MATURE_SHUFFLES * this.#o.shuffleIntervalMs
+    ) {
+      this.#checkOutsiders(now, out);
+    }
     this.#nextRejoin ??= now + this.#jitteredRejoin();
     if (now >= this.#nextRejoin) {
       this.#nextRejoin = now + this.#jitteredRejoin();
@@ -204,8 +242,64 @@ export class HyParView {
     const target =
       (fromLearned ? this.learned.random(this.#o.random, skip) : this.passive.random(this.#o.random, skip)) ??
       (fromLearned ? this.passive.random(this.#o.random, skip) : this.learned.random(this.#o.random, skip));
+    if (target) this.#probeTo(target, false, now, out);
+  }
+
+  /**
+   * Two groups whose views are all full (with maxPeers 3, eight nodes can settle into two
+   * cliques of four) never ask each other anything, so only the periodic probe above would merge
+   * them, 15-45 s later. While the sketch holds fewer than k members it lists every member heard
+   * of recently (size-estimate.ts), so a backup or candidate missing from it is a hint of another
+   * group: probe it now. The probe's reply decides (`#isOutsider`). Sketches are incomplete while
+   * an overlay is young (hence MATURE_SHUFFLES), and probes back off (1, 2, 4 … 32 ticks).
+   */
+  #checkOutsiders(now: number, out: ActionSink): void {
+    const entries = this.sketch.entries(now);
+    if (entries.length > this.#o.sizeSketchSize) {
+      this.#sketchSmall = false;
+      return;
+    }
+    const fresh = this.#freshHashes(entries);
+    const skip = (id: PeerId): boolean =>
+      this.active.has(id) || this.#pending.has(id) || fresh.has(hashId(id));
+    const target = this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip);
     if (!target) return;
-    this.#pending.set(target.id, { info: target, deadline: now + this.#o.neighborTimeoutMs, kind: 'probe' });
+    this.#nextOutsiderCheck = now + this.#o.tickMs * 2 ** this.#outsiderBackoff;
+    this.#outsiderBackoff = Math.min(this.#outsiderBackoff + 1, MAX_OUTSIDER_BACKOFF);
+    this.#probeTo(target, true, now, out);
+  }
+
+  /**
+   * Whether the reply to an outsider probe shows another group: on top of the re-join rule (low
+   * overlap), neither sketch lists the other node. Within one overlay the two sketches fill in
+   * within a shuffle or two; a young overlay's may still differ, and a false merge costs two
+   * evicted links, so both tests must agree.
+   */
+  #isOutsider(from: PeerId, theirs: readonly SketchEntry[], now: number): boolean {
+    if (this.#freshHashes(theirs).has(this.#ownHash)) return false;
+    return !this.#freshHashes(this.sketch.entries(now)).has(hashId(from));
+  }
+
+  /**
+   * The hashes of sketch entries vouched for within STALE_SHUFFLES shuffle periods. Within one
+   * small overlay every member's shuffle walks refresh its entry everywhere about once a period;
+   * the entries of a group split off stop being refreshed and only expire after sizeTtlMs (2
+   * minutes), so "absent or stale" tells the groups apart long before that.
+   */
+  #freshHashes(entries: readonly SketchEntry[]): Set<number> {
+    const limitS = (STALE_SHUFFLES * this.#o.shuffleIntervalMs) / 1000;
+    const fresh = new Set<number>();
+    for (const e of entries) if (e.age <= limitS) fresh.add(e.hash);
+    return fresh;
+  }
+
+  #probeTo(target: PeerInfo, outsider: boolean, now: number, out: ActionSink): void {
+    this.#pending.set(target.id, {
+      info: target,
+      deadline: now + this.#o.neighborTimeoutMs,
+      kind: 'probe',
+      outsider,
+    });
     this.#send(
       target,
       {
@@ -230,7 +324,13 @@ export class HyParView {
     if (pending?.kind === 'probe') {
       this.#pending.delete(from);
       // Compared, never merged (see #onShuffle): the sketches spread over links only.
-      if (sketch && !this.active.has(from) && this.sketch.overlap(sketch, now) < MERGE_OVERLAP) {
+      if (
+        sketch &&
+        !this.active.has(from) &&
+        (pending.outsider
+          ? this.#isOutsider(from, sketch, now)
+          : this.sketch.overlap(sketch, now) < MERGE_OVERLAP)
+      ) {
         this.#pending.set(from, {
           info: pending.info,
           deadline: now + this.#o.neighborTimeoutMs,
@@ -371,15 +471,12 @@ export class HyParView {
     const target = this.active.random(this.#o.random);
     if (!target) return;
     const peers = this.#shufflePeers(target.id);
+    const sketch = this.sketch.entries(now);
+    // Re-checked here, where the entries are computed anyway: a big overlay pays nothing per tick.
+    this.#sketchSmall = sketch.length <= this.#o.sizeSketchSize;
     this.#send(
       target,
-      {
-        type: 'shuffle',
-        origin: this.#o.self,
-        ttl: this.#o.shuffleWalkLength,
-        peers,
-        sketch: this.sketch.entries(now),
-      },
+      { type: 'shuffle', origin: this.#o.self, ttl: this.#o.shuffleWalkLength, peers, sketch },
       out,
     );
   }
@@ -410,8 +507,11 @@ export class HyParView {
         deadline: now + this.#o.neighborTimeoutMs,
         kind: 'neighbor',
       });
-      // High priority only when we have no neighbour at all (HyParView): it cannot be refused.
-      const high = this.active.size === 0;
+      // High priority (it cannot be refused) when we have no neighbour at all (HyParView), or
+      // less than half a view after ESCALATE_AFTER refusals in a row.
+      const high =
+        this.active.size === 0 ||
+        (this.#refused >= ESCALATE_AFTER && 2 * this.active.size < this.#o.maxPeers);
       this.#send(candidate, { type: 'neighbor', high, address: this.#o.self.address }, out);
     }
   }
