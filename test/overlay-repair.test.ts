@@ -83,3 +83,20 @@ test('a new link announces what the other side already has without any payload o
   assert.equal(count(net, 'gossip'), payloads, 'no payload was sent again');
   for (const id of ids.slice(1)) assert.deepEqual(net.texts(id), ['s:x'], id);
 });
+
+test('a newcomer catches up on the recent messages of each sender, in order, from its first neighbour', () => {
+  const net = new TestNet({ maxPeers: 2, ihaveIntervalMs: 10, graftTimeoutMs: 50 });
+  for (const id of ['s', 'a', 'b']) net.add(id);
+  net.join('a', 's');
+  net.run(net.now + 100);
+  for (let i = 1; i <= 5; i++) {
+    net.broadcast('s', `m${i}`);
+    net.run(net.now + 20);
+  }
+  net.run(net.now + 2500);
+  net.join('b', 'a');
+  net.run(net.now + 3000);
+  // Told of message 5, b grafts it and, while its order is not fixed yet, the ones before it.
+  assert.deepEqual(net.texts('b'), ['s:m1', 's:m2', 's:m3', 's:m4', 's:m5']);
+  assert.deepEqual(net.reports.get('b'), []);
+});
