@@ -7,7 +7,10 @@
  * passive view on every tick, not only after a failure (backing off when one short of full and
  * refused: MAX_REFILL_BACKOFF). Two additions: learned candidates (peer
  * exchange, peer book) kept apart from the passive view, and a periodic re-join probe that merges
- * split halves (README "How big networks work", "Partitions").
+ * split halves (README "How big networks work", "Partitions"); in small overlays, also an
+ * outsider probe and high-priority requests after refusals, so that groups in which every view
+ * is full (or every backup refuses) merge within seconds (README, "Small groups that are each
+ * done").
  *
  * Over ~400 lines: the protocol's handlers share the views and the pending requests, and
  * splitting them across files would expose that state; the size sketch lives apart
