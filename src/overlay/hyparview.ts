@@ -21,6 +21,7 @@ import { PeerSet } from './peer-set.js';
 import { hashId, SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
+import { WalkRoutes } from './walk-routes.js';
 
 /**
  * After n NEIGHBOR requests refused in a row, a node one short of a full active view tops it up
@@ -40,8 +41,12 @@ const MERGE_OVERLAP = 0.5;
  */
 const ESCALATE_AFTER = 2;
 
-/** A sketch entry older than this many shuffle periods is stale to `#checkOutsiders`. */
-const STALE_SHUFFLES = 1.5;
+/**
+ * A sketch entry older than this many shuffle periods is stale to `#checkOutsiders`. Within one
+ * overlay of 20-120 nodes an entry was seen up to ~1.8 periods old (the simulator starts every
+ * node's shuffles in step, the worst case); 1.5 merged overlays that were one (~90 per 20 runs).
+ */
+const STALE_SHUFFLES = 2.5;
 
 /**
  * Outsiders are looked for only this many shuffle periods after the node's first neighbour: until
@@ -92,6 +97,9 @@ export class HyParView {
   readonly sketch: SizeSketch;
   readonly #pending = new Map<PeerId, Pending>();
   #shuffleSent: PeerId[] = [];
+  /** The way back of the shuffle walks that passed through here (walk-routes.ts). */
+  readonly #routes: WalkRoutes;
+  #walks = 0;
   #joined = false;
   #nextShuffle = -Infinity;
   #nextRejoin: number | undefined;
@@ -101,6 +109,8 @@ export class HyParView {
   /** Whether the sketch lists every member heard of (fewer than k): outsiders are checked per tick. */
   #sketchSmall = true;
   #outsiderBackoff = 0;
+  /** A node an outsider probe found in another group, to be probed once more before merging. */
+  #suspect: { id: PeerId; at: number } | undefined;
   /** When this node first had a neighbour (its sketch matures from then on). */
   #since: number | undefined;
   #nextOutsiderCheck = -Infinity;
@@ -114,6 +124,7 @@ export class HyParView {
     this.#hooks = hooks;
     this.sketch = new SizeSketch(options.self.id, options.sizeSketchSize, options.sizeTtlMs);
     this.#ownHash = hashId(options.self.id);
+    this.#routes = new WalkRoutes(options.neighborTimeoutMs);
   }
 
   /** Estimated number of members of this node's overlay, itself included. */
@@ -171,6 +182,7 @@ export class HyParView {
       case 'shuffle':
         return this.#onShuffle(from, msg, now, out);
       case 'shuffle-reply':
+        if (msg.walk !== 0 && this.#forwardReply(msg, now, out)) return;
         return this.#onShuffleReply(from, msg.peers, msg.sketch, now, out);
     }
   }
@@ -193,6 +205,7 @@ export class HyParView {
   /** Periodic maintenance: expire requests, top up the active view, shuffle. */
   tick(now: number, out: ActionSink): void {
     this.#now = now;
+    this.#routes.expire(now);
     for (const [id, p] of this.#pending) {
       if (p.deadline > now) continue;
       this.#pending.delete(id);
@@ -265,7 +278,12 @@ export class HyParView {
     const fresh = this.#freshHashes(entries);
     const skip = (id: PeerId): boolean =>
       this.active.has(id) || this.#pending.has(id) || fresh.has(hashId(id));
-    const target = this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip);
+    // A suspect (see #onShuffleReply) is probed again, unless it has turned out to be with us.
+    const s = this.#suspect;
+    const suspect = s && !skip(s.id) ? (this.passive.get(s.id) ?? this.learned.get(s.id)) : undefined;
+    if (!suspect) this.#suspect = undefined;
+    const target =
+      suspect ?? this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip);
     if (!target) return;
     this.#nextOutsiderCheck = now + this.#o.tickMs * 2 ** this.#outsiderBackoff;
     this.#outsiderBackoff = Math.min(this.#outsiderBackoff + 1, MAX_OUTSIDER_BACKOFF);
@@ -273,24 +291,49 @@ export class HyParView {
   }
 
   /**
-   * Whether the reply to an outsider probe shows another group: on top of the re-join rule (low
-   * overlap), neither sketch lists the other node. Within one overlay the two sketches fill in
-   * within a shuffle or two; a young overlay's may still differ, and a false merge costs two
-   * evicted links, so both tests must agree.
+   * Whether the reply to an outsider probe shows another group: no member is fresh in both
+   * sketches. Fresh entries come only from one's own group (a group split off stops refreshing
+   * them), so two groups' fresh sets are disjoint, while within one overlay the shuffle walks
+   * spread every member's fresh entry to many nodes, so two members' fresh sets share some
+   * (each holds its own, age 0). A false merge costs two evicted links; a test on the two
+   * nodes' own entries alone merged twice as often as needed in 16-120 node overlays.
    */
-  #isOutsider(from: PeerId, theirs: readonly SketchEntry[], now: number): boolean {
-    if (this.#freshHashes(theirs).has(this.#ownHash)) return false;
-    return !this.#freshHashes(this.sketch.entries(now)).has(hashId(from));
+  #isOutsider(theirs: readonly SketchEntry[], now: number): boolean {
+    const mine = this.#freshHashes(this.sketch.entries(now));
+    for (const h of this.#freshHashes(theirs)) if (mine.has(h)) return false;
+    return true;
+  }
+
+  /**
+   * An outsider probe's verdict, confirmed: the target must look like an outsider (`#isOutsider`)
+   * twice, at least a shuffle period apart. Within one overlay the fresh sets drift with the
+   * shuffle rounds, and a one-off disjoint pair (seen in 20-120 node overlays, whose shuffles the
+   * simulator starts in step) rarely lasts a round; between two groups it lasts.
+   */
+  #confirmedOutsider(from: PeerId, sketch: readonly SketchEntry[], now: number): boolean {
+    if (!this.#isOutsider(sketch, now)) {
+      if (this.#suspect?.id === from) this.#suspect = undefined;
+      return false;
+    }
+    const s = this.#suspect;
+    if (s?.id === from && now - s.at >= this.#o.shuffleIntervalMs) {
+      this.#suspect = undefined;
+      return true;
+    }
+    if (s?.id !== from) this.#suspect = { id: from, at: now };
+    this.#nextOutsiderCheck = now + this.#o.shuffleIntervalMs;
+    return false;
   }
 
   /**
    * The hashes of sketch entries vouched for within STALE_SHUFFLES shuffle periods. Within one
-   * small overlay every member's shuffle walks refresh its entry everywhere about once a period;
-   * the entries of a group split off stop being refreshed and only expire after sizeTtlMs (2
-   * minutes), so "absent or stale" tells the groups apart long before that.
+   * small overlay the shuffle walks refresh every member's entry everywhere within a period or
+   * two; the entries of a group split off stop being refreshed and only expire after sizeTtlMs
+   * (2 minutes), so "absent or stale" tells the groups apart long before that.
    */
   #freshHashes(entries: readonly SketchEntry[]): Set<number> {
-    const limitS = (STALE_SHUFFLES * this.#o.shuffleIntervalMs) / 1000;
+    // Ages travel in whole seconds, rounded up: never less than 2 s.
+    const limitS = Math.max(2, Math.ceil((STALE_SHUFFLES * this.#o.shuffleIntervalMs) / 1000));
     const fresh = new Set<number>();
     for (const e of entries) if (e.age <= limitS) fresh.add(e.hash);
     return fresh;
@@ -307,6 +350,7 @@ export class HyParView {
       target,
       {
         type: 'shuffle',
+        walk: 0, // answered straight over this connection
         origin: this.#o.self,
         ttl: 1,
         peers: this.#shufflePeers(target.id),
@@ -331,7 +375,7 @@ export class HyParView {
         sketch &&
         !this.active.has(from) &&
         (pending.outsider
-          ? this.#isOutsider(from, sketch, now)
+          ? this.#confirmedOutsider(from, sketch, now)
           : this.sketch.overlap(sketch, now) < MERGE_OVERLAP)
       ) {
         this.#pending.set(from, {
@@ -365,7 +409,11 @@ export class HyParView {
       ...this.active.values().filter((p) => p.id !== peer.id),
       ...this.passive.sample(this.#o.random, this.#o.shufflePassive),
     ];
-    this.#send(peer, { type: 'shuffle-reply', peers: sample, sketch: this.sketch.entries(now) }, out);
+    this.#send(
+      peer,
+      { type: 'shuffle-reply', walk: 0, peers: sample, sketch: this.sketch.entries(now) },
+      out,
+    );
     for (const p of this.active.values()) {
       if (p.id !== peer.id) this.#send(p, { type: 'forward-join', peer, ttl: this.#o.activeWalkLength }, out);
     }
@@ -442,6 +490,7 @@ export class HyParView {
       const next = this.active.random(this.#o.random, (id) => id === from || id === origin.id);
       if (next) {
         this.sketch.merge(msg.sketch, now);
+        if (msg.walk !== 0) this.#routes.remember(msg.walk, from, origin, now);
         this.#send(next, { ...msg, ttl: ttl - 1 }, out);
         return;
       }
@@ -453,21 +502,59 @@ export class HyParView {
       const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
       reply.push(...more);
     }
-    this.#send(origin, { type: 'shuffle-reply', peers: reply, sketch: this.sketch.entries(now) }, out);
+    // The reply retraces the walk (walk-routes.ts): it goes to the hop the shuffle came from,
+    // over that link, never over a new connection to the origin. A probe comes straight from
+    // its origin over the connection the reply goes back on.
+    const back = from === origin.id ? origin : (this.active.get(from) ?? { id: from, address: '' });
+    this.#send(
+      back,
+      { type: 'shuffle-reply', walk: msg.walk, peers: reply, sketch: this.sketch.entries(now) },
+      out,
+    );
     // A re-join probe (one step, straight from a non-neighbour) only compares sketches: merging
     // them would make two split halves look alike without any link between them, and the next
-    // probes would keep them so.
+    // probes would keep them so. Its connection stays up: the prober may ask to become a
+    // neighbour on it next (it closes it otherwise).
     const probe = from === origin.id && !this.active.has(from);
     if (!probe) this.sketch.merge(msg.sketch, now);
-    // A probe's connection stays up: the prober may ask to become a neighbour on it next (it
-    // closes it otherwise), and closing it here would lose that request in a race.
-    if (!probe && !this.active.has(origin.id) && !this.#pending.has(origin.id)) {
-      out.push({ type: 'disconnect', peer: origin.id });
-    }
     this.#integrate(
       peers,
       reply.map((p) => p.id),
     );
+  }
+
+  /**
+   * Passes a reply to a walk that went through here back to the hop it came from; true when
+   * handled. Should that hop no longer be a neighbour, the reply goes straight to the origin (a
+   * short-lived connection, as every reply did before the walks were retraced).
+   */
+  #forwardReply(
+    msg: Extract<MembershipMessage, { type: 'shuffle-reply' }>,
+    now: number,
+    out: ActionSink,
+  ): boolean {
+    const route = this.#routes.take(msg.walk, now);
+    if (!route) return false;
+    const prev = this.active.get(route.prev);
+    if (prev) {
+      this.#send(prev, msg, out);
+      return true;
+    }
+    if (route.origin.id === this.#o.self.id || route.origin.address === '') return true;
+    this.#send(route.origin, msg, out);
+    if (!this.active.has(route.origin.id) && !this.#pending.has(route.origin.id)) {
+      out.push({ type: 'disconnect', peer: route.origin.id });
+    }
+    return true;
+  }
+
+  /**
+   * A non-zero u32 for our next walk, unlikely to equal another origin's walks in flight: our ID
+   * hash plus a counter (no draw from `random`, so runs keep their random sequence).
+   */
+  #nextWalk(): number {
+    this.#walks++;
+    return (this.#ownHash + Math.imul(this.#walks, 0x9e3779b9)) >>> 0 || 1;
   }
 
   #shuffle(now: number, out: ActionSink): void {
@@ -479,7 +566,14 @@ export class HyParView {
     this.#sketchSmall = sketch.length <= this.#o.sizeSketchSize;
     this.#send(
       target,
-      { type: 'shuffle', origin: this.#o.self, ttl: this.#o.shuffleWalkLength, peers, sketch },
+      {
+        type: 'shuffle',
+        walk: this.#nextWalk(),
+        origin: this.#o.self,
+        ttl: this.#o.shuffleWalkLength,
+        peers,
+        sketch,
+      },
       out,
     );
   }
@@ -498,6 +592,8 @@ export class HyParView {
   /** Sends NEIGHBOR requests to passive peers until active + pending requests fill the view. */
   #refill(now: number, out: ActionSink): void {
     let want = this.#o.maxPeers - this.active.size - this.#pending.size;
+    // At most one escalated (high-priority) request per round: each one evicts a link elsewhere.
+    let escalate = this.#refused >= ESCALATE_AFTER && 2 * this.active.size < this.#o.maxPeers;
     while (want-- > 0) {
       // Learned candidates only when no proven backup is left (after a mass failure).
       const candidate =
@@ -512,9 +608,8 @@ export class HyParView {
       });
       // High priority (it cannot be refused) when we have no neighbour at all (HyParView), or
       // less than half a view after ESCALATE_AFTER refusals in a row.
-      const high =
-        this.active.size === 0 ||
-        (this.#refused >= ESCALATE_AFTER && 2 * this.active.size < this.#o.maxPeers);
+      const high = this.active.size === 0 || escalate;
+      escalate = false;
       this.#send(candidate, { type: 'neighbor', high, address: this.#o.self.address }, out);
     }
   }
