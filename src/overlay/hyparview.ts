@@ -35,6 +35,12 @@ const MAX_REFILL_BACKOFF = 4;
 const MERGE_OVERLAP = 0.5;
 
 /**
+ * The same for an outsider probe's target without confirmation. In the simulator two groups
+ * showed 0.03-0.13, and nodes of one 120-node overlay whose sketches lagged 0.26-0.44.
+ */
+const OUTSIDER_OVERLAP = 0.2;
+
+/**
  * After this many NEIGHBOR requests refused in a row, a node with less than half a view asks with
  * high priority: every backup it knows is full, and low priority would never get in (a pair of
  * nodes next to a group of full nodes stays apart forever otherwise).
@@ -225,14 +231,24 @@ export class HyParView {
     }
     // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
     if (this.passive.size + this.learned.size === 0) return;
-    this.#since ??= this.active.size > 0 ? now : undefined;
+    if (this.#since === undefined && this.active.size > 0) {
+      this.#since = now;
+      // The first outsider check, jittered (1x to 1.5x the maturing time): the members of a
+      // group mature together and would all probe the same outsiders at once. The jitter comes
+      // from our ID's hash, not from `random`, so that runs shorter than that keep their random
+      // sequence (the simulator's results and seeded tests).
+      const jitter = 1 + (0.5 * this.#ownHash) / 2 ** 32;
+      this.#nextOutsiderCheck = now + MATURE_SHUFFLES * this.#o.shuffleIntervalMs * jitter;
+    }
     if (
       this.#sketchSmall &&
-      now >= this.#nextOutsiderCheck &&
       this.#since !== undefined &&
       now - this.#since >= MATURE_SHUFFLES * this.#o.shuffleIntervalMs
     ) {
-      this.#checkOutsiders(now, out);
+      // In a small overlay the outsider probes stand in for the periodic re-join probe: they go
+      // only to nodes that look like another group's, and no more often than it would.
+      if (now >= this.#nextOutsiderCheck) this.#checkOutsiders(now, out);
+      return;
     }
     this.#nextRejoin ??= now + this.#jitteredRejoin();
     if (now >= this.#nextRejoin) {
@@ -285,7 +301,9 @@ export class HyParView {
     const target =
       suspect ?? this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip);
     if (!target) return;
-    this.#nextOutsiderCheck = now + this.#o.tickMs * 2 ** this.#outsiderBackoff;
+    // Jittered: the members of one group mature together and would all probe the same outsider.
+    const wait = Math.min(this.#o.tickMs * 2 ** this.#outsiderBackoff, this.#o.rejoinIntervalMs);
+    this.#nextOutsiderCheck = now + wait * (0.5 + this.#o.random());
     this.#outsiderBackoff = Math.min(this.#outsiderBackoff + 1, MAX_OUTSIDER_BACKOFF);
     this.#probeTo(target, true, now, out);
   }
@@ -301,6 +319,26 @@ export class HyParView {
   #isOutsider(theirs: readonly SketchEntry[], now: number): boolean {
     const mine = this.#freshHashes(this.sketch.entries(now));
     for (const h of this.#freshHashes(theirs)) if (mine.has(h)) return false;
+    return true;
+  }
+
+  /**
+   * Whether to merge with the target of an outsider probe. Every member of a group finds the
+   * other group at about the same time, and each merge evicts a link on both sides, so each
+   * acts with probability 2 / (its group's size): about two merges, not one per member (11 in
+   * one 20-node run). One that holds back probes the same node again later; by then a merge by
+   * another member has usually made it look like one of us.
+   */
+  #mergeOutsider(from: PeerId, sketch: readonly SketchEntry[], now: number): boolean {
+    if (this.sketch.overlap(sketch, now) >= OUTSIDER_OVERLAP && !this.#confirmedOutsider(from, sketch, now)) {
+      return false;
+    }
+    if (this.#o.random() * this.sketch.estimate(now) >= 2) {
+      this.#suspect = { id: from, at: now - this.#o.shuffleIntervalMs };
+      this.#nextOutsiderCheck = now + this.#o.shuffleIntervalMs * (0.5 + this.#o.random());
+      return false;
+    }
+    this.#suspect = undefined;
     return true;
   }
 
@@ -374,8 +412,11 @@ export class HyParView {
       if (
         sketch &&
         !this.active.has(from) &&
+        // The re-join rule; outsider probes go to nodes whose sketches tend to lag behind ours,
+        // so they need a clearer verdict, or a confirmed outsider (with the other group's stale
+        // entries still in both sketches, the overlap looks like one overlay's).
         (pending.outsider
-          ? this.#confirmedOutsider(from, sketch, now)
+          ? this.#mergeOutsider(from, sketch, now)
           : this.sketch.overlap(sketch, now) < MERGE_OVERLAP)
       ) {
         this.#pending.set(from, {
@@ -450,6 +491,10 @@ export class HyParView {
       }
       if (pending.kind === 'join') this.#joined = true;
       this.#addActive(peer, false, out);
+      // Two groups just merged: a shuffle walk into the other group carries our sketch there
+      // and brings its sketch back, so neither side keeps looking like an outsider to the other
+      // (every member of our group would otherwise merge with it again).
+      if (pending.kind === 'merge') this.#shuffleTo(peer, this.#now, out);
       return;
     }
     if (high || this.active.size < this.#o.maxPeers) {
@@ -559,7 +604,10 @@ export class HyParView {
 
   #shuffle(now: number, out: ActionSink): void {
     const target = this.active.random(this.#o.random);
-    if (!target) return;
+    if (target) this.#shuffleTo(target, now, out);
+  }
+
+  #shuffleTo(target: PeerInfo, now: number, out: ActionSink): void {
     const peers = this.#shufflePeers(target.id);
     const sketch = this.sketch.entries(now);
     // Re-checked here, where the entries are computed anyway: a big overlay pays nothing per tick.
