@@ -20,6 +20,7 @@ import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
 import { hashId, SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
+import { OutsiderProbes } from './outsider-probes.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
 import { WalkRoutes } from './walk-routes.js';
 
@@ -35,33 +36,11 @@ const MAX_REFILL_BACKOFF = 4;
 const MERGE_OVERLAP = 0.5;
 
 /**
- * The same for an outsider probe's target without confirmation. In the simulator two groups
- * showed 0.03-0.13, and nodes of one 120-node overlay whose sketches lagged 0.26-0.44.
- */
-const OUTSIDER_OVERLAP = 0.2;
-
-/**
  * After this many NEIGHBOR requests refused in a row, a node with less than half a view asks with
  * high priority: every backup it knows is full, and low priority would never get in (a pair of
  * nodes next to a group of full nodes stays apart forever otherwise).
  */
 const ESCALATE_AFTER = 2;
-
-/**
- * A sketch entry older than this many shuffle periods is stale to `#checkOutsiders`. Within one
- * overlay of 20-120 nodes an entry was seen up to ~1.8 periods old (the simulator starts every
- * node's shuffles in step, the worst case); 1.5 merged overlays that were one (~90 per 20 runs).
- */
-const STALE_SHUFFLES = 2.5;
-
-/**
- * Outsiders are looked for only this many shuffle periods after the node's first neighbour: until
- * then its sketch is still filling, and nearly every backup would look like an outsider.
- */
-const MATURE_SHUFFLES = 2;
-
-/** Outsider probes (`#checkOutsiders`) back off up to tickMs × 2^this between them. */
-const MAX_OUTSIDER_BACKOFF = 5;
 
 /** What membership tells the broadcast layer. */
 export interface MembershipHooks {
@@ -78,7 +57,7 @@ interface Pending {
    * (a one-step SHUFFLE); `merge`: a NEIGHBOR request that merges two split overlays.
    */
   kind: 'join' | 'neighbor' | 'probe' | 'merge';
-  /** A probe of a known node missing from our sketch (`#checkOutsiders`): stricter merge rule. */
+  /** A probe of a node that looks like another group's (outsider-probes.ts): its own merge rule. */
   outsider?: boolean;
 }
 
@@ -112,14 +91,7 @@ export class HyParView {
   /** NEIGHBOR requests refused in a row, and when the tick may top up the view again. */
   #refused = 0;
   #nextRefill = -Infinity;
-  /** Whether the sketch lists every member heard of (fewer than k): outsiders are checked per tick. */
-  #sketchSmall = true;
-  #outsiderBackoff = 0;
-  /** A node an outsider probe found in another group, to be probed once more before merging. */
-  #suspect: { id: PeerId; at: number } | undefined;
-  /** When this node first had a neighbour (its sketch matures from then on). */
-  #since: number | undefined;
-  #nextOutsiderCheck = -Infinity;
+  readonly #outsiders: OutsiderProbes;
   readonly #ownHash: number;
   #now = 0;
   readonly #o: ResolvedOverlayOptions;
@@ -130,6 +102,14 @@ export class HyParView {
     this.#hooks = hooks;
     this.sketch = new SizeSketch(options.self.id, options.sizeSketchSize, options.sizeTtlMs);
     this.#ownHash = hashId(options.self.id);
+    this.#outsiders = new OutsiderProbes(options, this.#ownHash, {
+      sketchEntries: (now) => this.sketch.entries(now),
+      overlap: (theirs, now) => this.sketch.overlap(theirs, now),
+      estimate: (now) => this.sketch.estimate(now),
+      known: (id) => this.passive.get(id) ?? this.learned.get(id),
+      pick: (skip) => this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip),
+      busy: (id) => this.active.has(id) || this.#pending.has(id),
+    });
     this.#routes = new WalkRoutes(options.neighborTimeoutMs);
   }
 
@@ -231,23 +211,11 @@ export class HyParView {
     }
     // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
     if (this.passive.size + this.learned.size === 0) return;
-    if (this.#since === undefined && this.active.size > 0) {
-      this.#since = now;
-      // The first outsider check, jittered (1x to 1.5x the maturing time): the members of a
-      // group mature together and would all probe the same outsiders at once. The jitter comes
-      // from our ID's hash, not from `random`, so that runs shorter than that keep their random
-      // sequence (the simulator's results and seeded tests).
-      const jitter = 1 + (0.5 * this.#ownHash) / 2 ** 32;
-      this.#nextOutsiderCheck = now + MATURE_SHUFFLES * this.#o.shuffleIntervalMs * jitter;
-    }
-    if (
-      this.#sketchSmall &&
-      this.#since !== undefined &&
-      now - this.#since >= MATURE_SHUFFLES * this.#o.shuffleIntervalMs
-    ) {
+    if (this.#outsiders.inCharge(now, this.active.size)) {
       // In a small overlay the outsider probes stand in for the periodic re-join probe: they go
       // only to nodes that look like another group's, and no more often than it would.
-      if (now >= this.#nextOutsiderCheck) this.#checkOutsiders(now, out);
+      const target = this.#outsiders.target(now);
+      if (target) this.#probeTo(target, true, now, out);
       return;
     }
     this.#nextRejoin ??= now + this.#jitteredRejoin();
@@ -275,106 +243,6 @@ export class HyParView {
       (fromLearned ? this.learned.random(this.#o.random, skip) : this.passive.random(this.#o.random, skip)) ??
       (fromLearned ? this.passive.random(this.#o.random, skip) : this.learned.random(this.#o.random, skip));
     if (target) this.#probeTo(target, false, now, out);
-  }
-
-  /**
-   * Two groups whose views are all full (with maxPeers 3, eight nodes can settle into two
-   * cliques of four) never ask each other anything, so only the periodic probe above would merge
-   * them, 15-45 s later. While the sketch holds fewer than k members it lists every member heard
-   * of recently (size-estimate.ts), so a backup or candidate missing from it is a hint of another
-   * group: probe it now. The probe's reply decides (`#isOutsider`). Sketches are incomplete while
-   * an overlay is young (hence MATURE_SHUFFLES), and probes back off (1, 2, 4 … 32 ticks).
-   */
-  #checkOutsiders(now: number, out: ActionSink): void {
-    const entries = this.sketch.entries(now);
-    if (entries.length > this.#o.sizeSketchSize) {
-      this.#sketchSmall = false;
-      return;
-    }
-    const fresh = this.#freshHashes(entries);
-    const skip = (id: PeerId): boolean =>
-      this.active.has(id) || this.#pending.has(id) || fresh.has(hashId(id));
-    // A suspect (see #onShuffleReply) is probed again, unless it has turned out to be with us.
-    const s = this.#suspect;
-    const suspect = s && !skip(s.id) ? (this.passive.get(s.id) ?? this.learned.get(s.id)) : undefined;
-    if (!suspect) this.#suspect = undefined;
-    const target =
-      suspect ?? this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip);
-    if (!target) return;
-    // Jittered: the members of one group mature together and would all probe the same outsider.
-    const wait = Math.min(this.#o.tickMs * 2 ** this.#outsiderBackoff, this.#o.rejoinIntervalMs);
-    this.#nextOutsiderCheck = now + wait * (0.5 + this.#o.random());
-    this.#outsiderBackoff = Math.min(this.#outsiderBackoff + 1, MAX_OUTSIDER_BACKOFF);
-    this.#probeTo(target, true, now, out);
-  }
-
-  /**
-   * Whether the reply to an outsider probe shows another group: no member is fresh in both
-   * sketches. Fresh entries come only from one's own group (a group split off stops refreshing
-   * them), so two groups' fresh sets are disjoint, while within one overlay the shuffle walks
-   * spread every member's fresh entry to many nodes, so two members' fresh sets share some
-   * (each holds its own, age 0). A false merge costs two evicted links; a test on the two
-   * nodes' own entries alone merged twice as often as needed in 16-120 node overlays.
-   */
-  #isOutsider(theirs: readonly SketchEntry[], now: number): boolean {
-    const mine = this.#freshHashes(this.sketch.entries(now));
-    for (const h of this.#freshHashes(theirs)) if (mine.has(h)) return false;
-    return true;
-  }
-
-  /**
-   * Whether to merge with the target of an outsider probe. Every member of a group finds the
-   * other group at about the same time, and each merge evicts a link on both sides, so each
-   * acts with probability 2 / (its group's size): about two merges, not one per member (11 in
-   * one 20-node run). One that holds back probes the same node again later; by then a merge by
-   * another member has usually made it look like one of us.
-   */
-  #mergeOutsider(from: PeerId, sketch: readonly SketchEntry[], now: number): boolean {
-    if (this.sketch.overlap(sketch, now) >= OUTSIDER_OVERLAP && !this.#confirmedOutsider(from, sketch, now)) {
-      return false;
-    }
-    if (this.#o.random() * this.sketch.estimate(now) >= 2) {
-      this.#suspect = { id: from, at: now - this.#o.shuffleIntervalMs };
-      this.#nextOutsiderCheck = now + this.#o.shuffleIntervalMs * (0.5 + this.#o.random());
-      return false;
-    }
-    this.#suspect = undefined;
-    return true;
-  }
-
-  /**
-   * An outsider probe's verdict, confirmed: the target must look like an outsider (`#isOutsider`)
-   * twice, at least a shuffle period apart. Within one overlay the fresh sets drift with the
-   * shuffle rounds, and a one-off disjoint pair (seen in 20-120 node overlays, whose shuffles the
-   * simulator starts in step) rarely lasts a round; between two groups it lasts.
-   */
-  #confirmedOutsider(from: PeerId, sketch: readonly SketchEntry[], now: number): boolean {
-    if (!this.#isOutsider(sketch, now)) {
-      if (this.#suspect?.id === from) this.#suspect = undefined;
-      return false;
-    }
-    const s = this.#suspect;
-    if (s?.id === from && now - s.at >= this.#o.shuffleIntervalMs) {
-      this.#suspect = undefined;
-      return true;
-    }
-    if (s?.id !== from) this.#suspect = { id: from, at: now };
-    this.#nextOutsiderCheck = now + this.#o.shuffleIntervalMs;
-    return false;
-  }
-
-  /**
-   * The hashes of sketch entries vouched for within STALE_SHUFFLES shuffle periods. Within one
-   * small overlay the shuffle walks refresh every member's entry everywhere within a period or
-   * two; the entries of a group split off stop being refreshed and only expire after sizeTtlMs
-   * (2 minutes), so "absent or stale" tells the groups apart long before that.
-   */
-  #freshHashes(entries: readonly SketchEntry[]): Set<number> {
-    // Ages travel in whole seconds, rounded up: never less than 2 s.
-    const limitS = Math.max(2, Math.ceil((STALE_SHUFFLES * this.#o.shuffleIntervalMs) / 1000));
-    const fresh = new Set<number>();
-    for (const e of entries) if (e.age <= limitS) fresh.add(e.hash);
-    return fresh;
   }
 
   #probeTo(target: PeerInfo, outsider: boolean, now: number, out: ActionSink): void {
@@ -416,7 +284,7 @@ export class HyParView {
         // so they need a clearer verdict, or a confirmed outsider (with the other group's stale
         // entries still in both sketches, the overlap looks like one overlay's).
         (pending.outsider
-          ? this.#mergeOutsider(from, sketch, now)
+          ? this.#outsiders.shouldMerge(from, sketch, now)
           : this.sketch.overlap(sketch, now) < MERGE_OVERLAP)
       ) {
         this.#pending.set(from, {
@@ -611,7 +479,7 @@ export class HyParView {
     const peers = this.#shufflePeers(target.id);
     const sketch = this.sketch.entries(now);
     // Re-checked here, where the entries are computed anyway: a big overlay pays nothing per tick.
-    this.#sketchSmall = sketch.length <= this.#o.sizeSketchSize;
+    this.#outsiders.sketchLength(sketch.length);
     this.#send(
       target,
       {
