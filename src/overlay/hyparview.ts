@@ -13,8 +13,9 @@
  * done").
  *
  * Over ~400 lines: the protocol's handlers share the views and the pending requests, and
- * splitting them across files would expose that state; the size sketch lives apart
- * (size-estimate.ts).
+ * splitting them across files would expose that state; the size sketch, the outsider probes
+ * and the way back of shuffle walks live apart (size-estimate.ts, outsider-probes.ts,
+ * walk-routes.ts).
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
