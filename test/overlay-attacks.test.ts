@@ -50,7 +50,9 @@ describe('a tampering relay', { timeout: 120_000 }, () => {
       maxPeers: MAX_PEERS,
       seed: 21,
       // Re-join probes every second: with maxPeers 3, eight nodes can settle into two full
-      // cliques, which only a re-join merges (every 15-45 s by default).
+      // cliques. The core merges them by itself (outsider probes, README "Small groups that are
+      // each done"), but only after its sketch has matured, ~20 s with 10 s shuffles: longer
+      // than this test waits for one overlay.
       hook: (i) =>
         i === MAL
           ? {

@@ -98,7 +98,7 @@ describe('top-up of an active view one short of full', () => {
     node.join({ id: 'a', address: 'a:1' }, now, []);
     feed('a', { type: 'neighbor', high: true, address: 'a:1' } as never);
     const backups = ['b', 'c', 'd', 'e', 'f'].map((id) => ({ id, address: `${id}:1` }));
-    feed('a', { type: 'shuffle-reply', peers: backups, sketch: [] } as never);
+    feed('a', { type: 'shuffle-reply', walk: 0, peers: backups, sketch: [] } as never);
     assert.deepEqual(node.stats().active, ['a']);
     // One short of full: asks a backup on the first tick; every backup is full and refuses.
     const refuse = (to: string[]): void => {

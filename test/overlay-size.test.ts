@@ -24,35 +24,49 @@ test('hashId vectors (PROTOCOL.md O10): FNV-1a 32 then the MurmurHash3 finaliser
 test('sketch wire format: vectors both ways; a shuffle without a sketch still decodes; bounds', () => {
   const vectors: [OverlayMessage, string][] = [
     [
-      { type: 'shuffle-reply', peers: [], sketch: [{ hash: 0x01020304, age: 5 }] },
-      '06 00 00 00 01 01 02 03 04 00 05',
+      { type: 'shuffle-reply', walk: 0, peers: [], sketch: [{ hash: 0x01020304, age: 5 }] },
+      '06 00 00 00 00 00 00 00 01 01 02 03 04 00 05',
     ],
     [
       {
         type: 'shuffle',
         ttl: 1,
+        walk: 0,
         origin: { id: 'a', address: '' },
         peers: [],
         sketch: [{ hash: 0xdeadbeef, age: 0 }],
       },
-      '05 01 01 61 00 00 00 00 00 01 de ad be ef 00 00',
+      '05 01 00 00 00 00 01 61 00 00 00 00 00 01 de ad be ef 00 00',
     ],
-    [{ type: 'shuffle-reply', peers: [], sketch: [] }, '06 00 00 00 00'],
+    [{ type: 'shuffle-reply', walk: 0, peers: [], sketch: [] }, '06 00 00 00 00 00 00 00 00'],
   ];
   for (const [m, hex] of vectors) {
     assert.equal(Buffer.from(encodeOverlayMessage(m)).toString('hex'), hex.replace(/ /g, ''));
     assert.deepEqual(decodeOverlayMessage(bytes(hex)), m);
   }
-  assert.deepEqual(decodeOverlayMessage(bytes('06 00 00')), { type: 'shuffle-reply', peers: [] });
+  assert.deepEqual(decodeOverlayMessage(bytes('06 00 00 00 00 00 00')), {
+    type: 'shuffle-reply',
+    walk: 0,
+    peers: [],
+  });
   // 258 entries: over the bound, refused before any entry is read.
-  assert.throws(() => decodeOverlayMessage(bytes('06 00 00 01 02')), { code: 'ERR_TOO_MANY_ENTRIES' });
+  assert.throws(() => decodeOverlayMessage(bytes('06 00 00 00 00 00 00 01 02')), {
+    code: 'ERR_TOO_MANY_ENTRIES',
+  });
   // A truncated entry, or a count without its entries.
-  assert.throws(() => decodeOverlayMessage(bytes('06 00 00 00 01 01 02 03')), {
+  assert.throws(() => decodeOverlayMessage(bytes('06 00 00 00 00 00 00 00 01 01 02 03')), {
     code: 'ERR_MALFORMED_FRAME',
   });
-  assert.throws(() => decodeOverlayMessage(bytes('06 00 00 00')), { code: 'ERR_MALFORMED_FRAME' });
+  assert.throws(() => decodeOverlayMessage(bytes('06 00 00 00 00 00 00 00')), {
+    code: 'ERR_MALFORMED_FRAME',
+  });
   assert.throws(() =>
-    encodeOverlayMessage({ type: 'shuffle-reply', peers: [], sketch: Array(258).fill({ hash: 1, age: 0 }) }),
+    encodeOverlayMessage({
+      type: 'shuffle-reply',
+      walk: 0,
+      peers: [],
+      sketch: Array(258).fill({ hash: 1, age: 0 }),
+    }),
   );
 });
 

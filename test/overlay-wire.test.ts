@@ -21,10 +21,16 @@ const VECTORS: [OverlayMessage, string][] = [
   [{ type: 'neighbor', high: true, address: '' }, '03 01 00 00'],
   [{ type: 'disconnect', alive: true }, '04 01'],
   [
-    { type: 'shuffle', ttl: 5, origin: { id: 'a', address: '' }, peers: [{ id: 'b', address: 'h:2' }] },
-    '05 05 01 61 00 00 00 01 01 62 00 03 68 3a 32',
+    {
+      type: 'shuffle',
+      ttl: 5,
+      walk: 0x01020304,
+      origin: { id: 'a', address: '' },
+      peers: [{ id: 'b', address: 'h:2' }],
+    },
+    '05 05 01 02 03 04 01 61 00 00 00 01 01 62 00 03 68 3a 32',
   ],
-  [{ type: 'shuffle-reply', peers: [] }, '06 00 00'],
+  [{ type: 'shuffle-reply', walk: 7, peers: [] }, '06 00 00 00 07 00 00'],
   [
     {
       type: 'gossip',
@@ -127,7 +133,7 @@ test('malformed bodies are refused with ERR_MALFORMED_FRAME', () => {
 test('counts are checked before entries are parsed, payloads against maxPayloadBytes', () => {
   rejects('11 04 01', 'ERR_TOO_MANY_ENTRIES', '1025 IHAVE entries, none present');
   rejects('12 01 01', 'ERR_TOO_MANY_ENTRIES', '257 GRAFT ids');
-  rejects('06 01 01', 'ERR_TOO_MANY_ENTRIES', '257 peers');
+  rejects('06 00 00 00 00 01 01', 'ERR_TOO_MANY_ENTRIES', '257 peers');
   const big = encodeOverlayMessage({
     type: 'gossip',
     sender: 'a',

@@ -7,17 +7,23 @@
  * passive view on every tick, not only after a failure (backing off when one short of full and
  * refused: MAX_REFILL_BACKOFF). Two additions: learned candidates (peer
  * exchange, peer book) kept apart from the passive view, and a periodic re-join probe that merges
- * split halves (README "How big networks work", "Partitions").
+ * split halves (README "How big networks work", "Partitions"); in small overlays, also an
+ * outsider probe and high-priority requests after refusals, so that groups in which every view
+ * is full (or every backup refuses) merge within seconds (README, "Small groups that are each
+ * done").
  *
  * Over ~400 lines: the protocol's handlers share the views and the pending requests, and
- * splitting them across files would expose that state; the size sketch lives apart
- * (size-estimate.ts).
+ * splitting them across files would expose that state; the size sketch, the outsider probes
+ * and the way back of shuffle walks live apart (size-estimate.ts, outsider-probes.ts,
+ * walk-routes.ts).
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
-import { SizeSketch } from './size-estimate.js';
+import { hashId, SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
+import { OutsiderProbes } from './outsider-probes.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
+import { WalkRoutes } from './walk-routes.js';
 
 /**
  * After n NEIGHBOR requests refused in a row, a node one short of a full active view tops it up
@@ -30,9 +36,17 @@ const MAX_REFILL_BACKOFF = 4;
 /** Below this sketch overlap, a re-join probe's target is taken to be in another overlay. */
 const MERGE_OVERLAP = 0.5;
 
+/**
+ * After this many NEIGHBOR requests refused in a row, a node with less than half a view asks with
+ * high priority: every backup it knows is full, and low priority would never get in (a pair of
+ * nodes next to a group of full nodes stays apart forever otherwise).
+ */
+const ESCALATE_AFTER = 2;
+
 /** What membership tells the broadcast layer. */
 export interface MembershipHooks {
-  neighborUp(peer: PeerId): void;
+  /** `peer` entered the active view; actions go to `out` after the link's confirmation. */
+  neighborUp(peer: PeerId, now: number, out: ActionSink): void;
   neighborDown(peer: PeerId): void;
 }
 
@@ -44,6 +58,8 @@ interface Pending {
    * (a one-step SHUFFLE); `merge`: a NEIGHBOR request that merges two split overlays.
    */
   kind: 'join' | 'neighbor' | 'probe' | 'merge';
+  /** A probe of a node that looks like another group's (outsider-probes.ts): its own merge rule. */
+  outsider?: boolean;
 }
 
 type MembershipMessage = Extract<
@@ -67,12 +83,17 @@ export class HyParView {
   readonly sketch: SizeSketch;
   readonly #pending = new Map<PeerId, Pending>();
   #shuffleSent: PeerId[] = [];
+  /** The way back of the shuffle walks that passed through here (walk-routes.ts). */
+  readonly #routes: WalkRoutes;
+  #walks = 0;
   #joined = false;
   #nextShuffle = -Infinity;
   #nextRejoin: number | undefined;
   /** NEIGHBOR requests refused in a row, and when the tick may top up the view again. */
   #refused = 0;
   #nextRefill = -Infinity;
+  readonly #outsiders: OutsiderProbes;
+  readonly #ownHash: number;
   #now = 0;
   readonly #o: ResolvedOverlayOptions;
   readonly #hooks: MembershipHooks;
@@ -81,6 +102,16 @@ export class HyParView {
     this.#o = options;
     this.#hooks = hooks;
     this.sketch = new SizeSketch(options.self.id, options.sizeSketchSize, options.sizeTtlMs);
+    this.#ownHash = hashId(options.self.id);
+    this.#outsiders = new OutsiderProbes(options, this.#ownHash, {
+      sketchEntries: (now) => this.sketch.entries(now),
+      overlap: (theirs, now) => this.sketch.overlap(theirs, now),
+      estimate: (now) => this.sketch.estimate(now),
+      known: (id) => this.passive.get(id) ?? this.learned.get(id),
+      pick: (skip) => this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip),
+      busy: (id) => this.active.has(id) || this.#pending.has(id),
+    });
+    this.#routes = new WalkRoutes(options.neighborTimeoutMs);
   }
 
   /** Estimated number of members of this node's overlay, itself included. */
@@ -104,6 +135,7 @@ export class HyParView {
 
   /** Asks `contact` (any member, full or not) to let us join. */
   join(contact: PeerInfo, now: number, out: ActionSink): void {
+    this.#now = now;
     if (contact.id === this.#o.self.id || this.active.has(contact.id)) return;
     this.#pending.set(contact.id, { info: contact, deadline: now + this.#o.neighborTimeoutMs, kind: 'join' });
     this.#send(contact, { type: 'join', address: this.#o.self.address }, out);
@@ -137,12 +169,14 @@ export class HyParView {
       case 'shuffle':
         return this.#onShuffle(from, msg, now, out);
       case 'shuffle-reply':
+        if (msg.walk !== 0 && this.#forwardReply(msg, now, out)) return;
         return this.#onShuffleReply(from, msg.peers, msg.sketch, now, out);
     }
   }
 
   /** The connection to `peer` is gone (closed, failed to open, or the peer died). */
   peerDown(peer: PeerId, now: number, out: ActionSink): void {
+    this.#now = now;
     const wasActive = this.#removeActive(peer, out);
     const pending = this.#pending.get(peer);
     if (pending) {
@@ -158,6 +192,7 @@ export class HyParView {
   /** Periodic maintenance: expire requests, top up the active view, shuffle. */
   tick(now: number, out: ActionSink): void {
     this.#now = now;
+    this.#routes.expire(now);
     for (const [id, p] of this.#pending) {
       if (p.deadline > now) continue;
       this.#pending.delete(id);
@@ -177,6 +212,13 @@ export class HyParView {
     }
     // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
     if (this.passive.size + this.learned.size === 0) return;
+    if (this.#outsiders.inCharge(now, this.active.size)) {
+      // In a small overlay the outsider probes stand in for the periodic re-join probe: they go
+      // only to nodes that look like another group's, and no more often than it would.
+      const target = this.#outsiders.target(now);
+      if (target) this.#probeTo(target, true, now, out);
+      return;
+    }
     this.#nextRejoin ??= now + this.#jitteredRejoin();
     if (now >= this.#nextRejoin) {
       this.#nextRejoin = now + this.#jitteredRejoin();
@@ -201,12 +243,21 @@ export class HyParView {
     const target =
       (fromLearned ? this.learned.random(this.#o.random, skip) : this.passive.random(this.#o.random, skip)) ??
       (fromLearned ? this.passive.random(this.#o.random, skip) : this.learned.random(this.#o.random, skip));
-    if (!target) return;
-    this.#pending.set(target.id, { info: target, deadline: now + this.#o.neighborTimeoutMs, kind: 'probe' });
+    if (target) this.#probeTo(target, false, now, out);
+  }
+
+  #probeTo(target: PeerInfo, outsider: boolean, now: number, out: ActionSink): void {
+    this.#pending.set(target.id, {
+      info: target,
+      deadline: now + this.#o.neighborTimeoutMs,
+      kind: 'probe',
+      outsider,
+    });
     this.#send(
       target,
       {
         type: 'shuffle',
+        walk: 0, // answered straight over this connection
         origin: this.#o.self,
         ttl: 1,
         peers: this.#shufflePeers(target.id),
@@ -227,7 +278,16 @@ export class HyParView {
     if (pending?.kind === 'probe') {
       this.#pending.delete(from);
       // Compared, never merged (see #onShuffle): the sketches spread over links only.
-      if (sketch && !this.active.has(from) && this.sketch.overlap(sketch, now) < MERGE_OVERLAP) {
+      if (
+        sketch &&
+        !this.active.has(from) &&
+        // The re-join rule; outsider probes go to nodes whose sketches tend to lag behind ours,
+        // so they need a clearer verdict, or a confirmed outsider (with the other group's stale
+        // entries still in both sketches, the overlap looks like one overlay's).
+        (pending.outsider
+          ? this.#outsiders.shouldMerge(from, sketch, now)
+          : this.sketch.overlap(sketch, now) < MERGE_OVERLAP)
+      ) {
         this.#pending.set(from, {
           info: pending.info,
           deadline: now + this.#o.neighborTimeoutMs,
@@ -259,7 +319,11 @@ export class HyParView {
       ...this.active.values().filter((p) => p.id !== peer.id),
       ...this.passive.sample(this.#o.random, this.#o.shufflePassive),
     ];
-    this.#send(peer, { type: 'shuffle-reply', peers: sample, sketch: this.sketch.entries(now) }, out);
+    this.#send(
+      peer,
+      { type: 'shuffle-reply', walk: 0, peers: sample, sketch: this.sketch.entries(now) },
+      out,
+    );
     for (const p of this.active.values()) {
       if (p.id !== peer.id) this.#send(p, { type: 'forward-join', peer, ttl: this.#o.activeWalkLength }, out);
     }
@@ -296,6 +360,10 @@ export class HyParView {
       }
       if (pending.kind === 'join') this.#joined = true;
       this.#addActive(peer, false, out);
+      // Two groups just merged: a shuffle walk into the other group carries our sketch there
+      // and brings its sketch back, so neither side keeps looking like an outsider to the other
+      // (every member of our group would otherwise merge with it again).
+      if (pending.kind === 'merge') this.#shuffleTo(peer, this.#now, out);
       return;
     }
     if (high || this.active.size < this.#o.maxPeers) {
@@ -336,6 +404,7 @@ export class HyParView {
       const next = this.active.random(this.#o.random, (id) => id === from || id === origin.id);
       if (next) {
         this.sketch.merge(msg.sketch, now);
+        if (msg.walk !== 0) this.#routes.remember(msg.walk, from, origin, now);
         this.#send(next, { ...msg, ttl: ttl - 1 }, out);
         return;
       }
@@ -347,35 +416,80 @@ export class HyParView {
       const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
       reply.push(...more);
     }
-    this.#send(origin, { type: 'shuffle-reply', peers: reply, sketch: this.sketch.entries(now) }, out);
+    // The reply retraces the walk (walk-routes.ts): it goes to the hop the shuffle came from,
+    // over that link, never over a new connection to the origin. A probe comes straight from
+    // its origin over the connection the reply goes back on.
+    const back = from === origin.id ? origin : (this.active.get(from) ?? { id: from, address: '' });
+    this.#send(
+      back,
+      { type: 'shuffle-reply', walk: msg.walk, peers: reply, sketch: this.sketch.entries(now) },
+      out,
+    );
     // A re-join probe (one step, straight from a non-neighbour) only compares sketches: merging
     // them would make two split halves look alike without any link between them, and the next
-    // probes would keep them so.
+    // probes would keep them so. Its connection stays up: the prober may ask to become a
+    // neighbour on it next (it closes it otherwise).
     const probe = from === origin.id && !this.active.has(from);
     if (!probe) this.sketch.merge(msg.sketch, now);
-    // A probe's connection stays up: the prober may ask to become a neighbour on it next (it
-    // closes it otherwise), and closing it here would lose that request in a race.
-    if (!probe && !this.active.has(origin.id) && !this.#pending.has(origin.id)) {
-      out.push({ type: 'disconnect', peer: origin.id });
-    }
     this.#integrate(
       peers,
       reply.map((p) => p.id),
     );
   }
 
+  /**
+   * Passes a reply to a walk that went through here back to the hop it came from; true when
+   * handled. Should that hop no longer be a neighbour, the reply goes straight to the origin (a
+   * short-lived connection, as every reply did before the walks were retraced).
+   */
+  #forwardReply(
+    msg: Extract<MembershipMessage, { type: 'shuffle-reply' }>,
+    now: number,
+    out: ActionSink,
+  ): boolean {
+    const route = this.#routes.take(msg.walk, now);
+    if (!route) return false;
+    const prev = this.active.get(route.prev);
+    if (prev) {
+      this.#send(prev, msg, out);
+      return true;
+    }
+    if (route.origin.id === this.#o.self.id || route.origin.address === '') return true;
+    this.#send(route.origin, msg, out);
+    if (!this.active.has(route.origin.id) && !this.#pending.has(route.origin.id)) {
+      out.push({ type: 'disconnect', peer: route.origin.id });
+    }
+    return true;
+  }
+
+  /**
+   * A non-zero u32 for our next walk, unlikely to equal another origin's walks in flight: our ID
+   * hash plus a counter (no draw from `random`, so runs keep their random sequence).
+   */
+  #nextWalk(): number {
+    this.#walks++;
+    return (this.#ownHash + Math.imul(this.#walks, 0x9e3779b9)) >>> 0 || 1;
+  }
+
   #shuffle(now: number, out: ActionSink): void {
     const target = this.active.random(this.#o.random);
-    if (!target) return;
+    if (target) this.#shuffleTo(target, now, out);
+  }
+
+  #shuffleTo(target: PeerInfo, now: number, out: ActionSink): void {
     const peers = this.#shufflePeers(target.id);
+    const sketch = this.sketch.entries(now);
+    // Re-checked here, where the entries are computed anyway: a big overlay pays nothing per tick.
+    this.#outsiders.sketchLength(sketch.length);
     this.#send(
       target,
       {
         type: 'shuffle',
+        walk: this.#nextWalk(),
         origin: this.#o.self,
         ttl: this.#o.shuffleWalkLength,
         peers,
-        sketch: this.sketch.entries(now),
+        sketch,
       },
       out,
     );
@@ -395,6 +509,8 @@ export class HyParView {
   /** Sends NEIGHBOR requests to passive peers until active + pending requests fill the view. */
   #refill(now: number, out: ActionSink): void {
     let want = this.#o.maxPeers - this.active.size - this.#pending.size;
+    // At most one escalated (high-priority) request per round: each one evicts a link elsewhere.
+    let escalate = this.#refused >= ESCALATE_AFTER && 2 * this.active.size < this.#o.maxPeers;
     while (want-- > 0) {
       // Learned candidates only when no proven backup is left (after a mass failure).
       const candidate =
@@ -407,8 +523,10 @@ export class HyParView {
         deadline: now + this.#o.neighborTimeoutMs,
         kind: 'neighbor',
       });
-      // High priority only when we have no neighbour at all (HyParView): it cannot be refused.
-      const high = this.active.size === 0;
+      // High priority (it cannot be refused) when we have no neighbour at all (HyParView), or
+      // less than half a view after ESCALATE_AFTER refusals in a row.
+      const high = this.active.size === 0 || escalate;
+      escalate = false;
       this.#send(candidate, { type: 'neighbor', high, address: this.#o.self.address }, out);
     }
   }
@@ -429,10 +547,11 @@ export class HyParView {
       this.#refused = 0;
       this.#nextRefill = -Infinity;
       out.push({ type: 'neighbor-up', peer: peer.id });
-      this.#hooks.neighborUp(peer.id);
-    } else {
-      this.active.add(peer);
+      if (confirm) this.#send(peer, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
+      this.#hooks.neighborUp(peer.id, this.#now, out);
+      return;
     }
+    this.active.add(peer);
     if (confirm) this.#send(peer, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
   }
 

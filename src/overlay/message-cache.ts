@@ -61,6 +61,18 @@ export class MessageCache {
     return undefined;
   }
 
+  /**
+   * Visits the payloads held, newest first, until `visit` returns false. O(size): for rare paths
+   * only (a new neighbour is told the newest message of each sender, plumtree.ts `neighborUp`).
+   */
+  forEachNewest(now: number, visit: (m: GossipMessage) => boolean): void {
+    this.expire(now);
+    const cap = this.#cap;
+    for (let k = this.#size - 1; k >= 0; k--) {
+      if (!visit(this.#messages[(this.#head + k) % cap]!)) return;
+    }
+  }
+
   /** Doubles the ring (up to `capacity`), oldest entry first. */
   #grow(): void {
     const cap = Math.min(this.capacity, this.#cap * 2);

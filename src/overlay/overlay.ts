@@ -44,7 +44,7 @@ export class Overlay {
       neighbors: () => this.membership.active.values(),
     });
     this.membership = new HyParView(this.options, {
-      neighborUp: () => {},
+      neighborUp: (p, now, out) => this.broadcaster.neighborUp(p, now, out),
       neighborDown: (p) => this.broadcaster.neighborDown(p),
     });
   }

@@ -123,6 +123,31 @@ export class Plumtree {
       .filter((id) => !isLazy(s, id));
   }
 
+  /**
+   * A new neighbour: tell it, in one IHAVE, the newest cached message of each sender (own ones
+   * included), so that it grafts whatever it lacks and ignores what it has. Without this, a node
+   * whose links to every holder of a sender's last message were replaced before the one
+   * re-announcement of that message (the next tick) would never hear of it: no later message of
+   * that sender reveals the gap (issue 13's lost message). The newest message suffices: an
+   * earlier one it lacks shows up as a gap and is grafted too (`missingBefore`). Bounded by the
+   * cache (count and retention), `maxSenders` and MAX_IHAVE_ENTRIES; the peer's own messages
+   * are left out.
+   */
+  neighborUp(peer: PeerId, now: number, out: ActionSink): void {
+    if (this.#o.mode === 'direct' || this.cache.size === 0) return;
+    const senders = new Set<PeerId>();
+    const entries: IHaveEntry[] = [];
+    const limit = Math.min(MAX_IHAVE_ENTRIES, this.#o.maxSenders);
+    this.cache.forEachNewest(now, (m) => {
+      if (senders.has(m.sender)) return true;
+      senders.add(m.sender);
+      if (m.sender !== peer) entries.push(m);
+      return entries.length < limit;
+    });
+    if (entries.length > 0)
+      out.push({ type: 'send', to: peer, address: '', message: { type: 'ihave', entries } });
+  }
+
   /** A neighbour left: forget its rate-limit state (its tree entries go stale harmlessly). */
   neighborDown(peer: PeerId): void {
     this.#peerBuckets.delete(peer);

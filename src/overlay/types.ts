@@ -54,8 +54,17 @@ export type OverlayMessage =
   | { type: 'forward-join'; peer: PeerInfo; ttl: number }
   | { type: 'neighbor'; high: boolean; address: string }
   | { type: 'disconnect'; alive: boolean }
-  | { type: 'shuffle'; origin: PeerInfo; ttl: number; peers: PeerInfo[]; sketch?: SketchEntry[] }
-  | { type: 'shuffle-reply'; peers: PeerInfo[]; sketch?: SketchEntry[] }
+  /** `walk`: the walk's ID (u32); its reply retraces the walk. 0 = answer straight (a probe). */
+  | {
+      type: 'shuffle';
+      walk: number;
+      origin: PeerInfo;
+      ttl: number;
+      peers: PeerInfo[];
+      sketch?: SketchEntry[];
+    }
+  /** `walk`: the ID of the walk answered; 0 = not routed (a reply to a join or a probe). */
+  | { type: 'shuffle-reply'; walk: number; peers: PeerInfo[]; sketch?: SketchEntry[] }
   | GossipMessage
   | { type: 'ihave'; entries: IHaveEntry[] }
   | { type: 'graft'; ids: MessageId[] }

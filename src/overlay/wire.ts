@@ -280,6 +280,12 @@ function readMessageId(r: Reader, allowZero = false): MessageId {
   return { sender, epoch, seq };
 }
 
+function u32Arg(v: number, name: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw new MeshwireError('ERR_INVALID_ARGUMENT', `overlay: ${name}`);
+  return v;
+}
+
 function u8Arg(v: number, name: string): number {
   if (!Number.isInteger(v) || v < 0 || v > 255)
     throw new MeshwireError('ERR_INVALID_ARGUMENT', `overlay: ${name}`);
@@ -307,11 +313,13 @@ export function encodeOverlayMessage(m: OverlayMessage): Uint8Array {
       break;
     case 'shuffle':
       w.u8(u8Arg(m.ttl, 'ttl'));
+      w.u32(u32Arg(m.walk, 'walk'));
       writePeer(w, m.origin);
       writePeers(w, m.peers);
       writeSketch(w, m.sketch);
       break;
     case 'shuffle-reply':
+      w.u32(u32Arg(m.walk, 'walk'));
       writePeers(w, m.peers);
       writeSketch(w, m.sketch);
       break;
@@ -383,16 +391,20 @@ export function decodeOverlayMessage(body: Uint8Array, limits: OverlayDecodeLimi
     }
     case 0x05: {
       const ttl = r.u8();
+      const walk = r.u32();
       const origin = readPeer(r);
       const peers = readPeers(r);
       const sketch = readSketch(r);
-      m = sketch ? { type: 'shuffle', ttl, origin, peers, sketch } : { type: 'shuffle', ttl, origin, peers };
+      m = sketch
+        ? { type: 'shuffle', walk, ttl, origin, peers, sketch }
+        : { type: 'shuffle', walk, ttl, origin, peers };
       break;
     }
     case 0x06: {
+      const walk = r.u32();
       const peers = readPeers(r);
       const sketch = readSketch(r);
-      m = sketch ? { type: 'shuffle-reply', peers, sketch } : { type: 'shuffle-reply', peers };
+      m = sketch ? { type: 'shuffle-reply', walk, peers, sketch } : { type: 'shuffle-reply', walk, peers };
       break;
     }
     case 0x10: {
