@@ -343,8 +343,14 @@ function decodeBody(
           `overlay frame body of ${end - start} bytes exceeds ${maxLine}`,
         );
       }
-      // Copied: the overlay may cache a payload, which must not pin a whole socket chunk.
-      return { type: 'overlay', body: Buffer.from(buf.subarray(start, end)) };
+      // A gossip is copied: the overlay caches its payload, which must not pin a whole socket
+      // chunk. Every other overlay message decodes into strings and numbers at once (the node
+      // decodes as the frame arrives), so a view does: most overlay frames are IHAVEs.
+      return {
+        type: 'overlay',
+        body:
+          buf[start] === OVERLAY_GOSSIP ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end),
+      };
     case T_GOODBYE: {
       const r = new BodyReader(buf, start, end);
       const reason = r.string(MAX_GOODBYE_REASON_BYTES, 'goodbye reason');
