@@ -396,7 +396,7 @@ export class OverlayDriver {
         if (this.#closed) return;
         this.#perform((out) => this.#overlay.handle({ type: 'timer', timer }, Math.max(at, now()), out));
       },
-      Math.max(0, at - now()),
+      Math.max(0, at - now()) + spread(timer, at - now()),
     );
     handle.unref();
     this.#timers.add(handle);
@@ -422,4 +422,17 @@ export class OverlayDriver {
 
 function now(): number {
   return performance.now();
+}
+
+/**
+ * Extra delay for the periodic timers, random each time: a tick up to 20 %, an IHAVE batch up to
+ * 25 % later. The nodes of one process hear a broadcast within a few ms of each other and arm
+ * their IHAVE timers together, and a blocked event loop lets every tick due meanwhile fire in one
+ * batch and re-arm for the same moment: without a spread, 25 nodes' timers run back to back and
+ * hold the loop. Only later, never earlier: the core's clock must not run backwards.
+ */
+function spread(timer: OverlayTimer, delay: number): number {
+  if (timer.kind === 'tick') return Math.random() * 0.2 * Math.max(0, delay);
+  if (timer.kind === 'ihave') return Math.random() * 0.25 * Math.max(0, delay);
+  return 0;
 }
