@@ -209,13 +209,30 @@ export class Mesh {
   startTimers(): void {
     if (this.#timers.length > 0 || this.#closed) return;
     const discovery = setInterval(() => this.discover(), this.#options.discoveryIntervalMs);
-    const maintenance = setInterval(
-      () => this.#heartbeat.tick(this.#peers().values(), Date.now()),
-      this.#options.maintenanceIntervalMs,
-    );
+    const maintenance = setInterval(() => this.#maintain(), this.#options.maintenanceIntervalMs);
     discovery.unref();
     maintenance.unref();
     this.#timers.push(discovery, maintenance);
+  }
+
+  /**
+   * The heartbeat round. With the overlay, a peer heard from within the last period is neither
+   * pinged nor at risk of the timeout: a link that carries broadcasts needs no PING, and the one
+   * end that does not hear its neighbour for a period pings it (the other end hears that PING),
+   * so an idle link costs one PING and PONG per period instead of two of each. Its RTT is then
+   * the one of the last PONG. Without the overlay every peer is pinged, as the original does.
+   */
+  #maintain(): void {
+    const now = Date.now();
+    const peers = this.#peers().values();
+    if (!this.#options.overlay) return this.#heartbeat.tick(peers, now);
+    const { maintenanceIntervalMs: period, peerTimeoutMs } = this.#options;
+    // Skipped only while even two more silent periods stay within the timeout (the next round
+    // pings, the one after that judges), so a short peerTimeoutMs keeps every ping.
+    const quietSince = now - Math.min(period, peerTimeoutMs - 2 * period);
+    const quiet: Peer[] = [];
+    for (const peer of peers) if (peer.lastSeen <= quietSince) quiet.push(peer);
+    this.#heartbeat.tick(quiet, now);
   }
 
   /** Dials `address` under the node's dial policy (see {@link Mesh.#dial}). */
