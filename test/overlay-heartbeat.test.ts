@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { peersToPing, timerSpread } from '../src/mesh/overlay-pacing.js';
 import type { P2PNode } from '../src/node.js';
 import { startConnectedPair, waitUntil } from './helpers/nodes.js';
 
@@ -52,4 +53,24 @@ test('a neighbour that keeps hearing broadcasts does not ping; the other end sti
   await new Promise((resolve) => setTimeout(resolve, 2_500));
   assert.deepEqual(disconnects, []);
   assert.ok(a.overlayStats()!.active.includes(b.id));
+});
+
+test('peersToPing: only peers quiet for a period, and every peer when the timeout is short', () => {
+  const now = 100_000;
+  const peers = [{ lastSeen: now - 1_000 }, { lastSeen: now - 15_000 }, { lastSeen: now - 40_000 }];
+  // Defaults (15 s period, 60 s timeout): the one heard 1 s ago is skipped.
+  assert.deepEqual(peersToPing(peers, now, 15_000, 60_000), peers.slice(1));
+  // 15 s period, 20 s timeout: two more silent periods would not fit, so all are pinged.
+  assert.deepEqual(peersToPing(peers, now, 15_000, 20_000), peers);
+});
+
+test('timerSpread: ticks and IHAVE batches only later, by at most 20 % and 25 %', () => {
+  for (let i = 0; i < 1_000; i++) {
+    const tick = timerSpread({ kind: 'tick' }, 1_000);
+    const ihave = timerSpread({ kind: 'ihave' }, 200);
+    assert.ok(tick >= 0 && tick <= 200, `tick +${tick}`);
+    assert.ok(ihave >= 0 && ihave <= 50, `ihave +${ihave}`);
+    assert.equal(timerSpread({ kind: 'graft', key: 'k' }, 150), 0);
+    assert.equal(timerSpread({ kind: 'tick' }, -5), 0);
+  }
 });

@@ -12,6 +12,7 @@ import { PeerExchange } from '../discovery/peer-exchange.js';
 import { SelfAddresses } from '../discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { DisconnectReason, MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
+import { NODE_OVERLAY_CORE, peersToPing } from './overlay-pacing.js';
 import { OVERLAY_FEATURE, OverlayDriver, overlayTestHooks } from './overlay-driver.js';
 import type { NodeOverlayStats } from './overlay-driver.js';
 import { collectNodeMetrics, NodeMetrics, type CollectedNode } from '../metrics/node-metrics.js';
@@ -215,24 +216,12 @@ export class Mesh {
     this.#timers.push(discovery, maintenance);
   }
 
-  /**
-   * The heartbeat round. With the overlay, a peer heard from within the last period is neither
-   * pinged nor at risk of the timeout: a link that carries broadcasts needs no PING, and the one
-   * end that does not hear its neighbour for a period pings it (the other end hears that PING),
-   * so an idle link costs one PING and PONG per period instead of two of each. Its RTT is then
-   * the one of the last PONG. Without the overlay every peer is pinged, as the original does.
-   */
+  /** The heartbeat round; with the overlay, only of peers not heard from lately (overlay-pacing.ts). */
   #maintain(): void {
     const now = Date.now();
+    const { maintenanceIntervalMs: period, peerTimeoutMs, overlay } = this.#options;
     const peers = this.#peers().values();
-    if (!this.#options.overlay) return this.#heartbeat.tick(peers, now);
-    const { maintenanceIntervalMs: period, peerTimeoutMs } = this.#options;
-    // Skipped only while even two more silent periods stay within the timeout (the next round
-    // pings, the one after that judges), so a short peerTimeoutMs keeps every ping.
-    const quietSince = now - Math.min(period, peerTimeoutMs - 2 * period);
-    const quiet: Peer[] = [];
-    for (const peer of peers) if (peer.lastSeen <= quietSince) quiet.push(peer);
-    this.#heartbeat.tick(quiet, now);
+    this.#heartbeat.tick(overlay ? peersToPing(peers, now, period, peerTimeoutMs) : peers, now);
   }
 
   /** Dials `address` under the node's dial policy (see {@link Mesh.#dial}). */
@@ -698,19 +687,6 @@ function speaksOverlay(peer: Peer): boolean {
 
 /** Connections allowed beyond maxPeers with the overlay on (see {@link Mesh.#setId}). */
 const OVERLAY_CONNECTION_SLACK = 4;
-
-/**
- * Overlay core options of a real node that differ from the core's (simulator) defaults.
- *
- * `ihaveIntervalMs` 200 instead of 50: every node announces every broadcast to its other
- * neighbours in batched IHAVEs, and at a few broadcasts per second a 50 ms batch holds one
- * message, so the IHAVE frames (a TLS record, a write and a read each) outnumbered the payloads
- * ~2 to 1 (overlay-cpu probe, 20/s: 4.5 IHAVE frames per delivery, 1.7 at 200 ms; ~10 % of the
- * CPU per delivery). IHAVEs only repair: over TCP a payload is lost only with its connection,
- * so what waits longer is the repair after a broken link (graft after 200 ms + graftTimeoutMs
- * instead of 50 ms + it), not a delivery along the tree. Test hooks may override it.
- */
-const NODE_OVERLAY_CORE = { ihaveIntervalMs: 200 } as const;
 
 /**
  * A session becomes a peer when the table admits it: the same object, with liveness added, so

@@ -18,6 +18,7 @@ import {
 import type { OverlayAction, OverlayMessage, OverlayOptions, OverlayTimer } from '../overlay/index.js';
 import { deliveryMessage } from './overlay-delivery.js';
 import { GossipFramer } from './gossip-framer.js';
+import { timerSpread } from './overlay-pacing.js';
 import { OverlayGuard, type NodeOverlayStats } from './overlay-guard.js';
 import { signBroadcast, verifyBroadcast } from './overlay-signature.js';
 import type { OverlayTestHook } from './overlay-test-hook.js';
@@ -396,7 +397,7 @@ export class OverlayDriver {
         if (this.#closed) return;
         this.#perform((out) => this.#overlay.handle({ type: 'timer', timer }, Math.max(at, now()), out));
       },
-      Math.max(0, at - now()) + spread(timer, at - now()),
+      Math.max(0, at - now()) + timerSpread(timer, at - now()),
     );
     handle.unref();
     this.#timers.add(handle);
@@ -422,17 +423,4 @@ export class OverlayDriver {
 
 function now(): number {
   return performance.now();
-}
-
-/**
- * Extra delay for the periodic timers, random each time: a tick up to 20 %, an IHAVE batch up to
- * 25 % later. The nodes of one process hear a broadcast within a few ms of each other and arm
- * their IHAVE timers together, and a blocked event loop lets every tick due meanwhile fire in one
- * batch and re-arm for the same moment: without a spread, 25 nodes' timers run back to back and
- * hold the loop. Only later, never earlier: the core's clock must not run backwards.
- */
-function spread(timer: OverlayTimer, delay: number): number {
-  if (timer.kind === 'tick') return Math.random() * 0.2 * Math.max(0, delay);
-  if (timer.kind === 'ihave') return Math.random() * 0.25 * Math.max(0, delay);
-  return 0;
 }
