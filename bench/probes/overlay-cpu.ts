@@ -5,7 +5,7 @@
  * time: meaningful on a busy machine.
  *
  *   node --import tsx bench/probes/overlay-cpu.ts [--nodes 40] [--max-peers 8] [--idle-s 6]
- *        [--settle-s 10] [--messages 400] [--rate 100] [--seed 1]
+ *        [--settle-s 10] [--messages 400] [--rate 100] [--seed 1] [--core '{"ihaveIntervalMs":100}']
  *   MESHWIRE_BENCH_SRC=/tmp/a/dist ... (A/B against a compiled tree: `tsc -p tsconfig.build.json
  *   --outDir /tmp/a/dist` in another checkout; interleave A and B runs)
  *   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/probes/overlay-cpu.ts
@@ -27,6 +27,9 @@ const srcUrl = process.env.MESHWIRE_BENCH_SRC
   ? pathToFileURL(path.resolve(process.env.MESHWIRE_BENCH_SRC) + path.sep).href
   : new URL('../../src/', import.meta.url).href;
 const { P2PNode } = (await import(new URL('index.js', srcUrl).href)) as typeof import('../../src/index.js');
+const { setOverlayTestHook, Connection } = (await import(
+  new URL('internal.js', srcUrl).href
+)) as typeof import('../../src/internal.js');
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
@@ -57,6 +60,62 @@ async function profile<T>(phase: string, body: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** `--core '{"ihaveIntervalMs":100}'`: overlay core options for every node (an experiment's knob). */
+const coreAt = process.argv.indexOf('--core');
+const core = coreAt >= 0 ? (JSON.parse(process.argv[coreAt + 1]!) as Record<string, unknown>) : undefined;
+
+/**
+ * Frames written, by type (overlay frames by message: `gossip`, `ihave`, ...), counted by wrapping
+ * `Connection.writeEncoded` of the tree under test: which frames a delivery costs.
+ */
+/** Native frame type codes (PROTOCOL.md), written here so that any tree under test can be counted. */
+const FRAME_NAMES = [
+  '',
+  'hello',
+  'reject',
+  'ping',
+  'pong',
+  'request-peers',
+  'peers',
+  'chat',
+  'bytes',
+  'auth',
+  'goodbye',
+  'pake',
+  'overlay',
+];
+const OVERLAY_NAMES: Record<number, string> = {
+  0x01: 'join',
+  0x02: 'forward-join',
+  0x03: 'neighbor',
+  0x04: 'disconnect',
+  0x05: 'shuffle',
+  0x06: 'shuffle-reply',
+  0x10: 'gossip',
+  0x11: 'ihave',
+  0x12: 'graft',
+  0x13: 'prune',
+};
+const frames = new Map<string, number>();
+const writeEncoded = Connection.prototype.writeEncoded;
+Connection.prototype.writeEncoded = function (this: InstanceType<typeof Connection>, buffers, control) {
+  // Every write, encoded or not, passes here with the frame's header first (u32 length, u8 type).
+  const head = buffers[0]!;
+  const type = FRAME_NAMES[head[4]!] ?? 'unknown';
+  const name = type === 'overlay' ? (OVERLAY_NAMES[head[5]!] ?? 'overlay?') : type;
+  frames.set(name, (frames.get(name) ?? 0) + 1);
+  return writeEncoded.call(this, buffers, control);
+};
+/** Frames per `per` since `since` (a copy of `frames` taken then), largest first. */
+function framesSince(since: Map<string, number>, per: number): Record<string, number> {
+  return Object.fromEntries(
+    [...frames]
+      .map(([k, v]) => [k, +((v - (since.get(k) ?? 0)) / per).toFixed(3)] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
+
 /** mulberry32: the same joins and senders for A and B. */
 const random = mulberry32(arg('--seed', 1));
 
@@ -81,6 +140,7 @@ let reports = 0;
 let connected = 0;
 for (let g = 0; g < N; g++) {
   const n = new P2PNode({ host: '127.0.0.1', port: 0, overlay: true, maxPeers: MAX_PEERS, name: `o${g}` });
+  if (core) setOverlayTestHook(n, { core });
   delivered.push(0);
   n.on('bytes', () => delivered[g]!++);
   n.on('error', () => errors++);
@@ -104,6 +164,7 @@ await sleep(SETTLE_S * 1000);
 
 // Idle: no traffic, only the overlay's maintenance (ticks, shuffles, re-join probes, sweeps).
 const connectedAtIdle = connected;
+const framesAtIdle = new Map(frames);
 const idleAt = process.cpuUsage();
 const idleWall = performance.now();
 await profile('idle', () => sleep(IDLE_S * 1000));
@@ -111,10 +172,12 @@ const idleCpu = cpuMs(process.cpuUsage(idleAt));
 const idleWallS = (performance.now() - idleWall) / 1000;
 const idlePerNodeS = idleCpu / idleWallS / N;
 const idleConnectionsPerNodeS = (connected - connectedAtIdle) / 2 / idleWallS / N;
+const idleFramesPerNodeS = framesSince(framesAtIdle, idleWallS * N);
 
 // Load: broadcasts from random nodes at RATE/s.
 const before = delivered.reduce((a, b) => a + b, 0);
 const relayedBefore = nodes.reduce((a, n) => a + n.overlayStats()!.relayed, 0);
+const framesAtLoad = new Map(frames);
 const loadAt = process.cpuUsage();
 const loadWall = performance.now();
 const payload = new Uint8Array(16);
@@ -155,6 +218,10 @@ console.log(
     cpuMsPerDeliveryNet: +((loadCpu - idlePerNodeS * N * loadWallS) / got).toFixed(4),
     /** Payload copies relayed (sent by nodes other than the sender) per delivery, load phase. */
     relayedPerDelivery: +((stats.reduce((a, s) => a + s.relayed, 0) - relayedBefore) / got).toFixed(3),
+    /** Frames written per delivery in the load phase, by type (background ones included). */
+    framesPerDelivery: framesSince(framesAtLoad, got),
+    idleFramesPerNodeS,
+    core: core ?? null,
     reports,
     errors,
   }),

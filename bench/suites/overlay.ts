@@ -18,8 +18,12 @@ import { percentile, summarize } from '../lib/stats.js';
 import { mulberry32 } from '../../test/helpers/random.js';
 
 const MAX_PEERS = 8;
-/** Two cores here: 4 processes keep both busy, and 3 of 4 links cross a process boundary. */
-const PROCESSES = 4;
+/**
+ * Two cores here: 4 processes keep both busy, and 3 of 4 links cross a process boundary.
+ * `MESHWIRE_BENCH_OVERLAY_PROCESSES` (2..16) changes it, to see how much of the latency is the
+ * scheduler's time slicing of more runnable processes than cores (bench/README.md).
+ */
+const PROCESSES = envNumber('MESHWIRE_BENCH_OVERLAY_PROCESSES', 4, 2, 16);
 /** Broadcasts per second, network-wide (`MESHWIRE_BENCH_OVERLAY_RATE` overrides it, 1..1000). */
 const RATE_PER_S = envNumber('MESHWIRE_BENCH_OVERLAY_RATE', 100, 1, 1000);
 /** Broadcasts (`MESHWIRE_BENCH_OVERLAY_COUNT` overrides the full / quick default, 1..100000). */

@@ -57,6 +57,23 @@ const OVERLAY_GOSSIP = 0x10;
 /** Room for a gossip's header (IDs, signature) on top of a `maxBytesPerMessage` payload (O1). */
 export const OVERLAY_GOSSIP_OVERHEAD = 512;
 
+/**
+ * A whole native overlay frame (header and `body`) in one buffer, for a body that is written to
+ * several peers as it is (a broadcast payload relayed to every eager neighbour): framed once, not
+ * once per peer by each connection's encoder. The caller bounds the body (the encoder's O1 limits);
+ * this checks only that the length fits the header.
+ */
+export function encodeOverlayFrame(body: Uint8Array): Buffer {
+  if (body.length === 0 || body.length >= 0xffffffff) {
+    throw new CodecError('ERR_FRAME_TOO_LARGE', `overlay frame body of ${body.length} bytes`);
+  }
+  const buf = Buffer.allocUnsafe(NATIVE_HEADER_BYTES + body.length);
+  buf.writeUInt32BE(body.length + 1, 0);
+  buf[4] = T_OVERLAY;
+  buf.set(body, NATIVE_HEADER_BYTES);
+  return buf;
+}
+
 /** Indexed by type code; `undefined` marks a code this version does not know (rule 7). */
 const TYPE_NAMES: readonly (FrameType | undefined)[] = [
   undefined,
@@ -326,8 +343,14 @@ function decodeBody(
           `overlay frame body of ${end - start} bytes exceeds ${maxLine}`,
         );
       }
-      // Copied: the overlay may cache a payload, which must not pin a whole socket chunk.
-      return { type: 'overlay', body: Buffer.from(buf.subarray(start, end)) };
+      // A gossip is copied: the overlay caches its payload, which must not pin a whole socket
+      // chunk. Every other overlay message decodes into strings and numbers at once (the node
+      // decodes as the frame arrives), so a view does: most overlay frames are IHAVEs.
+      return {
+        type: 'overlay',
+        body:
+          buf[start] === OVERLAY_GOSSIP ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end),
+      };
     case T_GOODBYE: {
       const r = new BodyReader(buf, start, end);
       const reason = r.string(MAX_GOODBYE_REASON_BYTES, 'goodbye reason');

@@ -12,6 +12,7 @@ import { PeerExchange } from '../discovery/peer-exchange.js';
 import { SelfAddresses } from '../discovery/self-addresses.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { DisconnectReason, MeshMessage, PeerRef, SendReport, WithoutTime } from '../messages.js';
+import { NODE_OVERLAY_CORE, peersToPing } from './overlay-pacing.js';
 import { OVERLAY_FEATURE, OverlayDriver, overlayTestHooks } from './overlay-driver.js';
 import type { NodeOverlayStats } from './overlay-driver.js';
 import { collectNodeMetrics, NodeMetrics, type CollectedNode } from '../metrics/node-metrics.js';
@@ -209,13 +210,18 @@ export class Mesh {
   startTimers(): void {
     if (this.#timers.length > 0 || this.#closed) return;
     const discovery = setInterval(() => this.discover(), this.#options.discoveryIntervalMs);
-    const maintenance = setInterval(
-      () => this.#heartbeat.tick(this.#peers().values(), Date.now()),
-      this.#options.maintenanceIntervalMs,
-    );
+    const maintenance = setInterval(() => this.#maintain(), this.#options.maintenanceIntervalMs);
     discovery.unref();
     maintenance.unref();
     this.#timers.push(discovery, maintenance);
+  }
+
+  /** The heartbeat round; with the overlay, only of peers not heard from lately (overlay-pacing.ts). */
+  #maintain(): void {
+    const now = Date.now();
+    const { maintenanceIntervalMs: period, peerTimeoutMs, overlay } = this.#options;
+    const peers = this.#peers().values();
+    this.#heartbeat.tick(overlay ? peersToPing(peers, now, period, peerTimeoutMs) : peers, now);
   }
 
   /** Dials `address` under the node's dial policy (see {@link Mesh.#dial}). */
@@ -420,6 +426,7 @@ export class Mesh {
         signer,
         maxPeers: this.#options.maxPeers,
         maxPayloadBytes: this.#options.maxBytesPerMessage,
+        core: NODE_OVERLAY_CORE,
         testHook: overlayTestHooks.get(this.#options),
       },
     );

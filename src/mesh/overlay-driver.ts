@@ -6,6 +6,7 @@
  * of them.
  */
 import { performance } from 'node:perf_hooks';
+import { NATIVE_HEADER_BYTES } from '../codec/native.js';
 import { MeshwireError, toMeshwireError } from '../errors.js';
 import type { MeshMessage, SendReport, WithoutTime } from '../messages.js';
 import {
@@ -16,6 +17,8 @@ import {
 } from '../overlay/index.js';
 import type { OverlayAction, OverlayMessage, OverlayOptions, OverlayTimer } from '../overlay/index.js';
 import { deliveryMessage } from './overlay-delivery.js';
+import { GossipFramer } from './gossip-framer.js';
+import { timerSpread } from './overlay-pacing.js';
 import { OverlayGuard, type NodeOverlayStats } from './overlay-guard.js';
 import { signBroadcast, verifyBroadcast } from './overlay-signature.js';
 import type { OverlayTestHook } from './overlay-test-hook.js';
@@ -81,8 +84,7 @@ export class OverlayDriver {
   /** Peers the core asked to disconnect while their dial was in flight. */
   readonly #closeAfterFlush = new Set<string>();
   #sweep: NodeJS.Timeout | undefined;
-  #lastGossip: OverlayMessage | undefined;
-  #lastBody: Uint8Array | undefined;
+  readonly #framer = new GossipFramer();
   #closed = false;
   readonly #hook: OverlayTestHook | undefined;
   readonly #guard = new OverlayGuard();
@@ -171,7 +173,13 @@ export class OverlayDriver {
     if ((message.type === 'join' || message.type === 'neighbor') && peer.advertised) {
       message = { ...message, address: peer.address };
     }
-    this.#perform((out) => this.#overlay.handle({ type: 'message', from: peer.id, message }, now(), out));
+    // A payload's relays reuse its received bytes (a tampering test hook sees fresh encodings).
+    if (message.type === 'gossip' && !this.#hook) this.#framer.received(message, body);
+    try {
+      this.#perform((out) => this.#overlay.handle({ type: 'message', from: peer.id, message }, now(), out));
+    } finally {
+      this.#framer.done();
+    }
   }
 
   /** Broadcasts through the overlay; the report names the neighbours that got the payload. */
@@ -324,17 +332,16 @@ export class OverlayDriver {
       message = altered;
     }
     if (message.type === 'gossip' && message.sender !== this.#selfId) this.#guard.relayed++;
-    // The core relays one (immutable) gossip object to several neighbours in a row: encode it once.
-    let body: Uint8Array;
-    if (message.type !== 'gossip') body = encodeOverlayMessage(message);
-    else {
-      if (message !== this.#lastGossip) {
-        this.#lastGossip = message;
-        this.#lastBody = encodeOverlayMessage(message);
-      }
-      body = this.#lastBody!;
-    }
     const peer = this.#host.peer(to);
+    if (message.type === 'gossip' && peer) {
+      // The core relays one (immutable) gossip object to several neighbours in a row: framed once.
+      this.#writeFrame(peer, this.#framer.frame(message));
+      return;
+    }
+    const body =
+      message.type === 'gossip'
+        ? this.#framer.frame(message).subarray(NATIVE_HEADER_BYTES)
+        : encodeOverlayMessage(message);
     if (peer) {
       this.#write(peer, body);
       return;
@@ -373,6 +380,15 @@ export class OverlayDriver {
     }
   }
 
+  /** A whole gossip frame (payloads obey the queue limit: no control slack). */
+  #writeFrame(peer: Peer, frame: Buffer): void {
+    try {
+      peer.connection.writeEncoded([frame]);
+    } catch (err) {
+      this.#host.dropPeer(peer, toMeshwireError(err), false);
+    }
+  }
+
   #timer(at: number, timer: OverlayTimer): void {
     if (this.#closed) return;
     const handle = setTimeout(
@@ -381,7 +397,7 @@ export class OverlayDriver {
         if (this.#closed) return;
         this.#perform((out) => this.#overlay.handle({ type: 'timer', timer }, Math.max(at, now()), out));
       },
-      Math.max(0, at - now()),
+      Math.max(0, at - now()) + timerSpread(timer, at - now()),
     );
     handle.unref();
     this.#timers.add(handle);
