@@ -16,16 +16,11 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { optionReader } from './probe-args.mjs';
 /* global performance, Buffer, setTimeout, clearTimeout, PerformanceObserver */
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const at = args.indexOf(name);
-  if (at < 0) return fallback;
-  const value = args[at + 1];
-  args.splice(at, 2);
-  return value;
-};
+const opt = optionReader(args);
 const mode = opt('--mode', 'secure');
 const size = Number(opt('--size', '65536'));
 const total = Number(opt('--mib', '256')) * 1024 * 1024;

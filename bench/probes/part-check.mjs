@@ -16,16 +16,11 @@ import { open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { optionReader } from './probe-args.mjs';
 /* global performance, Buffer */
 
 const args = process.argv.slice(2);
-const opt = (name, fallback) => {
-  const at = args.indexOf(name);
-  if (at < 0) return fallback;
-  const value = args[at + 1];
-  args.splice(at, 2);
-  return value;
-};
+const opt = optionReader(args);
 const mib = Number(opt('--mib', '512'));
 const doneFrac = Number(opt('--done', '0.5'));
 const claimedFrac = Number(opt('--claimed', '0.45'));
