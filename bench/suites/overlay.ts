@@ -3,7 +3,7 @@
  * over 4 worker processes (bench/workers/overlay.ts) and every link a TLS connection on loopback.
  *
  * - Broadcast: 100 nodes (quick: 40), `maxPeers: 8`; 1,000 broadcasts (quick: 200) from
- *   random nodes, paced at 100/s on a schedule shared by all processes. Every receiver checks
+ *   random nodes, paced at 20/s and then at 100/s on a schedule shared by all processes. Every receiver checks
  *   each sender's numbers arrive exactly once and in order; latency from the send time in the
  *   payload (one clock for all processes: `performance.timeOrigin + performance.now()`);
  *   event-loop delay p99 per process (`monitorEventLoopDelay`); CPU per process.
@@ -24,8 +24,13 @@ const MAX_PEERS = 8;
  * scheduler's time slicing of more runnable processes than cores (bench/README.md).
  */
 const PROCESSES = envNumber('MESHWIRE_BENCH_OVERLAY_PROCESSES', 4, 2, 16);
-/** Broadcasts per second, network-wide (`MESHWIRE_BENCH_OVERLAY_RATE` overrides it, 1..1000). */
-const RATE_PER_S = envNumber('MESHWIRE_BENCH_OVERLAY_RATE', 100, 1, 1000);
+/**
+ * Broadcasts per second, network-wide: one broadcast phase per rate on the same network, so the
+ * curve from an unloaded overlay to a CPU-bound one comes from one run (a latency target means
+ * something only below saturation). `MESHWIRE_BENCH_OVERLAY_RATE` overrides it with a comma
+ * list (each 1..1000).
+ */
+const RATES = envRates('MESHWIRE_BENCH_OVERLAY_RATE', [20, 100]);
 /** Broadcasts (`MESHWIRE_BENCH_OVERLAY_COUNT` overrides the full / quick default, 1..100000). */
 const COUNT = envNumber('MESHWIRE_BENCH_OVERLAY_COUNT', 0, 1, 100_000);
 /** After the last send, wait for the deliveries until none came for STALL_MS, at most MAX_WAIT_MS. */
@@ -33,6 +38,17 @@ const STALL_MS = 5000;
 const MAX_WAIT_MS = 60_000;
 /** Idle window measured before the broadcasts: the overlay's background CPU. */
 const IDLE_MS = 3000;
+
+function envRates(name: string, fallback: number[]): number[] {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  return text.split(',').map((part, i) => {
+    const value = Number(part.trim());
+    if (!Number.isInteger(value) || value < 1 || value > 1000)
+      throw new Error(`${name}: rate ${i + 1} must be an integer in 1..1000`);
+    return value;
+  });
+}
 
 function envNumber(name: string, fallback: number, min: number, max: number): number {
   const text = process.env[name];
@@ -126,7 +142,7 @@ function formationRow(n: number, f: Formation | null, error: string | undefined,
 }
 
 /** 1,000 paced broadcasts from random nodes; returns the rows (or throws). */
-async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): Promise<Row[]> {
+async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number, rate: number): Promise<Row[]> {
   // A process with no nodes, measuring only its own event-loop delay: what the machine's
   // scheduling alone costs a Node process during the same seconds (the same-run baseline).
   // Optional: on a starved machine even an empty tsx process can take more than 30 s to start.
@@ -141,7 +157,7 @@ async function broadcastRun(ctx: Context, net: OverlayNetwork, count: number): P
     return undefined;
   });
   try {
-    return await measured(ctx, net, count, reference);
+    return await measured(ctx, net, count, rate, reference);
   } finally {
     await reference?.close();
   }
@@ -151,6 +167,7 @@ async function measured(
   ctx: Context,
   net: OverlayNetwork,
   count: number,
+  rate: number,
   reference: Child | undefined,
 ): Promise<Row[]> {
   const n = net.plan.nodes;
@@ -162,7 +179,7 @@ async function measured(
   const items: [number, number][][] = net.children.map(() => []);
   senders.forEach((g, i) => {
     const [p, local] = net.where[g]!;
-    items[p]!.push([(i * 1000) / RATE_PER_S, local]);
+    items[p]!.push([(i * 1000) / rate, local]);
   });
   // Background CPU of the formed, idle overlay (timers, shuffles, refills), over a fixed window.
   const idle0 = await Promise.all(net.children.map((c) => c.call<number>('cpu')));
@@ -173,8 +190,8 @@ async function measured(
   const idleMsPerNodeS = (idleS.reduce((a, b) => a + b, 0) * 1000) / (IDLE_MS / 1000) / n;
   await Promise.all([...net.children, ...(reference ? [reference] : [])].map((c) => c.call('arm')));
   const startAt = clock() + 500;
-  const durationMs = (count * 1000) / RATE_PER_S;
-  ctx.log(`  overlay: ${count} broadcasts from random nodes at ${RATE_PER_S}/s (${durationMs / 1000} s)`);
+  const durationMs = (count * 1000) / rate;
+  ctx.log(`  overlay: ${count} broadcasts from random nodes at ${rate}/s (${durationMs / 1000} s)`);
   const sends = await Promise.all(
     net.children.map((c, p) =>
       c.call<{ sent: number; failed: number; late: number }>(
@@ -226,7 +243,7 @@ async function measured(
     processes: PROCESSES,
     maxPeers: MAX_PEERS,
     broadcasts: count,
-    ratePerS: RATE_PER_S,
+    ratePerS: rate,
   };
   ctx.log(
     `    delivered ${delivered}/${expectedTotal}, duplicates ${duplicates}, out of order ${skipped}, wrong ${wrong}; ` +
@@ -236,7 +253,7 @@ async function measured(
   const rows: Row[] = [
     {
       bench: 'overlay',
-      name: `overlay ${n} nodes: ${count} broadcasts, deliveries`,
+      name: `overlay ${n} nodes at ${rate}/s: ${count} broadcasts, deliveries`,
       mode: 'secure',
       unit: 'deliveries',
       value: summarize([delivered]),
@@ -268,7 +285,7 @@ async function measured(
     },
     {
       bench: 'overlay',
-      name: `overlay ${n} nodes: delivery latency p50`,
+      name: `overlay ${n} nodes at ${rate}/s: delivery latency p50`,
       mode: 'secure',
       unit: 'ms',
       value: summarize([p50]),
@@ -281,7 +298,7 @@ async function measured(
     },
     {
       bench: 'overlay',
-      name: `overlay ${n} nodes: delivery latency p99`,
+      name: `overlay ${n} nodes at ${rate}/s: delivery latency p99`,
       mode: 'secure',
       unit: 'ms',
       value: summarize([p99]),
@@ -290,7 +307,7 @@ async function measured(
     },
     {
       bench: 'overlay',
-      name: `overlay ${n} nodes: event-loop delay p99, worst process`,
+      name: `overlay ${n} nodes at ${rate}/s: event-loop delay p99, worst process`,
       mode: 'secure',
       unit: 'ms',
       value: summarize([Math.max(...lagP99)]),
@@ -316,7 +333,7 @@ async function measured(
         cpuSPerProcess: cpu.map((x) => x.toFixed(2)).join(' '),
         cpuUsPerDelivery: (cpu.reduce((a, b) => a + b, 0) * 1e6) / expectedTotal,
         idleCpuMsPerNodePerS: idleMsPerNodeS,
-        cpuCoresNeeded: (cpu.reduce((a, b) => a + b, 0) / expectedTotal) * RATE_PER_S * (n - 1),
+        cpuCoresNeeded: (cpu.reduce((a, b) => a + b, 0) / expectedTotal) * rate * (n - 1),
         rssMiBPerProcess: results.map((r) => r.rssMiB.toFixed(0)).join(' '),
       },
     },
@@ -372,7 +389,7 @@ export async function overlay(ctx: Context): Promise<Row[]> {
         smallTimeout,
         async (net, f) => {
           formations.push(formationRow(small, f, undefined, smallTimeout));
-          rows.push(...(await broadcastRun(ctx, net, count)));
+          for (const rate of RATES) rows.push(...(await broadcastRun(ctx, net, count, rate)));
         },
       );
     } catch (err) {
@@ -381,7 +398,7 @@ export async function overlay(ctx: Context): Promise<Row[]> {
       if (formations.length === 0) formations.push(formationRow(small, null, message, smallTimeout));
       rows.push({
         bench: 'overlay',
-        name: `overlay ${small} nodes: ${count} broadcasts, deliveries`,
+        name: `overlay ${small} nodes at ${RATES.join(', ')}/s: ${count} broadcasts, deliveries`,
         mode: 'secure',
         unit: 'deliveries',
         value: null,

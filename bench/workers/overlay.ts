@@ -242,6 +242,8 @@ serve(
       }),
     /** Resets the counters and starts measuring loop delay and CPU. */
     arm: () => {
+      // Each phase numbers its broadcasts from 1 again, so the receivers' order check starts anew.
+      sendSeq.fill(0);
       for (let i = 0; i < tallies.length; i++) tallies[i] = freshTally();
       latencies = [];
       reports.clear();
