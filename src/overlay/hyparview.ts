@@ -454,7 +454,9 @@ export class HyParView {
       this.#send(prev, msg, out);
       return true;
     }
-    if (route.origin.id === this.#o.self.id || route.origin.address === '') return true;
+    // A walk that came back through its origin: the reply is ours, whichever hop is gone.
+    if (route.origin.id === this.#o.self.id) return false;
+    if (route.origin.address === '') return true;
     this.#send(route.origin, msg, out);
     if (!this.active.has(route.origin.id) && !this.#pending.has(route.origin.id)) {
       out.push({ type: 'disconnect', peer: route.origin.id });
