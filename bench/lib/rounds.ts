@@ -5,6 +5,7 @@
  * hits neighbouring measurements alike, and ratios can be taken per round.
  */
 import { openPair, setupLabel, type Context, type Pair, type Setup } from './context.js';
+import { errorLine } from './error-line.js';
 
 /** One configuration of an interleaved suite. */
 export interface Config<T> {
@@ -33,7 +34,7 @@ export async function rounds<T>(
   const outcomes = new Map<string, Outcome<T>>();
   const pairs = new Map<string, Pair>();
   const fail = async (config: Config<T>, err: unknown): Promise<void> => {
-    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const message = errorLine(err);
     outcomes.get(config.key)!.error = message;
     ctx.log(`    ${config.key} FAILED: ${message}`);
     await pairs.get(config.key)?.close();

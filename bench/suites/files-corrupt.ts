@@ -11,6 +11,7 @@ import { cpuNow, cpuSince, spawnNode, type NodeProcess } from '../lib/file-peers
 import { corruptCopy, sha256File } from '../lib/files-data.js';
 import type { FetchResult } from '../workers/file-commands.js';
 import type { FileSet } from './files-rates.js';
+import { errorLine } from '../lib/error-line.js';
 
 const MiB = 1024 * 1024;
 const CORRUPT_FRACTION = 0.01;
@@ -112,7 +113,7 @@ export async function fileCorrupt(ctx: Context, set: FileSet, expectedSha: strin
         `drops: ${badDrops.length} of it (${badDrops[0]?.code ?? 'none'}), ${otherDrops.length} of the good sources`,
     };
   } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const message = errorLine(err);
     return {
       bench: 'files',
       name,

@@ -12,6 +12,7 @@ import { dialAll, spawnNode, type NodeProcess } from '../lib/file-peers.js';
 import { sha256File } from '../lib/files-data.js';
 import type { FetchResult } from '../workers/file-commands.js';
 import type { FileSet } from './files-rates.js';
+import { errorLine } from '../lib/error-line.js';
 
 const MiB = 1024 * 1024;
 const KILLS = 10;
@@ -128,7 +129,7 @@ export async function fileResume(
         `${kills} x (${window} + 1) x ${pieceLength / 1024} KiB = ${bound / MiB} MiB; SHA-256 ${shaOk ? 'matches' : 'DIFFERS'}; ${midTransfer} of ${kills} kills mid-transfer`,
     };
   } catch (err) {
-    const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+    const message = errorLine(err);
     return { bench: 'files', name, mode: 'secure', unit: 's', value: null, note: `failed: ${message}` };
   } finally {
     await rx?.child.close();

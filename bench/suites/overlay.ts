@@ -16,6 +16,7 @@ import type { Context, Row } from '../lib/context.js';
 import { clock, type Formation, OverlayNetwork, type NetworkPlan } from '../lib/overlay-net.js';
 import { percentile, summarize } from '../lib/stats.js';
 import { mulberry32 } from '../../test/helpers/random.js';
+import { errorLine } from '../lib/error-line.js';
 
 const MAX_PEERS = 8;
 /**
@@ -393,7 +394,7 @@ export async function overlay(ctx: Context): Promise<Row[]> {
         },
       );
     } catch (err) {
-      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      const message = errorLine(err);
       ctx.log(`    FAILED: ${message}`);
       if (formations.length === 0) formations.push(formationRow(small, null, message, smallTimeout));
       rows.push({
@@ -420,7 +421,7 @@ export async function overlay(ctx: Context): Promise<Row[]> {
         },
       );
     } catch (err) {
-      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err);
+      const message = errorLine(err);
       ctx.log(`    FAILED: ${message}`);
       formations.push(formationRow(large, null, message, largeTimeout));
     }

@@ -17,6 +17,7 @@ import { withChildren } from '../lib/child.js';
 import { type Context, type Pair, type Row, type Setup } from '../lib/context.js';
 import { rounds, type Config } from '../lib/rounds.js';
 import { median, percentile, summarize } from '../lib/stats.js';
+import { errorLine } from '../lib/error-line.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -201,7 +202,7 @@ export async function peers(ctx: Context): Promise<Row[]> {
     try {
       setupResults.set(key, await setups(ctx, key, setup, connections));
     } catch (err) {
-      setupResults.set(key, err instanceof Error ? err.message.split('\n')[0]! : String(err));
+      setupResults.set(key, errorLine(err));
     }
   }
   const medianOf = (key: string) => {
