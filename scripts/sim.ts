@@ -1,7 +1,7 @@
 /**
  * `npm run sim -- --nodes N --messages M [--kill F] [--latency a-b] [--loss p] [--seed S]
  * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS] [--senders K] [--cache N]
- * [--seed-trees]`
+ * [--seed-trees] [--ihave-interval MS]`
  *
  * Runs the overlay simulator and prints one JSON object per line; the last line of each run is
  * its result. `--protocol all` runs plumtree, flood and direct with the same seed, one after the
@@ -52,6 +52,7 @@ const { values } = parseArgs({
     settle: { type: 'string' },
     senders: { type: 'string' },
     cache: { type: 'string' },
+    'ihave-interval': { type: 'string' },
     'seed-trees': { type: 'boolean' },
   },
   strict: true,
@@ -67,6 +68,10 @@ const intervalMs = num('interval', values.interval, 10, 0.001, 60_000);
 const senders = Math.floor(num('senders', values.senders, Math.min(nodes, 100), 1, nodes));
 const cache =
   values.cache === undefined ? undefined : Math.floor(num('cache', values.cache, 1024, 1, 1_000_000));
+const ihaveMs =
+  values['ihave-interval'] === undefined
+    ? undefined
+    : num('ihave-interval', values['ihave-interval'], 50, 1, 60_000);
 const settleMs = num('settle', values.settle, 5000, 0, 600_000);
 let latency: [number, number] = [5, 30];
 if (values.latency !== undefined) {
@@ -101,6 +106,7 @@ for (const p of protocols) {
       maxPeers,
       seedTrees: values['seed-trees'] === true,
       ...(cache === undefined ? {} : { maxCachedMessages: cache }),
+      ...(ihaveMs === undefined ? {} : { ihaveIntervalMs: ihaveMs }),
     },
     progress: (record) => process.stdout.write(`${JSON.stringify({ protocol: p, ...record })}\n`),
   });
