@@ -99,6 +99,15 @@ export interface OverlayOptions {
    * frames (IHAVEs are batched) and takes 10 % silent loss from 0.9995 to 1.0. @default true
    */
   announceToEager?: boolean;
+  /**
+   * Each node announces a message (IHAVE) to at most this many of its lazy neighbours for that
+   * message's sender, picked at random per message (the paper's Plumtree announces to every lazy
+   * neighbour). A node then hears of each message from about this many neighbours instead of
+   * all of them: enough to repair a broken tree link, for a third of the IHAVE entries at
+   * `maxPeers` 10 (README "Simulation"). Re-announcements of a quiet sender's newest message and
+   * the announcement to a new neighbour still go to every neighbour. @default 3
+   */
+  lazyFanout?: number;
   /** Broadcast mode; `flood` and `direct` are baselines for the simulator. @default 'plumtree' */
   mode?: BroadcastMode;
   /**
@@ -227,6 +236,7 @@ export function resolveOverlayOptions(o: OverlayOptions): ResolvedOverlayOptions
     peerRate: rate('peerRate', o.peerRate ?? { perSecond: 5000, burst: 10_000 }),
     originRate: rate('originRate', o.originRate ?? { perSecond: 200, burst: 1000 }),
     announceToEager: o.announceToEager ?? true,
+    lazyFanout: count('lazyFanout', o.lazyFanout ?? 3, 0),
     mode,
     seedTrees: o.seedTrees ?? false,
   };
