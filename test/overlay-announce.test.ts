@@ -22,7 +22,7 @@ function core(options: Partial<OverlayOptions> = {}): Plumtree {
     ...options,
   });
   const ids = new Set(PEERS.map((p) => p.id));
-  return new Plumtree(o, { isNeighbor: (id) => ids.has(id), neighbors: () => PEERS });
+  return new Plumtree(o, { isNeighbor: (id) => ids.has(id), neighborIds: () => PEERS.map((p) => p.id) });
 }
 
 function gossip(sender: string, seq: number): GossipMessage {

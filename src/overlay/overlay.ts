@@ -36,12 +36,15 @@ export class Overlay {
   readonly membership: HyParView;
   readonly broadcaster: Plumtree;
   #started = false;
+  /** `options.self.id`, kept here: every frame is checked against it (one object fewer to read). */
+  readonly #selfId: PeerId;
 
   constructor(options: OverlayOptions) {
     this.options = resolveOverlayOptions(options);
+    this.#selfId = this.options.self.id;
     this.broadcaster = new Plumtree(this.options, {
       isNeighbor: (id) => this.membership.active.has(id),
-      neighbors: () => this.membership.active.values(),
+      neighborIds: () => this.membership.active.idList(),
     });
     this.membership = new HyParView(this.options, {
       neighborUp: (p, now, out) => this.broadcaster.neighborUp(p, now, out),
@@ -80,7 +83,7 @@ export class Overlay {
     switch (event.type) {
       case 'message': {
         const { from, message: m } = event;
-        if (from === this.options.self.id) return;
+        if (from === this.#selfId) return;
         switch (m.type) {
           case 'gossip':
             return this.broadcaster.onGossip(from, m, now, out);

@@ -7,6 +7,12 @@ import type { PeerId, PeerInfo } from './types.js';
 /** Peers in insertion order (until removals swap the last one into the hole). */
 export class PeerSet {
   readonly #items: PeerInfo[] = [];
+  /**
+   * The members' IDs in the same order: the broadcast layer walks the neighbours' IDs for every
+   * payload, and with thousands of nodes in one process (the simulator) reading each member's
+   * info object for its ID is a cache miss per neighbour.
+   */
+  readonly #ids: PeerId[] = [];
   readonly #index = new Map<PeerId, number>();
 
   /** Number of peers. */
@@ -35,6 +41,7 @@ export class PeerSet {
     }
     this.#index.set(peer.id, this.#items.length);
     this.#items.push(peer);
+    this.#ids.push(peer.id);
   }
 
   /** Removes `id`; returns its info if it was present. */
@@ -43,9 +50,11 @@ export class PeerSet {
     if (i === undefined) return undefined;
     const removed = this.#items[i]!;
     const last = this.#items.pop()!;
+    this.#ids.pop();
     this.#index.delete(id);
     if (last !== removed) {
       this.#items[i] = last;
+      this.#ids[i] = last.id;
       this.#index.set(last.id, i);
     }
     return removed;
@@ -81,6 +90,11 @@ export class PeerSet {
   /** The members (a live view: do not modify while iterating over the set). */
   values(): readonly PeerInfo[] {
     return this.#items;
+  }
+
+  /** The members' IDs, in the order of `values()` (a live view: do not modify). */
+  idList(): readonly PeerId[] {
+    return this.#ids;
   }
 
   /** The members' IDs, copied. */

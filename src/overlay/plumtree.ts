@@ -22,15 +22,7 @@ import { SenderOrder } from './sender-order.js';
 import type { SenderState } from './sender-order.js';
 import { idOf, isLazy, keyOf, makeEager, makeLazy, withHops } from './sender-tree.js';
 import { TokenBucket } from './token-bucket.js';
-import type {
-  ActionSink,
-  GossipMessage,
-  IHaveEntry,
-  MessageId,
-  OverlayReport,
-  PeerId,
-  PeerInfo,
-} from './types.js';
+import type { ActionSink, GossipMessage, IHaveEntry, MessageId, OverlayReport, PeerId } from './types.js';
 import { MAX_IHAVE_ENTRIES, MAX_GRAFT_IDS } from './wire.js';
 
 /** Most announcers remembered per missing message. */
@@ -65,7 +57,8 @@ interface Queued {
 /** What the broadcast layer needs from membership. */
 export interface BroadcastHost {
   isNeighbor(id: PeerId): boolean;
-  neighbors(): readonly PeerInfo[];
+  /** The neighbours' IDs (a live list: not kept across calls). */
+  neighborIds(): readonly PeerId[];
 }
 
 /** What `broadcast` reports back. */
@@ -82,6 +75,8 @@ export class Plumtree {
   readonly order: SenderOrder;
   readonly cache: MessageCache;
   readonly #missing = new Map<string, Missing>();
+  /** `#missing.size`, kept in this object: checked for every payload, rarely non-zero. */
+  #missingCount = 0;
   /**
    * Senders with a message not re-announced yet (`SenderState.latest`), and for each the message
    * that was its latest at the previous tick (null: none yet). A tick re-announces a sender's
@@ -122,10 +117,7 @@ export class Plumtree {
   /** The neighbours that get `sender`'s payloads from us (the rest get IHAVEs). */
   eagerFor(sender: PeerId): PeerId[] {
     const s = this.order.state(sender);
-    return this.#host
-      .neighbors()
-      .map((p) => p.id)
-      .filter((id) => !isLazy(s, id));
+    return this.#host.neighborIds().filter((id) => !isLazy(s, id));
   }
 
   /**
@@ -186,11 +178,11 @@ export class Plumtree {
     state.relayed = seq;
     let eager = 0;
     let lazy = 0;
-    for (const p of this.#host.neighbors()) {
-      if (isLazy(state, p.id)) {
+    for (const id of this.#host.neighborIds()) {
+      if (isLazy(state, id)) {
         lazy++;
       } else {
-        out.push({ type: 'send', to: p.id, address: '', message });
+        out.push({ type: 'send', to: id, address: '', message });
         eager++;
       }
     }
@@ -201,8 +193,12 @@ export class Plumtree {
 
   /** Handles a payload from `from`. */
   onGossip(from: PeerId, m: GossipMessage, now: number, out: ActionSink): void {
-    const neighbor = this.#host.isNeighbor(from);
-    if (neighbor && !this.#peerBucket(from, now).take(now)) {
+    // A peer with a bucket is a neighbour (buckets go with `neighborDown`): one look-up, not two.
+    let bucket = this.#peerBuckets.get(from);
+    const neighbor = bucket !== undefined || this.#host.isNeighbor(from);
+    if (neighbor && bucket === undefined)
+      this.#peerBuckets.set(from, (bucket = new TokenBucket(this.#o.peerRate, now)));
+    if (bucket !== undefined && !bucket.take(now)) {
       return this.#report(out, { kind: 'rate-limited', from, scope: 'peer', id: idOf(m) });
     }
     if (m.hops < 1 || m.hops > this.#o.maxHops)
@@ -232,9 +228,10 @@ export class Plumtree {
     if (!this.#o.verifier.verify(m, m.signature)) {
       return this.#report(out, { kind: 'bad-signature', from, id: idOf(m) });
     }
-    if (this.#missing.size > 0) this.#missing.delete(keyOf(m));
+    if (this.#missingCount > 0) this.#forget(keyOf(m));
     let hint: number | undefined;
-    if (this.#lowest.size > 0 && !this.order.tracks(m.sender, m.epoch)) {
+    // `tracks` first: the sender's state was just looked up (memoised), the map is elsewhere.
+    if (!this.order.tracks(m.sender, m.epoch) && this.#lowest.size > 0) {
       const low = this.#lowest.get(m.sender);
       if (low && low.epoch === m.epoch) hint = low.seq;
       this.#lowest.delete(m.sender);
@@ -260,10 +257,10 @@ export class Plumtree {
     const copy = withHops(m, m.hops + 1);
     state.relayed = m.seq;
     let lazy = false;
-    for (const p of this.#host.neighbors()) {
-      if (p.id === from) continue;
-      if (isLazy(state, p.id)) lazy = true;
-      else out.push({ type: 'send', to: p.id, address: '', message: copy });
+    for (const id of this.#host.neighborIds()) {
+      if (id === from) continue;
+      if (isLazy(state, id)) lazy = true;
+      else out.push({ type: 'send', to: id, address: '', message: copy });
     }
     if (lazy || this.#o.announceToEager) this.#announce(m, from, state, now, out);
   }
@@ -340,7 +337,7 @@ export class Plumtree {
     this.#queue = [];
     const all = this.#o.announceToEager;
     const fanout = this.#o.lazyFanout;
-    const peers = this.#host.neighbors();
+    const peers = this.#host.neighborIds();
     const n = peers.length;
     const lists: IHaveEntry[][] = [];
     for (let j = 0; j < n; j++) lists.push([]);
@@ -348,7 +345,7 @@ export class Plumtree {
     for (const q of queue) {
       let lazyCount = 0;
       for (let j = 0; j < n; j++) {
-        const id = peers[j]!.id;
+        const id = peers[j]!;
         if (id === q.from) continue;
         if (q.again || !isLazy(q.state, id)) {
           if (q.again || all) lists[j]!.push(q.entry);
@@ -370,7 +367,7 @@ export class Plumtree {
       for (let at = 0; at < entries.length; at += MAX_IHAVE_ENTRIES) {
         const part =
           entries.length <= MAX_IHAVE_ENTRIES ? entries : entries.slice(at, at + MAX_IHAVE_ENTRIES);
-        out.push({ type: 'send', to: peers[j]!.id, address: '', message: { type: 'ihave', entries: part } });
+        out.push({ type: 'send', to: peers[j]!, address: '', message: { type: 'ihave', entries: part } });
       }
     }
   }
@@ -384,7 +381,7 @@ export class Plumtree {
     if (!m) return;
     m.armed = false;
     if (this.order.classify(m.id) !== 'new') {
-      this.#missing.delete(key);
+      this.#forget(key);
       return;
     }
     // Announcers are asked in turn, round after round (a GRAFT or its answer can be lost too),
@@ -394,10 +391,7 @@ export class Plumtree {
     if (m.attempts >= m.sources.length * MAX_GRAFT_ROUNDS && !m.widened) {
       m.widened = true;
       m.attempts = 0;
-      m.sources = this.#host
-        .neighbors()
-        .map((p) => p.id)
-        .slice(0, MAX_SOURCES);
+      m.sources = this.#host.neighborIds().slice(0, MAX_SOURCES);
     }
     while (m.sources.length > 0 && m.attempts < m.sources.length * (m.widened ? 1 : MAX_GRAFT_ROUNDS)) {
       const source = m.sources[m.attempts++ % m.sources.length]!;
@@ -455,9 +449,9 @@ export class Plumtree {
     this.order.expire(now);
     for (const [key, m] of this.#missing) {
       if (this.order.classify(m.id) !== 'new') {
-        this.#missing.delete(key);
+        this.#forget(key);
       } else if (m.expires <= now) {
-        this.#missing.delete(key);
+        this.#forget(key);
         this.#report(out, { kind: 'missed', id: m.id });
       }
     }
@@ -477,6 +471,7 @@ export class Plumtree {
         expires: 0,
       };
       this.#missing.set(key, m);
+      this.#missingCount = this.#missing.size;
     }
     m.expires = now + this.#o.cacheRetentionMs;
     if (!this.order.tracks(id.sender, id.epoch)) {
@@ -507,6 +502,11 @@ export class Plumtree {
     }
   }
 
+  #forget(key: string): void {
+    this.#missing.delete(key);
+    this.#missingCount = this.#missing.size;
+  }
+
   #setLatest(state: SenderState, m: GossipMessage, from: PeerId): void {
     if (state.latest === null) {
       this.#latest.push(state);
@@ -520,7 +520,7 @@ export class Plumtree {
   #lazy(sender: PeerId, state: SenderState | undefined, peer: PeerId): void {
     if (!state) return;
     makeLazy(state, peer, this.#o.maxPeers, this.#host.isNeighbor);
-    this.#offerTemplate(sender, state);
+    if (this.#seedTrees) this.#offerTemplate(sender, state);
   }
 
   #offerTemplate(sender: PeerId, state: SenderState): void {
@@ -555,12 +555,6 @@ export class Plumtree {
     for (const p of lazy) if (p !== from && isNeighbor(p)) seeded.push(p);
     state.lazy = seeded;
     this.#offerTemplate(sender, state);
-  }
-
-  #peerBucket(peer: PeerId, now: number): TokenBucket {
-    let b = this.#peerBuckets.get(peer);
-    if (!b) this.#peerBuckets.set(peer, (b = new TokenBucket(this.#o.peerRate, now)));
-    return b;
   }
 
   #report(out: ActionSink, report: OverlayReport): void {
