@@ -16,43 +16,21 @@
  * that delivered the later message, which repairs a lost payload even without an IHAVE.
  */
 import { MeshwireError } from '../errors.js';
+import { Announcer } from './announcer.js';
 import { MessageCache } from './message-cache.js';
+import { MissingMessages } from './missing-messages.js';
 import type { ResolvedOverlayOptions } from './options.js';
 import { SenderOrder } from './sender-order.js';
 import type { SenderState } from './sender-order.js';
-import { idOf, isLazy, keyOf, makeEager, makeLazy, withHops } from './sender-tree.js';
+import { idOf, isLazy, makeEager, makeLazy, withHops } from './sender-tree.js';
 import { TokenBucket } from './token-bucket.js';
 import type { ActionSink, GossipMessage, IHaveEntry, MessageId, OverlayReport, PeerId } from './types.js';
 import { MAX_IHAVE_ENTRIES, MAX_GRAFT_IDS } from './wire.js';
 
-/** Most announcers remembered per missing message. */
-const MAX_SOURCES = 8;
-/** How many times each announcer of a missing message is asked before giving up on it. */
-const MAX_GRAFT_ROUNDS = 3;
 /** Hops a lazy path must save before the tree switches to it (the paper's threshold). */
 const OPTIMIZE_HOPS = 3;
 /** Most missing predecessors grafted when a message reveals a gap. */
 const MAX_GAP_GRAFTS = 16;
-
-interface Missing {
-  id: MessageId;
-  sources: PeerId[];
-  /** GRAFTs sent so far (in this round of sources). */
-  attempts: number;
-  /** Whether every neighbour has been made a source (the last resort). */
-  widened: boolean;
-  armed: boolean;
-  expires: number;
-}
-
-interface Queued {
-  entry: IHaveEntry;
-  from: PeerId;
-  /** The sender's state, whose tree says which neighbours are lazy for this entry. */
-  state: SenderState;
-  /** A re-announcement: goes to `lazyFanout` neighbours picked among all (eager ones too). */
-  again: boolean;
-}
 
 /** What the broadcast layer needs from membership. */
 export interface BroadcastHost {
@@ -74,22 +52,10 @@ export interface BroadcastResult {
 export class Plumtree {
   readonly order: SenderOrder;
   readonly cache: MessageCache;
-  readonly #missing = new Map<string, Missing>();
-  /** `#missing.size`, kept in this object: checked for every payload, rarely non-zero. */
-  #missingCount = 0;
-  /**
-   * Senders with a message not re-announced yet (`SenderState.latest`), and for each the message
-   * that was its latest at the previous tick (null: none yet). A tick re-announces a sender's
-   * latest once it stayed the latest for a whole tick (see `tick`).
-   */
-  #latest: SenderState[] = [];
-  #latestAtTick: (GossipMessage | null)[] = [];
-  /** Lowest announced sequence per sender not yet tracked by `order` (see `#expect`). */
-  readonly #lowest = new Map<PeerId, { epoch: number; seq: number }>();
-  #queue: Queued[] = [];
-  #ihaveArmed = false;
+  readonly #missing: MissingMessages;
   #seq = 0;
   readonly #peerBuckets = new Map<PeerId, TokenBucket>();
+  readonly #announcer: Announcer;
   readonly #o: ResolvedOverlayOptions;
   readonly #host: BroadcastHost;
   readonly #prune: boolean;
@@ -107,6 +73,8 @@ export class Plumtree {
     this.#seedTrees = this.#prune && options.seedTrees;
     this.order = new SenderOrder(options);
     this.cache = new MessageCache(options.maxCachedMessages, options.cacheRetentionMs);
+    this.#announcer = new Announcer(options, host);
+    this.#missing = new MissingMessages(options, this.order, host);
   }
 
   /** Messages announced to us that we are still trying to get. */
@@ -186,8 +154,8 @@ export class Plumtree {
         eager++;
       }
     }
-    if (lazy > 0 || this.#o.announceToEager) this.#announce(message, self, state, now, out);
-    this.#setLatest(state, message, self);
+    if (lazy > 0 || this.#o.announceToEager) this.#announcer.announce(message, self, state, now, out);
+    this.#announcer.setLatest(state, message, self);
     return { id: { sender: self, epoch: this.#o.epoch, seq }, eager, lazy };
   }
 
@@ -228,14 +196,7 @@ export class Plumtree {
     if (!this.#o.verifier.verify(m, m.signature)) {
       return this.#report(out, { kind: 'bad-signature', from, id: idOf(m) });
     }
-    if (this.#missingCount > 0) this.#forget(keyOf(m));
-    let hint: number | undefined;
-    // `tracks` first: the sender's state was just looked up (memoised), the map is elsewhere.
-    if (!this.order.tracks(m.sender, m.epoch) && this.#lowest.size > 0) {
-      const low = this.#lowest.get(m.sender);
-      if (low && low.epoch === m.epoch) hint = low.seq;
-      this.#lowest.delete(m.sender);
-    }
+    const hint = this.#missing.received(m);
     this.order.accept(m, from, now, out, hint);
     const state = this.order.state(m.sender)!;
     // No parent yet: the first message of this sender (or of its new epoch) seen here.
@@ -244,7 +205,7 @@ export class Plumtree {
     state.parent = from;
     if (this.#o.mode !== 'direct') {
       for (const seq of this.order.missingBefore(m, MAX_GAP_GRAFTS)) {
-        this.#expect({ sender: m.sender, epoch: m.epoch, seq }, from, now, out);
+        this.#missing.expect({ sender: m.sender, epoch: m.epoch, seq }, from, now, out);
       }
     }
     if (!this.order.take(m.sender, now)) {
@@ -252,7 +213,7 @@ export class Plumtree {
       return this.#report(out, { kind: 'rate-limited', from, scope: 'origin', id: idOf(m) });
     }
     this.cache.add(m, now);
-    if (this.#o.mode !== 'direct') this.#setLatest(state, m, from);
+    if (this.#o.mode !== 'direct') this.#announcer.setLatest(state, m, from);
     if (this.#o.mode === 'direct' || m.hops >= this.#o.maxHops) return;
     const copy = withHops(m, m.hops + 1);
     state.relayed = m.seq;
@@ -262,7 +223,7 @@ export class Plumtree {
       if (isLazy(state, id)) lazy = true;
       else out.push({ type: 'send', to: id, address: '', message: copy });
     }
-    if (lazy || this.#o.announceToEager) this.#announce(m, from, state, now, out);
+    if (lazy || this.#o.announceToEager) this.#announcer.announce(m, from, state, now, out);
   }
 
   /** Handles an IHAVE batch from `from`. */
@@ -272,7 +233,7 @@ export class Plumtree {
     }
     for (const e of entries) {
       const seen = this.order.classify(e);
-      if (seen === 'new') this.#expect(e, from, now, out);
+      if (seen === 'new') this.#missing.expect(e, from, now, out);
       else if (seen === 'duplicate' && this.#prune) this.#optimize(e, from, out);
     }
   }
@@ -324,88 +285,14 @@ export class Plumtree {
     if (this.#prune && this.#host.isNeighbor(from)) this.#lazy(sender, this.order.state(sender), from);
   }
 
-  /**
-   * The IHAVE batch timer: announces what was queued. A message goes to its eager neighbours
-   * (`announceToEager`) and to at most `lazyFanout` of its lazy ones, picked at random per
-   * message; a re-announcement goes to `lazyFanout` neighbours picked among all of them. Each
-   * node then hears of a message from about `lazyFanout` neighbours instead of every one: enough
-   * to repair a broken tree link, at a third of the entries (each one a look-up of the sender's
-   * state on arrival). 1,000 simulated nodes: 14.6 entries per delivery before, 4.9 now.
-   */
+  /** The IHAVE batch timer (see `Announcer.flush`). */
   flushIHave(out: ActionSink): void {
-    this.#ihaveArmed = false;
-    const queue = this.#queue;
-    this.#queue = [];
-    const all = this.#o.announceToEager;
-    const fanout = this.#o.lazyFanout;
-    const peers = this.#host.neighborIds();
-    const n = peers.length;
-    const lists: IHaveEntry[][] = [];
-    for (let j = 0; j < n; j++) lists.push([]);
-    const lazy = this.#lazyScratch;
-    for (const q of queue) {
-      let lazyCount = 0;
-      for (let j = 0; j < n; j++) {
-        const id = peers[j]!;
-        if (id === q.from) continue;
-        if (!q.again && !isLazy(q.state, id)) {
-          if (all) lists[j]!.push(q.entry);
-        } else {
-          lazy[lazyCount++] = j;
-        }
-      }
-      // A partial Fisher-Yates shuffle picks `fanout` of the lazy neighbours.
-      const picks = Math.min(fanout, lazyCount);
-      for (let x = 0; x < picks; x++) {
-        const y = x + Math.floor(this.#o.random() * (lazyCount - x));
-        const j = lazy[y]!;
-        lazy[y] = lazy[x]!;
-        lists[j]!.push(q.entry);
-      }
-    }
-    for (let j = 0; j < n; j++) {
-      const entries = lists[j]!;
-      for (let at = 0; at < entries.length; at += MAX_IHAVE_ENTRIES) {
-        const part =
-          entries.length <= MAX_IHAVE_ENTRIES ? entries : entries.slice(at, at + MAX_IHAVE_ENTRIES);
-        out.push({ type: 'send', to: peers[j]!, address: '', message: { type: 'ihave', entries: part } });
-      }
-    }
+    this.#announcer.flush(out);
   }
 
-  /** Scratch list of lazy neighbour indices (`flushIHave`). */
-  readonly #lazyScratch: number[] = [];
-
-  /** A graft timer: pull the message from the next announcer, or wait for another announcement. */
+  /** A graft timer (see `MissingMessages.graftTimer`). */
   graftTimer(key: string, now: number, out: ActionSink): void {
-    const m = this.#missing.get(key);
-    if (!m) return;
-    m.armed = false;
-    if (this.order.classify(m.id) !== 'new') {
-      this.#forget(key);
-      return;
-    }
-    // Announcers are asked in turn, round after round (a GRAFT or its answer can be lost too),
-    // at most MAX_GRAFT_ROUNDS times each. If none of them had it (a gap seen in the sequence
-    // numbers, where the only hint is the neighbour that sent the next message), every
-    // neighbour is asked once; after that only a new announcement re-arms the timer.
-    if (m.attempts >= m.sources.length * MAX_GRAFT_ROUNDS && !m.widened) {
-      m.widened = true;
-      m.attempts = 0;
-      m.sources = this.#host.neighborIds().slice(0, MAX_SOURCES);
-    }
-    while (m.sources.length > 0 && m.attempts < m.sources.length * (m.widened ? 1 : MAX_GRAFT_ROUNDS)) {
-      const source = m.sources[m.attempts++ % m.sources.length]!;
-      if (!this.#host.isNeighbor(source)) {
-        m.sources.splice(m.sources.indexOf(source), 1);
-        continue;
-      }
-      makeEager(this.order.state(m.id.sender), source);
-      out.push({ type: 'send', to: source, address: '', message: { type: 'graft', ids: [m.id] } });
-      m.armed = true;
-      out.push({ type: 'timer', at: now + this.#o.graftRetryMs, timer: { kind: 'graft', key } });
-      return;
-    }
+    this.#missing.graftTimer(key, now, out);
   }
 
   /**
@@ -414,107 +301,10 @@ export class Plumtree {
    * may never show up as a gap (when no later message of its sender reaches us).
    */
   tick(now: number, out: ActionSink): void {
-    // Anti-entropy for the last message of a sender: a node that lost it (and every copy and
-    // IHAVE of it) would see no later message reveal the gap. So a tick re-announces, to
-    // `lazyFanout` neighbours, the newest message of each sender that has gone quiet: one that is still the
-    // sender's newest a whole tick after the previous tick saw it. A sender still speaking is
-    // left alone, as its next message reveals any gap (`missingBefore`): re-announcing every
-    // sender's newest on every tick was 40 % of all IHAVE entries at 100 broadcasts/s from 100
-    // senders (5.6 entries per delivery in the simulator), for no repair the gap rule misses.
-    if (this.#latest.length > 0) {
-      const states = this.#latest;
-      const seen = this.#latestAtTick;
-      this.#latest = [];
-      this.#latestAtTick = [];
-      let queued = false;
-      for (let x = 0; x < states.length; x++) {
-        const state = states[x]!;
-        const entry = state.latest;
-        if (entry === null) continue;
-        if (entry !== seen[x]) {
-          // Newer than at the previous tick (or first seen by this one): wait a tick more.
-          this.#latest.push(state);
-          this.#latestAtTick.push(entry);
-          continue;
-        }
-        this.#queue.push({ entry, from: state.latestFrom, state, again: true });
-        state.latest = null;
-        queued = true;
-      }
-      if (queued && !this.#ihaveArmed) {
-        this.#ihaveArmed = true;
-        out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
-      }
-    }
+    this.#announcer.reannounceQuiet(now, out);
     this.cache.expire(now);
     this.order.expire(now);
-    for (const [key, m] of this.#missing) {
-      if (this.order.classify(m.id) !== 'new') {
-        this.#forget(key);
-      } else if (m.expires <= now) {
-        this.#forget(key);
-        this.#report(out, { kind: 'missed', id: m.id });
-      }
-    }
-  }
-
-  /** Records that `id` exists and `from` has it; arms a graft timer if none is pending. */
-  #expect(id: MessageId, from: PeerId, now: number, out: ActionSink): void {
-    const key = keyOf(id);
-    let m = this.#missing.get(key);
-    if (!m) {
-      m = {
-        id: { sender: id.sender, epoch: id.epoch, seq: id.seq },
-        sources: [],
-        attempts: 0,
-        widened: false,
-        armed: false,
-        expires: 0,
-      };
-      this.#missing.set(key, m);
-      this.#missingCount = this.#missing.size;
-    }
-    m.expires = now + this.#o.cacheRetentionMs;
-    if (!this.order.tracks(id.sender, id.epoch)) {
-      // Remember the lowest announced message of a sender we have no order for yet, so that a
-      // later message overtaking it does not start the order past it.
-      const low = this.#lowest.get(id.sender);
-      if (!low || id.epoch > low.epoch || (id.epoch === low.epoch && id.seq < low.seq)) {
-        if (this.#lowest.size >= this.#o.maxSenders) this.#lowest.clear();
-        this.#lowest.set(id.sender, { epoch: id.epoch, seq: id.seq });
-      }
-    }
-    if (m.sources.length < MAX_SOURCES && !m.sources.includes(from)) m.sources.push(from);
-    if (!m.armed) {
-      m.armed = true;
-      // Jitter (1x to 2x): the nodes that missed a payload hear of it at about the same time;
-      // spreading their grafts lets the first repaired copy reach the others before they pull
-      // their own (fewer duplicates).
-      const delay = this.#o.graftTimeoutMs * (1 + this.#o.random());
-      out.push({ type: 'timer', at: now + delay, timer: { kind: 'graft', key } });
-    }
-  }
-
-  #announce(entry: IHaveEntry, from: PeerId, state: SenderState, now: number, out: ActionSink): void {
-    this.#queue.push({ entry, from, state, again: false });
-    if (!this.#ihaveArmed) {
-      this.#ihaveArmed = true;
-      out.push({ type: 'timer', at: now + this.#o.ihaveIntervalMs, timer: { kind: 'ihave' } });
-    }
-  }
-
-  #forget(key: string): void {
-    this.#missing.delete(key);
-    this.#missingCount = this.#missing.size;
-  }
-
-  #setLatest(state: SenderState, m: GossipMessage, from: PeerId): void {
-    if (state.latest === null) {
-      this.#latest.push(state);
-      this.#latestAtTick.push(null);
-    }
-    state.latest = m;
-    state.latestFrom = from;
+    this.#missing.expire(now, out);
   }
 
   /** Prunes `peer` from `sender`'s tree; a pruned tree can serve as the template. */
