@@ -12,10 +12,10 @@
  * is full (or every backup refuses) merge within seconds (README, "Small groups that are each
  * done").
  *
- * Over ~400 lines: the protocol's handlers share the views and the pending requests, and
- * splitting them across files would expose that state; the size sketch, the outsider probes
- * and the way back of shuffle walks live apart (size-estimate.ts, outsider-probes.ts,
- * walk-routes.ts).
+ * The shuffles (shuffles.ts, with the way back of their walks in walk-routes.ts), the size
+ * sketch (size-estimate.ts) and the outsider probes (outsider-probes.ts) live apart; joins,
+ * neighbour requests and the re-join probe stay here, as they share the views and the pending
+ * requests.
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
@@ -23,7 +23,7 @@ import { hashId, SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
 import { OutsiderProbes } from './outsider-probes.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
-import { WalkRoutes } from './walk-routes.js';
+import { Shuffles } from './shuffles.js';
 
 /**
  * After n NEIGHBOR requests refused in a row, a node one short of a full active view tops it up
@@ -82,10 +82,7 @@ export class HyParView {
   /** The network-size sketch (size-estimate.ts). */
   readonly sketch: SizeSketch;
   readonly #pending = new Map<PeerId, Pending>();
-  #shuffleSent: PeerId[] = [];
-  /** The way back of the shuffle walks that passed through here (walk-routes.ts). */
-  readonly #routes: WalkRoutes;
-  #walks = 0;
+  readonly #shuffles: Shuffles;
   #joined = false;
   #nextShuffle = -Infinity;
   #nextRejoin: number | undefined;
@@ -111,7 +108,15 @@ export class HyParView {
       pick: (skip) => this.passive.random(this.#o.random, skip) ?? this.learned.random(this.#o.random, skip),
       busy: (id) => this.active.has(id) || this.#pending.has(id),
     });
-    this.#routes = new WalkRoutes(options.neighborTimeoutMs);
+    this.#shuffles = new Shuffles(options, this.#ownHash, {
+      active: this.active,
+      passive: this.passive,
+      sketch: this.sketch,
+      send: (to, message, out) => this.#send(to, message, out),
+      integrate: (peers, evictFirst) => this.#integrate(peers, evictFirst),
+      isPending: (id) => this.#pending.has(id),
+      sketchSent: (length) => this.#outsiders.sketchLength(length),
+    });
   }
 
   /** Estimated number of members of this node's overlay, itself included. */
@@ -167,9 +172,9 @@ export class HyParView {
       case 'disconnect':
         return this.#onDisconnect(from, msg.alive, now, out);
       case 'shuffle':
-        return this.#onShuffle(from, msg, now, out);
+        return this.#shuffles.onShuffle(from, msg, now, out);
       case 'shuffle-reply':
-        if (msg.walk !== 0 && this.#forwardReply(msg, now, out)) return;
+        if (msg.walk !== 0 && this.#shuffles.forwardReply(msg, now, out)) return;
         return this.#onShuffleReply(from, msg.peers, msg.sketch, now, out);
     }
   }
@@ -192,7 +197,7 @@ export class HyParView {
   /** Periodic maintenance: expire requests, top up the active view, shuffle. */
   tick(now: number, out: ActionSink): void {
     this.#now = now;
-    this.#routes.expire(now);
+    this.#shuffles.expire(now);
     for (const [id, p] of this.#pending) {
       if (p.deadline > now) continue;
       this.#pending.delete(id);
@@ -208,7 +213,7 @@ export class HyParView {
     const hungry = this.active.size < this.#o.maxPeers && this.passive.size === 0;
     if (now >= this.#nextShuffle || hungry) {
       this.#nextShuffle = now + this.#o.shuffleIntervalMs;
-      this.#shuffle(now, out);
+      this.#shuffles.shuffle(now, out);
     }
     // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
     if (this.passive.size + this.learned.size === 0) return;
@@ -260,7 +265,7 @@ export class HyParView {
         walk: 0, // answered straight over this connection
         origin: this.#o.self,
         ttl: 1,
-        peers: this.#shufflePeers(target.id),
+        peers: this.#shuffles.peersFor(target.id),
         sketch: this.sketch.entries(now),
       },
       out,
@@ -297,7 +302,7 @@ export class HyParView {
       }
     }
     if (pending?.kind !== 'probe') this.sketch.merge(sketch, now);
-    this.#integrate(peers, this.#shuffleSent);
+    this.#integrate(peers, this.#shuffles.lastSent);
     if (!this.active.has(from) && !this.#pending.has(from)) out.push({ type: 'disconnect', peer: from });
   }
 
@@ -363,7 +368,7 @@ export class HyParView {
       // Two groups just merged: a shuffle walk into the other group carries our sketch there
       // and brings its sketch back, so neither side keeps looking like an outsider to the other
       // (every member of our group would otherwise merge with it again).
-      if (pending.kind === 'merge') this.#shuffleTo(peer, this.#now, out);
+      if (pending.kind === 'merge') this.#shuffles.shuffleTo(peer, this.#now, out);
       return;
     }
     if (high || this.active.size < this.#o.maxPeers) {
@@ -390,122 +395,6 @@ export class HyParView {
     // A rejected request is retried on the next tick, not at once, so that a network of full
     // nodes is not flooded with requests; a lost neighbour is replaced now.
     if (wasActive && !wasPending) this.#refill(now, out);
-  }
-
-  #onShuffle(
-    from: PeerId,
-    msg: Extract<MembershipMessage, { type: 'shuffle' }>,
-    now: number,
-    out: ActionSink,
-  ): void {
-    const { origin, ttl, peers } = msg;
-    if (origin.id === this.#o.self.id) return;
-    if (ttl > 1 && this.active.size > 1) {
-      const next = this.active.random(this.#o.random, (id) => id === from || id === origin.id);
-      if (next) {
-        this.sketch.merge(msg.sketch, now);
-        if (msg.walk !== 0) this.#routes.remember(msg.walk, from, origin, now);
-        this.#send(next, { ...msg, ttl: ttl - 1 }, out);
-        return;
-      }
-    }
-    // Answer from the passive view, topped up from the active view when it is short (a small
-    // network keeps everyone active and would otherwise teach the origin nothing).
-    const reply = this.passive.sample(this.#o.random, peers.length, (id) => id === origin.id);
-    if (reply.length < peers.length) {
-      const more = this.active.sample(this.#o.random, peers.length - reply.length, (id) => id === origin.id);
-      reply.push(...more);
-    }
-    // The reply retraces the walk (walk-routes.ts): it goes to the hop the shuffle came from,
-    // over that link, never over a new connection to the origin. A probe comes straight from
-    // its origin over the connection the reply goes back on.
-    const back = from === origin.id ? origin : (this.active.get(from) ?? { id: from, address: '' });
-    this.#send(
-      back,
-      { type: 'shuffle-reply', walk: msg.walk, peers: reply, sketch: this.sketch.entries(now) },
-      out,
-    );
-    // A re-join probe (one step, straight from a non-neighbour) only compares sketches: merging
-    // them would make two split halves look alike without any link between them, and the next
-    // probes would keep them so. Its connection stays up: the prober may ask to become a
-    // neighbour on it next (it closes it otherwise).
-    const probe = from === origin.id && !this.active.has(from);
-    if (!probe) this.sketch.merge(msg.sketch, now);
-    this.#integrate(
-      peers,
-      reply.map((p) => p.id),
-    );
-  }
-
-  /**
-   * Passes a reply to a walk that went through here back to the hop it came from; true when
-   * handled. Should that hop no longer be a neighbour, the reply goes straight to the origin (a
-   * short-lived connection, as every reply did before the walks were retraced).
-   */
-  #forwardReply(
-    msg: Extract<MembershipMessage, { type: 'shuffle-reply' }>,
-    now: number,
-    out: ActionSink,
-  ): boolean {
-    const route = this.#routes.take(msg.walk, now);
-    if (!route) return false;
-    const prev = this.active.get(route.prev);
-    if (prev) {
-      this.#send(prev, msg, out);
-      return true;
-    }
-    // A walk that came back through its origin: the reply is ours, whichever hop is gone.
-    if (route.origin.id === this.#o.self.id) return false;
-    if (route.origin.address === '') return true;
-    this.#send(route.origin, msg, out);
-    if (!this.active.has(route.origin.id) && !this.#pending.has(route.origin.id)) {
-      out.push({ type: 'disconnect', peer: route.origin.id });
-    }
-    return true;
-  }
-
-  /**
-   * A non-zero u32 for our next walk, unlikely to equal another origin's walks in flight: our ID
-   * hash plus a counter (no draw from `random`, so runs keep their random sequence).
-   */
-  #nextWalk(): number {
-    this.#walks++;
-    return (this.#ownHash + Math.imul(this.#walks, 0x9e3779b9)) >>> 0 || 1;
-  }
-
-  #shuffle(now: number, out: ActionSink): void {
-    const target = this.active.random(this.#o.random);
-    if (target) this.#shuffleTo(target, now, out);
-  }
-
-  #shuffleTo(target: PeerInfo, now: number, out: ActionSink): void {
-    const peers = this.#shufflePeers(target.id);
-    const sketch = this.sketch.entries(now);
-    // Re-checked here, where the entries are computed anyway: a big overlay pays nothing per tick.
-    this.#outsiders.sketchLength(sketch.length);
-    this.#send(
-      target,
-      {
-        type: 'shuffle',
-        walk: this.#nextWalk(),
-        origin: this.#o.self,
-        ttl: this.#o.shuffleWalkLength,
-        peers,
-        sketch,
-      },
-      out,
-    );
-  }
-
-  #shufflePeers(target: PeerId): PeerInfo[] {
-    const r = this.#o.random;
-    const peers = [
-      this.#o.self,
-      ...this.active.sample(r, this.#o.shuffleActive, (id) => id === target),
-      ...this.passive.sample(r, this.#o.shufflePassive),
-    ];
-    this.#shuffleSent = peers.map((p) => p.id);
-    return peers;
   }
 
   /** Sends NEIGHBOR requests to passive peers until active + pending requests fill the view. */
