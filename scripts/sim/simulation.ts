@@ -11,6 +11,7 @@ import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
+import { linkLatency } from './latency.js';
 import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
@@ -45,8 +46,49 @@ function indexOfId(id: string): number {
   return v;
 }
 
-/** Runs one simulation to completion. */
+/** Checks the options of the parallel engine; throws ERR_INVALID_OPTION naming the bad one. */
+function checkThreads(opts: SimOptions): number {
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new MeshwireError('ERR_INVALID_OPTION', 'simulator option threads must be an integer in 1..64');
+  }
+  if (threads === 1) return 1;
+  if (!((opts.latency?.[0] ?? 5) > 0)) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      'simulator option threads > 1 needs latency[0] > 0 (the window the workers run in without exchanging events)',
+    );
+  }
+  if (opts.inspect !== undefined || opts.onReport !== undefined) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      'simulator options inspect and onReport need threads 1 (the cores live in worker threads)',
+    );
+  }
+  if (opts.partition !== undefined && opts.partition !== 'modulo' && opts.partition !== 'range') {
+    throw new MeshwireError('ERR_INVALID_OPTION', 'simulator option partition must be modulo or range');
+  }
+  return threads;
+}
+
+/**
+ * Runs one simulation on `opts.threads` threads (default 1: `runSimulation`; more: the
+ * parallel engine of `parallel.ts`, in worker threads).
+ */
+export async function simulate(opts: SimOptions): Promise<SimResult> {
+  if (checkThreads(opts) === 1) return runSimulation(opts);
+  const { runSimulationParallel } = await import('./parallel.js');
+  return runSimulationParallel(opts);
+}
+
+/** Runs one simulation to completion on this thread (`threads` must be 1: see `simulate`). */
 export function runSimulation(opts: SimOptions): SimResult {
+  if (checkThreads(opts) !== 1) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      'simulator option threads > 1 needs simulate(), not runSimulation()',
+    );
+  }
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
   const N = opts.nodes;
@@ -92,27 +134,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     senderPool.push(...chosen);
   }
 
-  // Latency model: by default every node sits at a random point of the unit square and a link's
-  // latency grows with the distance (min at distance 0, max across the diagonal), so latencies
-  // obey the triangle inequality like real networks mostly do; `random` draws each link's
-  // latency independently instead (many short hops can then beat one long one).
-  const xs = new Float64Array(N);
-  const ys = new Float64Array(N);
-  for (let i = 0; i < N; i++) {
-    xs[i] = rng();
-    ys[i] = rng();
-  }
-  const span = latMax - latMin;
-  const latency =
-    (opts.latencyModel ?? 'coordinates') === 'coordinates'
-      ? (a: number, b: number): number =>
-          latMin +
-          Math.round((span * Math.sqrt((xs[a]! - xs[b]!) ** 2 + (ys[a]! - ys[b]!) ** 2)) / Math.SQRT2)
-      : (a: number, b: number): number => {
-          const lo = a < b ? a : b;
-          const hi = a < b ? b : a;
-          return latMin + (mix3(lo, hi, seed) % (span + 1));
-        };
+  const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
   // Metrics.
   const deliveries = new Uint32Array(M);
