@@ -194,6 +194,8 @@ export async function runSimulationParallel(opts: SimOptions): Promise<SimResult
   );
   return {
     ...result,
+    // The workers have exited: the process's peak RSS is what they and this thread held together.
+    rss_mb: Math.max(result.rss_mb, Math.round(process.resourceUsage().maxRSS / 1024)),
     threads,
     windows: first.windows,
     waited_s: results.map((r) => Math.round(r.waitedMs) / 1000),

@@ -103,6 +103,7 @@ export interface SimResult {
   wall_s: number;
   /** CPU seconds (user + system) of this process during the run: less noisy than wall_s. */
   cpu_s: number;
+  /** RSS at the end in MiB; the parallel engine reports the process's peak (its workers have exited). */
   rss_mb: number;
   /** Parallel engine only: worker threads, windows run, and seconds each worker waited for the others. */
   threads?: number;
