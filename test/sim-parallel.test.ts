@@ -133,14 +133,17 @@ test('cross-partition codec: a decoded message has the original fields and value
   const w = new CrossWriter(ids.length);
   msgs.forEach((m, x) => w.add(100 + x, 0, x, 19, m));
   w.add(200, 2, 1, 2, null);
+  w.add(201, 0, 5, 19, msgs[0]!); // the same payload object to a second node
   const batch = structuredClone(w.take());
   const got: [number, number, number, number, OverlayMessage | null][] = [];
   readBatch(batch, ids, (...e) => got.push(e));
-  assert.equal(got.length, msgs.length + 1);
+  assert.equal(got.length, msgs.length + 2);
   msgs.forEach((m, x) => {
     assert.deepEqual(got[x], [100 + x, 0, x, 19, m]);
   });
   assert.deepEqual(got[msgs.length], [200, 2, 1, 2, null]);
+  // One object sent to two nodes is decoded once: both get the same object, as in one thread.
+  assert.equal(got[msgs.length + 1]![4], got[0]![4]);
   // IDs come back as the worker's strings for those nodes.
   const g = got[0]![4] as { sender: string };
   assert.equal(g.sender, ids[3]);

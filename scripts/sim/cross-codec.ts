@@ -34,6 +34,8 @@ const T_IHAVE = 2;
 const T_GRAFT = 3;
 const T_PRUNE = 4;
 const T_OBJECT = 5;
+/** The same message object as an earlier event of the batch (a payload relayed to several nodes). */
+const T_REF = 6;
 
 /** Node index of a simulator ID (`n<i>`), or -1. */
 export function indexOfId(id: string): number {
@@ -55,6 +57,8 @@ export class CrossWriter {
   #ints: Int32Array;
   #bytes: Uint8Array;
   #objs: OverlayMessage[] = [];
+  /** Messages of this batch by object: one decoded object per sent object, as in one thread. */
+  #seen = new Map<OverlayMessage, number>();
   #nt = 0;
   #ni = 0;
   #nb = 0;
@@ -93,7 +97,13 @@ export class CrossWriter {
 
   /** Adds an event: `kind` at `time` for `node`, from `from`, with `m` (or null). */
   add(time: number, kind: number, node: number, from: number, m: OverlayMessage | null): void {
-    const tag = m === null ? T_NONE : this.#tagOf(m);
+    let ref = -1;
+    if (m !== null) {
+      const earlier = this.#seen.get(m);
+      if (earlier === undefined) this.#seen.set(m, this.#nt);
+      else ref = earlier;
+    }
+    const tag = m === null ? T_NONE : ref >= 0 ? T_REF : this.#tagOf(m);
     let ints = 4;
     let bytes = 0;
     switch (tag) {
@@ -111,6 +121,7 @@ export class CrossWriter {
         break;
       case T_PRUNE:
       case T_OBJECT:
+      case T_REF:
         ints += 1;
         break;
     }
@@ -165,6 +176,9 @@ export class CrossWriter {
         a[p++] = this.#objs.length;
         this.#objs.push(m!);
         break;
+      case T_REF:
+        a[p++] = ref;
+        break;
     }
     this.#ni = p;
   }
@@ -212,6 +226,7 @@ export class CrossWriter {
     this.#ints = new Int32Array(Math.max(4096, this.#ni + (this.#ni >> 2)));
     this.#bytes = new Uint8Array(Math.max(4096, this.#nb + (this.#nb >> 2)));
     this.#objs = [];
+    this.#seen.clear();
     this.#nt = this.#ni = this.#nb = 0;
     return batch;
   }
@@ -276,6 +291,7 @@ export function readBatch(
   const bytes = b.bytes;
   let p = 0;
   let q = 0;
+  const decoded = new Array<OverlayMessage | null>(b.count).fill(null);
   for (let e = 0; e < b.count; e++) {
     const kind = a[p++]!;
     const node = a[p++]!;
@@ -331,7 +347,11 @@ export function readBatch(
       case T_OBJECT:
         m = canonMessage(ids, b.objs[a[p++]!]!);
         break;
+      case T_REF:
+        m = decoded[a[p++]!]!;
+        break;
     }
+    decoded[e] = m;
     push(b.t[e]!, kind, node, from, m);
   }
 }
