@@ -73,7 +73,12 @@ export async function runSimulationParallel(opts: SimOptions): Promise<SimResult
   // Each worker's old space: an equal share of this process's heap limit (so a run given
   // --max-old-space-size=1900 keeps all its heaps within about that), at least 256 MB.
   const heapMb = Math.max(256, Math.floor(getHeapStatistics().heap_size_limit / 2 ** 20 / threads));
-  const youngMb = opts.workerYoungMb ?? 192;
+  // Young generation: three semi-spaces' worth (V8's layout), of this process's semi-space
+  // flag if given (`npm run sim` gives 64 MB), else 16 MB.
+  const semi = /^--max-semi-space-size=(\d+)$/.exec(
+    process.execArgv.find((a) => a.startsWith('--max-semi-space-size=')) ?? '',
+  );
+  const youngMb = opts.workerYoungMb ?? 3 * (semi ? Number(semi[1]) : 16);
 
   const probes = new Map<number, Int32Array[]>();
   const probeResults = new Map<number, number>();

@@ -53,7 +53,7 @@ export interface SimOptions {
   partition?: 'modulo' | 'range';
   /** Parallel engine: each worker's old-space limit in MB. @default the process's limit / threads, at least 256 */
   workerHeapMb?: number;
-  /** Parallel engine: each worker's young-generation limit in MB. @default 192 */
+  /** Parallel engine: each worker's young-generation limit in MB. @default 3 × the process's --max-semi-space-size (64 → 192), or 48 */
   workerYoungMb?: number;
   /** Called with progress records (one JSON object each). */
   progress?: (record: Record<string, unknown>) => void;
