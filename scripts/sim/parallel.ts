@@ -30,26 +30,6 @@ function componentsOf(n: number, alive: Uint8Array, parts: readonly Int32Array[]
   return countComponentsIndexed(n, alive, (i) => adj[i]);
 }
 
-/**
- * execArgv for a worker: the parent's, minus the heap flags (set through `resourceLimits`) and
- * the tsx loader (the bootstrap registers it: see partition-worker-boot.mjs).
- */
-function workerExecArgv(): string[] {
-  const out: string[] = [];
-  const argv = process.execArgv;
-  for (let x = 0; x < argv.length; x++) {
-    const a = argv[x]!;
-    if (a.startsWith('--max-old-space-size') || a.startsWith('--max-semi-space-size')) continue;
-    if ((a === '--import' || a === '--require') && argv[x + 1]?.includes('tsx')) {
-      x++;
-      continue;
-    }
-    if (/^--(import|require)=.*tsx/.test(a)) continue;
-    out.push(a);
-  }
-  return out;
-}
-
 /** Runs one simulation on `opts.threads` worker threads (see README "Simulation"). */
 export async function runSimulationParallel(opts: SimOptions): Promise<SimResult> {
   const started = performance.now();
@@ -101,7 +81,9 @@ export async function runSimulationParallel(opts: SimOptions): Promise<SimResult
       const w = new Worker(new URL('./partition-worker-boot.mjs', import.meta.url), {
         workerData: input,
         transferList: transfer,
-        execArgv: workerExecArgv(),
+        // None of the parent's: the bootstrap registers tsx, the heap is set by resourceLimits, and
+        // V8 flags (--perf-basic-prof...) are process-wide anyway (a worker refuses them).
+        execArgv: [],
         resourceLimits: {
           maxOldGenerationSizeMb: opts.workerHeapMb ?? heapMb,
           maxYoungGenerationSizeMb: youngMb,
