@@ -135,6 +135,7 @@ test('cross-partition codec: a decoded message has the original fields and value
   w.add(200, 2, 1, 2, null);
   w.add(201, 0, 5, 19, msgs[0]!); // the same payload object to a second node
   const batch = structuredClone(w.take());
+  assert.equal(batch.spare, null);
   const got: [number, number, number, number, OverlayMessage | null][] = [];
   readBatch(batch, ids, (...e) => got.push(e));
   assert.equal(got.length, msgs.length + 2);

@@ -26,6 +26,12 @@ export interface CrossBatch {
   objs: OverlayMessage[];
   /** Events in the batch. */
   count: number;
+  /**
+   * The buffers of the batch the receiver got from this sender last window, handed back for
+   * reuse: no buffer is allocated per window, and none is freed by a thread other than the
+   * one that allocated it (glibc keeps such memory in the allocating thread's arena: RSS grew).
+   */
+  spare: { t: Float64Array; ints: Int32Array; bytes: Uint8Array } | null;
 }
 
 const T_NONE = 0;
@@ -207,6 +213,13 @@ export class CrossWriter {
     }
   }
 
+  #pool: CrossBatch['spare'] = null;
+
+  /** Buffers handed back by the receiver (`CrossBatch.spare`), for the next `take`. */
+  recycle(spare: CrossBatch['spare']): void {
+    if (spare !== null) this.#pool = spare;
+  }
+
   /** Events written since the last `take`. */
   get count(): number {
     return this.#nt;
@@ -220,11 +233,15 @@ export class CrossWriter {
       bytes: this.#bytes.subarray(0, this.#nb),
       objs: this.#objs,
       count: this.#nt,
+      spare: null,
     };
-    // The next window's buffers start at about this window's size: few grows, little waste.
-    this.#t = new Float64Array(Math.max(256, this.#nt + (this.#nt >> 2)));
-    this.#ints = new Int32Array(Math.max(4096, this.#ni + (this.#ni >> 2)));
-    this.#bytes = new Uint8Array(Math.max(4096, this.#nb + (this.#nb >> 2)));
+    // The next window writes into the buffers the receiver handed back, else into new ones of
+    // about this window's size (few grows, little waste).
+    const pool = this.#pool;
+    this.#pool = null;
+    this.#t = pool?.t ?? new Float64Array(Math.max(256, this.#nt + (this.#nt >> 2)));
+    this.#ints = pool?.ints ?? new Int32Array(Math.max(4096, this.#ni + (this.#ni >> 2)));
+    this.#bytes = pool?.bytes ?? new Uint8Array(Math.max(4096, this.#nb + (this.#nb >> 2)));
     this.#objs = [];
     this.#seen.clear();
     this.#nt = this.#ni = this.#nb = 0;
@@ -234,7 +251,23 @@ export class CrossWriter {
 
 /** The buffers of a batch, for `postMessage`'s transfer list. */
 export function transferListOf(b: CrossBatch): ArrayBuffer[] {
-  return [b.t.buffer as ArrayBuffer, b.ints.buffer as ArrayBuffer, b.bytes.buffer as ArrayBuffer];
+  const list = [b.t.buffer as ArrayBuffer, b.ints.buffer as ArrayBuffer, b.bytes.buffer as ArrayBuffer];
+  if (b.spare !== null)
+    list.push(
+      b.spare.t.buffer as ArrayBuffer,
+      b.spare.ints.buffer as ArrayBuffer,
+      b.spare.bytes.buffer as ArrayBuffer,
+    );
+  return list;
+}
+
+/** A received batch's whole buffers, to hand back to its sender as `spare`. */
+export function spareOf(b: CrossBatch): NonNullable<CrossBatch['spare']> {
+  return {
+    t: new Float64Array(b.t.buffer as ArrayBuffer),
+    ints: new Int32Array(b.ints.buffer as ArrayBuffer),
+    bytes: new Uint8Array(b.bytes.buffer as ArrayBuffer),
+  };
 }
 
 /** A string that is a simulator ID, as the canonical string; any other string unchanged. */

@@ -14,7 +14,8 @@
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
-import { CrossWriter, indexOfId, readBatch } from './cross-codec.js';
+import { CrossWriter, indexOfId, readBatch, spareOf } from './cross-codec.js';
+import type { CrossBatch } from './cross-codec.js';
 import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
@@ -140,6 +141,8 @@ export function runPartition(
   let killed = 0;
 
   const queue = new EventQueue<EventRef>(tEnd, { byNode: true });
+  /** Buffers of the batch each partition sent last, to hand back to it with the next batch. */
+  const back = new Array<CrossBatch['spare']>(threads).fill(null);
   const writers = Array.from({ length: threads }, (_, q) => (q === part ? null : new CrossWriter(N)));
   let windowEnd = latMin;
   /** Schedules an event for node n, here or in n's partition. */
@@ -354,11 +357,21 @@ export function runPartition(
           break;
       }
     }
-    const got = sync.exchange(
-      w,
-      writers.map((x) => (x === null ? null : x.take())),
-    );
-    for (const b of got) readBatch(b, ids, pushReceived);
+    const batches = writers.map((x, q) => {
+      if (x === null) return null;
+      const b = x.take();
+      b.spare = back[q]!;
+      back[q] = null;
+      return b;
+    });
+    const got = sync.exchange(w, batches);
+    for (let q = 0; q < threads; q++) {
+      const b = got[q];
+      if (!b) continue;
+      writers[q]!.recycle(b.spare);
+      readBatch(b, ids, pushReceived);
+      back[q] = spareOf(b);
+    }
   }
 
   const estimates = new Float64Array(N).fill(NaN);

@@ -45,9 +45,9 @@ export class WindowSync {
 
   /**
    * Sends window `w`'s batches (`out[q]` to partition q; w counts from 1) and returns the
-   * batches the others sent this partition for window `w`, in partition order.
+   * batches the others sent this partition for window `w` (`[q]`: partition q's; null for this one).
    */
-  exchange(w: number, out: (CrossBatch | null)[]): CrossBatch[] {
+  exchange(w: number, out: (CrossBatch | null)[]): (CrossBatch | null)[] {
     const T = this.#threads;
     const c = this.#c;
     for (let q = 0; q < T; q++) {
@@ -57,7 +57,7 @@ export class WindowSync {
       Atomics.add(c, q * T + this.#part, 1);
       Atomics.notify(c, q * T + this.#part);
     }
-    const got: CrossBatch[] = [];
+    const got: (CrossBatch | null)[] = new Array<CrossBatch | null>(T).fill(null);
     for (let q = 0; q < T; q++) {
       if (q === this.#part) continue;
       const slot = this.#part * T + q;
@@ -74,7 +74,7 @@ export class WindowSync {
       // The counter is bumped after postMessage has queued the batch, so it is there.
       const msg = receiveMessageOnPort(this.#ports[q]!);
       if (msg === undefined) throw new Error(`window ${w}: batch from partition ${q} missing`);
-      got.push(msg.message as CrossBatch);
+      got[q] = msg.message as CrossBatch;
     }
     return got;
   }
