@@ -67,7 +67,7 @@ test(
     assert.notEqual(r.repair_ms, null);
     assert.equal(r.duplicates, 0);
     assert.equal(r.order_violations, 0);
-    assert.ok(records.some((x) => x.event === 'kill' && x.killed === 60));
+    assert.ok(records.some((x) => x.event === 'kill' && x.killed === 60 && typeof x.t === 'number'));
   },
 );
 
@@ -106,6 +106,10 @@ test('invalid combinations throw ERR_INVALID_OPTION naming the option', async ()
   await bad({ threads: 1.5 }, /threads/);
   await bad({ threads: 0 }, /threads/);
   await bad({ partition: 'stripes' as 'range' }, /partition/);
+});
+
+test('a worker that fails rejects the run instead of hanging it', { timeout: 30_000 }, async () => {
+  await assert.rejects(simulate({ ...base, nodes: 20, messages: 5, overlay: { maxPeers: 0 } }), /maxPeers/);
 });
 
 test('cross-partition codec: a decoded message has the original fields and values, canonical IDs', () => {

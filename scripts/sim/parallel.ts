@@ -107,7 +107,7 @@ export async function runSimulationParallel(opts: SimOptions): Promise<SimResult
               if (m.d === 0)
                 progress?.({
                   event: 'kill',
-                  t: null,
+                  t: m.t,
                   killed: N - alive.reduce((a, b) => a + b, 0),
                   components: c,
                 });

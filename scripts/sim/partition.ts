@@ -42,7 +42,7 @@ export type PartitionOptions = Omit<SimOptions, 'inspect' | 'onReport' | 'progre
 export type PartitionPost =
   | { type: 'progress'; record: Record<string, unknown> }
   /** Active views of this partition's live nodes at `d` ms after the kill (0: at the kill). */
-  | { type: 'probe'; d: number; part: number; views: Int32Array };
+  | { type: 'probe'; d: number; t: number; part: number; views: Int32Array };
 
 /** What a partition hands back at the end. */
 export interface PartitionResult {
@@ -348,12 +348,12 @@ export function runPartition(
               if (!alive[j]) queue.push(now + latency(x, j), K_DOWN, x, j, null);
             }
           }
-          post({ type: 'probe', d: 0, part, views: viewsOf() });
+          post({ type: 'probe', d: 0, t: now, part, views: viewsOf() });
           for (let d = 250; d <= 10_000; d += 250) queue.push(now + d, K_PROBE, -1, d, null);
           break;
         }
         case K_PROBE:
-          post({ type: 'probe', d: evF, part, views: viewsOf() });
+          post({ type: 'probe', d: evF, t: now, part, views: viewsOf() });
           break;
       }
     }
