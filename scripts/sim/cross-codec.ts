@@ -63,7 +63,7 @@ export class CrossWriter {
   #ints: Int32Array;
   #bytes: Uint8Array;
   #objs: OverlayMessage[] = [];
-  /** Messages of this batch by object: one decoded object per sent object, as in one thread. */
+  /** Payloads of this batch by object: one decoded object per sent object, as in one thread. */
   #seen = new Map<OverlayMessage, number>();
   #nt = 0;
   #ni = 0;
@@ -104,7 +104,9 @@ export class CrossWriter {
   /** Adds an event: `kind` at `time` for `node`, from `from`, with `m` (or null). */
   add(time: number, kind: number, node: number, from: number, m: OverlayMessage | null): void {
     let ref = -1;
-    if (m !== null) {
+    // Only payloads are shared between sends (a relay goes to every eager neighbour); IHAVE
+    // lists are built per neighbour, so looking them up would only cost.
+    if (m !== null && m.type === 'gossip') {
       const earlier = this.#seen.get(m);
       if (earlier === undefined) this.#seen.set(m, this.#nt);
       else ref = earlier;
