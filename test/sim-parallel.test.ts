@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { MeshwireError } from '../src/errors.js';
 import { simulate } from '../scripts/sim/simulation.js';
 import type { SimOptions, SimResult } from '../scripts/sim/simulation.js';
-import { CrossWriter, readBatch } from '../scripts/sim/cross-codec.js';
-import type { OverlayMessage } from '../src/overlay/index.js';
+import { CrossWriter, PayloadIntern, readBatch } from '../scripts/sim/cross-codec.js';
+import type { GossipMessage, OverlayMessage } from '../src/overlay/index.js';
 
 /** The result without the fields that depend on the machine. */
 function stable(r: SimResult): Omit<SimResult, 'wall_s' | 'cpu_s' | 'rss_mb' | 'waited_s'> {
@@ -141,7 +141,8 @@ test('cross-partition codec: a decoded message has the original fields and value
   const batch = structuredClone(w.take());
   assert.equal(batch.spare, null);
   const got: [number, number, number, number, OverlayMessage | null][] = [];
-  readBatch(batch, ids, (...e) => got.push(e));
+  const intern = new PayloadIntern();
+  readBatch(batch, ids, (...e) => got.push(e), intern);
   assert.equal(got.length, msgs.length + 2);
   msgs.forEach((m, x) => {
     assert.deepEqual(got[x], [100 + x, 0, x, 19, m]);
@@ -149,6 +150,20 @@ test('cross-partition codec: a decoded message has the original fields and value
   assert.deepEqual(got[msgs.length], [200, 2, 1, 2, null]);
   // One object sent to two nodes is decoded once: both get the same object, as in one thread.
   assert.equal(got[msgs.length + 1]![4], got[0]![4]);
+  // Another copy of that broadcast (another hop count) shares its payload and signature; one
+  // whose bytes differ does not.
+  const g0 = msgs[0] as GossipMessage;
+  const w2 = new CrossWriter(ids.length);
+  w2.add(300, 0, 6, 19, { ...g0, hops: 5 });
+  w2.add(301, 0, 7, 19, { ...g0, payload: Uint8Array.of(1, 2, 4) });
+  const again: GossipMessage[] = [];
+  readBatch(structuredClone(w2.take()), ids, (...e) => again.push(e[4] as GossipMessage), intern);
+  const first = got[0]![4] as GossipMessage;
+  assert.equal(again[0]!.payload, first.payload);
+  assert.equal(again[0]!.signature, first.signature);
+  assert.equal(again[0]!.hops, 5);
+  assert.notEqual(again[1]!.payload, first.payload);
+  assert.deepEqual(again[1]!.payload, Uint8Array.of(1, 2, 4));
   // IDs come back as the worker's strings for those nodes.
   const g = got[0]![4] as { sender: string };
   assert.equal(g.sender, ids[3]);

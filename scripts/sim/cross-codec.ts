@@ -316,11 +316,51 @@ function canonMessage(ids: readonly string[], m: OverlayMessage): OverlayMessage
   }
 }
 
+/**
+ * One payload and one signature per broadcast in a worker, however often it arrives: in one
+ * thread every copy of a broadcast shares its sender's two Uint8Arrays, and the nodes' caches
+ * hold ~128 copies each, so 10,000 nodes would otherwise keep ~10^6 extra small ArrayBuffers
+ * (each a backing store outside the V8 heap). A copy whose bytes differ is not shared. One
+ * entry per broadcast of the run: bounded by `messages`.
+ */
+export class PayloadIntern {
+  readonly #map = new Map<number, { epoch: number; payload: Uint8Array; signature: Uint8Array }>();
+
+  /** The shared arrays of (sender, epoch, seq) if their bytes are these, else new shared ones. */
+  get(
+    sender: number,
+    epoch: number,
+    seq: number,
+    bytes: Uint8Array,
+    at: number,
+    plen: number,
+    slen: number,
+  ): { payload: Uint8Array; signature: Uint8Array } | undefined {
+    if (seq < 0 || seq >= 1 << 22 || sender < 0) return undefined;
+    const key = sender * (1 << 22) + seq;
+    const hit = this.#map.get(key);
+    if (hit === undefined) {
+      const fresh = {
+        epoch,
+        payload: bytes.slice(at, at + plen),
+        signature: bytes.slice(at + plen, at + plen + slen),
+      };
+      this.#map.set(key, fresh);
+      return fresh;
+    }
+    if (hit.epoch !== epoch || hit.payload.length !== plen || hit.signature.length !== slen) return undefined;
+    for (let x = 0; x < plen; x++) if (hit.payload[x] !== bytes[at + x]) return undefined;
+    for (let x = 0; x < slen; x++) if (hit.signature[x] !== bytes[at + plen + x]) return undefined;
+    return hit;
+  }
+}
+
 /** Calls `push(time, kind, node, from, message)` for every event of `b`, in the sender's order. */
 export function readBatch(
   b: CrossBatch,
   ids: readonly string[],
   push: (time: number, kind: number, node: number, from: number, m: OverlayMessage | null) => void,
+  intern?: PayloadIntern,
 ): void {
   const a = b.ints;
   const bytes = b.bytes;
@@ -343,15 +383,16 @@ export function readBatch(
         const plen = a[p++]!;
         const slen = a[p++]!;
         // Field order as the cores build payload objects (`withHops`): one shape for all.
+        const shared = intern?.get(a[p - 7]!, epoch, seq, bytes, q, plen, slen);
         m = {
           type: 'gossip',
           sender,
           epoch,
           seq,
           kind: kindOf,
-          payload: bytes.slice(q, q + plen),
+          payload: shared?.payload ?? bytes.slice(q, q + plen),
           hops,
-          signature: bytes.slice(q + plen, q + plen + slen),
+          signature: shared?.signature ?? bytes.slice(q + plen, q + plen + slen),
         };
         q += plen + slen;
         break;

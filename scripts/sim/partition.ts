@@ -14,7 +14,7 @@
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
-import { CrossWriter, indexOfId, readBatch, spareOf } from './cross-codec.js';
+import { CrossWriter, PayloadIntern, indexOfId, readBatch, spareOf } from './cross-codec.js';
 import type { CrossBatch } from './cross-codec.js';
 import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
@@ -141,6 +141,7 @@ export function runPartition(
   let killed = 0;
 
   const queue = new EventQueue<EventRef>(tEnd, { byNode: true });
+  const intern = new PayloadIntern();
   /** Buffers of the batch each partition sent last, to hand back to it with the next batch. */
   const back = new Array<CrossBatch['spare']>(threads).fill(null);
   const writers = Array.from({ length: threads }, (_, q) => (q === part ? null : new CrossWriter(N)));
@@ -369,7 +370,7 @@ export function runPartition(
       const b = got[q];
       if (!b) continue;
       writers[q]!.recycle(b.spare);
-      readBatch(b, ids, pushReceived);
+      readBatch(b, ids, pushReceived, intern);
       back[q] = spareOf(b);
     }
   }
