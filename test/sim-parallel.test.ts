@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { MeshwireError } from '../src/errors.js';
 import { simulate } from '../scripts/sim/simulation.js';
 import type { SimOptions, SimResult } from '../scripts/sim/simulation.js';
-import { CrossWriter, PayloadIntern, readBatch } from '../scripts/sim/cross-codec.js';
+import { CrossWriter, readBatch } from '../scripts/sim/cross-codec.js';
+import { PayloadIntern } from '../scripts/sim/payload-intern.js';
 import type { GossipMessage, OverlayMessage } from '../src/overlay/index.js';
 
 /** The result without the fields that depend on the machine. */

@@ -14,7 +14,8 @@
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
-import { CrossWriter, PayloadIntern, indexOfId, readBatch, spareOf } from './cross-codec.js';
+import { CrossWriter, indexOfId, readBatch, spareOf } from './cross-codec.js';
+import { PayloadIntern } from './payload-intern.js';
 import type { CrossBatch } from './cross-codec.js';
 import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
