@@ -1,16 +1,17 @@
 /**
  * `npm run sim -- --nodes N --messages M [--kill F] [--latency a-b] [--loss p] [--seed S]
  * [--protocol plumtree|flood|direct|all] [--max-peers K] [--interval MS] [--senders K] [--cache N]
- * [--seed-trees] [--ihave-interval MS]`
+ * [--seed-trees] [--ihave-interval MS] [--threads N] [--partition modulo|range]`
  *
  * Runs the overlay simulator and prints one JSON object per line; the last line of each run is
  * its result. `--protocol all` runs plumtree, flood and direct with the same seed, one after the
  * other (the baselines: flooding over the same membership, and today's direct-only broadcast).
+ * `--threads N` runs the nodes on N worker threads (the parallel engine; default 1).
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { BroadcastMode } from '../src/overlay/index.js';
-import { runSimulation } from './sim/simulation.js';
+import { simulate } from './sim/simulation.js';
 
 // A larger young generation: every event allocates (actions, relayed copies) while the cores'
 // state is old, so each scavenge also walks the old-to-new pointers, and fewer, larger
@@ -54,6 +55,8 @@ const { values } = parseArgs({
     cache: { type: 'string' },
     'ihave-interval': { type: 'string' },
     'seed-trees': { type: 'boolean' },
+    threads: { type: 'string' },
+    partition: { type: 'string' },
   },
   strict: true,
 });
@@ -79,6 +82,11 @@ if (values.latency !== undefined) {
   if (!m || Number(m[1]) > Number(m[2])) fail('--latency must look like 5-30 (ms, min-max)');
   latency = [Number(m[1]), Number(m[2])];
 }
+const threads = Math.floor(num('threads', values.threads, 1, 1, 64));
+if (threads > 1 && latency[0] === 0)
+  fail('--threads above 1 needs a latency minimum above 0 (e.g. --latency 5-30)');
+const partition = values.partition ?? 'modulo';
+if (partition !== 'modulo' && partition !== 'range') fail('--partition must be modulo or range');
 const protocol = values.protocol ?? 'plumtree';
 const protocols: BroadcastMode[] =
   protocol === 'all' ? ['plumtree', 'flood', 'direct'] : [protocol as BroadcastMode];
@@ -87,7 +95,7 @@ if (!protocols.every((p) => p === 'plumtree' || p === 'flood' || p === 'direct')
 }
 
 for (const p of protocols) {
-  const result = runSimulation({
+  const result = await simulate({
     nodes,
     messages,
     kill,
@@ -99,6 +107,8 @@ for (const p of protocols) {
     senders,
     intervalMs,
     settleMs,
+    threads,
+    partition,
     // --cache N: payloads each node keeps for GRAFTs. One process holds every node's cache, so
     // a 10,000-node run needs a smaller one than a real node's 1024 to stay within 2 GB.
     // --seed-trees: a new sender's tree starts as a copy of an existing one (no first flood).

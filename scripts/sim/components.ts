@@ -1,23 +1,29 @@
 /**
  * Connected components of the live nodes' active views (an edge when either side lists the
- * other), as the simulator reports them.
+ * other), as the simulator reports them. One algorithm over node indices serves both engines:
+ * the single-threaded one reads the cores directly, the parallel one gets each worker's views
+ * as index lists.
  */
 import type { Overlay } from '../../src/overlay/index.js';
 
-/** Number of connected components among the nodes with `alive[i]` set. */
-export function countComponentsOf(
-  nodes: readonly Overlay[],
-  alive: Uint8Array,
-  index: ReadonlyMap<string, number>,
+/**
+ * Number of connected components among the `n` nodes with `alive[i]` set, given each node's
+ * neighbours as indices (`neighbors(i)`; `undefined` for none). Edges are made symmetric here.
+ */
+export function countComponentsIndexed(
+  n: number,
+  alive: ArrayLike<number>,
+  neighbors: (i: number) => ArrayLike<number> | undefined,
 ): number {
-  const N = nodes.length;
-  const seen = new Uint8Array(N);
-  const adj: number[][] = nodes.map(() => []);
-  for (let i = 0; i < N; i++) {
+  const seen = new Uint8Array(n);
+  const adj: number[][] = Array.from({ length: n }, () => []);
+  for (let i = 0; i < n; i++) {
     if (!alive[i]) continue;
-    for (const p of nodes[i]!.membership.active.values()) {
-      const j = index.get(p.id)!;
-      if (alive[j]) {
+    const list = neighbors(i);
+    if (list === undefined) continue;
+    for (let x = 0; x < list.length; x++) {
+      const j = list[x]!;
+      if (j >= 0 && j < n && alive[j]) {
         adj[i]!.push(j);
         adj[j]!.push(i);
       }
@@ -25,7 +31,7 @@ export function countComponentsOf(
   }
   let components = 0;
   const stack: number[] = [];
-  for (let i = 0; i < N; i++) {
+  for (let i = 0; i < n; i++) {
     if (!alive[i] || seen[i]) continue;
     components++;
     seen[i] = 1;
@@ -41,4 +47,15 @@ export function countComponentsOf(
     }
   }
   return components;
+}
+
+/** Number of connected components among the nodes with `alive[i]` set. */
+export function countComponentsOf(
+  nodes: readonly Overlay[],
+  alive: Uint8Array,
+  index: ReadonlyMap<string, number>,
+): number {
+  return countComponentsIndexed(nodes.length, alive, (i) =>
+    Array.from(nodes[i]!.membership.active.values(), (p) => index.get(p.id) ?? -1),
+  );
 }

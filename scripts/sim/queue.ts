@@ -120,6 +120,15 @@ export class EventQueue<M> {
     return this.#cur[this.#pos++]!;
   }
 
+  /**
+   * Puts back the slot `pop` just returned, unrun (the parallel engine pops the first event of
+   * the next window, sees it is too late, and stops there). Only valid right after `pop`.
+   */
+  unpop(): void {
+    this.#pos--;
+    this.#size++;
+  }
+
   /** Returns a slot to the free list (drops its reference). */
   release(slot: number): void {
     this.m[slot] = null;

@@ -11,6 +11,8 @@ import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
+import { linkLatency } from './latency.js';
+import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
 import { mix3, seededRandom } from './rng.js';
@@ -44,32 +46,49 @@ function indexOfId(id: string): number {
   return v;
 }
 
-/** Frame types counted in `frames_by_type`, in the order they are reported. */
-const FRAME_TYPES = [
-  'join',
-  'forward-join',
-  'neighbor',
-  'disconnect',
-  'shuffle',
-  'shuffle-reply',
-  'gossip',
-  'ihave',
-  'graft',
-  'prune',
-] as const;
-const FRAME_INDEX = new Map<string, number>(FRAME_TYPES.map((t, i) => [t, i]));
-
-function percentile(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+/** Checks the options of the parallel engine; throws ERR_INVALID_OPTION naming the bad one. */
+function checkThreads(opts: SimOptions): number {
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new MeshwireError('ERR_INVALID_OPTION', 'simulator option threads must be an integer in 1..64');
+  }
+  if (threads === 1) return 1;
+  if (!((opts.latency?.[0] ?? 5) > 0)) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      'simulator option threads > 1 needs latency[0] > 0 (the window the workers run in without exchanging events)',
+    );
+  }
+  if (opts.inspect !== undefined || opts.onReport !== undefined) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      'simulator options inspect and onReport need threads 1 (the cores live in worker threads)',
+    );
+  }
+  if (opts.partition !== undefined && opts.partition !== 'modulo' && opts.partition !== 'range') {
+    throw new MeshwireError('ERR_INVALID_OPTION', 'simulator option partition must be modulo or range');
+  }
+  return threads;
 }
 
-function cpuSeconds(u: NodeJS.CpuUsage): number {
-  return (u.user + u.system) / 1e6;
+/**
+ * Runs one simulation on `opts.threads` threads (default 1: `runSimulation`; more: the
+ * parallel engine of `parallel.ts`, in worker threads).
+ */
+export async function simulate(opts: SimOptions): Promise<SimResult> {
+  if (checkThreads(opts) === 1) return runSimulation(opts);
+  const { runSimulationParallel } = await import('./parallel.js');
+  return runSimulationParallel(opts);
 }
 
-/** Runs one simulation to completion. */
+/** Runs one simulation to completion on this thread (`threads` must be 1: see `simulate`). */
 export function runSimulation(opts: SimOptions): SimResult {
+  if (checkThreads(opts) !== 1) {
+    throw new MeshwireError(
+      'ERR_INVALID_OPTION',
+      'simulator option threads > 1 needs simulate(), not runSimulation()',
+    );
+  }
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
   const N = opts.nodes;
@@ -115,27 +134,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     senderPool.push(...chosen);
   }
 
-  // Latency model: by default every node sits at a random point of the unit square and a link's
-  // latency grows with the distance (min at distance 0, max across the diagonal), so latencies
-  // obey the triangle inequality like real networks mostly do; `random` draws each link's
-  // latency independently instead (many short hops can then beat one long one).
-  const xs = new Float64Array(N);
-  const ys = new Float64Array(N);
-  for (let i = 0; i < N; i++) {
-    xs[i] = rng();
-    ys[i] = rng();
-  }
-  const span = latMax - latMin;
-  const latency =
-    (opts.latencyModel ?? 'coordinates') === 'coordinates'
-      ? (a: number, b: number): number =>
-          latMin +
-          Math.round((span * Math.sqrt((xs[a]! - xs[b]!) ** 2 + (ys[a]! - ys[b]!) ** 2)) / Math.SQRT2)
-      : (a: number, b: number): number => {
-          const lo = a < b ? a : b;
-          const hi = a < b ? b : a;
-          return latMin + (mix3(lo, hi, seed) % (span + 1));
-        };
+  const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
   // Metrics.
   const deliveries = new Uint32Array(M);
@@ -352,81 +351,42 @@ export function runSimulation(opts: SimOptions): SimResult {
   }
 
   opts.inspect?.(nodes, alive);
-  // Measure.
-  let pairs = 0;
-  let got = 0;
-  let pairsAfter = 0;
-  let gotAfter = 0;
-  let copiesAll = 0;
-  let delivAll = 0;
-  let copiesSettled = 0;
-  let delivSettled = 0;
-  const survivors = alive.reduce((a, b) => a + b, 0);
-  const hops: number[] = [];
-  const undelivered: SimResult['undelivered'] = [];
-  for (let k = 0; k < M; k++) {
-    const s = senderOf[k]!;
-    if (s < 0) continue;
-    let receivers = survivors - (alive[s] ? 1 : 0);
-    let d = 0;
-    for (let i = 0; i < N; i++) {
-      if (!alive[i] || i === s) continue;
-      const bit = k * N + i;
-      if (delivered[bit >> 3]! & (1 << (bit & 7))) d++;
-      else if (undelivered.length < 5)
-        undelivered.push({ message: k, sender: ids[s]!, node: ids[i]!, at: sentAt[k]! });
-    }
-    if (receivers < 0) receivers = 0;
-    pairs += receivers;
-    got += d;
-    if (k >= killIndex || killFraction === 0) {
-      pairsAfter += receivers;
-      gotAfter += d;
-    }
-    copiesAll += copies[k]!;
-    delivAll += deliveries[k]!;
-    if (k >= M / 2) {
-      copiesSettled += copies[k]!;
-      delivSettled += deliveries[k]!;
-    }
-    hops.push(maxHop[k]!);
-  }
-  hops.sort((a, b) => a - b);
-  const round = (x: number, d = 4): number => Math.round(x * 10 ** d) / 10 ** d;
-  return {
-    protocol,
-    nodes: N,
-    messages: M,
-    senders: senderCount,
-    killed,
-    seed,
-    latency: `${latMin}-${latMax}`,
-    loss,
-    delivered: round(pairs === 0 ? 1 : got / pairs, 6),
-    delivered_after_kill: round(pairsAfter === 0 ? 1 : gotAfter / pairsAfter, 6),
-    rmr: round(delivAll === 0 ? 0 : copiesAll / delivAll - 1),
-    rmr_settled: round(delivSettled === 0 ? 0 : copiesSettled / delivSettled - 1),
-    ldh_p50: percentile(hops, 50),
-    ldh_p99: percentile(hops, 99),
-    ldh_max: hops[hops.length - 1] ?? 0,
-    components: countComponents(),
-    components_2s: components2s,
-    size_estimate: estimateSummary(nodes, alive),
-    repair_ms: killFraction > 0 ? repairMs : null,
-    undelivered,
-    duplicates,
-    order_violations: orderViolations,
-    frames,
-    frames_lost: framesLost,
-    frames_by_type: Object.fromEntries(
-      FRAME_TYPES.flatMap((t, x) => (byType[x]! > 0 ? [[t, byType[x]!] as const] : [])),
-    ),
-    reports,
-    events,
-    timers_by_kind: timersByKind,
-    virtual_s: round(now / 1000, 3),
-    wall_s: round((performance.now() - started) / 1000, 2),
-    cpu_s: round(cpuSeconds(process.cpuUsage(cpuStarted)), 2),
-    rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20),
-  };
+  return summarize(
+    {
+      protocol,
+      nodes: N,
+      messages: M,
+      senders: senderCount,
+      seed,
+      latency: [latMin, latMax],
+      loss,
+      killFraction,
+      killed,
+      killIndex,
+      alive,
+      senderOf,
+      sentAt,
+      components: countComponents(),
+      components2s,
+      repairMs,
+      sizeEstimate: estimateSummary(nodes, alive),
+      now,
+      started,
+      cpuStarted,
+    },
+    {
+      deliveries,
+      copies,
+      maxHop,
+      delivered,
+      duplicates,
+      orderViolations,
+      frames,
+      framesLost,
+      events,
+      byType,
+      reports,
+      timersByKind,
+    },
+  );
 }

@@ -42,6 +42,19 @@ export interface SimOptions {
   inspect?: (nodes: readonly Overlay[], alive: Uint8Array) => void;
   /** Called with every report action (tests, debugging). */
   onReport?: (node: number, report: unknown, now: number) => void;
+  /**
+   * Worker threads to run the nodes on: 1 = the single-threaded engine; more splits the nodes
+   * among that many workers (`simulate` only; needs latency[0] > 0; no `inspect`/`onReport`).
+   * The same seed and thread count give the same output; another thread count, another run.
+   * @default 1
+   */
+  threads?: number;
+  /** How the parallel engine splits nodes: `modulo` (i mod threads) or `range` (blocks). @default 'modulo' */
+  partition?: 'modulo' | 'range';
+  /** Parallel engine: each worker's old-space limit in MB. @default the process's limit / threads, at least 256 */
+  workerHeapMb?: number;
+  /** Parallel engine: each worker's young-generation limit in MB. @default 3 × the process's --max-semi-space-size (64 → 192), or 48 */
+  workerYoungMb?: number;
   /** Called with progress records (one JSON object each). */
   progress?: (record: Record<string, unknown>) => void;
 }
@@ -90,5 +103,10 @@ export interface SimResult {
   wall_s: number;
   /** CPU seconds (user + system) of this process during the run: less noisy than wall_s. */
   cpu_s: number;
+  /** RSS at the end in MiB; the parallel engine reports the process's peak (its workers have exited). */
   rss_mb: number;
+  /** Parallel engine only: worker threads, windows run, and seconds each worker waited for the others. */
+  threads?: number;
+  windows?: number;
+  waited_s?: number[];
 }

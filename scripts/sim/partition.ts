@@ -1,0 +1,397 @@
+/**
+ * One partition of the parallel simulator: the engine of `simulation.ts` for the nodes this
+ * worker owns, run in windows of `latency[0]` virtual ms. No frame or connection failure
+ * reaches another node sooner than that, so everything a window sends to another partition
+ * arrives in a later window: each partition runs its events before the window's end, swaps
+ * the events it scheduled for the others (`WindowSync`), queues the ones it got, and goes on.
+ *
+ * Determinism: every partition makes the script's draws from the global stream in the same
+ * order (the joins, the broadcasts' senders, the kill; they depend only on `alive`, which the
+ * kill changes the same way everywhere), a join retry draws from a stream of its own (node,
+ * time), frame loss from the partition's own stream, and received events are queued in the
+ * order their partition sent them, partition by partition. Same seed and thread count, same run.
+ */
+import { MeshwireError } from '../../src/errors.js';
+import { Overlay } from '../../src/overlay/index.js';
+import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
+import { CrossWriter, indexOfId, readBatch, spareOf } from './cross-codec.js';
+import { PayloadIntern } from './payload-intern.js';
+import type { CrossBatch } from './cross-codec.js';
+import { linkLatency } from './latency.js';
+import { FRAME_INDEX, newCounters } from './measure.js';
+import type { RunCounters } from './measure.js';
+import { EventQueue } from './queue.js';
+import { mix3, seededRandom } from './rng.js';
+import { stubSigner, stubVerifier } from './stub-signer.js';
+import type { SimOptions } from './types.js';
+import type { WindowSync } from './window-sync.js';
+
+const K_MESSAGE = 0;
+const K_TIMER = 1;
+const K_DOWN = 2;
+const K_JOIN = 3;
+const K_BROADCAST = 4;
+const K_KILL = 5;
+const K_PROBE = 6;
+
+type EventRef = OverlayMessage | OverlayTimer;
+
+/** The options a worker gets: `SimOptions` without the callbacks. */
+export type PartitionOptions = Omit<SimOptions, 'inspect' | 'onReport' | 'progress'>;
+
+/** What a partition reports while it runs (to the coordinator). */
+export type PartitionPost =
+  | { type: 'progress'; record: Record<string, unknown> }
+  /** Active views of this partition's live nodes at `d` ms after the kill (0: at the kill). */
+  | { type: 'probe'; d: number; t: number; part: number; views: Int32Array };
+
+/** What a partition hands back at the end. */
+export interface PartitionResult {
+  part: number;
+  counters: RunCounters;
+  alive: Uint8Array;
+  senderOf: Int32Array;
+  sentAt: Float64Array;
+  killed: number;
+  killIndex: number;
+  senders: number;
+  /** Time of the last event run. */
+  now: number;
+  /** Final active views of this partition's live nodes (see `viewsOf`). */
+  views: Int32Array;
+  /** Size estimate of each live node of this partition; NaN elsewhere. */
+  estimates: Float64Array;
+  windows: number;
+  waitedMs: number;
+}
+
+/** Which partition owns node `i`: `modulo` (i mod threads) or `range` (contiguous blocks). */
+export function ownerOf(i: number, n: number, threads: number, partition: 'modulo' | 'range'): number {
+  return partition === 'modulo' ? i % threads : Math.floor((i * threads) / n);
+}
+
+/** Runs partition `part` of `threads` to the end of the run. */
+export function runPartition(
+  opts: PartitionOptions,
+  part: number,
+  threads: number,
+  partition: 'modulo' | 'range',
+  sync: WindowSync,
+  post: (m: PartitionPost) => void,
+): PartitionResult {
+  const N = opts.nodes;
+  const M = opts.messages;
+  const seed = opts.seed ?? 1;
+  const protocol = opts.protocol ?? 'plumtree';
+  const [latMin, latMax] = opts.latency ?? [5, 30];
+  const loss = opts.loss ?? 0;
+  const lossAll = opts.lossScope === 'all';
+  const interval = opts.intervalMs ?? 10;
+  const joinSpacing = opts.joinSpacingMs ?? 2;
+  const warmup = opts.warmupMs ?? 5000;
+  const settle = opts.settleMs ?? 5000;
+  const killFraction = opts.kill ?? 0;
+  const checkOrder = opts.checkOrder ?? N * M <= 5_000_000;
+  const rng = seededRandom(seed);
+  // Each partition loses frames from its own stream: deterministic per partition.
+  const netRng = seededRandom(mix3(part, 0x5bd1e995, seed));
+
+  const owner = new Uint8Array(N);
+  for (let i = 0; i < N; i++) owner[i] = ownerOf(i, N, threads, partition);
+  const ids = Array.from({ length: N }, (_, i) => `n${i}`);
+  const alive = new Uint8Array(N).fill(1);
+  // Only this partition's cores are built, in index order (so they sit in memory in that order).
+  const nodes = new Array<Overlay | undefined>(N).fill(undefined);
+  for (let i = 0; i < N; i++) {
+    if (owner[i] !== part) continue;
+    nodes[i] = new Overlay({
+      maxPeers: 10,
+      neighborTimeoutMs: 2000, // as in simulation.ts: a lost frame is noticed by this timeout only
+      ...opts.overlay,
+      self: { id: ids[i]!, address: ids[i]! },
+      signer: stubSigner,
+      verifier: stubVerifier,
+      random: seededRandom(mix3(i, 7, seed)),
+      mode: protocol,
+    });
+  }
+
+  // The global draws, in simulation.ts's order.
+  const senderCount = Math.min(N, opts.senders ?? 100);
+  const senderPool: number[] = [];
+  {
+    const chosen = new Set<number>();
+    while (chosen.size < senderCount) chosen.add(Math.floor(rng() * N));
+    senderPool.push(...chosen);
+  }
+  const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
+
+  const c = newCounters(N, M);
+  const { deliveries, copies, maxHop, delivered, byType, reports } = c;
+  const timersByKind = c.timersByKind as Record<OverlayTimer['kind'], number>;
+  const senderOf = new Int32Array(M).fill(-1);
+  const sentAt = new Float64Array(M);
+  const lastSeq: (Map<string, number> | null)[] = new Array<Map<string, number> | null>(N).fill(null);
+  if (checkOrder) for (let i = 0; i < N; i++) if (owner[i] === part) lastSeq[i] = new Map();
+
+  const joinEnd = (N - 1) * joinSpacing;
+  const tStart = joinEnd + warmup;
+  const killIndex = killFraction > 0 ? Math.floor(M / 2) : M;
+  const tKill = tStart + killIndex * interval - interval / 2;
+  const tEnd = tStart + M * interval + settle;
+  let killed = 0;
+
+  const queue = new EventQueue<EventRef>(tEnd, { byNode: true });
+  const intern = new PayloadIntern();
+  /** Buffers of the batch each partition sent last, to hand back to it with the next batch. */
+  const back = new Array<CrossBatch['spare']>(threads).fill(null);
+  const writers = Array.from({ length: threads }, (_, q) => (q === part ? null : new CrossWriter(N)));
+  let windowEnd = latMin;
+  /** Schedules an event for node n, here or in n's partition. */
+  const schedule = (t: number, k: number, n: number, f: number, m: EventRef | null): void => {
+    if (n < 0 || owner[n] === part) {
+      queue.push(t, k, n, f, m);
+      return;
+    }
+    if (t < windowEnd)
+      throw new Error(`event for another partition at ${t}, inside the window ending ${windowEnd}`);
+    if (t <= tEnd) writers[owner[n]!]!.add(t, k, n, f, m as OverlayMessage | null);
+  };
+  const pushReceived = (t: number, k: number, n: number, f: number, m: OverlayMessage | null): void => {
+    queue.push(t, k, n, f, m);
+  };
+
+  const out: OverlayAction[] = [];
+  const msgIndex = (m: GossipMessage): number => {
+    const p = m.payload;
+    return p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
+  };
+
+  const perform = (i: number, now: number): void => {
+    for (let a = 0; a < out.length; a++) {
+      const act = out[a]!;
+      switch (act.type) {
+        case 'send': {
+          const j = indexOfId(act.to);
+          if (j < 0 || j >= N) break;
+          c.frames++;
+          byType[FRAME_INDEX.get(act.message.type)!]!++;
+          const t = act.message.type;
+          const lossy = lossAll || t === 'gossip' || t === 'ihave' || t === 'graft' || t === 'prune';
+          if (loss > 0 && lossy && netRng() < loss) {
+            c.framesLost++;
+            break;
+          }
+          schedule(now + latency(i, j), K_MESSAGE, j, i, act.message);
+          break;
+        }
+        case 'timer': {
+          const at = Math.ceil(act.at); // whole milliseconds, as in simulation.ts
+          schedule(at > now ? at : now, K_TIMER, i, -1, act.timer);
+          break;
+        }
+        case 'deliver': {
+          const k = msgIndex(act.message);
+          const bit = k * N + i;
+          if (delivered[bit >> 3]! & (1 << (bit & 7))) {
+            c.duplicates++;
+            break;
+          }
+          delivered[bit >> 3]! |= 1 << (bit & 7);
+          deliveries[k]!++;
+          if (act.message.hops > maxHop[k]!) maxHop[k] = act.message.hops;
+          if (checkOrder) {
+            const last = lastSeq[i]!.get(act.message.sender) ?? 0;
+            if (act.message.seq <= last) c.orderViolations++;
+            lastSeq[i]!.set(act.message.sender, act.message.seq);
+          }
+          break;
+        }
+        case 'report':
+          reports[act.report.kind] = (reports[act.report.kind] ?? 0) + 1;
+          if (act.report.kind === 'join-failed') schedule(now + 1000, K_JOIN, i, -1, null);
+          break;
+        default:
+          break;
+      }
+    }
+    out.length = 0;
+  };
+
+  /** This partition's live nodes' active views: [node, count, peer...] per node. */
+  const viewsOf = (): Int32Array => {
+    const v: number[] = [];
+    for (let i = 0; i < N; i++) {
+      if (owner[i] !== part || !alive[i]) continue;
+      const at = v.length;
+      v.push(i, 0);
+      for (const p of nodes[i]!.membership.active.values()) v.push(indexOfId(p.id));
+      v[at + 1] = v.length - at - 2;
+    }
+    return Int32Array.from(v);
+  };
+
+  // Script the run: every partition makes every draw, and keeps the events of its own nodes.
+  if (owner[0] === part) {
+    nodes[0]!.start(0, out);
+    perform(0, 0);
+  }
+  for (let i = 1; i < N; i++) {
+    const contact = Math.floor(rng() * i);
+    if (owner[i] === part) queue.push(i * joinSpacing, K_JOIN, i, contact, null);
+  }
+  for (let k = 0; k < M; k++) queue.push(tStart + k * interval, K_BROADCAST, -1, k, null);
+  if (killFraction > 0) queue.push(tKill, K_KILL, -1, -1, null);
+
+  let now = 0;
+  const messageEvent = { type: 'message' as const, from: '', message: null as unknown as OverlayMessage };
+  const timerEvent = { type: 'timer' as const, timer: null as unknown as OverlayTimer };
+  const downEvent = { type: 'peer-down' as const, peer: '' };
+  const windows = Math.floor(tEnd / latMin) + 1;
+  let slot: number;
+  for (let w = 1; w <= windows; w++) {
+    windowEnd = w * latMin;
+    while ((slot = queue.pop()) >= 0) {
+      if (queue.t[slot]! >= windowEnd) {
+        queue.unpop();
+        break;
+      }
+      now = queue.t[slot]!;
+      const evF = queue.f[slot]!;
+      const evM = queue.m[slot]!;
+      const evK = queue.k[slot]!;
+      const i = queue.n[slot]!;
+      queue.release(slot);
+      c.events++;
+      switch (evK) {
+        case K_MESSAGE: {
+          if (!alive[i]) {
+            if (alive[evF]) schedule(now + latency(i, evF), K_DOWN, evF, i, null);
+            break;
+          }
+          const m = evM as OverlayMessage;
+          if (m.type === 'gossip') copies[msgIndex(m)]!++;
+          messageEvent.from = ids[evF]!;
+          messageEvent.message = m;
+          nodes[i]!.handle(messageEvent, now, out);
+          perform(i, now);
+          break;
+        }
+        case K_TIMER:
+          if (!alive[i]) break;
+          timersByKind[(evM as OverlayTimer).kind]++;
+          timerEvent.timer = evM as OverlayTimer;
+          nodes[i]!.handle(timerEvent, now, out);
+          perform(i, now);
+          break;
+        case K_DOWN:
+          if (!alive[i]) break;
+          downEvent.peer = ids[evF]!;
+          nodes[i]!.handle(downEvent, now, out);
+          perform(i, now);
+          break;
+        case K_JOIN: {
+          if (!alive[i]) break;
+          let contact = evF;
+          if (contact < 0) {
+            // A retry draws from a stream of its own (node, time), not the global one: the
+            // other partitions do not see this node's join fail.
+            if (nodes[i]!.membership.joined) break;
+            const r = seededRandom(mix3(i, Math.floor(now), seed ^ 0x2545f491));
+            do contact = Math.floor(r() * N);
+            while (contact === i || !alive[contact]);
+          }
+          nodes[i]!.join({ id: ids[contact]!, address: ids[contact]! }, now, out);
+          perform(i, now);
+          if (i === N - 1 && evF >= 0)
+            post({ type: 'progress', record: { event: 'joined', t: now, events: c.events } });
+          break;
+        }
+        case K_BROADCAST: {
+          const k = evF;
+          let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
+          for (let tries = 0; !alive[sender] && tries < 100; tries++) {
+            sender = senderPool[Math.floor(rng() * senderPool.length)]!;
+          }
+          while (!alive[sender]) sender = Math.floor(rng() * N);
+          if (part === 0 && k > 0 && k % 250 === 0) {
+            post({ type: 'progress', record: { event: 'broadcasts', t: now, sent: k, events: c.events } });
+          }
+          senderOf[k] = sender;
+          sentAt[k] = now;
+          if (owner[sender] !== part) break;
+          const payload = new Uint8Array(8);
+          payload[0] = k & 0xff;
+          payload[1] = (k >>> 8) & 0xff;
+          payload[2] = (k >>> 16) & 0xff;
+          payload[3] = (k >>> 24) & 0xff;
+          try {
+            nodes[sender]!.broadcast(1, payload, now, out);
+          } catch (err) {
+            if (!(err instanceof MeshwireError)) throw err;
+            reports['broadcast-refused'] = (reports['broadcast-refused'] ?? 0) + 1;
+          }
+          perform(sender, now);
+          break;
+        }
+        case K_KILL: {
+          const want = Math.floor(N * killFraction);
+          while (killed < want) {
+            const v = Math.floor(rng() * N);
+            if (!alive[v]) continue;
+            alive[v] = 0;
+            killed++;
+          }
+          for (let x = 0; x < N; x++) {
+            if (owner[x] !== part || !alive[x]) continue;
+            const st = nodes[x]!.membership;
+            for (const p of [...st.active.ids(), ...st.pendingIds()]) {
+              const j = indexOfId(p);
+              if (!alive[j]) queue.push(now + latency(x, j), K_DOWN, x, j, null);
+            }
+          }
+          post({ type: 'probe', d: 0, t: now, part, views: viewsOf() });
+          for (let d = 250; d <= 10_000; d += 250) queue.push(now + d, K_PROBE, -1, d, null);
+          break;
+        }
+        case K_PROBE:
+          post({ type: 'probe', d: evF, t: now, part, views: viewsOf() });
+          break;
+      }
+    }
+    const batches = writers.map((x, q) => {
+      if (x === null) return null;
+      const b = x.take();
+      b.spare = back[q]!;
+      back[q] = null;
+      return b;
+    });
+    const got = sync.exchange(w, batches);
+    for (let q = 0; q < threads; q++) {
+      const b = got[q];
+      if (!b) continue;
+      writers[q]!.recycle(b.spare);
+      readBatch(b, ids, pushReceived, intern);
+      back[q] = spareOf(b);
+    }
+  }
+
+  const estimates = new Float64Array(N).fill(NaN);
+  for (let i = 0; i < N; i++)
+    if (owner[i] === part && alive[i]) estimates[i] = nodes[i]!.membership.sizeEstimate();
+  return {
+    part,
+    counters: c,
+    alive,
+    senderOf,
+    sentAt,
+    killed,
+    killIndex,
+    senders: senderCount,
+    now,
+    views: viewsOf(),
+    estimates,
+    windows,
+    waitedMs: sync.waitedMs,
+  };
+}
