@@ -21,6 +21,7 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
 import { EventQueue } from './queue.js';
+import { simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions } from './types.js';
@@ -98,7 +99,7 @@ export function runPartition(
 
   const owner = new Uint8Array(N);
   for (let i = 0; i < N; i++) owner[i] = ownerOf(i, N, threads, partition);
-  const ids = Array.from({ length: N }, (_, i) => `n${i}`);
+  const ids = simIds(N);
   const alive = new Uint8Array(N).fill(1);
   // Only this partition's cores are built, in index order (so they sit in memory in that order).
   const nodes = new Array<Overlay | undefined>(N).fill(undefined);

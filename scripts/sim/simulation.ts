@@ -15,6 +15,7 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
+import { simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions, SimResult } from './types.js';
@@ -107,7 +108,7 @@ export function runSimulation(opts: SimOptions): SimResult {
   const rng = seededRandom(seed);
   const netRng = seededRandom(seed ^ 0x5bd1e995);
 
-  const ids = Array.from({ length: N }, (_, i) => `n${i}`);
+  const ids = simIds(N);
   const index = new Map(ids.map((id, i) => [id, i]));
   const alive = new Uint8Array(N).fill(1);
   const nodes = ids.map(
