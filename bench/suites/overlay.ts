@@ -31,7 +31,7 @@ const PROCESSES = envNumber('MESHWIRE_BENCH_OVERLAY_PROCESSES', 4, 2, 16);
  * something only below saturation). `MESHWIRE_BENCH_OVERLAY_RATE` overrides it with a comma
  * list (each 1..1000).
  */
-const RATES = envRates('MESHWIRE_BENCH_OVERLAY_RATE', [20, 100]);
+const RATES = envRates('MESHWIRE_BENCH_OVERLAY_RATE', [20, 50, 100]);
 /** Broadcasts (`MESHWIRE_BENCH_OVERLAY_COUNT` overrides the full / quick default, 1..100000). */
 const COUNT = envNumber('MESHWIRE_BENCH_OVERLAY_COUNT', 0, 1, 100_000);
 /** After the last send, wait for the deliveries until none came for STALL_MS, at most MAX_WAIT_MS. */
