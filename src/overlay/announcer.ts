@@ -16,7 +16,7 @@ interface Queued {
   from: PeerId;
   /** The sender's state, whose tree says which neighbours are lazy for this entry. */
   state: SenderState;
-  /** A re-announcement: goes to `lazyFanout` neighbours picked among all (eager ones too). */
+  /** A re-announcement: goes to every neighbour but the one it came from. */
   again: boolean;
 }
 
@@ -58,10 +58,11 @@ export class Announcer {
   }
 
   /**
-   * On the tick: re-announces the newest message of each sender that has gone quiet, one that is
+   * On the tick: re-announces, to every neighbour, the newest message of each sender that has
+   * gone quiet, one that is
    * still the sender's newest a whole tick after the previous tick saw it. A sender still
    * speaking is left alone, as its next message reveals any gap (`missingBefore`):
-   * re-announcing every sender's newest on every tick, to every neighbour, was 40 % of all IHAVE
+   * re-announcing every sender's newest on every tick was 40 % of all IHAVE
    * entries at 100 broadcasts/s from 100 senders (5.6 entries per delivery in the simulator),
    * for no repair the gap rule misses.
    */
@@ -92,10 +93,12 @@ export class Announcer {
   /**
    * The IHAVE batch timer: announces what was queued. A message goes to its eager neighbours
    * (`announceToEager`) and to at most `lazyFanout` of its lazy ones, picked at random per
-   * message; a re-announcement goes to `lazyFanout` neighbours picked among all of them. Each
-   * node then hears of a message from about `lazyFanout` neighbours instead of every one: enough
-   * to repair a broken tree link, at a third of the entries (each one a look-up of the sender's
-   * state on arrival). 1,000 simulated nodes: 14.6 entries per delivery before, 4.9 now.
+   * message; a re-announcement goes to every neighbour. Each node then hears of a message from
+   * about `lazyFanout` neighbours instead of every one, at a third of the entries (each one a
+   * look-up of the sender's state on arrival), and of a quiet sender's last message from all
+   * of them: re-announcing that one to `lazyFanout` neighbours only left 1 to 3 of 1 M pairs
+   * undelivered under 10 % frame loss (simulator, 1,000 nodes, seeds 2 and 4). 1,000 simulated
+   * nodes: 14.6 entries per delivery before, 6.5 now.
    */
   flush(out: ActionSink): void {
     this.#armed = false;
@@ -113,8 +116,8 @@ export class Announcer {
       for (let j = 0; j < n; j++) {
         const id = peers[j]!;
         if (id === q.from) continue;
-        if (!q.again && !isLazy(q.state, id)) {
-          if (all) lists[j]!.push(q.entry);
+        if (q.again || !isLazy(q.state, id)) {
+          if (q.again || all) lists[j]!.push(q.entry);
         } else {
           candidates[count++] = j;
         }

@@ -105,9 +105,8 @@ export interface OverlayOptions {
    * neighbour). A node then hears of each message from about this many neighbours instead of
    * all of them: enough to repair a broken tree link, for a third of the IHAVE entries at
    * `maxPeers` 10 (README "Simulation"). The tick's re-announcement of a quiet sender's newest
-   * message goes to this many neighbours too, picked among all of them; the announcement to a
-   * new neighbour is not limited. Below 3, 10 % frame loss in the simulator left messages
-   * undelivered. @default 3
+   * message and the announcement to a new neighbour still go to every neighbour. Below 3, 10 %
+   * frame loss in the simulator left messages undelivered. @default 3
    */
   lazyFanout?: number;
   /** Broadcast mode; `flood` and `direct` are baselines for the simulator. @default 'plumtree' */
