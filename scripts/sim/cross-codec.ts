@@ -7,6 +7,7 @@
  * the receiving worker's canonical string `ids[i]`, so the cores compare and store the same
  * strings as for a local frame, and a decoded message has the fields and values of the original.
  */
+import { indexOfId } from './ids.js';
 import type { PayloadIntern } from './payload-intern.js';
 import type {
   GossipMessage,
@@ -43,18 +44,6 @@ const T_PRUNE = 4;
 const T_OBJECT = 5;
 /** The same message object as an earlier event of the batch (a payload relayed to several nodes). */
 const T_REF = 6;
-
-/** Node index of a simulator ID (`n<i>`), or -1. */
-export function indexOfId(id: string): number {
-  if (id.charCodeAt(0) !== 110 /* n */ || id.length < 2 || id.length > 9) return -1;
-  let v = 0;
-  for (let c = 1; c < id.length; c++) {
-    const d = id.charCodeAt(c) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
 
 const isInt32 = (x: number): boolean => (x | 0) === x;
 

@@ -11,3 +11,15 @@ export function simIds(count: number): string[] {
   for (let i = 0; i < count; i++) ids[i] = Object.keys({ [`n${i}`]: 0 })[0]!;
   return ids;
 }
+
+/** Node index of a simulator ID (`n<i>`), or -1: cheaper than a Map lookup on every frame. */
+export function indexOfId(id: string): number {
+  if (id.charCodeAt(0) !== 110 /* n */ || id.length < 2 || id.length > 9) return -1;
+  let v = 0;
+  for (let c = 1; c < id.length; c++) {
+    const d = id.charCodeAt(c) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}

@@ -14,14 +14,14 @@
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
-import { CrossWriter, indexOfId, readBatch, spareOf } from './cross-codec.js';
+import { CrossWriter, readBatch, spareOf } from './cross-codec.js';
 import { PayloadIntern } from './payload-intern.js';
 import type { CrossBatch } from './cross-codec.js';
 import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
 import { EventQueue } from './queue.js';
-import { simIds } from './ids.js';
+import { indexOfId, simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions } from './types.js';

@@ -15,7 +15,7 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
-import { simIds } from './ids.js';
+import { indexOfId, simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions, SimResult } from './types.js';
@@ -34,18 +34,6 @@ const K_PROBE = 6;
 
 /** An event's reference: the message (K_MESSAGE) or the timer (K_TIMER). */
 type EventRef = OverlayMessage | OverlayTimer;
-
-/** Node index of a simulator ID (`n<i>`): cheaper than a Map lookup on every frame. */
-function indexOfId(id: string): number {
-  if (id.charCodeAt(0) !== 110 /* n */ || id.length < 2 || id.length > 9) return -1;
-  let v = 0;
-  for (let c = 1; c < id.length; c++) {
-    const d = id.charCodeAt(c) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
 
 /** Checks the options of the parallel engine; throws ERR_INVALID_OPTION naming the bad one. */
 function checkThreads(opts: SimOptions): number {

@@ -112,10 +112,26 @@ export class DownloadSet {
     for (const d of this.#downloads.values()) d.sourceLost(peerId);
   }
 
-  /** Creates the download of `offer` (a fresh `.part`), or returns the one in progress. */
-  async begin(offer: FileOffer, admit: () => MeshwireError | undefined): Promise<Download> {
+  /**
+   * Creates the download of `offer` (a fresh `.part`), or returns the one in progress. Two
+   * offers of one root that arrive together (two peers sending the same file) share one begin:
+   * separately, each reserved a final name while the other's `.part` was being created, so the
+   * second got `name-(1).ext`, and when that one finished creating first, the download kept it.
+   */
+  begin(offer: FileOffer, admit: () => MeshwireError | undefined): Promise<Download> {
     const existing = this.#downloads.get(offer.rootHex);
-    if (existing) return existing;
+    if (existing) return Promise.resolve(existing);
+    const pending = this.#beginning.get(offer.rootHex);
+    if (pending) return pending;
+    const started = this.#begin(offer, admit).finally(() => this.#beginning.delete(offer.rootHex));
+    this.#beginning.set(offer.rootHex, started);
+    return started;
+  }
+
+  /** Begins under way, by root (see `begin`). */
+  readonly #beginning = new Map<string, Promise<Download>>();
+
+  async #begin(offer: FileOffer, admit: () => MeshwireError | undefined): Promise<Download> {
     const { maxDownloads, downloadsDir } = this.#h.opts;
     if (this.#downloads.size >= maxDownloads) {
       throw new MeshwireError(
