@@ -13,7 +13,7 @@
  */
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
-import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
+import type { OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { CrossWriter, readBatch, spareOf } from './cross-codec.js';
 import { PayloadIntern } from './payload-intern.js';
 import type { CrossBatch } from './cross-codec.js';
@@ -21,21 +21,23 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
 import { EventQueue } from './queue.js';
+import {
+  K_BROADCAST,
+  K_DOWN,
+  K_JOIN,
+  K_KILL,
+  K_MESSAGE,
+  K_PROBE,
+  K_TIMER,
+  msgIndex,
+  nodeEventRunner,
+} from './node-events.js';
+import type { EventRef } from './node-events.js';
 import { indexOfId, simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions } from './types.js';
 import type { WindowSync } from './window-sync.js';
-
-const K_MESSAGE = 0;
-const K_TIMER = 1;
-const K_DOWN = 2;
-const K_JOIN = 3;
-const K_BROADCAST = 4;
-const K_KILL = 5;
-const K_PROBE = 6;
-
-type EventRef = OverlayMessage | OverlayTimer;
 
 /** The options a worker gets: `SimOptions` without the callbacks. */
 export type PartitionOptions = Omit<SimOptions, 'inspect' | 'onReport' | 'progress'>;
@@ -163,11 +165,6 @@ export function runPartition(
   };
 
   const out: OverlayAction[] = [];
-  const msgIndex = (m: GossipMessage): number => {
-    const p = m.payload;
-    return p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
-  };
-
   const perform = (i: number, now: number): void => {
     for (let a = 0; a < out.length; a++) {
       const act = out[a]!;
@@ -244,10 +241,18 @@ export function runPartition(
   for (let k = 0; k < M; k++) queue.push(tStart + k * interval, K_BROADCAST, -1, k, null);
   if (killFraction > 0) queue.push(tKill, K_KILL, -1, -1, null);
 
+  const runNodeEvent = nodeEventRunner({
+    nodes,
+    ids,
+    alive,
+    out,
+    copies,
+    timersByKind,
+    perform,
+    schedule,
+    latency,
+  });
   let now = 0;
-  const messageEvent = { type: 'message' as const, from: '', message: null as unknown as OverlayMessage };
-  const timerEvent = { type: 'timer' as const, timer: null as unknown as OverlayTimer };
-  const downEvent = { type: 'peer-down' as const, peer: '' };
   const windows = Math.floor(tEnd / latMin) + 1;
   let slot: number;
   for (let w = 1; w <= windows; w++) {
@@ -264,33 +269,8 @@ export function runPartition(
       const i = queue.n[slot]!;
       queue.release(slot);
       c.events++;
+      if (runNodeEvent(evK, i, evF, evM, now)) continue;
       switch (evK) {
-        case K_MESSAGE: {
-          if (!alive[i]) {
-            if (alive[evF]) schedule(now + latency(i, evF), K_DOWN, evF, i, null);
-            break;
-          }
-          const m = evM as OverlayMessage;
-          if (m.type === 'gossip') copies[msgIndex(m)]!++;
-          messageEvent.from = ids[evF]!;
-          messageEvent.message = m;
-          nodes[i]!.handle(messageEvent, now, out);
-          perform(i, now);
-          break;
-        }
-        case K_TIMER:
-          if (!alive[i]) break;
-          timersByKind[(evM as OverlayTimer).kind]++;
-          timerEvent.timer = evM as OverlayTimer;
-          nodes[i]!.handle(timerEvent, now, out);
-          perform(i, now);
-          break;
-        case K_DOWN:
-          if (!alive[i]) break;
-          downEvent.peer = ids[evF]!;
-          nodes[i]!.handle(downEvent, now, out);
-          perform(i, now);
-          break;
         case K_JOIN: {
           if (!alive[i]) break;
           let contact = evF;

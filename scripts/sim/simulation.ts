@@ -9,12 +9,24 @@
  */
 import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
-import type { GossipMessage, OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
+import type { OverlayAction, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
 import { linkLatency } from './latency.js';
 import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
+import {
+  K_BROADCAST,
+  K_DOWN,
+  K_JOIN,
+  K_KILL,
+  K_MESSAGE,
+  K_PROBE,
+  K_TIMER,
+  msgIndex,
+  nodeEventRunner,
+} from './node-events.js';
+import type { EventRef } from './node-events.js';
 import { indexOfId, simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
@@ -23,17 +35,6 @@ import type { SimOptions, SimResult } from './types.js';
 export type { SimOptions, SimResult };
 
 export { stubSigner, stubVerifier };
-
-const K_MESSAGE = 0;
-const K_TIMER = 1;
-const K_DOWN = 2;
-const K_JOIN = 3;
-const K_BROADCAST = 4;
-const K_KILL = 5;
-const K_PROBE = 6;
-
-/** An event's reference: the message (K_MESSAGE) or the timer (K_TIMER). */
-type EventRef = OverlayMessage | OverlayTimer;
 
 /** Checks the options of the parallel engine; throws ERR_INVALID_OPTION naming the bad one. */
 function checkThreads(opts: SimOptions): number {
@@ -157,11 +158,6 @@ export function runSimulation(opts: SimOptions): SimResult {
   };
 
   const out: OverlayAction[] = [];
-  const msgIndex = (m: GossipMessage): number => {
-    const p = m.payload;
-    return p[0]! | (p[1]! << 8) | (p[2]! << 16) | (p[3]! << 24);
-  };
-
   const perform = (i: number, now: number): void => {
     for (let a = 0; a < out.length; a++) {
       const act = out[a]!;
@@ -228,11 +224,18 @@ export function runSimulation(opts: SimOptions): SimResult {
   for (let k = 0; k < M; k++) schedule(tStart + k * interval, K_BROADCAST, -1, k, null);
   if (killFraction > 0) schedule(tKill, K_KILL, -1, -1, null);
 
+  const runNodeEvent = nodeEventRunner({
+    nodes,
+    ids,
+    alive,
+    out,
+    copies,
+    timersByKind,
+    perform,
+    schedule,
+    latency,
+  });
   let now = 0;
-  // One event object per kind, refilled for each event: the cores keep no reference to it.
-  const messageEvent = { type: 'message' as const, from: '', message: null as unknown as OverlayMessage };
-  const timerEvent = { type: 'timer' as const, timer: null as unknown as OverlayTimer };
-  const downEvent = { type: 'peer-down' as const, peer: '' };
   let slot: number;
   while ((slot = queue.pop()) >= 0) {
     now = queue.t[slot]!;
@@ -242,34 +245,8 @@ export function runSimulation(opts: SimOptions): SimResult {
     const i = queue.n[slot]!;
     queue.release(slot);
     events++;
+    if (runNodeEvent(evK, i, evF, evM, now)) continue;
     switch (evK) {
-      case K_MESSAGE: {
-        if (!alive[i]) {
-          // The connection is refused or reset: the sender learns after a round trip.
-          if (alive[evF]) schedule(now + latency(i, evF), K_DOWN, evF, i, null);
-          break;
-        }
-        const m = evM as OverlayMessage;
-        if (m.type === 'gossip') copies[msgIndex(m)]!++;
-        messageEvent.from = ids[evF]!;
-        messageEvent.message = m;
-        nodes[i]!.handle(messageEvent, now, out);
-        perform(i, now);
-        break;
-      }
-      case K_TIMER:
-        if (!alive[i]) break;
-        timersByKind[(evM as OverlayTimer).kind]++;
-        timerEvent.timer = evM as OverlayTimer;
-        nodes[i]!.handle(timerEvent, now, out);
-        perform(i, now);
-        break;
-      case K_DOWN:
-        if (!alive[i]) break;
-        downEvent.peer = ids[evF]!;
-        nodes[i]!.handle(downEvent, now, out);
-        perform(i, now);
-        break;
       case K_JOIN: {
         if (!alive[i]) break;
         let contact = evF;
