@@ -11,7 +11,6 @@
  * time), frame loss from the partition's own stream, and received events are queued in the
  * order their partition sent them, partition by partition. Same seed and thread count, same run.
  */
-import { MeshwireError } from '../../src/errors.js';
 import { Overlay } from '../../src/overlay/index.js';
 import type { OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { CrossWriter, readBatch, spareOf } from './cross-codec.js';
@@ -21,6 +20,7 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
 import { EventQueue } from './queue.js';
+import { drawSender, killRandom, sendBroadcast } from './script-draws.js';
 import {
   K_BROADCAST,
   K_DOWN,
@@ -290,39 +290,20 @@ export function runPartition(
         }
         case K_BROADCAST: {
           const k = evF;
-          let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
-          for (let tries = 0; !alive[sender] && tries < 100; tries++) {
-            sender = senderPool[Math.floor(rng() * senderPool.length)]!;
-          }
-          while (!alive[sender]) sender = Math.floor(rng() * N);
+          const sender = drawSender(rng, senderPool, alive);
           if (part === 0 && k > 0 && k % 250 === 0) {
             post({ type: 'progress', record: { event: 'broadcasts', t: now, sent: k, events: c.events } });
           }
           senderOf[k] = sender;
           sentAt[k] = now;
           if (owner[sender] !== part) break;
-          const payload = new Uint8Array(8);
-          payload[0] = k & 0xff;
-          payload[1] = (k >>> 8) & 0xff;
-          payload[2] = (k >>> 16) & 0xff;
-          payload[3] = (k >>> 24) & 0xff;
-          try {
-            nodes[sender]!.broadcast(1, payload, now, out);
-          } catch (err) {
-            if (!(err instanceof MeshwireError)) throw err;
-            reports['broadcast-refused'] = (reports['broadcast-refused'] ?? 0) + 1;
-          }
+          sendBroadcast(nodes[sender]!, k, now, out, reports);
           perform(sender, now);
           break;
         }
         case K_KILL: {
           const want = Math.floor(N * killFraction);
-          while (killed < want) {
-            const v = Math.floor(rng() * N);
-            if (!alive[v]) continue;
-            alive[v] = 0;
-            killed++;
-          }
+          killed = killRandom(rng, alive, killed, want);
           for (let x = 0; x < N; x++) {
             if (owner[x] !== part || !alive[x]) continue;
             const st = nodes[x]!.membership;

@@ -15,6 +15,7 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
+import { drawSender, killRandom, sendBroadcast } from './script-draws.js';
 import {
   K_BROADCAST,
   K_DOWN,
@@ -263,36 +264,17 @@ export function runSimulation(opts: SimOptions): SimResult {
       }
       case K_BROADCAST: {
         const k = evF;
-        let sender = senderPool[Math.floor(rng() * senderPool.length)]!;
-        for (let tries = 0; !alive[sender] && tries < 100; tries++) {
-          sender = senderPool[Math.floor(rng() * senderPool.length)]!;
-        }
-        while (!alive[sender]) sender = Math.floor(rng() * N);
-        const payload = new Uint8Array(8);
-        payload[0] = k & 0xff;
-        payload[1] = (k >>> 8) & 0xff;
-        payload[2] = (k >>> 16) & 0xff;
-        payload[3] = (k >>> 24) & 0xff;
+        const sender = drawSender(rng, senderPool, alive);
         if (k > 0 && k % 250 === 0) opts.progress?.({ event: 'broadcasts', t: now, sent: k, events });
         senderOf[k] = sender;
         sentAt[k] = now;
-        try {
-          nodes[sender]!.broadcast(1, payload, now, out);
-        } catch (err) {
-          if (!(err instanceof MeshwireError)) throw err;
-          reports['broadcast-refused'] = (reports['broadcast-refused'] ?? 0) + 1;
-        }
+        sendBroadcast(nodes[sender]!, k, now, out, reports);
         perform(sender, now);
         break;
       }
       case K_KILL: {
         const want = Math.floor(N * killFraction);
-        while (killed < want) {
-          const v = Math.floor(rng() * N);
-          if (!alive[v]) continue;
-          alive[v] = 0;
-          killed++;
-        }
+        killed = killRandom(rng, alive, killed, want);
         // Every live node connected to a dead one sees its connection reset.
         for (let x = 0; x < N; x++) {
           if (!alive[x]) continue;
