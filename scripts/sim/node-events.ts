@@ -1,14 +1,19 @@
 /**
- * What both simulator engines share about events: their kinds, and how the three that go to a
- * node's core (a frame arriving, a timer, a connection failing) are run.
+ * What both simulator engines share about nodes and events: how a node's core is built, the
+ * event kinds, and how the three that go to a node's core (a frame arriving, a timer, a
+ * connection failing) are run.
  */
+import { Overlay } from '../../src/overlay/index.js';
 import type {
+  BroadcastMode,
   GossipMessage,
-  Overlay,
   OverlayAction,
   OverlayMessage,
+  OverlayOptions,
   OverlayTimer,
 } from '../../src/overlay/index.js';
+import { mix3, seededRandom } from './rng.js';
+import { stubSigner, stubVerifier } from './stub-signer.js';
 
 export const K_MESSAGE = 0;
 export const K_TIMER = 1;
@@ -87,4 +92,26 @@ export function nodeEventRunner(
         return false;
     }
   };
+}
+
+/** The overlay core of simulated node `i`, as both engines build it. */
+export function simCore(
+  i: number,
+  id: string,
+  overlay: Partial<OverlayOptions> | undefined,
+  seed: number,
+  mode: BroadcastMode,
+): Overlay {
+  return new Overlay({
+    maxPeers: 10,
+    // A lost frame is noticed only by this timeout here (a real connection that breaks is
+    // noticed at once), so the simulator uses a shorter one than the node's 10 s.
+    neighborTimeoutMs: 2000,
+    ...overlay,
+    self: { id, address: id },
+    signer: stubSigner,
+    verifier: stubVerifier,
+    random: seededRandom(mix3(i, 7, seed)),
+    mode,
+  });
 }

@@ -11,7 +11,7 @@
  * time), frame loss from the partition's own stream, and received events are queued in the
  * order their partition sent them, partition by partition. Same seed and thread count, same run.
  */
-import { Overlay } from '../../src/overlay/index.js';
+import type { Overlay } from '../../src/overlay/index.js';
 import type { OverlayAction, OverlayMessage, OverlayTimer } from '../../src/overlay/index.js';
 import { CrossWriter, readBatch, spareOf } from './cross-codec.js';
 import { PayloadIntern } from './payload-intern.js';
@@ -20,7 +20,7 @@ import { linkLatency } from './latency.js';
 import { FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
 import { EventQueue } from './queue.js';
-import { drawSender, killRandom, sendBroadcast } from './script-draws.js';
+import { drawSender, drawSenderPool, killRandom, sendBroadcast } from './script-draws.js';
 import {
   K_BROADCAST,
   K_DOWN,
@@ -31,11 +31,11 @@ import {
   K_TIMER,
   msgIndex,
   nodeEventRunner,
+  simCore,
 } from './node-events.js';
 import type { EventRef } from './node-events.js';
 import { indexOfId, simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
-import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions } from './types.js';
 import type { WindowSync } from './window-sync.js';
 
@@ -107,26 +107,12 @@ export function runPartition(
   const nodes = new Array<Overlay | undefined>(N).fill(undefined);
   for (let i = 0; i < N; i++) {
     if (owner[i] !== part) continue;
-    nodes[i] = new Overlay({
-      maxPeers: 10,
-      neighborTimeoutMs: 2000, // as in simulation.ts: a lost frame is noticed by this timeout only
-      ...opts.overlay,
-      self: { id: ids[i]!, address: ids[i]! },
-      signer: stubSigner,
-      verifier: stubVerifier,
-      random: seededRandom(mix3(i, 7, seed)),
-      mode: protocol,
-    });
+    nodes[i] = simCore(i, ids[i]!, opts.overlay, seed, protocol);
   }
 
   // The global draws, in simulation.ts's order.
   const senderCount = Math.min(N, opts.senders ?? 100);
-  const senderPool: number[] = [];
-  {
-    const chosen = new Set<number>();
-    while (chosen.size < senderCount) chosen.add(Math.floor(rng() * N));
-    senderPool.push(...chosen);
-  }
+  const senderPool = drawSenderPool(rng, N, senderCount);
   const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
   const c = newCounters(N, M);

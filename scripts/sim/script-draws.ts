@@ -50,3 +50,10 @@ export function killRandom(rng: () => number, alive: Uint8Array, killed: number,
   }
   return killed;
 }
+
+/** The nodes broadcasts come from: `count` distinct random nodes (the run's first draws). */
+export function drawSenderPool(rng: () => number, nodes: number, count: number): number[] {
+  const chosen = new Set<number>();
+  while (chosen.size < count) chosen.add(Math.floor(rng() * nodes));
+  return [...chosen];
+}

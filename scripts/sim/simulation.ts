@@ -8,14 +8,13 @@
  * fraction of the nodes dies at once halfway through; then the run settles and is measured.
  */
 import { MeshwireError } from '../../src/errors.js';
-import { Overlay } from '../../src/overlay/index.js';
 import type { OverlayAction, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
 import { linkLatency } from './latency.js';
 import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
-import { drawSender, killRandom, sendBroadcast } from './script-draws.js';
+import { drawSender, drawSenderPool, killRandom, sendBroadcast } from './script-draws.js';
 import {
   K_BROADCAST,
   K_DOWN,
@@ -26,10 +25,11 @@ import {
   K_TIMER,
   msgIndex,
   nodeEventRunner,
+  simCore,
 } from './node-events.js';
 import type { EventRef } from './node-events.js';
 import { indexOfId, simIds } from './ids.js';
-import { mix3, seededRandom } from './rng.js';
+import { seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
 import type { SimOptions, SimResult } from './types.js';
 
@@ -101,29 +101,10 @@ export function runSimulation(opts: SimOptions): SimResult {
   const ids = simIds(N);
   const index = new Map(ids.map((id, i) => [id, i]));
   const alive = new Uint8Array(N).fill(1);
-  const nodes = ids.map(
-    (id, i) =>
-      new Overlay({
-        maxPeers: 10,
-        // A lost frame is noticed only by this timeout here (a real connection that breaks is
-        // noticed at once), so the simulator uses a shorter one than the node's 10 s.
-        neighborTimeoutMs: 2000,
-        ...opts.overlay,
-        self: { id, address: id },
-        signer: stubSigner,
-        verifier: stubVerifier,
-        random: seededRandom(mix3(i, 7, seed)),
-        mode: protocol,
-      }),
-  );
+  const nodes = ids.map((id, i) => simCore(i, id, opts.overlay, seed, protocol));
 
   const senderCount = Math.min(N, opts.senders ?? 100);
-  const senderPool: number[] = [];
-  {
-    const chosen = new Set<number>();
-    while (chosen.size < senderCount) chosen.add(Math.floor(rng() * N));
-    senderPool.push(...chosen);
-  }
+  const senderPool = drawSenderPool(rng, N, senderCount);
 
   const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
