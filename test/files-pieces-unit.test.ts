@@ -3,7 +3,7 @@
  * implementation written from the BEP's text), signed offers, and the frame codec.
  */
 import assert from 'node:assert/strict';
-import { createHash, createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   BLOCK_SIZE,
@@ -26,6 +26,7 @@ import {
   encodeWant,
   NopeReason,
 } from '../src/files/pieces/wire.js';
+import { ed25519Pair } from './helpers/keys.js';
 
 const sha = (...parts: Uint8Array[]): Buffer => {
   const h = createHash('sha256');
@@ -136,7 +137,7 @@ describe('PROTOCOL.md vectors', () => {
 });
 
 describe('signed offers', () => {
-  const { privateKey } = generateKeyPairSync('ed25519');
+  const { privateKey } = ed25519Pair();
   const signer = signerFromPrivateKey(privateKey);
   const fields = { root: randomBytes(32), size: 123456, pieceLength: 256 * 1024, name: 'réport.pdf' };
 

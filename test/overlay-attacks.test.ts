@@ -6,7 +6,7 @@
  * (`setOverlayTestHook`), not through any public API.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { sign as edSign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { P2PNode } from '../src/node.js';
 import type { OverlayReportMessage } from '../src/messages.js';
@@ -15,6 +15,7 @@ import { rawEd25519PublicKey } from '../src/secure/identity.js';
 import { waitUntil } from './helpers/nodes.js';
 import { describeViews, overlayConnected, recordChats, startOverlayNet } from './helpers/overlay-net.js';
 import { pollUntil } from './helpers/wait.js';
+import { ed25519Pair } from './helpers/keys.js';
 
 const COUNT = 8;
 const MAX_PEERS = 3;
@@ -191,7 +192,7 @@ describe('a tampering relay', { timeout: 120_000 }, () => {
     const victim = honest.find((n) => !mal.overlayStats()!.active.includes(n.id))!;
     const targets = honest.filter(linked);
     const reportsBefore = new Map(honest.map((n) => [n, bad.get(n)!.length]));
-    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const { privateKey, publicKey } = ed25519Pair();
     const fields = {
       sender: victim.id,
       epoch: Date.now() + 3_600_000,

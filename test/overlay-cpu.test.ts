@@ -4,13 +4,14 @@
  * lets another key, an altered message or a key for another ID through.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { sign as edSign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { verifyBroadcast } from '../src/mesh/overlay-driver.js';
 import { Overlay, signedBytes, type OverlayAction, type SignedFields } from '../src/overlay/index.js';
 import { peerIdFromPublicKey, rawEd25519PublicKey } from '../src/secure/identity.js';
 import { testSigner, testVerifier } from './helpers/overlay-driver.js';
 import { mulberry32 } from './helpers/random.js';
+import { ed25519Pair } from './helpers/keys.js';
 
 interface Key {
   id: string;
@@ -19,7 +20,7 @@ interface Key {
 }
 
 function key(): Key {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const { privateKey, publicKey } = ed25519Pair();
   const raw = Buffer.from(rawEd25519PublicKey(publicKey));
   return {
     id: peerIdFromPublicKey(raw),

@@ -4,7 +4,7 @@
  * broadcast from any node reaching every other exactly once, also after nodes leave.
  */
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign as edSign } from 'node:crypto';
+import { sign as edSign } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { verifyBroadcast } from '../src/mesh/overlay-driver.js';
 import { signedBytes, type SignedFields } from '../src/overlay/index.js';
@@ -16,6 +16,7 @@ import { addressOf, startNode, waitFor, waitUntil } from './helpers/nodes.js';
 import { mulberry32 } from './helpers/random.js';
 import { pollUntil } from './helpers/wait.js';
 import { overlayConnected } from './helpers/overlay-net.js';
+import { ed25519Pair } from './helpers/keys.js';
 
 const MAX_PEERS = 4;
 
@@ -103,7 +104,7 @@ describe('overlay option', () => {
 describe('overlay signatures (PROTOCOL.md O9)', () => {
   it('verify a node key over the signed fields; an altered field or another key fails', () => {
     const key = (): { id: string; sign: (f: SignedFields) => Uint8Array } => {
-      const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+      const { privateKey, publicKey } = ed25519Pair();
       const raw = rawEd25519PublicKey(publicKey);
       return {
         id: peerIdFromPublicKey(raw),

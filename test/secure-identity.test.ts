@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import {
   shortPeerId,
   TLS_HANDSHAKE_RECORD,
 } from '../src/secure/index.js';
+import { p256PrivateKey } from './helpers/keys.js';
 
 const POSIX = process.platform !== 'win32';
 const TIMEOUT = 10_000;
@@ -162,7 +163,7 @@ describe('identity', () => {
 
   test('a key file with a non-Ed25519 key is refused', { timeout: TIMEOUT }, async () => {
     const keyFile = path.join(dir, 'p256.pem');
-    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const privateKey = p256PrivateKey();
     await fs.writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     await rejectsWithCode(loadOrCreateIdentity(keyFile), 'ERR_KEY_FILE', /ec key; meshwire needs Ed25519/);
   });

@@ -116,7 +116,8 @@ const kind = process.env.AB_KIND;
 const tmp = process.env.AB_TMP;
 const { P2PNode } = await import(path.join(dist, 'node.js'));
 const files = await import(path.join(dist, 'files/index.js'));
-const { generateKeyPairSync } = await import('node:crypto');
+// createIdentity, not generateKeyPairSync: that can deadlock Node 20 (src/secure/new-keys.ts).
+const { createIdentity } = await import(path.join(dist, 'index.js'));
 let node,
   share,
   receiver,
@@ -140,7 +141,7 @@ process.on('message', async (m) => {
       if (kind === 'pieces') {
         share = new files.FileShare(node, {
           downloadsDir: `${tmp}/${role}`,
-          signer: files.signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey),
+          signer: files.signerFromPrivateKey((await createIdentity()).privateKey),
           ...(process.env.AB_WIN ? { window: Number(process.env.AB_WIN) } : {}),
           ...(process.env.AB_HW === 'w' ? { hashInWorker: true } : {}),
         });

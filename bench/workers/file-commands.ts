@@ -86,12 +86,15 @@ export function fileCommands(host: FileWorkerHost): Handlers {
      */
     fileShare: async ({ dir, window }: { dir: string; window?: number }) => {
       const { FileShare, signerFromPrivateKey } = await files();
-      const { generateKeyPairSync } = await import('node:crypto');
+      // Not generateKeyPairSync: that can deadlock Node 20 (src/secure/new-keys.ts).
+      const { newEd25519PrivateKey } = (await import(
+        new URL('secure/new-keys.js', host.srcUrl).href
+      )) as typeof import('../../src/secure/new-keys.js');
       shares.length = 0;
       host.nodes.forEach((n, i) => {
         const s = new FileShare(n, {
           downloadsDir: path.join(dir, String(i)),
-          signer: n.signer ?? signerFromPrivateKey(generateKeyPairSync('ed25519').privateKey),
+          signer: n.signer ?? signerFromPrivateKey(newEd25519PrivateKey()),
           ...(window ? { window } : {}),
         });
         s.on('download-complete', () => host.countFile(i));

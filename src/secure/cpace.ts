@@ -4,11 +4,11 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import type * as Noble25519 from '@noble/curves/ed25519.js';
+import { newX25519PrivateKey } from './new-keys.js';
 
 /**
  * CPace, the balanced PAKE of draft-irtf-cfrg-cpace, with the cipher suite CPACE-X25519-SHA512
@@ -146,11 +146,12 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
 }
 
 /**
- * `G.sample_scalar()`: 32 random bytes. OpenSSL draws them (X25519 key generation) and keeps
- * them: the scalar never becomes a JS value, and X25519 clamps it when it is used.
+ * `G.sample_scalar()`: 32 random bytes, held by OpenSSL as an X25519 private key (X25519 clamps
+ * it when it is used). They are drawn into one JS buffer, zeroed at once: `generateKeyPairSync`
+ * would keep them out of JS entirely but can deadlock Node 20 (see `new-keys.ts`).
  */
 export function sampleScalar(): CPaceScalar {
-  return generateKeyPairSync('x25519').privateKey;
+  return newX25519PrivateKey();
 }
 
 /** A scalar given as its 32 bytes (little-endian, unclamped), as the draft's vectors write `ya` and `yb`. */

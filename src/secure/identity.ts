@@ -1,19 +1,10 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  randomBytes,
-  type KeyObject,
-} from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { MeshwireError } from '../errors.js';
 import { createSelfSignedCertificate } from './certificate.js';
 import { errMessage, isErrno, readSecretFile } from './key-file.js';
-
-const generateKeyPairAsync = promisify(generateKeyPair);
+import { newEd25519PrivateKey } from './new-keys.js';
 
 /** Length of an Ed25519 public key in bytes. */
 export const ED25519_PUBLIC_KEY_BYTES = 32;
@@ -100,7 +91,7 @@ export function rawEd25519PublicKey(key: KeyObject): Buffer {
  * Use it for tests and ephemeral nodes; the ID changes on every call.
  */
 export async function createIdentity(): Promise<Identity> {
-  const { privateKey } = await generateKeyPairAsync('ed25519');
+  const privateKey = newEd25519PrivateKey();
   return identityFromPrivateKey(privateKey);
 }
 
@@ -160,7 +151,7 @@ export async function loadOrCreateIdentity(keyFile: string): Promise<Identity> {
     throw keyFileError(`Cannot create directory ${dir} for key file ${keyFile}`, err);
   }
 
-  const { privateKey } = await generateKeyPairAsync('ed25519');
+  const privateKey = newEd25519PrivateKey();
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const published = await publishNewFile(keyFile, pem);
   if (!published) {

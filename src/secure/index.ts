@@ -11,3 +11,4 @@ export { loadCpace } from './cpace.js';
 export * from './detect.js';
 export { createSelfSignedCertificate, CERT_BACKDATE_MS, CERT_VALIDITY_MS } from './certificate.js';
 export { readSecretFile, MAX_SECRET_FILE_BYTES } from './key-file.js';
+export * from './new-keys.js';
