@@ -180,8 +180,10 @@ export class Plumtree {
       // That is most duplicates of a flood (both ends of a link relay before hearing from the
       // other), so most PRUNEs of a first broadcast are saved. Should our copy be lost, `from`
       // sends the next message again, `from` is lazy here by then, and the PRUNE goes out.
-      if (this.#prune && neighbor) {
-        const state = this.order.state(m.sender);
+      // Never the parent: its copy comes second only after one that crossed our PRUNE of the
+      // old parent (see below), and pruning it would cut us off from the sender's tree.
+      const state = this.#prune && neighbor ? this.order.state(m.sender) : undefined;
+      if (this.#prune && neighbor && (state === undefined || state.parent !== from)) {
         const crossed =
           state !== undefined && state.parent !== from && state.relayed === m.seq && !isLazy(state, from);
         this.#lazy(m.sender, state, from);
@@ -201,8 +203,16 @@ export class Plumtree {
     const state = this.order.state(m.sender)!;
     // No parent yet: the first message of this sender (or of its new epoch) seen here.
     if (state.parent === null) this.#seed(m.sender, state, from);
-    state.hops = m.hops;
-    state.parent = from;
+    // Over a link pruned here: a copy sent before our PRUNE arrived, typically from the old
+    // parent right after the tree optimisation moved us. It is delivered and relayed down, but
+    // the parent stays, and the copy does not go up to it: the parent has the message or gets it
+    // first, and a copy from us would make it prune us (the 10,000-node run lost a pair so).
+    const crossedPrune = state.parent !== null && state.parent !== from && isLazy(state, from);
+    const parent = crossedPrune ? state.parent : null;
+    if (!crossedPrune) {
+      state.hops = m.hops;
+      state.parent = from;
+    }
     if (this.#o.mode !== 'direct') {
       for (const seq of this.order.missingBefore(m, MAX_GAP_GRAFTS)) {
         this.#missing.expect({ sender: m.sender, epoch: m.epoch, seq }, from, now, out);
@@ -219,7 +229,7 @@ export class Plumtree {
     state.relayed = m.seq;
     let lazy = false;
     for (const id of this.#host.neighborIds()) {
-      if (id === from) continue;
+      if (id === from || id === parent) continue;
       if (isLazy(state, id)) lazy = true;
       else out.push({ type: 'send', to: id, address: '', message: copy });
     }
