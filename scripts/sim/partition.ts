@@ -36,6 +36,7 @@ import {
 import type { EventRef } from './node-events.js';
 import { indexOfId, simIds } from './ids.js';
 import { mix3, seededRandom } from './rng.js';
+import { runPlan } from './run-plan.js';
 import type { SimOptions } from './types.js';
 import type { WindowSync } from './window-sync.js';
 
@@ -82,19 +83,9 @@ export function runPartition(
   sync: WindowSync,
   post: (m: PartitionPost) => void,
 ): PartitionResult {
-  const N = opts.nodes;
-  const M = opts.messages;
-  const seed = opts.seed ?? 1;
-  const protocol = opts.protocol ?? 'plumtree';
-  const [latMin, latMax] = opts.latency ?? [5, 30];
-  const loss = opts.loss ?? 0;
-  const lossAll = opts.lossScope === 'all';
-  const interval = opts.intervalMs ?? 10;
-  const joinSpacing = opts.joinSpacingMs ?? 2;
-  const warmup = opts.warmupMs ?? 5000;
-  const settle = opts.settleMs ?? 5000;
-  const killFraction = opts.kill ?? 0;
-  const checkOrder = opts.checkOrder ?? N * M <= 5_000_000;
+  const plan = runPlan(opts);
+  const { N, M, seed, protocol, latMin, latMax, loss, lossAll, interval, joinSpacing } = plan;
+  const { killFraction, checkOrder, senderCount, tStart, killIndex, tKill, tEnd } = plan;
   const rng = seededRandom(seed);
   // Each partition loses frames from its own stream: deterministic per partition.
   const netRng = seededRandom(mix3(part, 0x5bd1e995, seed));
@@ -111,7 +102,6 @@ export function runPartition(
   }
 
   // The global draws, in simulation.ts's order.
-  const senderCount = Math.min(N, opts.senders ?? 100);
   const senderPool = drawSenderPool(rng, N, senderCount);
   const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
@@ -123,11 +113,6 @@ export function runPartition(
   const lastSeq: (Map<string, number> | null)[] = new Array<Map<string, number> | null>(N).fill(null);
   if (checkOrder) for (let i = 0; i < N; i++) if (owner[i] === part) lastSeq[i] = new Map();
 
-  const joinEnd = (N - 1) * joinSpacing;
-  const tStart = joinEnd + warmup;
-  const killIndex = killFraction > 0 ? Math.floor(M / 2) : M;
-  const tKill = tStart + killIndex * interval - interval / 2;
-  const tEnd = tStart + M * interval + settle;
   let killed = 0;
 
   const queue = new EventQueue<EventRef>(tEnd, { byNode: true });

@@ -31,6 +31,7 @@ import type { EventRef } from './node-events.js';
 import { indexOfId, simIds } from './ids.js';
 import { seededRandom } from './rng.js';
 import { stubSigner, stubVerifier } from './stub-signer.js';
+import { runPlan } from './run-plan.js';
 import type { SimOptions, SimResult } from './types.js';
 
 export type { SimOptions, SimResult };
@@ -82,19 +83,9 @@ export function runSimulation(opts: SimOptions): SimResult {
   }
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
-  const N = opts.nodes;
-  const M = opts.messages;
-  const seed = opts.seed ?? 1;
-  const protocol = opts.protocol ?? 'plumtree';
-  const [latMin, latMax] = opts.latency ?? [5, 30];
-  const loss = opts.loss ?? 0;
-  const lossAll = opts.lossScope === 'all';
-  const interval = opts.intervalMs ?? 10;
-  const joinSpacing = opts.joinSpacingMs ?? 2;
-  const warmup = opts.warmupMs ?? 5000;
-  const settle = opts.settleMs ?? 5000;
-  const killFraction = opts.kill ?? 0;
-  const checkOrder = opts.checkOrder ?? N * M <= 5_000_000;
+  const plan = runPlan(opts);
+  const { N, M, seed, protocol, latMin, latMax, loss, lossAll, interval, joinSpacing } = plan;
+  const { killFraction, checkOrder, senderCount, tStart, killIndex, tKill, tEnd } = plan;
   const rng = seededRandom(seed);
   const netRng = seededRandom(seed ^ 0x5bd1e995);
 
@@ -103,7 +94,6 @@ export function runSimulation(opts: SimOptions): SimResult {
   const alive = new Uint8Array(N).fill(1);
   const nodes = ids.map((id, i) => simCore(i, id, opts.overlay, seed, protocol));
 
-  const senderCount = Math.min(N, opts.senders ?? 100);
   const senderPool = drawSenderPool(rng, N, senderCount);
 
   const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
@@ -125,11 +115,6 @@ export function runSimulation(opts: SimOptions): SimResult {
   const byType = new Float64Array(FRAME_TYPES.length);
   const timersByKind: Record<OverlayTimer['kind'], number> = { tick: 0, ihave: 0, graft: 0, gap: 0 };
 
-  const joinEnd = (N - 1) * joinSpacing;
-  const tStart = joinEnd + warmup;
-  const killIndex = killFraction > 0 ? Math.floor(M / 2) : M;
-  const tKill = tStart + killIndex * interval - interval / 2;
-  const tEnd = tStart + M * interval + settle;
   let killed = 0;
   let components2s: number | null = null;
   let repairMs: number | null = null;
