@@ -13,15 +13,17 @@
  * done").
  *
  * The shuffles (shuffles.ts, with the way back of their walks in walk-routes.ts), the size
- * sketch (size-estimate.ts) and the outsider probes (outsider-probes.ts) live apart; joins,
- * neighbour requests and the re-join probe stay here, as they share the views and the pending
- * requests.
+ * sketch (size-estimate.ts), the re-join probes (rejoin-probes.ts) and the outsider probes
+ * (outsider-probes.ts) live apart; joins and neighbour requests stay here, with the views and
+ * the pending requests (pending-request.ts) they share.
  */
 import type { ResolvedOverlayOptions } from './options.js';
 import { PeerSet } from './peer-set.js';
 import { hashId, SizeSketch } from './size-estimate.js';
 import type { SketchEntry } from './size-estimate.js';
 import { OutsiderProbes } from './outsider-probes.js';
+import type { Pending } from './pending-request.js';
+import { RejoinProbes } from './rejoin-probes.js';
 import type { ActionSink, OverlayMessage, OverlayReport, PeerId, PeerInfo } from './types.js';
 import { Shuffles } from './shuffles.js';
 
@@ -32,9 +34,6 @@ import { Shuffles } from './shuffles.js';
  * bench/probes/overlay-cpu.ts).
  */
 const MAX_REFILL_BACKOFF = 4;
-
-/** Below this sketch overlap, a re-join probe's target is taken to be in another overlay. */
-const MERGE_OVERLAP = 0.5;
 
 /**
  * After this many NEIGHBOR requests refused in a row, a node with less than half a view asks with
@@ -48,18 +47,6 @@ export interface MembershipHooks {
   /** `peer` entered the active view; actions go to `out` after the link's confirmation. */
   neighborUp(peer: PeerId, now: number, out: ActionSink): void;
   neighborDown(peer: PeerId): void;
-}
-
-interface Pending {
-  info: PeerInfo;
-  deadline: number;
-  /**
-   * `join`: our JOIN to a contact; `neighbor`: our NEIGHBOR request; `probe`: a re-join probe
-   * (a one-step SHUFFLE); `merge`: a NEIGHBOR request that merges two split overlays.
-   */
-  kind: 'join' | 'neighbor' | 'probe' | 'merge';
-  /** A probe of a node that looks like another group's (outsider-probes.ts): its own merge rule. */
-  outsider?: boolean;
 }
 
 type MembershipMessage = Extract<
@@ -85,11 +72,11 @@ export class HyParView {
   readonly #shuffles: Shuffles;
   #joined = false;
   #nextShuffle = -Infinity;
-  #nextRejoin: number | undefined;
   /** NEIGHBOR requests refused in a row, and when the tick may top up the view again. */
   #refused = 0;
   #nextRefill = -Infinity;
   readonly #outsiders: OutsiderProbes;
+  readonly #probes: RejoinProbes;
   readonly #ownHash: number;
   #now = 0;
   readonly #o: ResolvedOverlayOptions;
@@ -116,6 +103,16 @@ export class HyParView {
       integrate: (peers, evictFirst) => this.#integrate(peers, evictFirst),
       isPending: (id) => this.#pending.has(id),
       sketchSent: (length) => this.#outsiders.sketchLength(length),
+    });
+    this.#probes = new RejoinProbes(options, {
+      active: this.active,
+      passive: this.passive,
+      learned: this.learned,
+      pending: this.#pending,
+      sketch: this.sketch,
+      outsiders: this.#outsiders,
+      peersFor: (id) => this.#shuffles.peersFor(id),
+      send: (to, message, out) => this.#send(to, message, out),
     });
   }
 
@@ -215,61 +212,7 @@ export class HyParView {
       this.#nextShuffle = now + this.#o.shuffleIntervalMs;
       this.#shuffles.shuffle(now, out);
     }
-    // Nothing to probe in a full mesh (every known node is a neighbour): no timer, no randomness.
-    if (this.passive.size + this.learned.size === 0) return;
-    if (this.#outsiders.inCharge(now, this.active.size)) {
-      // In a small overlay the outsider probes stand in for the periodic re-join probe: they go
-      // only to nodes that look like another group's, and no more often than it would.
-      const target = this.#outsiders.target(now);
-      if (target) this.#probeTo(target, true, now, out);
-      return;
-    }
-    this.#nextRejoin ??= now + this.#jitteredRejoin();
-    if (now >= this.#nextRejoin) {
-      this.#nextRejoin = now + this.#jitteredRejoin();
-      this.#probe(now, out);
-    }
-  }
-
-  #jitteredRejoin(): number {
-    return this.#o.rejoinIntervalMs * (0.5 + this.#o.random());
-  }
-
-  /**
-   * The periodic re-join: a one-step SHUFFLE to a known node that is not a neighbour (from the
-   * passive view or the learned candidates). Its reply carries its size sketch; if the sketches
-   * show two different overlays (halves of a partition that healed), we ask it to become a
-   * neighbour with high priority, which one link suffices to merge the halves. Within one
-   * overlay it costs one short-lived connection and a shuffle, and no link changes.
-   */
-  #probe(now: number, out: ActionSink): void {
-    const skip = (id: PeerId): boolean => this.active.has(id) || this.#pending.has(id);
-    const fromLearned = this.#o.random() < 0.5;
-    const target =
-      (fromLearned ? this.learned.random(this.#o.random, skip) : this.passive.random(this.#o.random, skip)) ??
-      (fromLearned ? this.passive.random(this.#o.random, skip) : this.learned.random(this.#o.random, skip));
-    if (target) this.#probeTo(target, false, now, out);
-  }
-
-  #probeTo(target: PeerInfo, outsider: boolean, now: number, out: ActionSink): void {
-    this.#pending.set(target.id, {
-      info: target,
-      deadline: now + this.#o.neighborTimeoutMs,
-      kind: 'probe',
-      outsider,
-    });
-    this.#send(
-      target,
-      {
-        type: 'shuffle',
-        walk: 0, // answered straight over this connection
-        origin: this.#o.self,
-        ttl: 1,
-        peers: this.#shuffles.peersFor(target.id),
-        sketch: this.sketch.entries(now),
-      },
-      out,
-    );
+    this.#probes.tick(now, out);
   }
 
   #onShuffleReply(
@@ -280,28 +223,8 @@ export class HyParView {
     out: ActionSink,
   ): void {
     const pending = this.#pending.get(from);
-    if (pending?.kind === 'probe') {
-      this.#pending.delete(from);
-      // Compared, never merged (see #onShuffle): the sketches spread over links only.
-      if (
-        sketch &&
-        !this.active.has(from) &&
-        // The re-join rule; outsider probes go to nodes whose sketches tend to lag behind ours,
-        // so they need a clearer verdict, or a confirmed outsider (with the other group's stale
-        // entries still in both sketches, the overlap looks like one overlay's).
-        (pending.outsider
-          ? this.#outsiders.shouldMerge(from, sketch, now)
-          : this.sketch.overlap(sketch, now) < MERGE_OVERLAP)
-      ) {
-        this.#pending.set(from, {
-          info: pending.info,
-          deadline: now + this.#o.neighborTimeoutMs,
-          kind: 'merge',
-        });
-        this.#send(pending.info, { type: 'neighbor', high: true, address: this.#o.self.address }, out);
-      }
-    }
-    if (pending?.kind !== 'probe') this.sketch.merge(sketch, now);
+    if (pending?.kind === 'probe') this.#probes.answered(from, pending, sketch, now, out);
+    else this.sketch.merge(sketch, now);
     this.#integrate(peers, this.#shuffles.lastSent);
     if (!this.active.has(from) && !this.#pending.has(from)) out.push({ type: 'disconnect', peer: from });
   }
