@@ -2,7 +2,7 @@
  * Turns a run's counters into the result line. Shared by the single-threaded engine and the
  * parallel one (whose coordinator first merges the workers' counters into one `RunCounters`).
  */
-import type { BroadcastMode } from '../../src/overlay/index.js';
+import type { BroadcastMode, GossipMessage } from '../../src/overlay/index.js';
 import type { SimResult } from './types.js';
 
 /** Frame types counted in `frames_by_type`, in the order they are reported. */
@@ -57,6 +57,33 @@ export function newCounters(n: number, m: number): RunCounters {
     reports: {},
     timersByKind: { tick: 0, ihave: 0, graft: 0, gap: 0 },
   };
+}
+
+/**
+ * Counts node `i`'s delivery of `m` (message number `k`, of a run of `n` nodes): a second
+ * delivery of the same message is a duplicate, and with `lastSeq` (the node's last delivered
+ * sequence number per sender; null when order is not checked) an out-of-order one a violation.
+ */
+export function countDelivery(
+  c: RunCounters,
+  k: number,
+  m: GossipMessage,
+  i: number,
+  n: number,
+  lastSeq: Map<string, number> | null,
+): void {
+  const bit = k * n + i;
+  if (c.delivered[bit >> 3]! & (1 << (bit & 7))) {
+    c.duplicates++;
+    return;
+  }
+  c.delivered[bit >> 3]! |= 1 << (bit & 7);
+  c.deliveries[k]!++;
+  if (m.hops > c.maxHop[k]!) c.maxHop[k] = m.hops;
+  if (lastSeq) {
+    if (m.seq <= (lastSeq.get(m.sender) ?? 0)) c.orderViolations++;
+    lastSeq.set(m.sender, m.seq);
+  }
 }
 
 /** Adds `b` into `a` (sums, max of hops, OR of the delivered bits). */

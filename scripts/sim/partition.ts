@@ -17,7 +17,7 @@ import { CrossWriter, readBatch, spareOf } from './cross-codec.js';
 import { PayloadIntern } from './payload-intern.js';
 import type { CrossBatch } from './cross-codec.js';
 import { linkLatency } from './latency.js';
-import { FRAME_INDEX, newCounters } from './measure.js';
+import { countDelivery, FRAME_INDEX, newCounters } from './measure.js';
 import type { RunCounters } from './measure.js';
 import { EventQueue } from './queue.js';
 import { drawSender, drawSenderPool, killRandom, sendBroadcast } from './script-draws.js';
@@ -106,7 +106,7 @@ export function runPartition(
   const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
   const c = newCounters(N, M);
-  const { deliveries, copies, maxHop, delivered, byType, reports } = c;
+  const { copies, byType, reports } = c;
   const timersByKind = c.timersByKind as Record<OverlayTimer['kind'], number>;
   const senderOf = new Int32Array(M).fill(-1);
   const sentAt = new Float64Array(M);
@@ -159,23 +159,9 @@ export function runPartition(
           schedule(at > now ? at : now, K_TIMER, i, -1, act.timer);
           break;
         }
-        case 'deliver': {
-          const k = msgIndex(act.message);
-          const bit = k * N + i;
-          if (delivered[bit >> 3]! & (1 << (bit & 7))) {
-            c.duplicates++;
-            break;
-          }
-          delivered[bit >> 3]! |= 1 << (bit & 7);
-          deliveries[k]!++;
-          if (act.message.hops > maxHop[k]!) maxHop[k] = act.message.hops;
-          if (checkOrder) {
-            const last = lastSeq[i]!.get(act.message.sender) ?? 0;
-            if (act.message.seq <= last) c.orderViolations++;
-            lastSeq[i]!.set(act.message.sender, act.message.seq);
-          }
+        case 'deliver':
+          countDelivery(c, msgIndex(act.message), act.message, i, N, checkOrder ? lastSeq[i]! : null);
           break;
-        }
         case 'report':
           reports[act.report.kind] = (reports[act.report.kind] ?? 0) + 1;
           if (act.report.kind === 'join-failed') schedule(now + 1000, K_JOIN, i, -1, null);

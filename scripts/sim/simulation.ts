@@ -11,7 +11,7 @@ import { MeshwireError } from '../../src/errors.js';
 import type { OverlayAction, OverlayTimer } from '../../src/overlay/index.js';
 import { countComponentsOf } from './components.js';
 import { linkLatency } from './latency.js';
-import { FRAME_INDEX, FRAME_TYPES, summarize } from './measure.js';
+import { countDelivery, FRAME_INDEX, newCounters, summarize } from './measure.js';
 import { estimateSummary } from '../../src/overlay/size-estimate.js';
 import { EventQueue } from './queue.js';
 import { drawSender, drawSenderPool, killRandom, sendBroadcast } from './script-draws.js';
@@ -99,21 +99,12 @@ export function runSimulation(opts: SimOptions): SimResult {
   const latency = linkLatency(N, [latMin, latMax], opts.latencyModel ?? 'coordinates', rng, seed);
 
   // Metrics.
-  const deliveries = new Uint32Array(M);
-  const copies = new Uint32Array(M);
-  const maxHop = new Uint8Array(M);
+  const c = newCounters(N, M);
+  const { copies, byType, reports } = c;
   const senderOf = new Int32Array(M).fill(-1);
   const sentAt = new Float64Array(M);
-  const delivered = new Uint8Array(Math.ceil((N * M) / 8));
   const lastSeq: (Map<string, number> | null)[] = checkOrder ? ids.map(() => new Map()) : [];
-  let duplicates = 0;
-  let orderViolations = 0;
-  let frames = 0;
-  let framesLost = 0;
-  let events = 0;
-  const reports: Record<string, number> = {};
-  const byType = new Float64Array(FRAME_TYPES.length);
-  const timersByKind: Record<OverlayTimer['kind'], number> = { tick: 0, ihave: 0, graft: 0, gap: 0 };
+  const timersByKind = c.timersByKind as Record<OverlayTimer['kind'], number>;
 
   let killed = 0;
   let components2s: number | null = null;
@@ -132,12 +123,12 @@ export function runSimulation(opts: SimOptions): SimResult {
         case 'send': {
           const j = indexOfId(act.to);
           if (j < 0 || j >= N) break;
-          frames++;
+          c.frames++;
           byType[FRAME_INDEX.get(act.message.type)!]!++;
           const t = act.message.type;
           const lossy = lossAll || t === 'gossip' || t === 'ihave' || t === 'graft' || t === 'prune';
           if (loss > 0 && lossy && netRng() < loss) {
-            framesLost++;
+            c.framesLost++;
             break;
           }
           schedule(now + latency(i, j), K_MESSAGE, j, i, act.message);
@@ -151,23 +142,9 @@ export function runSimulation(opts: SimOptions): SimResult {
           schedule(at > now ? at : now, K_TIMER, i, -1, act.timer);
           break;
         }
-        case 'deliver': {
-          const k = msgIndex(act.message);
-          const bit = k * N + i;
-          if (delivered[bit >> 3]! & (1 << (bit & 7))) {
-            duplicates++;
-            break;
-          }
-          delivered[bit >> 3]! |= 1 << (bit & 7);
-          deliveries[k]!++;
-          if (act.message.hops > maxHop[k]!) maxHop[k] = act.message.hops;
-          if (checkOrder) {
-            const last = lastSeq[i]!.get(act.message.sender) ?? 0;
-            if (act.message.seq <= last) orderViolations++;
-            lastSeq[i]!.set(act.message.sender, act.message.seq);
-          }
+        case 'deliver':
+          countDelivery(c, msgIndex(act.message), act.message, i, N, checkOrder ? lastSeq[i]! : null);
           break;
-        }
         case 'report':
           reports[act.report.kind] = (reports[act.report.kind] ?? 0) + 1;
           // A node whose join got no answer tries another contact a second later, as the real
@@ -211,7 +188,7 @@ export function runSimulation(opts: SimOptions): SimResult {
     const evK = queue.k[slot]!;
     const i = queue.n[slot]!;
     queue.release(slot);
-    events++;
+    c.events++;
     if (runNodeEvent(evK, i, evF, evM, now)) continue;
     switch (evK) {
       case K_JOIN: {
@@ -225,13 +202,14 @@ export function runSimulation(opts: SimOptions): SimResult {
         }
         nodes[i]!.join({ id: ids[contact]!, address: ids[contact]! }, now, out);
         perform(i, now);
-        if (i === N - 1 && evF >= 0) opts.progress?.({ event: 'joined', t: now, events });
+        if (i === N - 1 && evF >= 0) opts.progress?.({ event: 'joined', t: now, events: c.events });
         break;
       }
       case K_BROADCAST: {
         const k = evF;
         const sender = drawSender(rng, senderPool, alive);
-        if (k > 0 && k % 250 === 0) opts.progress?.({ event: 'broadcasts', t: now, sent: k, events });
+        if (k > 0 && k % 250 === 0)
+          opts.progress?.({ event: 'broadcasts', t: now, sent: k, events: c.events });
         senderOf[k] = sender;
         sentAt[k] = now;
         sendBroadcast(nodes[sender]!, k, now, out, reports);
@@ -288,19 +266,6 @@ export function runSimulation(opts: SimOptions): SimResult {
       started,
       cpuStarted,
     },
-    {
-      deliveries,
-      copies,
-      maxHop,
-      delivered,
-      duplicates,
-      orderViolations,
-      frames,
-      framesLost,
-      events,
-      byType,
-      reports,
-      timersByKind,
-    },
+    c,
   );
 }
