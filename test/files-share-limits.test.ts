@@ -154,4 +154,33 @@ describe('FileShare: disk use cap', () => {
     const got2 = await rx.share.fetchFile(o2.rootHex, { sources: [a.node.id] });
     assert.equal(sha(await readFile(got2)), sha(second.data));
   });
+
+  it(
+    'downloads begun at the same moment cannot pass the cap or maxDownloads between them',
+    TEST,
+    async (t) => {
+      const root = await tempDir(t);
+      const a = await sharePeer(t, root, 'a', { uploadBytesPerSecondPerPeer: 4 * MiB });
+      const rx = await sharePeer(t, root, 'rx', { maxDiskBytes: 4 * MiB });
+      const one = await sharePeer(t, root, 'one', { maxDownloads: 1 });
+      await connect(rx.node, a.node);
+      await connect(one.node, a.node);
+      const offers = [
+        await a.share.shareFile((await randomFile(root, 'x.bin', 3 * MiB)).file, { announce: false }),
+        await a.share.shareFile((await randomFile(root, 'y.bin', 2 * MiB)).file, { announce: false }),
+      ];
+      // Both fetches start in the same tick, each with the offer in hand (no WANT round trip).
+      for (const [share, code] of [
+        [rx.share, 'ERR_DISK_QUOTA'],
+        [one.share, 'ERR_TOO_MANY_PENDING'],
+      ] as const) {
+        const results = await Promise.allSettled(
+          offers.map((o) => share.fetchFile(o, { sources: [a.node.id] })),
+        );
+        assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, code);
+        const refused = results.find((r) => r.status === 'rejected');
+        assert.equal((refused as PromiseRejectedResult).reason.code, code);
+      }
+    },
+  );
 });

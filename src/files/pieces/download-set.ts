@@ -113,25 +113,25 @@ export class DownloadSet {
   }
 
   /**
-   * Creates the download of `offer` (a fresh `.part`), or returns the one in progress. Two
-   * offers of one root that arrive together (two peers sending the same file) share one begin:
-   * separately, each reserved a final name while the other's `.part` was being created, so the
-   * second got `name-(1).ext`, and when that one finished creating first, the download kept it.
+   * Creates the download of `offer` (a fresh `.part`), or returns the one in progress. Begins run
+   * one at a time: each checks the limits (maxDownloads, maxDiskBytes through `admit`) and
+   * registers its download before the next one looks, so offers arriving together cannot pass a
+   * limit between them, and two offers of one root share one download (concurrently, each
+   * reserved a final name while the other's `.part` was being created, and the second became
+   * `name-(1).ext`). A begin only creates and sizes a local file, so the wait is short.
    */
   begin(offer: FileOffer, admit: () => MeshwireError | undefined): Promise<Download> {
-    const existing = this.#downloads.get(offer.rootHex);
-    if (existing) return Promise.resolve(existing);
-    const pending = this.#beginning.get(offer.rootHex);
-    if (pending) return pending;
-    const started = this.#begin(offer, admit).finally(() => this.#beginning.delete(offer.rootHex));
-    this.#beginning.set(offer.rootHex, started);
-    return started;
+    const run = this.#begins.then(() => this.#begin(offer, admit));
+    this.#begins = run.catch(() => undefined);
+    return run;
   }
 
-  /** Begins under way, by root (see `begin`). */
-  readonly #beginning = new Map<string, Promise<Download>>();
+  /** The last begin queued (see `begin`). */
+  #begins: Promise<unknown> = Promise.resolve();
 
   async #begin(offer: FileOffer, admit: () => MeshwireError | undefined): Promise<Download> {
+    const existing = this.#downloads.get(offer.rootHex);
+    if (existing) return existing;
     const { maxDownloads, downloadsDir } = this.#h.opts;
     if (this.#downloads.size >= maxDownloads) {
       throw new MeshwireError(
@@ -144,7 +144,7 @@ export class DownloadSet {
     const part = await openPart(downloadsDir, offer.name, this.#reserved);
     const again = this.#downloads.get(offer.rootHex);
     if (again) {
-      // Someone else began it while the file was being created: keep theirs.
+      // Resumed meanwhile (resumeAll does not queue behind begins): keep that one.
       await part.fh.close();
       await unlink(part.partPath).catch(() => undefined);
       this.#reserved.delete(part.finalName);
