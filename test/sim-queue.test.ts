@@ -22,13 +22,11 @@ test('events run in (time, insertion) order, also when scheduled while their mil
   push(end + 1); // past the end: dropped
   const ran: { t: number; id: number }[] = [];
   let now = 0;
-  let slot: number;
-  while ((slot = q.pop()) >= 0) {
-    const t = q.t[slot]!;
+  while (q.pop()) {
+    const t = q.time;
     assert.ok(t >= now, `time went back from ${now} to ${t}`);
     now = t;
-    ran.push({ t, id: q.n[slot]! });
-    q.release(slot);
+    ran.push({ t, id: q.node });
     // Some events schedule others: same time, later in the same ms, or later ms.
     const r = rnd();
     if (ran.length < 6000) {
@@ -60,8 +58,7 @@ test('byNode: pop returns the waiting event least by (time, node, insertion)', (
     push(rnd() < 0.9 ? Math.floor(rnd() * 250) : rnd() * 250, Math.floor(rnd() * 50) - 1);
   }
   let ran = 0;
-  let slot: number;
-  while ((slot = q.pop()) >= 0) {
+  while (q.pop()) {
     let best = 0;
     for (let i = 1; i < waiting.length; i++) {
       const a = waiting[i]!;
@@ -69,9 +66,8 @@ test('byNode: pop returns the waiting event least by (time, node, insertion)', (
       if (a.t < b.t || (a.t === b.t && (a.node < b.node || (a.node === b.node && a.id < b.id)))) best = i;
     }
     const want = waiting.splice(best, 1)[0]!;
-    assert.deepEqual({ t: q.t[slot], node: q.n[slot], id: q.f[slot] }, want);
-    const now = q.t[slot]!;
-    q.release(slot);
+    assert.deepEqual({ t: q.time, node: q.node, id: q.from }, want);
+    const now = q.time;
     ran++;
     // Some events schedule others: the same time (any node), or later.
     if (ran < 5000) {
@@ -82,4 +78,48 @@ test('byNode: pop returns the waiting event least by (time, node, insertion)', (
   }
   assert.equal(waiting.length, 0);
   assert.equal(q.size, 0);
+});
+
+test('nextTime peeks without taking; references come back; a crowded millisecond keeps its order', () => {
+  const q = new EventQueue<{ id: number }>(100, { byNode: true });
+  assert.equal(q.nextTime(), Infinity);
+  assert.equal(q.pop(), false);
+  // 1,000 events in one millisecond (past a bucket's first 256), nodes descending, plus some
+  // in a later millisecond: buckets grow, and finished ones are reused for later ones.
+  for (let i = 0; i < 1000; i++) q.push(7, 0, 999 - i, i, { id: i });
+  for (let i = 0; i < 300; i++) q.push(9, 1, i % 3, i, { id: 1000 + i });
+  assert.equal(q.size, 1300);
+  assert.equal(q.nextTime(), 7);
+  assert.equal(q.size, 1300);
+  const froms: number[] = [];
+  while (q.nextTime() < 8 && q.pop()) {
+    assert.equal(q.time, 7);
+    assert.equal(q.ref!.id, q.from);
+    froms.push(q.from);
+    // Scheduled into the millisecond being run: after the waiting events of lower nodes.
+    // (node 99 schedules for node 100; node 499 for node 5, lower than any still waiting)
+    if (q.from === 900) q.push(7, 0, 100, 5000, { id: 5000 });
+    if (q.from === 500) q.push(7, 0, 5, 5001, { id: 5001 });
+  }
+  assert.equal(froms.length, 1002);
+  assert.deepEqual(froms.slice(0, 3), [999, 998, 997]); // nodes 0, 1, 2 first
+  assert.equal(froms.indexOf(5000), froms.indexOf(899) + 1); // after node 100's waiting event
+  assert.equal(froms.indexOf(5001), froms.indexOf(500) + 1); // next
+  assert.equal(q.nextTime(), 9);
+  let last = -1;
+  let count = 0;
+  while (q.pop()) {
+    const key = q.node * 1000 + q.from;
+    assert.ok(key > last, 'by node, then insertion');
+    last = key;
+    assert.equal(q.ref!.id, 1000 + q.from);
+    count++;
+  }
+  assert.equal(count, 300);
+  assert.equal(q.size, 0);
+  // Reused buckets start empty.
+  q.push(20, 2, 4, 44, null);
+  assert.equal(q.pop(), true);
+  assert.deepEqual([q.time, q.kind, q.node, q.from, q.ref], [20, 2, 4, 44, null]);
+  assert.equal(q.pop(), false);
 });

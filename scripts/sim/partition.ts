@@ -211,20 +211,14 @@ export function runPartition(
   });
   let now = 0;
   const windows = Math.floor(tEnd / latMin) + 1;
-  let slot: number;
   for (let w = 1; w <= windows; w++) {
     windowEnd = w * latMin;
-    while ((slot = queue.pop()) >= 0) {
-      if (queue.t[slot]! >= windowEnd) {
-        queue.unpop();
-        break;
-      }
-      now = queue.t[slot]!;
-      const evF = queue.f[slot]!;
-      const evM = queue.m[slot]!;
-      const evK = queue.k[slot]!;
-      const i = queue.n[slot]!;
-      queue.release(slot);
+    while (queue.nextTime() < windowEnd && queue.pop()) {
+      now = queue.time;
+      const evF = queue.from;
+      const evM = queue.ref;
+      const evK = queue.kind;
+      const i = queue.node;
       c.events++;
       if (runNodeEvent(evK, i, evF, evM, now)) continue;
       switch (evK) {

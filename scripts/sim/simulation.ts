@@ -180,14 +180,12 @@ export function runSimulation(opts: SimOptions): SimResult {
     latency,
   });
   let now = 0;
-  let slot: number;
-  while ((slot = queue.pop()) >= 0) {
-    now = queue.t[slot]!;
-    const evF = queue.f[slot]!;
-    const evM = queue.m[slot]!;
-    const evK = queue.k[slot]!;
-    const i = queue.n[slot]!;
-    queue.release(slot);
+  while (queue.pop()) {
+    now = queue.time;
+    const evF = queue.from;
+    const evM = queue.ref;
+    const evK = queue.kind;
+    const i = queue.node;
     c.events++;
     if (runNodeEvent(evK, i, evF, evM, now)) continue;
     switch (evK) {
