@@ -39,27 +39,63 @@ function num(name: string, text: string | undefined, fallback: number, min: numb
   return v;
 }
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: 'string' },
-    messages: { type: 'string' },
-    kill: { type: 'string' },
-    latency: { type: 'string' },
-    loss: { type: 'string' },
-    seed: { type: 'string' },
-    protocol: { type: 'string' },
-    'max-peers': { type: 'string' },
-    interval: { type: 'string' },
-    settle: { type: 'string' },
-    senders: { type: 'string' },
-    cache: { type: 'string' },
-    'ihave-interval': { type: 'string' },
-    'seed-trees': { type: 'boolean' },
-    threads: { type: 'string' },
-    partition: { type: 'string' },
-  },
-  strict: true,
-});
+const USAGE = `usage: npm run sim -- --nodes N --messages M [options]
+
+Runs the overlay simulator (README "Simulation") and prints one JSON object per line; the last
+line of each run is its result.
+
+  --nodes N             nodes (default 100)
+  --messages M          broadcasts (default 100)
+  --kill F              fraction of the nodes killed at once halfway through (default 0)
+  --latency a-b         link latency range in ms (default 5-30)
+  --loss p              fraction of broadcast frames dropped (default 0)
+  --seed S              seed: same seed, same output (default 1)
+  --protocol P          plumtree, flood, direct or all (the baselines too; default plumtree)
+  --max-peers K         active view size (default 10)
+  --interval MS         between two broadcasts (default 10)
+  --settle MS           after the last broadcast (default 5000)
+  --senders K           distinct senders (default min(N, 100))
+  --cache N             payloads each node keeps for GRAFTs (default 1024)
+  --ihave-interval MS   IHAVE batch interval (default 50)
+  --seed-trees          seed new senders' trees from an existing one (no first flood)
+  --threads N           worker threads (default 1)
+  --partition P         modulo or range: how nodes are split among threads (default modulo)
+  --help                this text
+`;
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      nodes: { type: 'string' },
+      messages: { type: 'string' },
+      kill: { type: 'string' },
+      latency: { type: 'string' },
+      loss: { type: 'string' },
+      seed: { type: 'string' },
+      protocol: { type: 'string' },
+      'max-peers': { type: 'string' },
+      interval: { type: 'string' },
+      settle: { type: 'string' },
+      senders: { type: 'string' },
+      cache: { type: 'string' },
+      'ihave-interval': { type: 'string' },
+      'seed-trees': { type: 'boolean' },
+      threads: { type: 'string' },
+      partition: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+} catch (err) {
+  // An unknown or malformed option: one line and the usual exit code, not a stack trace.
+  fail(`${(err as Error).message} (see --help)`);
+}
+const { values } = parsed;
+if (values.help === true) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 const nodes = Math.floor(num('nodes', values.nodes, 100, 2, 1_000_000));
 const messages = Math.floor(num('messages', values.messages, 100, 1, 10_000_000));
