@@ -23,7 +23,13 @@ type Listener = ((payload: never) => void) & { listener?: unknown };
  * wait for; {@link TypedEmitter.waitFor} does not, and is typed.
  */
 export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
-  readonly #listeners = new Map<keyof Events, Set<Listener>>();
+  /**
+   * Listeners per type, copy-on-write: `on` and `off` replace a type's array, never change it,
+   * so `emit` runs over the array it read without copying it first (a listener added or removed
+   * during an emit takes effect from the next one, as with a copy). An emit is then no
+   * allocation: it runs for every message a node receives, two per message ('chat', 'message').
+   */
+  readonly #listeners = new Map<keyof Events, readonly Listener[]>();
   #onListenerError: (err: unknown) => void = (err) =>
     queueMicrotask(() => {
       throw err;
@@ -31,9 +37,9 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
 
   /** Registers `listener` for `type` (registering the same function twice has no effect). */
   on<K extends keyof Events>(type: K, listener: (payload: Events[K]) => void): this {
-    let set = this.#listeners.get(type);
-    if (!set) this.#listeners.set(type, (set = new Set()));
-    set.add(listener as Listener);
+    const list = this.#listeners.get(type);
+    if (list === undefined) this.#listeners.set(type, [listener as Listener]);
+    else if (!list.includes(listener as Listener)) this.#listeners.set(type, [...list, listener as Listener]);
     return this;
   }
 
@@ -45,7 +51,7 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
   /** Registers `listener` for the next `type` event only; `off(type, listener)` cancels it. */
   once<K extends keyof Events>(type: K, listener: (payload: Events[K]) => void): this {
     const wrapper: Listener = ((payload: Events[K]): void => {
-      this.#listeners.get(type)?.delete(wrapper);
+      this.#remove(type, wrapper);
       listener(payload);
     }) as Listener;
     // Remembered so that off() with the caller's function finds the wrapper.
@@ -55,17 +61,12 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
 
   /** Removes `listener` from `type`, whether it was added with `on` or `once`. */
   off<K extends keyof Events>(type: K, listener: (payload: Events[K]) => void): this {
-    const set = this.#listeners.get(type);
-    if (!set) return this;
-    if (!set.delete(listener as Listener)) {
-      for (const entry of set) {
-        if (entry.listener === listener) {
-          set.delete(entry);
-          break;
-        }
-      }
-    }
-    if (set.size === 0) this.#listeners.delete(type);
+    const list = this.#listeners.get(type);
+    if (list === undefined) return this;
+    const entry = list.includes(listener as Listener)
+      ? (listener as Listener)
+      : list.find((l) => l.listener === listener);
+    if (entry !== undefined) this.#remove(type, entry);
     return this;
   }
 
@@ -74,9 +75,20 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
     return this.off(type, listener);
   }
 
+  #remove(type: keyof Events, entry: Listener): void {
+    const list = this.#listeners.get(type);
+    if (list === undefined || !list.includes(entry)) return;
+    if (list.length === 1) this.#listeners.delete(type);
+    else
+      this.#listeners.set(
+        type,
+        list.filter((l) => l !== entry),
+      );
+  }
+
   /** Number of listeners registered for `type`. */
   listenerCount<K extends keyof Events>(type: K): number {
-    return this.#listeners.get(type)?.size ?? 0;
+    return this.#listeners.get(type)?.length ?? 0;
   }
 
   /**
@@ -146,9 +158,10 @@ export class TypedEmitter<Events extends { [K in keyof Events]: unknown }> {
   }
 
   protected emit<K extends keyof Events>(type: K, payload: Events[K]): void {
-    const set = this.#listeners.get(type);
-    if (!set) return;
-    for (const listener of [...set]) {
+    const list = this.#listeners.get(type);
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) {
+      const listener = list[i]!;
       try {
         (listener as (payload: Events[K]) => void)(payload);
       } catch (err) {

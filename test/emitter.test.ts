@@ -42,6 +42,44 @@ describe('TypedEmitter', () => {
     assert.deepEqual(seen, [2]);
   });
 
+  test('an emit runs the listeners registered when it began, in order, each once', () => {
+    const e = new Emitter();
+    const seen: string[] = [];
+    const late = (n: number): void => void seen.push(`late ${n}`);
+    const second = (n: number): void => void seen.push(`second ${n}`);
+    const first = (n: number): void => {
+      seen.push(`first ${n}`);
+      // Changes during an emit take effect from the next one.
+      if (n === 1) e.on('tick', late).off('tick', second);
+    };
+    e.on('tick', first).on('tick', second).on('tick', first); // the same function twice: once
+    assert.equal(e.listenerCount('tick'), 2);
+    e.fire('tick', 1);
+    e.fire('tick', 2);
+    assert.deepEqual(seen, ['first 1', 'second 1', 'first 2', 'late 2']);
+    // A throwing listener does not stop the others (its error goes to the handler).
+    const errors: unknown[] = [];
+    class Guarded extends Emitter {
+      constructor() {
+        super();
+        this.setListenerErrorHandler((err) => errors.push(err));
+      }
+    }
+    const g = new Guarded();
+    const got: number[] = [];
+    g.on('tick', () => {
+      throw new Error('boom');
+    }).on('tick', (n) => void got.push(n));
+    g.fire('tick', 5);
+    assert.deepEqual(got, [5]);
+    assert.equal(errors.length, 1);
+    // Removing every listener leaves none.
+    e.off('tick', first).off('tick', late);
+    assert.equal(e.listenerCount('tick'), 0);
+    e.fire('tick', 3);
+    assert.equal(seen.length, 4);
+  });
+
   test(
     'events.once(emitter, type, { signal }) resolves, and an abort rejects without crashing',
     TIMEOUT,
