@@ -11,17 +11,16 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import type { BroadcastMode } from '../src/overlay/index.js';
+import { missingHeapFlags } from './sim/heap-flags.js';
 import { simulate } from './sim/simulation.js';
 
-// A larger young generation: every event allocates (actions, relayed copies) while the cores'
-// state is old, so each scavenge also walks the old-to-new pointers, and fewer, larger
-// scavenges cost less (7 % less CPU at 4,000 nodes with 64 MB than with V8's default 16 MB).
-// Flags of the young generation are read when the heap is set up, hence a re-exec.
-const SEMI_SPACE_FLAG = '--max-semi-space-size';
-if (!process.execArgv.some((a) => a.startsWith(SEMI_SPACE_FLAG))) {
+// The heap flags of scripts/sim/heap-flags.ts (young generation, scavenger), read when the
+// heap is set up: hence a re-exec when some are missing.
+const heapFlags = missingHeapFlags(process.execArgv, process.argv.slice(2));
+if (heapFlags.length > 0) {
   const child = spawnSync(
     process.execPath,
-    [`${SEMI_SPACE_FLAG}=64`, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
+    [...heapFlags, ...process.execArgv, process.argv[1]!, ...process.argv.slice(2)],
     { stdio: 'inherit' },
   );
   process.exit(child.status ?? 1);

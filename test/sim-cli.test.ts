@@ -1,11 +1,13 @@
 /**
- * `npm run sim`'s command line: --help prints the usage (every option the parser accepts), and a
- * bad option is one line on stderr with exit code 2, not a stack trace.
+ * `npm run sim`'s command line: --help prints the usage (every option the parser accepts), a
+ * bad option is one line on stderr with exit code 2, not a stack trace, and the heap flags it
+ * re-executes Node with depend on --threads and never override the caller's.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { missingHeapFlags } from '../scripts/sim/heap-flags.js';
 
 const SIM = new URL('../scripts/sim.ts', import.meta.url).pathname;
 
@@ -36,4 +38,29 @@ test('an unknown option or a missing value: one line on stderr, exit 2', () => {
     assert.match(r.stderr, /^sim: .+\n$/, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stdout, '');
   }
+});
+
+test('heap flags: 64 MB semi-spaces on one thread; 96 MB and no parallel scavenge with workers', () => {
+  assert.deepEqual(missingHeapFlags([], ['--nodes', '100']), ['--max-semi-space-size=64']);
+  assert.deepEqual(missingHeapFlags([], ['--threads', '1']), ['--max-semi-space-size=64']);
+  for (const args of [
+    ['--threads', '2'],
+    ['--nodes', '9', '--threads=4'],
+  ]) {
+    assert.deepEqual(missingHeapFlags([], args), ['--max-semi-space-size=96', '--no-parallel-scavenge']);
+  }
+  // The caller's own flags win, and once all are there nothing is added (no second re-exec).
+  assert.deepEqual(missingHeapFlags(['--max-semi-space-size=32'], ['--threads', '2']), [
+    '--no-parallel-scavenge',
+  ]);
+  assert.deepEqual(missingHeapFlags(['--parallel-scavenge'], ['--threads', '2']), [
+    '--max-semi-space-size=96',
+  ]);
+  assert.deepEqual(
+    missingHeapFlags(
+      ['--max-semi-space-size=96', '--no-parallel-scavenge', '--import', 'tsx'],
+      ['--threads', '2'],
+    ),
+    [],
+  );
 });
