@@ -41,24 +41,27 @@ test('an unknown option or a missing value: one line on stderr, exit 2', () => {
 });
 
 test('heap flags: 64 MB semi-spaces on one thread; 96 MB and no parallel scavenge with workers', () => {
-  assert.deepEqual(missingHeapFlags([], ['--nodes', '100']), ['--max-semi-space-size=64']);
-  assert.deepEqual(missingHeapFlags([], ['--threads', '1']), ['--max-semi-space-size=64']);
+  const P = '--no-allocation-site-pretenuring';
+  assert.deepEqual(missingHeapFlags([], ['--nodes', '100']), ['--max-semi-space-size=64', P]);
+  assert.deepEqual(missingHeapFlags([], ['--threads', '1']), ['--max-semi-space-size=64', P]);
   for (const args of [
     ['--threads', '2'],
     ['--nodes', '9', '--threads=4'],
   ]) {
-    assert.deepEqual(missingHeapFlags([], args), ['--max-semi-space-size=96', '--no-parallel-scavenge']);
+    assert.deepEqual(missingHeapFlags([], args), ['--max-semi-space-size=96', '--no-parallel-scavenge', P]);
   }
   // The caller's own flags win, and once all are there nothing is added (no second re-exec).
   assert.deepEqual(missingHeapFlags(['--max-semi-space-size=32'], ['--threads', '2']), [
     '--no-parallel-scavenge',
-  ]);
-  assert.deepEqual(missingHeapFlags(['--parallel-scavenge'], ['--threads', '2']), [
-    '--max-semi-space-size=96',
+    P,
   ]);
   assert.deepEqual(
+    missingHeapFlags(['--parallel-scavenge', '--allocation-site-pretenuring'], ['--threads', '2']),
+    ['--max-semi-space-size=96'],
+  );
+  assert.deepEqual(
     missingHeapFlags(
-      ['--max-semi-space-size=96', '--no-parallel-scavenge', '--import', 'tsx'],
+      ['--max-semi-space-size=96', '--no-parallel-scavenge', P, '--import', 'tsx'],
       ['--threads', '2'],
     ),
     [],
