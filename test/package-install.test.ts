@@ -2,8 +2,8 @@
  * The package as users get it: `npm pack`, then the tarball installed offline into a fresh
  * CommonJS project and a fresh ESM project. The examples under examples/ run there as written,
  * TypeScript with `module: nodenext` type-checks and runs in both, the `meshwire` bin works, the
- * package has no runtime dependency, and publint / arethetypeswrong find nothing. Everything
- * listens on 127.0.0.1 only.
+ * install holds the lockfile's runtime closure and nothing else, and publint / arethetypeswrong
+ * find nothing. Everything listens on 127.0.0.1 only, and nothing reaches the npm registry.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,14 +16,23 @@ import { QUICKSTART_OUTPUT } from './helpers/examples.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Top-level folders an install of the package puts in node_modules: meshwire plus its runtime closure. */
-async function runtimeClosure(): Promise<string[]> {
+/** The lockfile's entries for the runtime closure: top-level, non-dev packages, keyed by path. */
+async function runtimeEntries(): Promise<Record<string, unknown>> {
   const lock = JSON.parse(await readFile(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
     packages: Record<string, { dev?: boolean }>;
   };
-  const names = new Set<string>(['meshwire']);
+  const entries: Record<string, unknown> = {};
   for (const [key, entry] of Object.entries(lock.packages)) {
     if (!key.startsWith('node_modules/') || entry.dev || key.includes('/node_modules/', 1)) continue;
+    entries[key] = entry;
+  }
+  return entries;
+}
+
+/** Top-level folders an install of the package puts in node_modules: meshwire plus its runtime closure. */
+async function runtimeClosure(): Promise<string[]> {
+  const names = new Set<string>(['meshwire']);
+  for (const key of Object.keys(await runtimeEntries())) {
     names.add(key.slice('node_modules/'.length).split('/')[0] as string);
   }
   return [...names].sort();
@@ -59,13 +68,32 @@ async function ok(cmd: string, args: string[], cwd: string, timeout?: number): P
 let dir: string;
 let tarball: string;
 
-/** A fresh project of the given module type with the tarball installed offline. */
+/**
+ * A fresh project of the given module type with the tarball installed offline. The project starts
+ * with a lockfile holding this repository's runtime entries (as a project that already has them
+ * would): `npm ci` caches the dependencies' tarballs but not the registry metadata that resolving
+ * `~2.4.0` needs, so on a machine whose npm cache holds only what `npm ci` put there, an offline
+ * install of the tarball into an empty project fails (ENOTCACHED), and a test must not reach the
+ * registry. npm still installs the tarball and links its dependencies; the closure check below
+ * catches one missing or extra.
+ */
 async function project(type: 'module' | 'commonjs'): Promise<string> {
   const cwd = path.join(dir, type);
   await mkdir(cwd);
+  const name = `try-meshwire-${type}`;
   await writeFile(
     path.join(cwd, 'package.json'),
-    JSON.stringify({ name: `try-meshwire-${type}`, version: '1.0.0', private: true, type }),
+    JSON.stringify({ name, version: '1.0.0', private: true, type }),
+  );
+  await writeFile(
+    path.join(cwd, 'package-lock.json'),
+    JSON.stringify({
+      name,
+      version: '1.0.0',
+      lockfileVersion: 3,
+      requires: true,
+      packages: { '': { name, version: '1.0.0' }, ...(await runtimeEntries()) },
+    }),
   );
   await ok(NPM, ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], cwd);
   return cwd;
