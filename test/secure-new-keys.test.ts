@@ -4,13 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createPublicKey, diffieHellman, sign, verify } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, sign, verify } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { peerIdFromPublicKey, rawEd25519PublicKey } from '../src/secure/identity.js';
-import { newEd25519PrivateKey, newX25519PrivateKey } from '../src/secure/new-keys.js';
+import {
+  newEd25519PrivateKey,
+  newX25519PrivateKey,
+  x25519PrivateKeyFromSeed,
+} from '../src/secure/new-keys.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,6 +44,28 @@ describe('new keys', () => {
     assert.equal(ab.length, 32);
     assert.deepEqual(ab, ba);
     assert.notDeepEqual(ab, diffieHellman({ privateKey: a, publicKey: createPublicKey(c) }));
+  });
+
+  it('an X25519 key from a seed is the key PKCS#8 gives for that seed (the JWK import ignores its placeholder x)', () => {
+    const prefix = Buffer.from('302e020100300506032b656e04220420', 'hex'); // RFC 8410
+    const peer = createPublicKey(newX25519PrivateKey());
+    for (let i = 0; i < 20; i++) {
+      const seed = randomBytes(32);
+      const fast = x25519PrivateKeyFromSeed(seed);
+      const reference = createPrivateKey({
+        key: Buffer.concat([prefix, seed]),
+        format: 'der',
+        type: 'pkcs8',
+      });
+      assert.equal(fast.asymmetricKeyType, 'x25519');
+      assert.equal(fast.type, 'private');
+      assert.deepEqual(fast.export({ format: 'jwk' }), reference.export({ format: 'jwk' }), 'same d and x');
+      assert.deepEqual(
+        diffieHellman({ privateKey: fast, publicKey: peer }),
+        diffieHellman({ privateKey: reference, publicKey: peer }),
+      );
+    }
+    assert.throws(() => x25519PrivateKeyFromSeed(new Uint8Array(31)), RangeError);
   });
 
   it('5,000 keys made and exported (JWK, PEM) back to back finish: no deadlock', () => {

@@ -3,11 +3,13 @@
  * listening before the clock starts), and one running node that dials again and again (what a
  * long-lived node pays per connection). Each calls `connectToPeer`, and the clock stops when the listener's greeting chat (sent on its
  * 'peer-connected') arrives: TCP connect, TLS 1.3 with client certificates, the hello exchange
- * and one message. Median over many fresh connections, secure and compat.
+ * and one message. Median over many fresh connections, secure and compat. Also the CPU of one
+ * side of the network-key exchange against the ristretto255 suite (network-key-cost.ts).
  */
 import { withChildren } from '../lib/child.js';
 import { MODES, type Context, type Row } from '../lib/context.js';
 import { percentile, summarize } from '../lib/stats.js';
+import { networkKeyCost } from './network-key-cost.js';
 
 const WARMUP = 5;
 
@@ -74,5 +76,6 @@ export async function handshake(ctx: Context): Promise<Row[]> {
         });
       }
     }
+  rows.push(await networkKeyCost(ctx));
   return rows;
 }

@@ -1,14 +1,13 @@
 import {
   createHash,
   createHmac,
-  createPrivateKey,
   createPublicKey,
   diffieHellman,
   timingSafeEqual,
   type KeyObject,
 } from 'node:crypto';
 import type * as Noble25519 from '@noble/curves/ed25519.js';
-import { newX25519PrivateKey } from './new-keys.js';
+import { newX25519PrivateKey, x25519PrivateKeyFromSeed } from './new-keys.js';
 
 /**
  * CPace, the balanced PAKE of draft-irtf-cfrg-cpace, with the cipher suite CPACE-X25519-SHA512
@@ -45,9 +44,6 @@ const SHA512_BLOCK_BYTES = 128;
 
 /** G_X25519.I, the neutral element: the all-zero u-coordinate. */
 const NEUTRAL = Buffer.alloc(CPACE_SHARE_BYTES);
-
-/** PKCS #8 DER of an X25519 private key (RFC 8410), up to the 32 raw key bytes that follow. */
-const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 const DSI_ISK = Buffer.concat([CPACE_DSI, Buffer.from('_ISK', 'latin1')]);
 const MAC_LABEL = Buffer.from('CPaceMac', 'latin1');
@@ -147,8 +143,8 @@ export function calculateGenerator(prs: Uint8Array, ci: Uint8Array, sid: Uint8Ar
 
 /**
  * `G.sample_scalar()`: 32 random bytes, held by OpenSSL as an X25519 private key (X25519 clamps
- * it when it is used). They are drawn into one JS buffer, zeroed at once: `generateKeyPairSync`
- * would keep them out of JS entirely but can deadlock Node 20 (see `new-keys.ts`).
+ * it when it is used). They are drawn into one JS buffer, zeroed at once, and imported as a JWK
+ * (fast; see `new-keys.ts`, also for why not `generateKeyPairSync`, which can deadlock Node 20).
  */
 export function sampleScalar(): CPaceScalar {
   return newX25519PrivateKey();
@@ -157,7 +153,7 @@ export function sampleScalar(): CPaceScalar {
 /** A scalar given as its 32 bytes (little-endian, unclamped), as the draft's vectors write `ya` and `yb`. */
 export function scalarFromBytes(bytes: Uint8Array): CPaceScalar {
   if (bytes.length !== 32) throw new RangeError('a scalar is 32 bytes');
-  return createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, bytes]), format: 'der', type: 'pkcs8' });
+  return x25519PrivateKeyFromSeed(bytes);
 }
 
 /**

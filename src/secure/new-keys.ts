@@ -42,7 +42,46 @@ export function newEd25519PrivateKey(): KeyObject {
   return privateKeyFromRandomBytes(ED25519_PKCS8_PREFIX);
 }
 
-/** A new X25519 private key. */
+/**
+ * The `x` member the JWK import below requires: Node reads only `d` of a private OKP key and
+ * derives the public key from it (OpenSSL's raw private-key import), so any 32 bytes do; these
+ * are zeros. X25519 needs only the private scalar for `diffieHellman` anyway.
+ */
+const UNUSED_X = Buffer.alloc(PRIVATE_KEY_BYTES).toString('base64url');
+
+/**
+ * The X25519 private key whose 32 bytes are `seed`. Imported as a JWK, not as PKCS#8: OpenSSL 3
+ * parses DER through its generic decoder, 0.5-0.8 ms of CPU a key on this project's machines
+ * against ~0.06 ms for the raw import behind a JWK, and the network-key exchange makes one key
+ * per connection and side (it was most of that exchange's CPU: bench `handshake`). The price: the
+ * seed passes through a base64url string, which JS cannot wipe (the DER path zeroes its buffer).
+ * That string is an ephemeral scalar for one connection, in a process that holds the network key
+ * itself in memory for its whole life. Should a Node release refuse the placeholder `x`, the
+ * PKCS#8 import is used instead.
+ */
+export function x25519PrivateKeyFromSeed(seed: Uint8Array): KeyObject {
+  if (seed.length !== PRIVATE_KEY_BYTES) throw new RangeError('an X25519 seed is 32 bytes');
+  try {
+    return createPrivateKey({
+      key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(seed).toString('base64url'), x: UNUSED_X },
+      format: 'jwk',
+    });
+  } catch {
+    const der = Buffer.concat([X25519_PKCS8_PREFIX, seed]);
+    try {
+      return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } finally {
+      der.fill(0);
+    }
+  }
+}
+
+/** A new X25519 private key (see {@link x25519PrivateKeyFromSeed}). */
 export function newX25519PrivateKey(): KeyObject {
-  return privateKeyFromRandomBytes(X25519_PKCS8_PREFIX);
+  const seed = randomFillSync(Buffer.alloc(PRIVATE_KEY_BYTES));
+  try {
+    return x25519PrivateKeyFromSeed(seed);
+  } finally {
+    seed.fill(0);
+  }
 }
