@@ -262,30 +262,36 @@ describe('plaintext into a secure port', () => {
     ['a compat hello', `${randomBytes(16).toString('hex')}:mallory\nLISTEN:127.0.0.1:1\n`],
     ['an HTTP request', 'GET / HTTP/1.1\r\nHost: x\r\n\r\n'],
   ] as const) {
-    test(`${what} is refused within well under a second, with ERR_PLAINTEXT_REJECTED`, TIMEOUT, async (t) => {
-      const node = await startNode(t, { connectionTimeoutMs: 10_000 });
-      const onNode = record(node);
-      const reported = waitFor(node, 'error');
-      const socket = net.connect({ host: '127.0.0.1', port: node.port });
-      t.after(() => socket.destroy());
-      socket.on('error', () => undefined);
-      const received: Buffer[] = [];
-      socket.on('data', (chunk: Buffer) => received.push(chunk));
-      await withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 3_000, 'TCP connect');
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      const started = Date.now();
-      socket.write(payload);
-      await withTimeout(closed, 3_000, 'the node to close the socket');
-      const elapsed = Date.now() - started;
-      assert.ok(elapsed < 300, `closed after ${elapsed} ms`);
-      const { error } = await reported;
-      assert.equal(error.code, 'ERR_PLAINTEXT_REJECTED');
-      assert.match(error.message, /plaintext/);
-      // At most a TLS alert came back (record type 21), never any plaintext.
-      const reply = Buffer.concat(received);
-      assert.ok(reply.length === 0 || reply[0] === 0x15, `reply: ${reply.toString('hex')}`);
-      assert.deepEqual(ofType(onNode, 'peer-connected'), []);
-    });
+    test(
+      `${what} is refused at once (long before the 10 s connection timeout), with ERR_PLAINTEXT_REJECTED`,
+      TIMEOUT,
+      async (t) => {
+        const node = await startNode(t, { connectionTimeoutMs: 10_000 });
+        const onNode = record(node);
+        const reported = waitFor(node, 'error');
+        const socket = net.connect({ host: '127.0.0.1', port: node.port });
+        t.after(() => socket.destroy());
+        socket.on('error', () => undefined);
+        const received: Buffer[] = [];
+        socket.on('data', (chunk: Buffer) => received.push(chunk));
+        await withTimeout(new Promise((resolve) => socket.once('connect', resolve)), 3_000, 'TCP connect');
+        const closed = new Promise((resolve) => socket.once('close', resolve));
+        const started = Date.now();
+        socket.write(payload);
+        await withTimeout(closed, 3_000, 'the node to close the socket');
+        const elapsed = Date.now() - started;
+        // A bound far from the timeout's 10 s, not a speed figure: a loaded CI machine can pause a
+        // test process for a few hundred ms (the bound was 300 ms).
+        assert.ok(elapsed < 2_000, `closed after ${elapsed} ms`);
+        const { error } = await reported;
+        assert.equal(error.code, 'ERR_PLAINTEXT_REJECTED');
+        assert.match(error.message, /plaintext/);
+        // At most a TLS alert came back (record type 21), never any plaintext.
+        const reply = Buffer.concat(received);
+        assert.ok(reply.length === 0 || reply[0] === 0x15, `reply: ${reply.toString('hex')}`);
+        assert.deepEqual(ofType(onNode, 'peer-connected'), []);
+      },
+    );
   }
 });
 
