@@ -121,3 +121,39 @@ test(
     );
   },
 );
+
+test(
+  'at rest 15 instances on 3 hosts ask about once per query interval in all, not once each',
+  { skip, timeout: 60_000 },
+  async (t) => {
+    const lan = await createLan(t, 3);
+    // A TTL far beyond the test keeps refresh points out of it: every query counted is the
+    // backoff's. It doubles from 100 ms up to 3.2 s.
+    const options = { queryIntervalMs: 100, maxQueryIntervalMs: 3_200, ttlMs: 300_000 };
+    const procs = lan.hosts.map((h) => new LanProcess(h, { count: 5, options }));
+    await Promise.all(procs.map((p) => p.waitFor((e) => e.ev === 'ready', 15_000, 'ready')));
+    const ids = procs.flatMap((p) => p.ids);
+    const all = () =>
+      procs.every((p) => p.ids.every((own, i) => ids.every((id) => id === own || p.known(i).has(id))));
+    await waitUntil(procs, all, 10_000, 'the 15 instances to know each other');
+    const queries = async () =>
+      (await Promise.all(procs.map((p) => p.counters())))
+        .flat()
+        .reduce((n, c) => n + (c.queries as number), 0);
+    const elapsed = (since: number) => async () => performance.now() - since;
+    // Duplicate question suppression counts another instance's query as one's own, backoff
+    // included, so the LAN reaches the cap after 0.1 + 0.2 + ... + 3.2 s (6.3 s, +20 % jitter).
+    const startedAt = performance.now();
+    await pollUntil(elapsed(startedAt), (ms) => ms >= 8_000, 10_000, 'the backoff to reach its cap');
+    const before = await queries();
+    const windowAt = performance.now();
+    await pollUntil(elapsed(windowAt), (ms) => ms >= 9_600, 12_000, 'three capped intervals');
+    const asked = (await queries()) - before;
+    t.diagnostic(`${asked} queries on the LAN in ${((performance.now() - windowAt) / 1000).toFixed(1)} s`);
+    // About 3 (three intervals of 3.2 s); 8 leaves room for instances asking at once. When a
+    // skipped query left the interval where it was, each instance's backoff grew only with its
+    // own queries, one turn in 15, and this window saw 14 (measured before the fix; 50 nodes at
+    // real speed: 15 queries a minute on the LAN, minutes after the start).
+    assert.ok(asked <= 8, `${asked} queries on the LAN in 9.6 s`);
+  },
+);

@@ -127,13 +127,15 @@ test('a remembered record is checked for expiry again', () => {
   assert.equal(counters.rejected.expired, 1);
 });
 
-test('freshAt: true only when every peer at that IP has more than half its TTL left', () => {
+test('knownAt: true when some peer at that IP is known, fresh or not, until its record expires', () => {
   const { peers } = setup();
-  assert.equal(peers.freshAt('10.0.0.1', NOW), false, 'nobody there');
+  assert.equal(peers.knownAt('10.0.0.1'), false, 'nobody there');
   peers.receive(record(alice), name(alice), 120_000, false, NOW);
-  assert.equal(peers.freshAt('10.0.0.1', NOW + 59_000), true);
-  assert.equal(peers.freshAt('10.0.0.1', NOW + 60_000), false);
-  peers.receive(record(bob, { issuedAt: NOW + 1 }), name(bob), 120_000, false, NOW + 59_000);
-  assert.equal(peers.freshAt('10.0.0.1', NOW + 59_500), true);
-  assert.equal(peers.freshAt('10.0.0.1', NOW + 60_500), false, 'alice is due, though bob is fresh');
+  assert.equal(peers.knownAt('10.0.0.1'), true);
+  assert.equal(peers.knownAt('10.0.0.2'), false, 'another address');
+  assert.equal(peers.knownAt('10.0.0'), false, 'a prefix of the address is not the address');
+  peers.sweep(NOW + 119_000);
+  assert.equal(peers.knownAt('10.0.0.1'), true, 'old but not expired');
+  peers.sweep(NOW + 120_000);
+  assert.equal(peers.knownAt('10.0.0.1'), false, 'expired');
 });

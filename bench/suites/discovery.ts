@@ -9,6 +9,9 @@
  *   10x faster (TTL 12 s, query cap 6 s), after the query interval has reached its cap, and
  *   divided by 10: steady-state traffic scales with 1/interval, so a minute of rest fits in 6 s.
  *   (The 1 s minimum between two answers and the 20-120 ms answer delay are not scaled.)
+ *   `MESHWIRE_BENCH_LAN_SPEEDUP=1` measures at real speed instead (default 10), and
+ *   `MESHWIRE_BENCH_LAN_REST_MIN=M` sets the minutes of rest counted (at real speed; default 2,
+ *   quick 1): at real speed, 50 nodes with 4 minutes of rest take about 7 minutes.
  */
 import { performance } from 'node:perf_hooks';
 import type { Context, Row } from '../lib/context.js';
@@ -17,7 +20,15 @@ import { createLan, netnsSkipReason } from '../../test/helpers/netns.js';
 import { LanProcess, pollUntil, waitUntil } from '../../test/support-lan/harness.js';
 
 const PER_PROCESS = 5;
-const SPEEDUP = 10;
+/** A positive integer from the environment, or `fallback`. */
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 60) throw new Error(`${name} takes 1..60, not ${raw}`);
+  return value;
+}
+const SPEEDUP = envInt('MESHWIRE_BENCH_LAN_SPEEDUP', 10);
 const DEFAULT_TTL_MS = 120_000;
 const DEFAULT_QUERY_CAP_MS = 60_000;
 
@@ -133,7 +144,7 @@ export async function discovery(ctx: Context): Promise<Row[]> {
     const note = `skipped: ${skip}`;
     return [row('LAN discovery', '', null, undefined, note)];
   }
-  const restMs = ctx.quick ? 6_000 : 12_000;
+  const restMs = (envInt('MESHWIRE_BENCH_LAN_REST_MIN', ctx.quick ? 1 : 2) * 60_000) / SPEEDUP;
   for (const n of sizes) {
     const runs = 1;
     const results: RunResult[] = [];
@@ -174,7 +185,9 @@ export async function discovery(ctx: Context): Promise<Row[]> {
         'B/min',
         received,
         ['<= 60 KB/min', Math.max(...received) <= 60_000],
-        `measured with discovery timers ${SPEEDUP}x faster for ${restMs / 1000} s, divided by ${SPEEDUP}; ` +
+        (SPEEDUP === 1
+          ? `measured at real speed for ${restMs / 1000} s; `
+          : `measured with discovery timers ${SPEEDUP}x faster for ${restMs / 1000} s, divided by ${SPEEDUP}; `) +
           `per node per minute: ${results[0]!.queriesPerNodePerMin.toFixed(2)} query packets, ` +
           `${results[0]!.answersPerNodePerMin.toFixed(2)} answers`,
       ),

@@ -131,19 +131,12 @@ export class LanPeers {
     return false;
   }
 
-  /**
-   * True when we hold a record of every peer at IP `ip` (there is at least one) with more than
-   * half the TTL left: a query from there will not draw an answer we need from that peer.
-   */
-  freshAt(ip: string, now: number): boolean {
+  /** True when we hold a record of some peer at IP `ip`, fresh or not. */
+  knownAt(ip: string): boolean {
     const prefix = ip.includes(':') ? `[${ip}]:` : `${ip}:`;
-    let found = false;
-    for (const peer of this.#peers.values()) {
-      if (![...peer.addresses].some((a) => a.startsWith(prefix))) continue;
-      if (peer.expiresAt - now <= this.#host.ttlMs / 2) return false;
-      found = true;
-    }
-    return found;
+    for (const peer of this.#peers.values())
+      if ([...peer.addresses].some((a) => a.startsWith(prefix))) return true;
+    return false;
   }
 
   /** Drops peers whose records have expired. */
