@@ -25,11 +25,16 @@ const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex
 
 const PRIVATE_KEY_BYTES = 32;
 
-function privateKeyFromRandomBytes(prefix: Buffer): KeyObject {
+/**
+ * `prefix` and 32 key bytes imported as PKCS#8: the bytes of `seed`, or fresh random ones drawn
+ * straight into the DER buffer (then the only copy of the seed in JS memory). The buffer is
+ * zeroed before returning.
+ */
+function pkcs8PrivateKey(prefix: Buffer, seed?: Uint8Array): KeyObject {
   const der = Buffer.alloc(prefix.length + PRIVATE_KEY_BYTES);
   prefix.copy(der, 0);
-  // Drawn straight into the DER buffer: the only copy of the seed in JS memory.
-  randomFillSync(der, prefix.length, PRIVATE_KEY_BYTES);
+  if (seed) der.set(seed, prefix.length);
+  else randomFillSync(der, prefix.length, PRIVATE_KEY_BYTES);
   try {
     return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
   } finally {
@@ -39,7 +44,7 @@ function privateKeyFromRandomBytes(prefix: Buffer): KeyObject {
 
 /** A new Ed25519 private key (its public key: `createPublicKey(key)`). */
 export function newEd25519PrivateKey(): KeyObject {
-  return privateKeyFromRandomBytes(ED25519_PKCS8_PREFIX);
+  return pkcs8PrivateKey(ED25519_PKCS8_PREFIX);
 }
 
 /**
@@ -61,18 +66,12 @@ const UNUSED_X = Buffer.alloc(PRIVATE_KEY_BYTES).toString('base64url');
  */
 export function x25519PrivateKeyFromSeed(seed: Uint8Array): KeyObject {
   if (seed.length !== PRIVATE_KEY_BYTES) throw new RangeError('an X25519 seed is 32 bytes');
+  // A view, not a copy: no second buffer of the seed to leave unwiped.
+  const d = Buffer.from(seed.buffer, seed.byteOffset, seed.byteLength).toString('base64url');
   try {
-    return createPrivateKey({
-      key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(seed).toString('base64url'), x: UNUSED_X },
-      format: 'jwk',
-    });
+    return createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: UNUSED_X }, format: 'jwk' });
   } catch {
-    const der = Buffer.concat([X25519_PKCS8_PREFIX, seed]);
-    try {
-      return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-    } finally {
-      der.fill(0);
-    }
+    return pkcs8PrivateKey(X25519_PKCS8_PREFIX, seed);
   }
 }
 

@@ -81,7 +81,7 @@ export class LanDiscovery {
   readonly #timers = new Set<NodeJS.Timeout>();
   #queryInterval: number;
   #queryTimer: NodeJS.Timeout | undefined;
-  /** The backoff wait now running (what a skipped query waits again), and when it is due. */
+  /** When the backoff's next query is due (a refresh point may come first). */
   #queryDueAt = 0;
   /** When the backoff last doubled (see `#countQuery`). */
   #queryCountedAt = -Infinity;
