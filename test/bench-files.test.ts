@@ -10,7 +10,7 @@ import { readFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import type { Context } from '../bench/lib/context.js';
+import type { Context, Row } from '../bench/lib/context.js';
 import { corruptCopy, sha256File, writeRandomFile } from '../bench/lib/files-data.js';
 import { fileCorrupt } from '../bench/suites/files-corrupt.js';
 import type { FileSet } from '../bench/suites/files-rates.js';
@@ -98,8 +98,20 @@ describe('bench files: scenarios', { timeout: 300_000 }, () => {
   });
 
   it('a corrupting source (8 MiB) is dropped at its first bad piece, nothing bad written', async (t) => {
-    const { set, sha } = await fileSet(t, 8 * MiB);
-    const row = await fileCorrupt(ctx, set, sha);
+    // The property can be checked only in a run where the bad source sent a corrupted piece. On
+    // a loaded machine the two good sources can serve all of an 8 MiB file before the bad
+    // source's process answers at all (seen once in CI: it sent 0 pieces). Such a run proves
+    // nothing either way, so it is run again, at most twice.
+    const run = async (): Promise<Row> => {
+      const { set, sha } = await fileSet(t, 8 * MiB);
+      return fileCorrupt(ctx, set, sha);
+    };
+    let row = await run();
+    for (let attempt = 2; attempt <= 3 && Number(row.details?.badSourceFirstBadAt) < 0; attempt++) {
+      if (row.note?.startsWith('failed')) break;
+      t.diagnostic(`attempt ${attempt - 1}: the bad source sent no corrupted piece (${row.note})`);
+      row = await run();
+    }
     assert.equal(row.note?.startsWith('failed'), false, row.note);
     assert.equal(row.details?.sha256Match, true);
     assert.equal(row.details?.dropsOfBadSource, 1, row.note);
